@@ -1,0 +1,79 @@
+//! `App`: what every request handler and session shares on one node — config, games, wallet
+//! and RNG pools, the reply cache, metrics, and the shutdown signal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::games::GameCatalog;
+use crate::metrics::Metrics;
+use crate::money::{Currency, CurrencyTable};
+use crate::rng::RngPool;
+use crate::server::auth::TokenKeys;
+use crate::session::ReplyCache;
+use crate::wallet::WalletPool;
+
+/// How long a cached reply is kept for resends: longer than any sane client retry loop.
+pub const REPLY_CACHE_TTL: Duration = Duration::from_secs(3600);
+
+pub struct App {
+    pub config: Config,
+    pub currencies: CurrencyTable,
+    pub demo_currency: Currency,
+    pub metrics: Arc<Metrics>,
+    pub wallet: WalletPool,
+    pub rng: RngPool,
+    pub games: GameCatalog,
+    pub replies: ReplyCache,
+    pub tokens: TokenKeys,
+    /// Cancelled when the node shuts down or drains: sessions finish their request and close.
+    pub shutdown: CancellationToken,
+    /// Every request task in flight; shutdown waits for them before flushing the wallet.
+    pub tasks: TaskTracker,
+    ready: AtomicBool,
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        demo_currency: Currency,
+        metrics: Arc<Metrics>,
+        wallet: WalletPool,
+        rng: RngPool,
+        games: GameCatalog,
+        tokens: TokenKeys,
+    ) -> Self {
+        let replies = ReplyCache::new(
+            config.session.reply_cache_entries as u64 * 1024,
+            REPLY_CACHE_TTL,
+        );
+        Self {
+            currencies: config.currencies.clone(),
+            config,
+            demo_currency,
+            metrics,
+            wallet,
+            rng,
+            games,
+            replies,
+            tokens,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.shutdown.is_cancelled()
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+        self.metrics.ready.set(i64::from(ready));
+    }
+}

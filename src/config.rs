@@ -1,0 +1,285 @@
+//! Typed configuration from `config/default.toml`: every setting, its default and its bounds.
+//!
+//! Unknown keys and invalid values stop start-up with a message naming the key
+//! (`session.max_frame_bytes: must be between 256 and 1048576, got 10`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::money::{Currency, CurrencyTable, Money};
+use crate::wallet::sqlite::Durability;
+
+/// The development secret shipped in `config/default.toml`; refused outside demo mode.
+pub const DEV_SECRET: &str = "dev-only-secret-change-me-in-production-0123456789";
+/// HMAC keys shorter than this are refused: HS256 wants at least 256 bits of key.
+pub const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub currencies: CurrencyTable,
+    pub ledger: LedgerConfig,
+    pub rng: RngConfig,
+    pub session: SessionConfig,
+    pub games: GamesConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub max_connections: usize,
+    pub shutdown_grace_seconds: u64,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub secret: String,
+    pub token_ttl_seconds: u64,
+    pub demo_mode: bool,
+    pub demo_balance: String,
+    pub demo_currency: String,
+    pub operator_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    pub path: PathBuf,
+    pub synchronous: Durability,
+    pub wallet_shards: usize,
+    pub wallet_queue: usize,
+    pub batch_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RngConfig {
+    pub shards: usize,
+    pub mailbox: usize,
+    pub reseed_after_draws: u64,
+    pub reseed_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub max_frame_bytes: usize,
+    pub rate_per_second: u32,
+    pub burst: u32,
+    pub flood_close_after: u32,
+    pub reply_cache_entries: usize,
+    pub send_queue_frames: usize,
+    pub idle_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GamesConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Values derived once from the config and checked: what the server actually runs with.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub balance: Money,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let config = Self::parse(&text, &path.display().to_string())?;
+        Ok(config)
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let deserializer = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let mut message = e.inner().message().to_string();
+            if let Some(span) = e.inner().span() {
+                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                message = format!("{message} (line {line})");
+            }
+            ConfigError::Invalid {
+                path: origin.to_string(),
+                key,
+                message,
+            }
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let range = |key: &str, value: u64, min: u64, max: u64| {
+            if value < min || value > max {
+                Err(fail(key, format!("must be between {min} and {max}, got {value}")))
+            } else {
+                Ok(())
+            }
+        };
+        range("server.workers", self.server.workers as u64, 0, 64)?;
+        range("server.max_connections", self.server.max_connections as u64, 1, 1_000_000)?;
+        range("server.shutdown_grace_seconds", self.server.shutdown_grace_seconds, 1, 600)?;
+        range("auth.token_ttl_seconds", self.auth.token_ttl_seconds, 60, 30 * 86_400)?;
+        if self.auth.secret.len() < MIN_SECRET_LEN {
+            return Err(fail(
+                "auth.secret",
+                format!("must be at least {MIN_SECRET_LEN} characters"),
+            ));
+        }
+        if !self.auth.demo_mode && self.auth.secret == DEV_SECRET {
+            return Err(fail(
+                "auth.secret",
+                "the shipped development secret is only allowed with auth.demo_mode = true; \
+                 set CROUPIER_AUTH_SECRET"
+                    .into(),
+            ));
+        }
+        if !self.auth.demo_mode && self.auth.operator_key.len() < MIN_SECRET_LEN {
+            return Err(fail(
+                "auth.operator_key",
+                format!("must be at least {MIN_SECRET_LEN} characters when demo_mode is off"),
+            ));
+        }
+        if self.currencies.0.is_empty() {
+            return Err(fail("currencies", "at least one currency is required".into()));
+        }
+        for (code, scale) in &self.currencies.0 {
+            Currency::new(code, *scale)
+                .map_err(|e| fail(&format!("currencies.{code}"), e.to_string()))?;
+        }
+        self.demo().map_err(|(key, message)| fail(key, message))?;
+        range("ledger.wallet_shards", self.ledger.wallet_shards as u64, 0, 256)?;
+        range("ledger.wallet_queue", self.ledger.wallet_queue as u64, 16, 1_000_000)?;
+        range("ledger.batch_max", self.ledger.batch_max as u64, 1, 10_000)?;
+        range("rng.shards", self.rng.shards as u64, 0, 256)?;
+        range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
+        range("rng.reseed_after_draws", self.rng.reseed_after_draws, 1_000, u64::MAX)?;
+        range("rng.reseed_interval_seconds", self.rng.reseed_interval_seconds, 1, 86_400)?;
+        range("session.max_frame_bytes", self.session.max_frame_bytes as u64, 256, 1 << 20)?;
+        range("session.rate_per_second", self.session.rate_per_second.into(), 1, 10_000)?;
+        range("session.burst", self.session.burst.into(), 1, 100_000)?;
+        range("session.flood_close_after", self.session.flood_close_after.into(), 1, 1_000_000)?;
+        range("session.reply_cache_entries", self.session.reply_cache_entries as u64, 1, 100_000)?;
+        range("session.send_queue_frames", self.session.send_queue_frames as u64, 4, 100_000)?;
+        range("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 5, 86_400)?;
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return Err(fail("log.level", format!("not a log filter: {:?}", self.log.level)));
+        }
+        Ok(())
+    }
+
+    /// The demo currency and balance, parsed.
+    pub fn demo(&self) -> Result<Demo, (&'static str, String)> {
+        let currency = self
+            .currencies
+            .get(&self.auth.demo_currency)
+            .map_err(|e| ("auth.demo_currency", e.to_string()))?;
+        let balance = Money::parse(&self.auth.demo_balance, &currency)
+            .map_err(|e| ("auth.demo_balance", e.to_string()))?;
+        if balance.amount() > Decimal::from(1_000_000_000) {
+            return Err(("auth.demo_balance", "must be at most 1000000000".into()));
+        }
+        Ok(Demo { balance })
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.server.data_dir.join(&self.ledger.path)
+    }
+
+    /// Worker-like counts where 0 means "one per core".
+    pub fn per_core(n: usize) -> usize {
+        if n > 0 {
+            n
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = include_str!("../config/default.toml");
+
+    #[test]
+    fn shipped_default_config_is_valid() {
+        let config = Config::parse(DEFAULT, "default.toml").unwrap();
+        assert!(config.auth.demo_mode);
+    }
+
+    fn error_for(from: &str, to: &str) -> String {
+        assert!(DEFAULT.contains(from), "test edits a line that exists: {from}");
+        let text = DEFAULT.replacen(from, to, 1);
+        Config::parse(&text, "default.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = error_for("[session]\n", "[session]\nmax_frames = 3\n");
+        assert!(e.contains("max_frames"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let e = error_for("max_frame_bytes = 4096", "max_frame_bytes = 10");
+        assert!(e.contains("session.max_frame_bytes") && e.contains("between"), "{e}");
+        let e = error_for("demo_balance = \"1000.00\"", "demo_balance = \"10.001\"");
+        assert!(e.contains("auth.demo_balance"), "{e}");
+        let e = error_for("listen = \"127.0.0.1:8080\"", "listen = \"nowhere\"");
+        assert!(e.contains("server.listen"), "{e}");
+        let e = error_for("synchronous = \"full\"", "synchronous = \"sometimes\"");
+        assert!(e.contains("ledger.synchronous"), "{e}");
+        let e = error_for("demo_mode = true", "demo_mode = false");
+        assert!(e.contains("auth.secret"), "{e}");
+    }
+}

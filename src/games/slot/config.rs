@@ -1,0 +1,923 @@
+//! Slot game configuration: parses one `config/games/*.toml` file into a validated
+//! [`SlotGame`], checks bets against its limits, and precomputes the lookup tables that the
+//! evaluator and the PAR-sheet enumeration share.
+//!
+//! Everything that can be wrong in a game file is caught here, once, with an error naming the
+//! file and the key, so evaluation never has to second-guess its input.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::money::Money;
+
+use super::eval::SpinMode;
+
+/// Most reels a game may have: bounds the enumeration depth and the PAR-sheet sums.
+pub const MAX_REELS: usize = 7;
+/// Most rows a game may show: no layout we render is taller.
+pub const MAX_ROWS: usize = 6;
+/// Longest reel strip: stops go into the ledger as small integers and strips stay reviewable.
+pub const MAX_STRIP_LEN: usize = 1_000;
+/// Most paylines: keeps `lines × pay` sums small and the client's line display sane.
+pub const MAX_LINES: usize = 100;
+/// Most distinct symbols: symbols are indexed with a `u8` in the hot evaluation loops.
+pub const MAX_SYMBOLS: usize = 64;
+/// Longest symbol id: ids travel in every outcome sent to players.
+pub const MAX_SYMBOL_ID_LEN: usize = 16;
+/// Longest game id: ids are used in URLs, metrics labels and ledger rows.
+pub const MAX_GAME_ID_LEN: usize = 32;
+/// Longest display name.
+pub const MAX_NAME_LEN: usize = 64;
+/// Largest line pay, in line bets: with [`MAX_LINES`] and [`MAX_CYCLE`] keeps PAR sums in `u128`.
+pub const MAX_LINE_PAY: u32 = 100_000;
+/// Largest scatter pay, in total bets (same reason as [`MAX_LINE_PAY`]).
+pub const MAX_SCATTER_PAY: u32 = 10_000;
+/// Most free spins one spin may award: a bounded bonus keeps the free-spin EV well defined.
+pub const MAX_FREE_SPINS_AWARD: u32 = 100;
+/// Largest free-spin win multiplier.
+pub const MAX_MULTIPLIER: u32 = 10;
+/// Most stop combinations of a game (product of strip lengths): the PAR sheet must stay
+/// enumerable and its per-combination counters (u64) and moment sums (u128) cannot overflow.
+pub const MAX_CYCLE: u128 = 1 << 40;
+/// Most decimals in a bet limit: the largest currency scale we support (see `money.rs`).
+pub const MAX_BET_DECIMALS: u32 = crate::money::MAX_CURRENCY_SCALE;
+
+/// Symbols are indexed by their position in `symbols` in the hot paths.
+pub(crate) type Sym = u8;
+
+/// A game file that cannot be used, naming the file and the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SlotConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source_name}: {message}")]
+    Parse {
+        source_name: String,
+        message: String,
+    },
+    #[error("{source_name}: {key}: {message}")]
+    Invalid {
+        source_name: String,
+        key: String,
+        message: String,
+    },
+    #[error("duplicate game id {id:?} in {first} and {second}")]
+    DuplicateId {
+        id: String,
+        first: String,
+        second: String,
+    },
+}
+
+impl SlotConfigError {
+    /// The offending key for validation errors (e.g. `paylines[3][2]`).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            SlotConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// A bet the game does not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BetError {
+    #[error("bet {bet} is below the minimum {min}")]
+    BelowMin { bet: Decimal, min: Decimal },
+    #[error("bet {bet} is above the maximum {max}")]
+    AboveMax { bet: Decimal, max: Decimal },
+    #[error("bet {bet} is not a multiple of the bet step {step}")]
+    NotAMultipleOfStep { bet: Decimal, step: Decimal },
+}
+
+/// Stops that do not fit the game (see [`SlotGame::check_stops`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StopsError {
+    #[error("{got} stops given, the game has {reels} reels")]
+    WrongCount { got: usize, reels: usize },
+    #[error("stop {stop} of reel {reel} is outside 0..{len}")]
+    OutOfRange { reel: usize, stop: u32, len: usize },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file format, as written.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGame {
+    id: String,
+    name: String,
+    rows: u64,
+    symbols: Vec<String>,
+    #[serde(default)]
+    wild: Option<String>,
+    min_bet: String,
+    max_bet: String,
+    bet_step: String,
+    target_rtp: RawRtpRange,
+    reels: Vec<Vec<String>>,
+    paylines: Vec<Vec<u64>>,
+    paytable: BTreeMap<String, BTreeMap<String, u64>>,
+    #[serde(default)]
+    scatter: Option<RawScatter>,
+    #[serde(default)]
+    free_spins: Option<RawFreeSpins>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRtpRange {
+    min: String,
+    max: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScatter {
+    symbol: String,
+    #[serde(default)]
+    pays: BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFreeSpins {
+    trigger: u64,
+    spins: BTreeMap<String, u64>,
+    multiplier: u64,
+    retrigger: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated game.
+
+/// Free-spin rules of a game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeSpins {
+    trigger: u32,
+    /// Spins awarded by a grid with `n` scatters, index `n` (0 below the trigger).
+    awards: Vec<u32>,
+    multiplier: u32,
+    retrigger: bool,
+}
+
+impl FreeSpins {
+    /// Fewest scatters that award free spins.
+    pub fn trigger(&self) -> u32 {
+        self.trigger
+    }
+    /// Free spins awarded for `scatters` scatters in view (0 below the trigger).
+    pub fn spins_for(&self, scatters: u32) -> u32 {
+        self.awards.get(scatters as usize).copied().unwrap_or(0)
+    }
+    /// Win multiplier during free spins.
+    pub fn multiplier(&self) -> u32 {
+        self.multiplier
+    }
+    /// Whether scatters during free spins award more free spins.
+    pub fn retrigger(&self) -> bool {
+        self.retrigger
+    }
+}
+
+/// A validated slot game. Cheap to share by reference; all lookups are precomputed.
+#[derive(Debug, Clone)]
+pub struct SlotGame {
+    id: String,
+    name: String,
+    rows: usize,
+    symbols: Vec<String>,
+    wild: Option<Sym>,
+    scatter: Option<Sym>,
+    strips: Vec<Vec<Sym>>,
+    paylines: Vec<Vec<usize>>,
+    /// `line_pays[symbol][count]` in line bets, `count` in `0..=reels`; 0 = no pay.
+    line_pays: Vec<Vec<u32>>,
+    /// `scatter_pays[n]` in total bets for `n` scatters in view, `n` in `0..=reels*rows`.
+    scatter_pays: Vec<u32>,
+    free_spins: Option<FreeSpins>,
+    min_bet: Decimal,
+    max_bet: Decimal,
+    bet_step: Decimal,
+    target_rtp: (Decimal, Decimal),
+    /// Per reel, the symbols in view for every stop: `windows[reel][stop * rows + row]`.
+    windows: Vec<Vec<Sym>>,
+    /// Per reel, the number of scatters in view for every stop.
+    scatters_in_view: Vec<Vec<u8>>,
+}
+
+impl SlotGame {
+    /// Parses and validates one game file. `source_name` (usually the file name) prefixes
+    /// every error message.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<SlotGame, SlotConfigError> {
+        let raw: RawGame = toml::from_str(text).map_err(|e| SlotConfigError::Parse {
+            source_name: source_name.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Validator { source_name }.build(raw)
+    }
+
+    /// Loads every `*.toml` in `dir`, sorted by id. Each file's id must equal its file stem,
+    /// and ids must be unique.
+    pub fn load_dir(dir: &Path) -> Result<Vec<SlotGame>, SlotConfigError> {
+        let io_err = |source| SlotConfigError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err)? {
+            let path = entry.map_err(io_err)?.path();
+            if path.extension().is_some_and(|ext| ext == "toml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut games: Vec<(SlotGame, String)> = Vec::new();
+        for path in paths {
+            let game = load_game_file(&path)?;
+            let file = file_name(&path);
+            if let Some((_, first)) = games.iter().find(|(g, _)| g.id == game.id) {
+                return Err(SlotConfigError::DuplicateId {
+                    id: game.id,
+                    first: first.clone(),
+                    second: file,
+                });
+            }
+            games.push((game, file));
+        }
+        games.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        Ok(games.into_iter().map(|(g, _)| g).collect())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn reels(&self) -> usize {
+        self.strips.len()
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Number of paylines.
+    pub fn lines(&self) -> usize {
+        self.paylines.len()
+    }
+    pub fn min_bet(&self) -> Decimal {
+        self.min_bet
+    }
+    pub fn max_bet(&self) -> Decimal {
+        self.max_bet
+    }
+    pub fn bet_step(&self) -> Decimal {
+        self.bet_step
+    }
+    /// The documented RTP range `(min, max)` the game's exact RTP must lie in.
+    pub fn target_rtp(&self) -> (Decimal, Decimal) {
+        self.target_rtp
+    }
+    /// Symbol ids in declaration order.
+    pub fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+    pub fn wild(&self) -> Option<&str> {
+        self.wild.map(|s| self.symbol_name(s))
+    }
+    pub fn scatter(&self) -> Option<&str> {
+        self.scatter.map(|s| self.symbol_name(s))
+    }
+    pub fn free_spins(&self) -> Option<&FreeSpins> {
+        self.free_spins.as_ref()
+    }
+    /// The mode of this game's free spins, if it has any.
+    pub fn free_spin_mode(&self) -> Option<SpinMode> {
+        self.free_spins.as_ref().map(|f| SpinMode::Free {
+            multiplier: f.multiplier,
+        })
+    }
+    pub fn strip_lengths(&self) -> Vec<usize> {
+        self.strips.iter().map(Vec::len).collect()
+    }
+    /// The symbol ids of one reel strip, or `None` past the last reel.
+    pub fn strip(&self, reel: usize) -> Option<Vec<&str>> {
+        let strip = self.strips.get(reel)?;
+        Some(strip.iter().map(|&s| self.symbol_name(s)).collect())
+    }
+    /// Row index per reel of each payline (line `n` is `paylines()[n - 1]`).
+    pub fn paylines(&self) -> &[Vec<usize>] {
+        &self.paylines
+    }
+    /// Line pay in line bets for `count` of `symbol` (0 if none or unknown).
+    pub fn line_pay(&self, symbol: &str, count: usize) -> u32 {
+        self.symbol_index(symbol)
+            .and_then(|s| self.line_pays[s as usize].get(count).copied())
+            .unwrap_or(0)
+    }
+    /// Scatter pay in total bets for `count` scatters in view.
+    pub fn scatter_pay(&self, count: usize) -> u32 {
+        self.scatter_pays.get(count).copied().unwrap_or(0)
+    }
+
+    /// Checks a total stake against the limits: within `min_bet..=max_bet` and a whole
+    /// multiple of `bet_step`.
+    pub fn check_bet(&self, bet: &Money) -> Result<(), BetError> {
+        let bet = bet.amount();
+        if bet < self.min_bet {
+            return Err(BetError::BelowMin {
+                bet,
+                min: self.min_bet,
+            });
+        }
+        if bet > self.max_bet {
+            return Err(BetError::AboveMax {
+                bet,
+                max: self.max_bet,
+            });
+        }
+        if !(bet % self.bet_step).is_zero() {
+            return Err(BetError::NotAMultipleOfStep {
+                bet,
+                step: self.bet_step,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks stops from an untrusted source (e.g. a stored round) before [`super::evaluate`].
+    pub fn check_stops(&self, stops: &[u32]) -> Result<(), StopsError> {
+        if stops.len() != self.reels() {
+            return Err(StopsError::WrongCount {
+                got: stops.len(),
+                reels: self.reels(),
+            });
+        }
+        for (reel, (&stop, strip)) in stops.iter().zip(&self.strips).enumerate() {
+            if stop as usize >= strip.len() {
+                return Err(StopsError::OutOfRange {
+                    reel,
+                    stop,
+                    len: strip.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // --- crate-internal lookups shared by the evaluator and the enumeration ---
+
+    pub(crate) fn symbol_name(&self, s: Sym) -> &str {
+        &self.symbols[s as usize]
+    }
+    fn symbol_index(&self, name: &str) -> Option<Sym> {
+        self.symbols.iter().position(|s| s == name).map(|i| i as Sym)
+    }
+    pub(crate) fn wild_sym(&self) -> Option<Sym> {
+        self.wild
+    }
+    pub(crate) fn line_pays_of(&self, s: Sym) -> &[u32] {
+        &self.line_pays[s as usize]
+    }
+    pub(crate) fn scatter_pays_table(&self) -> &[u32] {
+        &self.scatter_pays
+    }
+    /// Symbols in view on `reel` at `stop`, top row first. `stop` must be in range.
+    pub(crate) fn window(&self, reel: usize, stop: usize) -> &[Sym] {
+        &self.windows[reel][stop * self.rows..(stop + 1) * self.rows]
+    }
+    pub(crate) fn scatters_in_view(&self, reel: usize, stop: usize) -> u32 {
+        u32::from(self.scatters_in_view[reel][stop])
+    }
+    /// Free spins a grid with `scatters` scatters awards in `mode` (no retrigger → 0 in free spins).
+    pub(crate) fn award(&self, scatters: u32, mode: SpinMode) -> u32 {
+        match (&self.free_spins, mode) {
+            (Some(fs), SpinMode::Base) => fs.spins_for(scatters),
+            (Some(fs), SpinMode::Free { .. }) if fs.retrigger => fs.spins_for(scatters),
+            _ => 0,
+        }
+    }
+
+    /// For every scatter count `n`, how many stop combinations show exactly `n` scatters
+    /// (convolution of the per-reel counts; exact).
+    pub fn scatter_count_distribution(&self) -> Vec<u128> {
+        let mut dist = vec![1u128];
+        for counts in &self.scatters_in_view {
+            let max_here = counts.iter().copied().max().unwrap_or(0) as usize;
+            let mut per_reel = vec![0u128; max_here + 1];
+            for &c in counts {
+                per_reel[c as usize] += 1;
+            }
+            let mut next = vec![0u128; dist.len() + max_here];
+            for (i, &a) in dist.iter().enumerate() {
+                for (j, &b) in per_reel.iter().enumerate() {
+                    next[i + j] += a * b;
+                }
+            }
+            dist = next;
+        }
+        dist
+    }
+
+    /// Number of stop combinations: the product of the strip lengths.
+    pub fn cycle(&self) -> u128 {
+        self.strips.iter().map(|s| s.len() as u128).product()
+    }
+}
+
+impl fmt::Display for SlotGame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {} reels × {} rows, {} lines",
+            self.name,
+            self.id,
+            self.reels(),
+            self.rows,
+            self.lines()
+        )
+    }
+}
+
+/// Loads one game file; the id must equal the file stem (`starfall.toml` → `starfall`).
+pub fn load_game_file(path: &Path) -> Result<SlotGame, SlotConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SlotConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let source_name = file_name(path);
+    let game = SlotGame::from_toml_str(&text, &source_name)?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    if stem.as_deref() != Some(game.id()) {
+        return Err(SlotConfigError::Invalid {
+            source_name,
+            key: "id".into(),
+            message: format!("id {:?} must match the file name", game.id()),
+        });
+    }
+    Ok(game)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+struct Validator<'a> {
+    source_name: &'a str,
+}
+
+type Checked<T> = Result<T, SlotConfigError>;
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> SlotConfigError {
+        SlotConfigError::Invalid {
+            source_name: self.source_name.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn build(&self, raw: RawGame) -> Checked<SlotGame> {
+        self.check_id(&raw.id)?;
+        let name = raw.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+            return Err(self.err("name", format!("must be 1 to {MAX_NAME_LEN} characters")));
+        }
+        let rows = self.check_count("rows", raw.rows, 1, MAX_ROWS as u64)? as usize;
+        let symbols = self.check_symbols(&raw.symbols)?;
+        let find = |key: &str, id: &str| -> Checked<Sym> {
+            symbols
+                .iter()
+                .position(|s| s == id)
+                .map(|i| i as Sym)
+                .ok_or_else(|| self.err(key, format!("unknown symbol {id:?}")))
+        };
+
+        let wild = raw.wild.as_deref().map(|w| find("wild", w)).transpose()?;
+        let scatter = raw
+            .scatter
+            .as_ref()
+            .map(|s| find("scatter.symbol", &s.symbol))
+            .transpose()?;
+        if wild.is_some() && wild == scatter {
+            return Err(self.err("scatter.symbol", "the scatter cannot also be the wild"));
+        }
+
+        // Reel strips.
+        if raw.reels.is_empty() || raw.reels.len() > MAX_REELS {
+            return Err(self.err("reels", format!("must list 1 to {MAX_REELS} reel strips")));
+        }
+        let reels = raw.reels.len();
+        let mut strips = Vec::with_capacity(reels);
+        for (i, strip) in raw.reels.iter().enumerate() {
+            if strip.len() < rows || strip.len() > MAX_STRIP_LEN {
+                return Err(self.err(
+                    format!("reels[{i}]"),
+                    format!(
+                        "has {} stops; a strip needs {rows} (one per row) to {MAX_STRIP_LEN}",
+                        strip.len()
+                    ),
+                ));
+            }
+            let ids = strip
+                .iter()
+                .enumerate()
+                .map(|(j, id)| find(&format!("reels[{i}][{j}]"), id))
+                .collect::<Checked<Vec<Sym>>>()?;
+            strips.push(ids);
+        }
+        let cycle: u128 = strips.iter().map(|s| s.len() as u128).product();
+        if cycle > MAX_CYCLE {
+            return Err(self.err(
+                "reels",
+                format!("{cycle} stop combinations; at most {MAX_CYCLE} can be enumerated"),
+            ));
+        }
+
+        let paylines = self.check_paylines(&raw.paylines, reels, rows)?;
+        let line_pays =
+            self.check_paytable(&raw.paytable, &symbols, reels, scatter, &find)?;
+
+        let max_scatters = reels * rows;
+        let scatter_pays = match &raw.scatter {
+            Some(s) => {
+                let pays = self.check_count_table(
+                    "scatter.pays",
+                    &s.pays,
+                    1,
+                    max_scatters,
+                    MAX_SCATTER_PAY,
+                )?;
+                expand_at_least(&pays, max_scatters)
+            }
+            None => vec![0; max_scatters + 1],
+        };
+
+        let free_spins = match (&raw.free_spins, scatter) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(self.err(
+                    "free_spins",
+                    "free spins are triggered by scatters: add a [scatter] table",
+                ))
+            }
+            (Some(fs), Some(_)) => Some(self.check_free_spins(fs, max_scatters)?),
+        };
+
+        let min_bet = self.check_amount("min_bet", &raw.min_bet)?;
+        let max_bet = self.check_amount("max_bet", &raw.max_bet)?;
+        let bet_step = self.check_amount("bet_step", &raw.bet_step)?;
+        self.check_bets(min_bet, max_bet, bet_step, paylines.len())?;
+        let target_rtp = self.check_target_rtp(&raw.target_rtp)?;
+
+        let windows = strips
+            .iter()
+            .map(|strip| {
+                (0..strip.len())
+                    .flat_map(|stop| (0..rows).map(move |r| strip[(stop + r) % strip.len()]))
+                    .collect::<Vec<Sym>>()
+            })
+            .collect::<Vec<_>>();
+        let scatters_in_view = windows
+            .iter()
+            .map(|w| {
+                w.chunks(rows)
+                    .map(|view| view.iter().filter(|&&s| Some(s) == scatter).count() as u8)
+                    .collect()
+            })
+            .collect();
+
+        let game = SlotGame {
+            id: raw.id,
+            name,
+            rows,
+            symbols,
+            wild,
+            scatter,
+            strips,
+            paylines,
+            line_pays,
+            scatter_pays,
+            free_spins,
+            min_bet,
+            max_bet,
+            bet_step,
+            target_rtp,
+            windows,
+            scatters_in_view,
+        };
+        self.check_free_spins_end(&game)?;
+        Ok(game)
+    }
+
+    fn check_id(&self, id: &str) -> Checked<()> {
+        let snake = id.len() <= MAX_GAME_ID_LEN
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !snake {
+            return Err(self.err(
+                "id",
+                format!("{id:?} must be snake_case (a-z, 0-9, _; starting with a letter), at most {MAX_GAME_ID_LEN} characters"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_count(&self, key: &str, value: u64, min: u64, max: u64) -> Checked<u64> {
+        if value < min || value > max {
+            return Err(self.err(key, format!("{value} is outside {min}..={max}")));
+        }
+        Ok(value)
+    }
+
+    fn check_symbols(&self, symbols: &[String]) -> Checked<Vec<String>> {
+        if symbols.is_empty() || symbols.len() > MAX_SYMBOLS {
+            return Err(self.err("symbols", format!("must list 1 to {MAX_SYMBOLS} symbols")));
+        }
+        let mut seen = HashSet::new();
+        for (i, s) in symbols.iter().enumerate() {
+            let valid = !s.is_empty()
+                && s.len() <= MAX_SYMBOL_ID_LEN
+                && s.starts_with(|c: char| c.is_ascii_uppercase())
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !valid {
+                return Err(self.err(
+                    format!("symbols[{i}]"),
+                    format!("{s:?} must be A-Z, 0-9 and _, starting with a letter, at most {MAX_SYMBOL_ID_LEN} characters"),
+                ));
+            }
+            if !seen.insert(s.as_str()) {
+                return Err(self.err(format!("symbols[{i}]"), format!("duplicate symbol {s:?}")));
+            }
+        }
+        Ok(symbols.to_vec())
+    }
+
+    fn check_paylines(&self, raw: &[Vec<u64>], reels: usize, rows: usize) -> Checked<Vec<Vec<usize>>> {
+        if raw.is_empty() || raw.len() > MAX_LINES {
+            return Err(self.err("paylines", format!("must list 1 to {MAX_LINES} lines")));
+        }
+        if !divides_a_power_of_ten(raw.len() as u64) {
+            return Err(self.err(
+                "paylines",
+                format!(
+                    "{} lines: the number of lines may have no prime factors but 2 and 5, \
+                     so that line pays ÷ lines is an exact decimal",
+                    raw.len()
+                ),
+            ));
+        }
+        let mut lines: Vec<Vec<usize>> = Vec::with_capacity(raw.len());
+        for (i, line) in raw.iter().enumerate() {
+            if line.len() != reels {
+                return Err(self.err(
+                    format!("paylines[{i}]"),
+                    format!("has {} rows, one per reel is needed ({reels} reels)", line.len()),
+                ));
+            }
+            for (j, &row) in line.iter().enumerate() {
+                if row >= rows as u64 {
+                    return Err(self.err(
+                        format!("paylines[{i}][{j}]"),
+                        format!("row {row} is outside 0..{rows}"),
+                    ));
+                }
+            }
+            let line: Vec<usize> = line.iter().map(|&r| r as usize).collect();
+            if let Some(k) = lines.iter().position(|l| *l == line) {
+                return Err(self.err(
+                    format!("paylines[{i}]"),
+                    format!("duplicates paylines[{k}]"),
+                ));
+            }
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+
+    fn check_paytable(
+        &self,
+        raw: &BTreeMap<String, BTreeMap<String, u64>>,
+        symbols: &[String],
+        reels: usize,
+        scatter: Option<Sym>,
+        find: &dyn Fn(&str, &str) -> Checked<Sym>,
+    ) -> Checked<Vec<Vec<u32>>> {
+        if raw.is_empty() {
+            return Err(self.err("paytable", "no symbol pays on lines"));
+        }
+        let mut line_pays = vec![vec![0u32; reels + 1]; symbols.len()];
+        for (id, pays) in raw {
+            let key = format!("paytable.{id}");
+            let sym = find(&key, id)?;
+            if Some(sym) == scatter {
+                return Err(self.err(key, "the scatter pays anywhere, not on lines"));
+            }
+            let table = self.check_count_table(&key, pays, 1, reels, MAX_LINE_PAY)?;
+            // Every count from the smallest paying one up to the number of reels is given,
+            // so a longer run never silently pays less.
+            let (&smallest, _) = table.iter().next().ok_or_else(|| self.err(&key, "no pays"))?;
+            for count in smallest..=reels {
+                match table.get(&count) {
+                    Some(&pay) => line_pays[sym as usize][count] = pay,
+                    None => {
+                        return Err(self.err(
+                            &key,
+                            format!("no pay for {count} of a kind (every count from {smallest} to {reels} must be given)"),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(line_pays)
+    }
+
+    /// A `{ count = value }` table: counts in `min..=max`, values 1..=`max_value`, values not
+    /// decreasing as the count grows.
+    fn check_count_table(
+        &self,
+        key: &str,
+        raw: &BTreeMap<String, u64>,
+        min: usize,
+        max: usize,
+        max_value: u32,
+    ) -> Checked<BTreeMap<usize, u32>> {
+        let mut table = BTreeMap::new();
+        for (count_text, &value) in raw {
+            let entry_key = format!("{key}.{count_text}");
+            let count: usize = count_text
+                .parse()
+                .map_err(|_| self.err(&entry_key, "keys must be counts such as 3"))?;
+            if count < min || count > max {
+                return Err(self.err(&entry_key, format!("count {count} is outside {min}..={max}")));
+            }
+            if value < 1 || value > u64::from(max_value) {
+                return Err(self.err(&entry_key, format!("{value} is outside 1..={max_value}")));
+            }
+            table.insert(count, value as u32);
+        }
+        let mut previous: Option<(usize, u32)> = None;
+        for (&count, &value) in &table {
+            if let Some((prev_count, prev_value)) = previous {
+                if value < prev_value {
+                    return Err(self.err(
+                        format!("{key}.{count}"),
+                        format!("{value} is less than {prev_value} for {prev_count}: more must never pay less"),
+                    ));
+                }
+            }
+            previous = Some((count, value));
+        }
+        Ok(table)
+    }
+
+    fn check_free_spins(&self, raw: &RawFreeSpins, max_scatters: usize) -> Checked<FreeSpins> {
+        let trigger =
+            self.check_count("free_spins.trigger", raw.trigger, 1, max_scatters as u64)? as usize;
+        let table = self.check_count_table(
+            "free_spins.spins",
+            &raw.spins,
+            1,
+            max_scatters,
+            MAX_FREE_SPINS_AWARD,
+        )?;
+        match table.keys().next() {
+            Some(&first) if first == trigger => {}
+            Some(&first) if first < trigger => {
+                return Err(self.err(
+                    format!("free_spins.spins.{first}"),
+                    format!("{first} scatters are below the trigger {trigger}"),
+                ))
+            }
+            _ => {
+                return Err(self.err(
+                    "free_spins.spins",
+                    format!("must give the spins for the trigger count {trigger}"),
+                ))
+            }
+        }
+        let multiplier =
+            self.check_count("free_spins.multiplier", raw.multiplier, 1, MAX_MULTIPLIER.into())?;
+        Ok(FreeSpins {
+            trigger: trigger as u32,
+            awards: expand_at_least(&table, max_scatters),
+            multiplier: multiplier as u32,
+            retrigger: raw.retrigger,
+        })
+    }
+
+    /// With retriggers, free spins must award fewer than one free spin each on average
+    /// (a < 1), or the expected bonus length a/(1−a) is infinite.
+    fn check_free_spins_end(&self, game: &SlotGame) -> Checked<()> {
+        let Some(fs) = game.free_spins.as_ref().filter(|fs| fs.retrigger) else {
+            return Ok(());
+        };
+        let dist = game.scatter_count_distribution();
+        let awarded: u128 = dist
+            .iter()
+            .enumerate()
+            .map(|(n, &combos)| combos * u128::from(fs.spins_for(n as u32)))
+            .sum();
+        let cycle = game.cycle();
+        if awarded >= cycle {
+            let mean = Decimal::from_i128_with_scale((awarded * 1000 / cycle) as i128, 3);
+            return Err(self.err(
+                "free_spins",
+                format!("with retrigger on, a spin awards {mean} free spins on average; it must be below 1 or the free spins never end on average"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_amount(&self, key: &str, text: &str) -> Checked<Decimal> {
+        let trimmed = text.trim();
+        let bad = || self.err(key, format!("{text:?} is not a decimal such as \"0.20\""));
+        if trimmed.is_empty() || trimmed.contains(['e', 'E', '_']) {
+            return Err(bad());
+        }
+        let value = Decimal::from_str(trimmed).map_err(|_| bad())?;
+        if value <= Decimal::ZERO {
+            return Err(self.err(key, format!("{value} must be greater than zero")));
+        }
+        if value.normalize().scale() > MAX_BET_DECIMALS {
+            return Err(self.err(key, format!("{value} has more than {MAX_BET_DECIMALS} decimals")));
+        }
+        Ok(value)
+    }
+
+    fn check_bets(&self, min: Decimal, max: Decimal, step: Decimal, lines: usize) -> Checked<()> {
+        if min > max {
+            return Err(self.err("min_bet", format!("{min} is above max_bet {max}")));
+        }
+        if !(min % step).is_zero() {
+            return Err(self.err("min_bet", format!("{min} is not a multiple of bet_step {step}")));
+        }
+        if !(max % step).is_zero() {
+            return Err(self.err("max_bet", format!("{max} is not a multiple of bet_step {step}")));
+        }
+        // Every bet is then a whole number of cents per line, so bet × win_multiple is exact
+        // in any currency with two or more decimals.
+        let line_unit = Decimal::from(lines as u64) * Decimal::new(1, 2);
+        if !(step % line_unit).is_zero() {
+            return Err(self.err(
+                "bet_step",
+                format!("{step} is not a multiple of {line_unit} ({lines} lines × 0.01), so wins would need rounding"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_target_rtp(&self, raw: &RawRtpRange) -> Checked<(Decimal, Decimal)> {
+        let parse = |key: &str, text: &str| -> Checked<Decimal> {
+            let value = self.check_amount(key, text)?;
+            if value > Decimal::ONE {
+                return Err(self.err(key, format!("{value} is above 1")));
+            }
+            Ok(value)
+        };
+        let min = parse("target_rtp.min", &raw.min)?;
+        let max = parse("target_rtp.max", &raw.max)?;
+        if min > max {
+            return Err(self.err("target_rtp.min", format!("{min} is above target_rtp.max {max}")));
+        }
+        Ok((min, max))
+    }
+}
+
+/// "n or more" tables: entry `n` of the result is the value of the largest key ≤ n (0 if none).
+fn expand_at_least(table: &BTreeMap<usize, u32>, max: usize) -> Vec<u32> {
+    (0..=max)
+        .map(|n| table.range(..=n).next_back().map_or(0, |(_, &v)| v))
+        .collect()
+}
+
+/// True when `n` divides some power of ten (only prime factors 2 and 5).
+fn divides_a_power_of_ten(mut n: u64) -> bool {
+    if n == 0 {
+        return false;
+    }
+    while n % 2 == 0 {
+        n /= 2;
+    }
+    while n % 5 == 0 {
+        n /= 5;
+    }
+    n == 1
+}

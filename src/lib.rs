@@ -1,0 +1,52 @@
+//! # croupier — a real-time casino game server
+//!
+//! Players play slots over a WebSocket; the server alone decides every outcome, moves the money
+//! through a durable ledger exactly once, and replies in milliseconds.
+//!
+//! ## Map of the system
+//! ```text
+//!  client ──WS──▶ server (actix-web: /v1/sessions, /v1/ws, /metrics, /health/*)
+//!                   │ upgrade, token check (server::auth)
+//!                   ▼
+//!            session::PlayerSession actor (one per connection)
+//!              rate limit, frame size, request queue, send queue, reply cache claim
+//!                   │ spawns one task per frame: session::handler::run
+//!                   ▼
+//!   spin:  wallet::WalletPool ──▶ WalletActor shard (by player hash) ──▶ Ledger (SQLite)
+//!              1. OpenRound: take the stake (or a free spin)     [tx "<round>:bet"]
+//!          rng::RngPool ──▶ RngActor shard ──▶ games::slot::spin (pure) ──▶ outcome
+//!          wallet::WalletPool ──▶ WalletActor shard ──▶ Ledger
+//!              2. SettleRound: credit the win, store the outcome [tx "<round>:win"]
+//!                   │
+//!  client ◀──WS── spin_result (outcome, win, balance)
+//! ```
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | typed settings, validation that names the key |
+//! | [`protocol`] | every WebSocket frame and the stable error codes |
+//! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings |
+//! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid |
+//! | [`server`] | HTTP routes, WebSocket upgrade, tokens, start-up and shutdown |
+//! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
+//! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
+//! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
+//! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
+//! | [`metrics`] | every Prometheus metric, defined once |
+//! | [`app`] | the state a node's handlers share |
+//!
+//! Money rules: amounts are `Decimal` in code and integer minor units in the ledger; every
+//! movement has a unique transaction id and is idempotent; a balance never goes negative; a
+//! round interrupted between stake and settlement is voided and refunded at start-up.
+
+pub mod app;
+pub mod config;
+pub mod games;
+pub mod ids;
+pub mod metrics;
+pub mod money;
+pub mod protocol;
+pub mod rng;
+pub mod server;
+pub mod session;
+pub mod wallet;

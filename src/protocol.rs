@@ -1,0 +1,396 @@
+//! Every WebSocket message, in one place: client frames are parsed into [`ClientFrame`] (or a
+//! precise [`FrameError`]), server frames are [`ServerFrame`]s, and [`ErrorCode`] is the one
+//! list of stable error codes clients see. `docs/protocol.md` documents each with an example.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::ReqId;
+
+/// Stable client-facing error codes. Every domain error maps to exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    UnknownType,
+    BadReqId,
+    UnknownGame,
+    BadAmount,
+    BetOutOfLimits,
+    InsufficientFunds,
+    FrameTooLarge,
+    RateLimited,
+    DuplicateRequest,
+    RoundVoid,
+    ServerBusy,
+    ServiceUnavailable,
+    Internal,
+    InvalidToken,
+    BadRequest,
+    Unauthorized,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::BadFrame,
+        ErrorCode::UnknownType,
+        ErrorCode::BadReqId,
+        ErrorCode::UnknownGame,
+        ErrorCode::BadAmount,
+        ErrorCode::BetOutOfLimits,
+        ErrorCode::InsufficientFunds,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::DuplicateRequest,
+        ErrorCode::RoundVoid,
+        ErrorCode::ServerBusy,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::InvalidToken,
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::BadReqId => "bad_req_id",
+            ErrorCode::UnknownGame => "unknown_game",
+            ErrorCode::BadAmount => "bad_amount",
+            ErrorCode::BetOutOfLimits => "bet_out_of_limits",
+            ErrorCode::InsufficientFunds => "insufficient_funds",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::DuplicateRequest => "duplicate_request",
+            ErrorCode::RoundVoid => "round_void",
+            ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// Largest `history.limit`: the game-recall window.
+pub const MAX_HISTORY: u32 = 50;
+
+/// A client frame that passed parsing: every field has a valid shape (values such as the bet
+/// amount are checked against the game and the currency by the session).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    Spin {
+        req_id: ReqId,
+        game: String,
+        /// The bet as sent (a decimal string), `None` when omitted (free spins).
+        bet: Option<String>,
+    },
+    Balance {
+        req_id: ReqId,
+    },
+    Games {
+        req_id: ReqId,
+    },
+    History {
+        req_id: ReqId,
+        limit: u32,
+    },
+    Ping {
+        req_id: ReqId,
+    },
+}
+
+impl ClientFrame {
+    pub fn req_id(&self) -> &ReqId {
+        match self {
+            ClientFrame::Spin { req_id, .. }
+            | ClientFrame::Balance { req_id }
+            | ClientFrame::Games { req_id }
+            | ClientFrame::History { req_id, .. }
+            | ClientFrame::Ping { req_id } => req_id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Spin { .. } => "spin",
+            ClientFrame::Balance { .. } => "balance",
+            ClientFrame::Games { .. } => "games",
+            ClientFrame::History { .. } => "history",
+            ClientFrame::Ping { .. } => "ping",
+        }
+    }
+}
+
+/// Why a frame was refused; `req_id` is echoed when it could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub req_id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+fn frame_error(req_id: Option<&ReqId>, code: ErrorCode, message: impl Into<String>) -> FrameError {
+    FrameError {
+        req_id: req_id.map(|r| r.to_string()),
+        code,
+        message: message.into(),
+    }
+}
+
+/// Fields each frame type allows; anything else is refused so typos do not pass silently.
+fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "spin" => &["type", "req_id", "game", "bet"],
+        "balance" | "games" | "ping" => &["type", "req_id"],
+        "history" => &["type", "req_id", "limit"],
+        _ => return None,
+    })
+}
+
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| frame_error(None, ErrorCode::BadFrame, format!("not valid JSON: {e}")))?;
+    let Value::Object(object) = value else {
+        return Err(frame_error(None, ErrorCode::BadFrame, "a frame must be a JSON object"));
+    };
+    let req_id = match object.get("req_id") {
+        Some(Value::String(s)) => ReqId::parse(s)
+            .map_err(|e| frame_error(None, ErrorCode::BadReqId, e.to_string()))?,
+        Some(_) => return Err(frame_error(None, ErrorCode::BadReqId, "req_id must be a string")),
+        None => return Err(frame_error(None, ErrorCode::BadReqId, "req_id is missing")),
+    };
+    let rid = Some(&req_id);
+    let kind = match object.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(frame_error(rid, ErrorCode::BadFrame, "type must be a string")),
+        None => return Err(frame_error(rid, ErrorCode::BadFrame, "type is missing")),
+    };
+    let Some(allowed) = allowed_fields(kind) else {
+        let shown: String = kind.chars().take(32).collect();
+        return Err(frame_error(rid, ErrorCode::UnknownType, format!("unknown frame type {shown:?}")));
+    };
+    if let Some(extra) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let shown: String = extra.chars().take(32).collect();
+        return Err(frame_error(
+            rid,
+            ErrorCode::BadFrame,
+            format!("unexpected field {shown:?} in a {kind} frame"),
+        ));
+    }
+    let frame = match kind {
+        "spin" => {
+            let game = match object.get("game") {
+                Some(Value::String(g)) => g.clone(),
+                Some(_) => return Err(frame_error(rid, ErrorCode::BadFrame, "game must be a string")),
+                None => return Err(frame_error(rid, ErrorCode::BadFrame, "game is missing")),
+            };
+            let bet = match object.get("bet") {
+                Some(Value::String(b)) => Some(b.clone()),
+                None | Some(Value::Null) => None,
+                Some(_) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadAmount,
+                        "bet must be a decimal string such as \"1.00\", not a number",
+                    ))
+                }
+            };
+            ClientFrame::Spin { req_id, game, bet }
+        }
+        "balance" => ClientFrame::Balance { req_id },
+        "games" => ClientFrame::Games { req_id },
+        "ping" => ClientFrame::Ping { req_id },
+        "history" => {
+            let limit = match object.get("limit") {
+                None | Some(Value::Null) => MAX_HISTORY,
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(l) if (1..=u64::from(MAX_HISTORY)).contains(&l) => l as u32,
+                    _ => {
+                        return Err(frame_error(
+                            rid,
+                            ErrorCode::BadFrame,
+                            format!("limit must be an integer from 1 to {MAX_HISTORY}"),
+                        ))
+                    }
+                },
+                Some(_) => {
+                    return Err(frame_error(rid, ErrorCode::BadFrame, "limit must be an integer"))
+                }
+            };
+            ClientFrame::History { req_id, limit }
+        }
+        _ => unreachable!("allowed_fields() knows every type matched here"),
+    };
+    Ok(frame)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FreeSpinsView {
+    pub game: String,
+    pub remaining: u32,
+    pub bet: String,
+    pub multiplier: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitsView {
+    pub max_frame_bytes: usize,
+    pub rate_per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameView {
+    pub id: String,
+    pub name: String,
+    pub reels: usize,
+    pub rows: usize,
+    pub lines: usize,
+    pub min_bet: String,
+    pub max_bet: String,
+    pub bet_step: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundView {
+    pub round_id: String,
+    pub game: String,
+    pub bet: String,
+    pub win: String,
+    pub free_spin: bool,
+    pub status: String,
+    pub created_at: i64,
+    pub outcome: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    Welcome {
+        session_id: String,
+        player_id: String,
+        currency: String,
+        balance: String,
+        free_spins: Vec<FreeSpinsView>,
+        limits: LimitsView,
+    },
+    SpinResult {
+        req_id: String,
+        round_id: String,
+        game: String,
+        bet: String,
+        win: String,
+        balance: String,
+        free_spin: bool,
+        outcome: Value,
+        free_spins_remaining: u32,
+    },
+    Balance {
+        req_id: String,
+        currency: String,
+        balance: String,
+    },
+    Games {
+        req_id: String,
+        games: Vec<GameView>,
+    },
+    History {
+        req_id: String,
+        rounds: Vec<RoundView>,
+    },
+    Pong {
+        req_id: String,
+        server_time: i64,
+    },
+    Error {
+        req_id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+    Reconnect {
+        reason: String,
+    },
+}
+
+impl ServerFrame {
+    pub fn error(req_id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            req_id,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Serialises the frame. Every field is a string, number, bool or JSON value, so this
+    /// cannot fail; the fallback keeps the connection alive if it ever did.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","req_id":null,"code":"internal","message":"serialisation failed"}"#
+                .to_string()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(text: &str) -> ErrorCode {
+        parse_client_frame(text).unwrap_err().code
+    }
+
+    #[test]
+    fn parses_every_client_frame() {
+        let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g","bet":"1.00"}"#).unwrap();
+        assert_eq!(f.kind(), "spin");
+        let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Spin { bet: None, .. }));
+        let f = parse_client_frame(r#"{"type":"history","req_id":"a"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::History { limit: 50, .. }));
+        for kind in ["balance", "games", "ping"] {
+            let f = parse_client_frame(&format!(r#"{{"type":"{kind}","req_id":"x"}}"#)).unwrap();
+            assert_eq!(f.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn bad_frames_get_precise_codes() {
+        assert_eq!(code_of("not json"), ErrorCode::BadFrame);
+        assert_eq!(code_of("[1,2]"), ErrorCode::BadFrame);
+        assert_eq!(code_of(r#"{"type":"spin"}"#), ErrorCode::BadReqId);
+        assert_eq!(code_of(r#"{"type":"spin","req_id":7}"#), ErrorCode::BadReqId);
+        assert_eq!(code_of(r#"{"type":"spin","req_id":"has space"}"#), ErrorCode::BadReqId);
+        assert_eq!(code_of(r#"{"req_id":"a"}"#), ErrorCode::BadFrame);
+        assert_eq!(code_of(r#"{"type":"dance","req_id":"a"}"#), ErrorCode::UnknownType);
+        assert_eq!(code_of(r#"{"type":"spin","req_id":"a"}"#), ErrorCode::BadFrame);
+        assert_eq!(
+            code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":1.0}"#),
+            ErrorCode::BadAmount
+        );
+        assert_eq!(
+            code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":"1","x":1}"#),
+            ErrorCode::BadFrame
+        );
+        assert_eq!(code_of(r#"{"type":"history","req_id":"a","limit":0}"#), ErrorCode::BadFrame);
+        assert_eq!(code_of(r#"{"type":"history","req_id":"a","limit":51}"#), ErrorCode::BadFrame);
+        let e = parse_client_frame(r#"{"type":"dance","req_id":"a"}"#).unwrap_err();
+        assert_eq!(e.req_id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn error_codes_serialise_as_their_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), Value::String(code.as_str().into()));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(text in ".{0,200}") {
+            let _ = parse_client_frame(&text);
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The node: actix-web HTTP routes, the WebSocket upgrade, start-up (ledger, recovery, actor
+//! pools) and graceful shutdown (stop accepting, finish rounds in flight, flush the ledger,
+//! close sockets with a close frame).
+
+pub mod auth;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::games::GameCatalog;
+use crate::ids::PlayerId;
+use crate::metrics::Metrics;
+use crate::money::{Money, MoneyError};
+use crate::protocol::ErrorCode;
+use crate::rng::{ReseedPolicy, RngPool};
+use crate::session::{recover_open_rounds, Caller, PlayerSession};
+use crate::wallet::sqlite::SqliteLedger;
+use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
+use auth::{operator_key_matches, AuthError, TokenKeys};
+
+/// Hard cap on any WebSocket frame the protocol layer will buffer; frames between
+/// `session.max_frame_bytes` and this get a `frame_too_large` error, beyond it the connection
+/// is closed (1009), since we would have to buffer them to reply.
+pub const HARD_FRAME_CAP: usize = 64 * 1024;
+/// Largest HTTP JSON body (session requests are tiny).
+const MAX_JSON_BODY: usize = 4 * 1024;
+
+/// HTTP-facing errors, mapped once to a status and a stable error code.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Money(#[from] MoneyError),
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+    #[error("the node is not accepting new players right now")]
+    NotReady,
+}
+
+impl HttpError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            HttpError::Auth(AuthError::BadOperatorKey) => ErrorCode::Unauthorized,
+            HttpError::Auth(_) => ErrorCode::InvalidToken,
+            HttpError::BadRequest(_) => ErrorCode::BadRequest,
+            HttpError::Money(_) => ErrorCode::BadAmount,
+            HttpError::Ledger(_) | HttpError::Wallet(_) | HttpError::NotReady => {
+                ErrorCode::ServiceUnavailable
+            }
+        }
+    }
+}
+
+impl ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        match self.code() {
+            ErrorCode::Unauthorized | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(serde_json::json!({
+            "code": self.code().as_str(),
+            "message": self.to_string(),
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    player_id: String,
+    currency: Option<String>,
+}
+
+async fn open_session(
+    app: web::Data<App>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, HttpError> {
+    if !app.is_ready() {
+        return Err(HttpError::NotReady);
+    }
+    let auth_cfg = &app.config.auth;
+    if !auth_cfg.demo_mode {
+        let given = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !operator_key_matches(given, &auth_cfg.operator_key) {
+            return Err(AuthError::BadOperatorKey.into());
+        }
+    }
+    let request: NewSession = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?;
+    let player = PlayerId::parse(&request.player_id)
+        .map_err(|e| HttpError::BadRequest(e.to_string()))?;
+    let currency_code = request
+        .currency
+        .unwrap_or_else(|| app.demo_currency.code().to_string());
+    let currency = app.currencies.get(&currency_code)?;
+    let ledger = app.wallet.ledger();
+    let account = ledger.ensure_account(&player, currency.code()).await?;
+    if account.currency != currency.code() {
+        return Err(HttpError::BadRequest(format!(
+            "player {player} plays in {}, not {}",
+            account.currency,
+            currency.code()
+        )));
+    }
+    let mut balance_minor = account.balance_minor;
+    if auth_cfg.demo_mode {
+        // Fun money once per player: the deposit's transaction id makes it exactly-once.
+        let demo = Money::parse(&auth_cfg.demo_balance, &currency)?;
+        if !demo.is_zero() {
+            let deposit = Movement::Deposit {
+                tx_id: format!("demo:{player}"),
+                player: player.clone(),
+                amount_minor: demo.minor(),
+            };
+            if let Applied::Deposited { replayed: false, balance_minor: b } =
+                app.wallet.apply(deposit).await?
+            {
+                balance_minor = b;
+            }
+        }
+    }
+    let (token, claims) = app.tokens.issue(&player, currency.code())?;
+    app.metrics.sessions_opened.inc();
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "token": token,
+        "player_id": player.as_str(),
+        "currency": currency.code(),
+        "balance": Money::from_minor(balance_minor, &currency)?.to_string(),
+        "expires_at": claims.exp,
+    })))
+}
+
+async fn list_games(app: web::Data<App>) -> HttpResponse {
+    let games: Vec<_> = app
+        .games
+        .slots()
+        .map(|g| crate::session::handler::game_view(g))
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({ "games": games }))
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
+async fn websocket(
+    app: web::Data<App>,
+    req: HttpRequest,
+    query: web::Query<WsQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    if !app.is_ready() {
+        return Err(HttpError::NotReady.into());
+    }
+    let token = query.token.as_deref().unwrap_or("");
+    let claims = app.tokens.verify(token).map_err(HttpError::from)?;
+    let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let caller = Caller {
+        player: claims.sub,
+        currency,
+        session_id: claims.sid,
+    };
+    let actor = PlayerSession::new(app.into_inner(), caller, session);
+    PlayerSession::create(move |ctx| {
+        ctx.add_stream(stream.max_frame_size(HARD_FRAME_CAP));
+        actor
+    });
+    Ok(response)
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().body("live\n")
+}
+
+async fn ready(app: web::Data<App>) -> HttpResponse {
+    if app.is_ready() {
+        HttpResponse::Ok().body("ready\n")
+    } else {
+        HttpResponse::ServiceUnavailable().body("not ready\n")
+    }
+}
+
+async fn metrics(app: web::Data<App>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(app.metrics.render())
+}
+
+/// Builds the node's shared state: opens the ledger, loads games, starts actor pools.
+pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
+    let demo = config
+        .demo()
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    std::fs::create_dir_all(&config.server.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.server.data_dir.display()))?;
+    let games = GameCatalog::load(&config.games.dir)?;
+    if games.is_empty() {
+        anyhow::bail!("no games found in {}", config.games.dir.display());
+    }
+    let metrics = Arc::new(Metrics::new());
+    let ledger: Arc<dyn Ledger> =
+        Arc::new(SqliteLedger::open(&config.ledger_path(), config.ledger.synchronous).await?);
+    let wallet = WalletPool::start(
+        Config::per_core(config.ledger.wallet_shards),
+        ledger,
+        metrics.clone(),
+        config.ledger.wallet_queue,
+        config.ledger.batch_max,
+    );
+    let policy = ReseedPolicy {
+        after_draws: config.rng.reseed_after_draws,
+        after: Duration::from_secs(config.rng.reseed_interval_seconds),
+    };
+    let rng = RngPool::start(
+        Config::per_core(config.rng.shards),
+        config.rng.mailbox,
+        policy,
+        metrics.clone(),
+    )?;
+    let tokens = TokenKeys::new(&config.auth.secret, config.auth.token_ttl_seconds);
+    Ok(Arc::new(App::new(
+        config,
+        demo.balance.currency().clone(),
+        metrics,
+        wallet,
+        rng,
+        games,
+        tokens,
+    )))
+}
+
+/// Runs the node until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.server.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    let workers = Config::per_core(config.server.workers);
+    let max_connections = config.server.max_connections;
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let app = build_app(config).await?;
+    let voided = recover_open_rounds(&app).await?;
+    if voided > 0 {
+        tracing::warn!(voided, "voided and refunded rounds left open by the last run");
+    }
+    let data = web::Data::from(app.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+            .route("/v1/sessions", web::post().to(open_session))
+            .route("/v1/games", web::get().to(list_games))
+            .route("/v1/ws", web::get().to(websocket))
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(workers)
+    .max_connections(max_connections)
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs())
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    app.set_ready(true);
+    // Tests and operators read this line to learn the port when listening on port 0.
+    println!("listening on http://{address}");
+    tracing::info!(%address, workers, "croupier serving");
+
+    let server_task = actix_rt::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutting down: closing sessions, finishing rounds in flight");
+    app.set_ready(false);
+    app.shutdown.cancel();
+    app.tasks.close();
+    if tokio::time::timeout(grace, app.tasks.wait()).await.is_err() {
+        tracing::warn!("rounds still in flight after the grace period; recovery will void them");
+    }
+    app.wallet.flush().await;
+    handle.stop(true).await;
+    let _ = server_task.await;
+    tracing::info!("ledger flushed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,385 @@
+//! `PlayerSession`: one actor per WebSocket connection. It owns the connection's rate limit,
+//! frame size check, request queue and send queue; what a frame *does* lives in
+//! [`super::handler`], run as a detached task so a round completes even if the socket drops.
+//!
+//! Frames of one connection run one at a time, in order. Replies and pushes go through a
+//! bounded send queue to a writer task; a client that lets it fill up is dropped.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{CloseCode, CloseReason, Message as WsMessage, ProtocolError};
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+
+use super::handler::{self, is_transient, Caller};
+use super::reply_cache::{Claim, ReplyCache};
+use crate::app::App;
+use crate::protocol::{
+    parse_client_frame, ClientFrame, ErrorCode, FreeSpinsView, LimitsView, ServerFrame,
+};
+
+/// Frames a connection may have waiting to run behind the one running: a client pipelining
+/// more than this gets `server_busy` instead of growing our memory.
+pub const MAX_QUEUED_FRAMES: usize = 32;
+/// How often the idle timeout is checked.
+const IDLE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+enum Outbound {
+    Text(Arc<str>),
+    Pong(Bytes),
+    Close(CloseReason),
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FrameDone;
+
+pub struct PlayerSession {
+    app: Arc<App>,
+    caller: Caller,
+    ws: actix_ws::Session,
+    out: mpsc::Sender<Outbound>,
+    out_rx: Option<mpsc::Receiver<Outbound>>,
+    limiter: DefaultDirectRateLimiter,
+    rejected_in_a_row: u32,
+    last_heard: Instant,
+    busy: bool,
+    queue: VecDeque<ClientFrame>,
+    closing: bool,
+}
+
+impl PlayerSession {
+    pub fn new(app: Arc<App>, caller: Caller, ws: actix_ws::Session) -> Self {
+        let cfg = &app.config.session;
+        let (out, out_rx) = mpsc::channel(cfg.send_queue_frames);
+        let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            app,
+            caller,
+            ws,
+            out,
+            out_rx: Some(out_rx),
+            rejected_in_a_row: 0,
+            last_heard: Instant::now(),
+            busy: true, // until the welcome frame is out
+            queue: VecDeque::new(),
+            closing: false,
+        }
+    }
+
+    fn send(&mut self, frame: &ServerFrame, ctx: &mut Context<Self>) {
+        if let ServerFrame::Error { code, .. } = frame {
+            self.app.metrics.errors.with_label_values(&[code.as_str()]).inc();
+        }
+        self.send_text(Arc::from(frame.to_json()), ctx);
+    }
+
+    fn send_text(&mut self, text: Arc<str>, ctx: &mut Context<Self>) {
+        if self.out.try_send(Outbound::Text(text)).is_err() {
+            self.drop_slow_client(ctx);
+        } else {
+            self.app.metrics.ws_messages_sent.inc();
+        }
+    }
+
+    fn drop_slow_client(&mut self, ctx: &mut Context<Self>) {
+        self.close_now(CloseCode::Policy, "send queue full", ctx);
+    }
+
+    /// Closes at once with a close frame, bypassing the send queue (which may be full).
+    fn close_now(&mut self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
+        self.app.metrics.ws_closed.with_label_values(&[reason]).inc();
+        let ws = self.ws.clone();
+        let reason = CloseReason {
+            code,
+            description: Some(reason.to_string()),
+        };
+        actix::spawn(async move {
+            let _ = ws.close(Some(reason)).await;
+        });
+        ctx.stop();
+    }
+
+    /// Graceful close: queued after the replies already sent, then stop.
+    fn close_after_replies(&mut self, frame: Option<ServerFrame>, reason: CloseReason, ctx: &mut Context<Self>) {
+        if let Some(frame) = frame {
+            let _ = self.out.try_send(Outbound::Text(Arc::from(frame.to_json())));
+        }
+        let label = reason.description.clone().unwrap_or_default();
+        self.app.metrics.ws_closed.with_label_values(&[&label]).inc();
+        if self.out.try_send(Outbound::Close(reason)).is_err() {
+            self.drop_slow_client(ctx);
+        }
+        ctx.stop();
+    }
+
+    fn shut_down(&mut self, ctx: &mut Context<Self>) {
+        let reason = "server shutting down";
+        self.close_after_replies(
+            Some(ServerFrame::Reconnect {
+                reason: reason.into(),
+            }),
+            CloseReason {
+                code: CloseCode::Away,
+                description: Some(reason.into()),
+            },
+            ctx,
+        );
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let kind_label;
+        if self.limiter.check().is_err() {
+            self.rejected_in_a_row += 1;
+            if self.rejected_in_a_row >= self.app.config.session.flood_close_after {
+                self.close_now(CloseCode::Policy, "rate limit exceeded", ctx);
+                return;
+            }
+            let frame = ServerFrame::error(None, ErrorCode::RateLimited, "too many frames; slow down");
+            self.send(&frame, ctx);
+            return;
+        }
+        self.rejected_in_a_row = 0;
+        let max = self.app.config.session.max_frame_bytes;
+        if text.len() > max {
+            kind_label = "too_large";
+            self.app.metrics.ws_messages_received.with_label_values(&[kind_label]).inc();
+            let message = format!("frame of {} bytes exceeds the limit of {max}", text.len());
+            self.send(&ServerFrame::error(None, ErrorCode::FrameTooLarge, message), ctx);
+            return;
+        }
+        match parse_client_frame(text) {
+            Ok(frame) => {
+                self.app.metrics.ws_messages_received.with_label_values(&[frame.kind()]).inc();
+                if self.queue.len() >= MAX_QUEUED_FRAMES {
+                    let message = format!("more than {MAX_QUEUED_FRAMES} requests waiting");
+                    let req = Some(frame.req_id().to_string());
+                    self.send(&ServerFrame::error(req, ErrorCode::ServerBusy, message), ctx);
+                    return;
+                }
+                self.queue.push_back(frame);
+                self.run_next(ctx);
+            }
+            Err(e) => {
+                self.app.metrics.ws_messages_received.with_label_values(&["invalid"]).inc();
+                self.send(&ServerFrame::error(e.req_id, e.code, e.message), ctx);
+            }
+        }
+    }
+
+    fn run_next(&mut self, ctx: &mut Context<Self>) {
+        if self.busy || self.closing {
+            return;
+        }
+        let Some(frame) = self.queue.pop_front() else { return };
+        self.busy = true;
+        let app = self.app.clone();
+        let caller = self.caller.clone();
+        let out = self.out.clone();
+        let me = ctx.address();
+        let claim = app.replies.claim(&caller.player, frame.req_id());
+        let req_id = frame.req_id().clone();
+        self.app.tasks.spawn(async move {
+            let text: Arc<str> = match claim {
+                Claim::Replay(slot) => match ReplyCache::wait(slot).await {
+                    Some(reply) => reply,
+                    None => {
+                        app.replies.invalidate(&caller.player, &req_id);
+                        let frame = ServerFrame::error(
+                            Some(req_id.to_string()),
+                            ErrorCode::ServerBusy,
+                            "the first attempt of this request failed; retry",
+                        );
+                        Arc::from(frame.to_json())
+                    }
+                },
+                Claim::Run(ticket) => {
+                    let reply = handler::run(&app, &caller, frame).await;
+                    let keep = match &reply {
+                        ServerFrame::Error { code, .. } => {
+                            app.metrics.errors.with_label_values(&[code.as_str()]).inc();
+                            !is_transient(*code)
+                        }
+                        _ => true,
+                    };
+                    let text: Arc<str> = Arc::from(reply.to_json());
+                    app.replies.finish(ticket, text.clone(), keep);
+                    text
+                }
+            };
+            if out.try_send(Outbound::Text(text)).is_ok() {
+                app.metrics.ws_messages_sent.inc();
+            }
+            me.do_send(FrameDone);
+        });
+    }
+
+    fn send_welcome(&mut self, ctx: &mut Context<Self>) {
+        let app = self.app.clone();
+        let caller = self.caller.clone();
+        let out = self.out.clone();
+        let me = ctx.address();
+        actix::spawn(async move {
+            let ledger = app.wallet.ledger();
+            let account = ledger.account(&caller.player).await;
+            let free = ledger.free_spins(&caller.player).await;
+            let frame = match (account, free) {
+                (Ok(account), Ok(free)) => {
+                    let currency = &caller.currency;
+                    let show = |minor| {
+                        crate::money::Money::from_minor(minor, currency)
+                            .map(|m| m.to_string())
+                            .unwrap_or_default()
+                    };
+                    let cfg = &app.config.session;
+                    ServerFrame::Welcome {
+                        session_id: caller.session_id.clone(),
+                        player_id: caller.player.to_string(),
+                        currency: currency.code().to_string(),
+                        balance: show(account.map_or(0, |a| a.balance_minor)),
+                        free_spins: free
+                            .into_iter()
+                            .map(|f| FreeSpinsView {
+                                bet: show(f.bet_minor),
+                                game: f.game,
+                                remaining: f.remaining,
+                                multiplier: f.multiplier,
+                            })
+                            .collect(),
+                        limits: LimitsView {
+                            max_frame_bytes: cfg.max_frame_bytes,
+                            rate_per_second: cfg.rate_per_second,
+                            burst: cfg.burst,
+                        },
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "welcome: ledger unavailable");
+                    ServerFrame::error(None, ErrorCode::ServiceUnavailable, "ledger unavailable")
+                }
+            };
+            let _ = out.try_send(Outbound::Text(Arc::from(frame.to_json())));
+            me.do_send(FrameDone);
+        });
+    }
+}
+
+impl Actor for PlayerSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.app.metrics.ws_connections.inc();
+        self.app.metrics.ws_connections_opened.inc();
+        // The writer task: the only place that writes to the socket, in queue order.
+        if let Some(mut rx) = self.out_rx.take() {
+            let mut ws = self.ws.clone();
+            actix::spawn(async move {
+                while let Some(out) = rx.recv().await {
+                    let sent = match out {
+                        Outbound::Text(text) => ws.text(text.to_string()).await,
+                        Outbound::Pong(bytes) => ws.pong(&bytes).await,
+                        Outbound::Close(reason) => {
+                            let _ = ws.close(Some(reason)).await;
+                            break;
+                        }
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let shutdown = self.app.shutdown.clone();
+        ctx.spawn(
+            async move { shutdown.cancelled().await }
+                .into_actor(self)
+                .map(|_, act, ctx| {
+                    act.closing = true;
+                    act.queue.clear();
+                    if !act.busy {
+                        act.shut_down(ctx);
+                    }
+                }),
+        );
+        let idle = Duration::from_secs(self.app.config.session.idle_timeout_seconds);
+        ctx.run_interval(IDLE_CHECK_EVERY, move |act, ctx| {
+            if act.last_heard.elapsed() > idle {
+                let reason = CloseReason {
+                    code: CloseCode::Normal,
+                    description: Some("idle timeout".into()),
+                };
+                act.close_after_replies(None, reason, ctx);
+            }
+        });
+        self.send_welcome(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.app.metrics.ws_connections.dec();
+    }
+}
+
+impl Handler<FrameDone> for PlayerSession {
+    type Result = ();
+
+    fn handle(&mut self, _msg: FrameDone, ctx: &mut Self::Context) {
+        self.busy = false;
+        if self.closing {
+            self.shut_down(ctx);
+        } else {
+            self.run_next(ctx);
+        }
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
+    fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+        if self.closing {
+            return;
+        }
+        self.last_heard = Instant::now();
+        match item {
+            Ok(WsMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(WsMessage::Binary(_)) => {
+                let frame = ServerFrame::error(None, ErrorCode::BadFrame, "binary frames are not supported; send JSON text");
+                self.send(&frame, ctx);
+            }
+            Ok(WsMessage::Ping(bytes)) => {
+                if self.out.try_send(Outbound::Pong(bytes)).is_err() {
+                    self.drop_slow_client(ctx);
+                }
+            }
+            Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
+            Ok(WsMessage::Close(_)) => {
+                let reason = CloseReason {
+                    code: CloseCode::Normal,
+                    description: Some("client closed".into()),
+                };
+                self.close_after_replies(None, reason, ctx);
+            }
+            Ok(WsMessage::Continuation(_)) => {
+                let frame = ServerFrame::error(None, ErrorCode::BadFrame, "fragmented frames are not supported");
+                self.send(&frame, ctx);
+            }
+            Err(ProtocolError::Overflow) => {
+                self.close_now(CloseCode::Size, "frame far over the size limit", ctx);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "websocket protocol error");
+                self.close_now(CloseCode::Protocol, "protocol error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // The client went away; a frame task in flight still completes and settles.
+        ctx.stop();
+    }
+}

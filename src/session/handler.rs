@@ -1,0 +1,417 @@
+//! What a client frame does, as a plain async function of the shared [`App`]: the spin
+//! pipeline (open the round and take the stake → draw on an RNG shard → settle), balance,
+//! games, history. Runs as a detached task so a round completes even if the socket drops.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::app::App;
+use crate::games::slot::{self, SlotGame, SpinMode};
+use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::money::{Currency, Money, MoneyError};
+use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
+use crate::rng::RngError;
+use crate::wallet::{
+    Applied, FreeSpins, LedgerError, Movement, MovementError, RoundRecord, RoundStatus,
+    WalletError, WalletFailure,
+};
+
+/// Settlement is retried this many times before the round is left to recovery: the outcome is
+/// already decided and must be honoured, a brief ledger outage should not void it.
+const SETTLE_ATTEMPTS: u32 = 5;
+const SETTLE_BACKOFF: Duration = Duration::from_millis(200);
+/// A round found still open this long after it started has lost its task: void and refund it.
+const STALE_ROUND_AFTER_MS: i64 = 60_000;
+
+/// Everything that can go wrong playing a frame, each mapped once to a client error code.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("unknown game {0:?}")]
+    UnknownGame(String),
+    #[error("bad bet: {0}")]
+    BadAmount(#[from] MoneyError),
+    #[error("a bet amount is required (no free spins on this game)")]
+    BetRequired,
+    #[error("{0}")]
+    BetOutOfLimits(String),
+    #[error("balance {balance} is less than the bet {bet}")]
+    InsufficientFunds { balance: String, bet: String },
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+    #[error("{0}")]
+    Rng(#[from] RngError),
+    #[error("round {0} was voided and its stake refunded")]
+    RoundVoid(String),
+    #[error("this request is still being processed; retry with the same req_id")]
+    InProgress,
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Refused(MovementError),
+}
+
+impl PlayError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PlayError::UnknownGame(_) => ErrorCode::UnknownGame,
+            PlayError::BadAmount(_) | PlayError::BetRequired => ErrorCode::BadAmount,
+            PlayError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
+            PlayError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            PlayError::Wallet(WalletError::Busy) | PlayError::Rng(RngError::Busy) => {
+                ErrorCode::ServerBusy
+            }
+            PlayError::InProgress => ErrorCode::ServerBusy,
+            PlayError::Wallet(WalletError::Failed(WalletFailure::Busy)) => ErrorCode::ServerBusy,
+            PlayError::Wallet(WalletError::Failed(WalletFailure::Unavailable(_)))
+            | PlayError::Ledger(LedgerError::Database(_) | LedgerError::Migration(_))
+            | PlayError::Rng(RngError::Stopped) => ErrorCode::ServiceUnavailable,
+            PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
+            PlayError::Wallet(WalletError::Refused(MovementError::TxConflict(_)))
+            | PlayError::Refused(MovementError::TxConflict(_)) => ErrorCode::DuplicateRequest,
+            PlayError::Wallet(WalletError::Refused(MovementError::InsufficientFunds { .. })) => {
+                ErrorCode::InsufficientFunds
+            }
+            PlayError::Wallet(WalletError::Failed(WalletFailure::Invariant(_)))
+            | PlayError::Wallet(WalletError::Refused(_))
+            | PlayError::Ledger(LedgerError::Invariant(_))
+            | PlayError::Refused(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Whether an error reply may be cached for resends: transient failures must not be, so the
+/// client's retry with the same `req_id` runs again.
+pub fn is_transient(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::ServerBusy | ErrorCode::ServiceUnavailable | ErrorCode::Internal
+    )
+}
+
+/// Who is asking: fixed for the life of a connection.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub player: PlayerId,
+    pub currency: Currency,
+    pub session_id: String,
+}
+
+fn money(minor: i64, currency: &Currency) -> String {
+    Money::from_minor(minor, currency)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| format!("invalid({minor})"))
+}
+
+/// Runs one frame and returns the reply to send.
+pub async fn run(app: &App, caller: &Caller, frame: ClientFrame) -> ServerFrame {
+    let req_id = frame.req_id().to_string();
+    let result = match frame {
+        ClientFrame::Spin { req_id, game, bet } => {
+            spin(app, caller, &req_id, &game, bet.as_deref()).await
+        }
+        ClientFrame::Balance { req_id } => balance(app, caller, &req_id).await,
+        ClientFrame::Games { req_id } => Ok(games(app, &req_id)),
+        ClientFrame::History { req_id, limit } => history(app, caller, &req_id, limit).await,
+        ClientFrame::Ping { req_id } => Ok(ServerFrame::Pong {
+            req_id: req_id.to_string(),
+            server_time: crate::wallet::sqlite::now_ms(),
+        }),
+    };
+    result.unwrap_or_else(|error| {
+        let code = error.code();
+        if code == ErrorCode::Internal || code == ErrorCode::ServiceUnavailable {
+            tracing::error!(player = %caller.player, session = %caller.session_id, %error, "request failed");
+        }
+        ServerFrame::error(Some(req_id), code, error.to_string())
+    })
+}
+
+async fn balance(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
+    let account = app.wallet.ledger().account(&caller.player).await?;
+    let balance_minor = account.map_or(0, |a| a.balance_minor);
+    Ok(ServerFrame::Balance {
+        req_id: req_id.to_string(),
+        currency: caller.currency.code().to_string(),
+        balance: money(balance_minor, &caller.currency),
+    })
+}
+
+pub fn game_view(game: &SlotGame) -> GameView {
+    GameView {
+        id: game.id().to_string(),
+        name: game.name().to_string(),
+        reels: game.reels(),
+        rows: game.rows(),
+        lines: game.lines(),
+        min_bet: game.min_bet().to_string(),
+        max_bet: game.max_bet().to_string(),
+        bet_step: game.bet_step().to_string(),
+    }
+}
+
+fn games(app: &App, req_id: &ReqId) -> ServerFrame {
+    ServerFrame::Games {
+        req_id: req_id.to_string(),
+        games: app.games.slots().map(|g| game_view(g)).collect(),
+    }
+}
+
+fn round_view(round: &RoundRecord, currency: &Currency) -> RoundView {
+    RoundView {
+        round_id: round.round_id.to_string(),
+        game: round.game.clone(),
+        bet: money(round.bet_minor, currency),
+        win: money(round.win_minor, currency),
+        free_spin: round.free_spin,
+        status: round.status.as_str().to_string(),
+        created_at: round.created_at_ms,
+        outcome: round
+            .outcome_json
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok()),
+    }
+}
+
+async fn history(
+    app: &App,
+    caller: &Caller,
+    req_id: &ReqId,
+    limit: u32,
+) -> Result<ServerFrame, PlayError> {
+    let rounds = app.wallet.ledger().history(&caller.player, limit).await?;
+    Ok(ServerFrame::History {
+        req_id: req_id.to_string(),
+        rounds: rounds
+            .iter()
+            .map(|r| round_view(r, &caller.currency))
+            .collect(),
+    })
+}
+
+fn parse_bet(game: &SlotGame, bet: Option<&str>, currency: &Currency) -> Result<Option<i64>, PlayError> {
+    let Some(text) = bet else { return Ok(None) };
+    let bet = Money::parse_positive(text, currency)?;
+    game.check_bet(&bet)
+        .map_err(|e| PlayError::BetOutOfLimits(e.to_string()))?;
+    Ok(Some(bet.minor()))
+}
+
+async fn spin(
+    app: &App,
+    caller: &Caller,
+    req_id: &ReqId,
+    game_id: &str,
+    bet: Option<&str>,
+) -> Result<ServerFrame, PlayError> {
+    let started = Instant::now();
+    let game = app
+        .games
+        .slot(game_id)
+        .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
+        .clone();
+    let bet_minor = parse_bet(&game, bet, &caller.currency)?;
+    let round_id = RoundId::new_v7();
+    let opened = app
+        .wallet
+        .apply(Movement::OpenRound {
+            round_id: round_id.clone(),
+            player: caller.player.clone(),
+            req_id: req_id.clone(),
+            game: game.id().to_string(),
+            bet_minor,
+            try_free_spin: true,
+        })
+        .await
+        .map_err(|e| match e {
+            WalletError::Refused(MovementError::InsufficientFunds {
+                balance_minor,
+                needed_minor,
+            }) => PlayError::InsufficientFunds {
+                balance: money(balance_minor, &caller.currency),
+                bet: money(needed_minor, &caller.currency),
+            },
+            WalletError::Refused(MovementError::BetRequired) => PlayError::BetRequired,
+            other => PlayError::Wallet(other),
+        })?;
+    let Applied::RoundOpened {
+        round,
+        replayed,
+        free_spins_left,
+        ..
+    } = opened
+    else {
+        return Err(PlayError::Refused(MovementError::UnknownRound(round_id.to_string())));
+    };
+    if replayed {
+        return replay_round(app, caller, req_id, round).await;
+    }
+    let mode = if round.free_spin {
+        SpinMode::Free {
+            multiplier: round.multiplier,
+        }
+    } else {
+        SpinMode::Base
+    };
+    let drawn_game = game.clone();
+    let outcome = match app
+        .rng
+        .draw(move |rng| slot::spin(&drawn_game, mode, rng))
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The stake is taken but no outcome exists: void the round now.
+            void(app, &round, "rng_unavailable").await;
+            return Err(error.into());
+        }
+    };
+    let stake = Money::from_minor(round.stake_minor, &caller.currency)?;
+    let win = stake.mul_floor(outcome.win_multiple)?;
+    let awarded = (outcome.free_spins_awarded > 0).then(|| FreeSpins {
+        game: game.id().to_string(),
+        remaining: outcome.free_spins_awarded,
+        bet_minor: round.stake_minor,
+        multiplier: game.free_spins().map_or(1, |f| f.multiplier()),
+    });
+    let outcome_value = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+    let outcome_json = outcome_value.to_string();
+    let settle = Movement::SettleRound {
+        round_id: round.round_id.clone(),
+        player: caller.player.clone(),
+        win_minor: win.minor(),
+        outcome_json,
+        free_spins_awarded: awarded,
+    };
+    let balance_minor = settle_with_retries(app, settle).await?;
+    let free_spins_remaining = free_spins_left + outcome.free_spins_awarded;
+    record_spin_metrics(app, &game, &round, win.minor(), &caller.currency, started);
+    Ok(ServerFrame::SpinResult {
+        req_id: req_id.to_string(),
+        round_id: round.round_id.to_string(),
+        game: game.id().to_string(),
+        bet: money(round.bet_minor, &caller.currency),
+        win: win.to_string(),
+        balance: money(balance_minor, &caller.currency),
+        free_spin: round.free_spin,
+        outcome: outcome_value,
+        free_spins_remaining,
+    })
+}
+
+fn record_spin_metrics(
+    app: &App,
+    game: &SlotGame,
+    round: &RoundRecord,
+    win_minor: i64,
+    currency: &Currency,
+    started: Instant,
+) {
+    let m = &app.metrics;
+    let id = game.id();
+    m.spins.with_label_values(&[id]).inc();
+    if round.free_spin {
+        m.free_spins.with_label_values(&[id]).inc();
+    }
+    m.bet_minor
+        .with_label_values(&[id, currency.code()])
+        .inc_by(round.bet_minor.max(0) as u64);
+    m.win_minor
+        .with_label_values(&[id, currency.code()])
+        .inc_by(win_minor.max(0) as u64);
+    if win_minor > 0 {
+        m.winning_spins.with_label_values(&[id]).inc();
+    }
+    m.spin_seconds
+        .with_label_values(&[id])
+        .observe(started.elapsed().as_secs_f64());
+}
+
+async fn settle_with_retries(app: &App, settle: Movement) -> Result<i64, PlayError> {
+    let mut attempt = 1;
+    loop {
+        match app.wallet.apply(settle.clone()).await {
+            Ok(Applied::RoundSettled { balance_minor, .. }) => return Ok(balance_minor),
+            Ok(_) => return Err(PlayError::Refused(MovementError::NonPositiveAmount)),
+            Err(WalletError::Refused(refused)) => return Err(PlayError::Refused(refused)),
+            Err(error) if attempt >= SETTLE_ATTEMPTS => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(%error, attempt, "settlement failed, retrying");
+                tokio::time::sleep(SETTLE_BACKOFF * attempt).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn void(app: &App, round: &RoundRecord, cause: &str) {
+    let movement = Movement::VoidRound {
+        round_id: round.round_id.clone(),
+        player: round.player.clone(),
+    };
+    match app.wallet.apply(movement).await {
+        Ok(_) => {
+            app.metrics.rounds_voided.with_label_values(&[cause]).inc();
+            tracing::warn!(round = %round.round_id, cause, "round voided and refunded");
+        }
+        Err(error) => {
+            tracing::error!(round = %round.round_id, %error, "void failed; start-up recovery will refund it")
+        }
+    }
+}
+
+/// A spin whose `req_id` already has a round in the ledger (the reply cache forgot it, or the
+/// server restarted): rebuild the original reply; never charge again.
+async fn replay_round(
+    app: &App,
+    caller: &Caller,
+    req_id: &ReqId,
+    round: RoundRecord,
+) -> Result<ServerFrame, PlayError> {
+    match round.status {
+        RoundStatus::Settled => Ok(ServerFrame::SpinResult {
+            req_id: req_id.to_string(),
+            round_id: round.round_id.to_string(),
+            game: round.game.clone(),
+            bet: money(round.bet_minor, &caller.currency),
+            win: money(round.win_minor, &caller.currency),
+            balance: money(round.balance_after_minor, &caller.currency),
+            free_spin: round.free_spin,
+            outcome: round
+                .outcome_json
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null),
+            free_spins_remaining: app
+                .wallet
+                .ledger()
+                .free_spins(&caller.player)
+                .await?
+                .iter()
+                .find(|f| f.game == round.game)
+                .map_or(0, |f| f.remaining),
+        }),
+        RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
+        RoundStatus::Open => {
+            let age = crate::wallet::sqlite::now_ms() - round.created_at_ms;
+            if age > STALE_ROUND_AFTER_MS {
+                void(app, &round, "stale").await;
+                Err(PlayError::RoundVoid(round.round_id.to_string()))
+            } else {
+                Err(PlayError::InProgress)
+            }
+        }
+    }
+}
+
+/// Voids every round left open by a crash: the stake is refunded (or the free spin given
+/// back) exactly once, by the ledger's transaction id. Runs before the node accepts players.
+pub async fn recover_open_rounds(app: &Arc<App>) -> Result<usize, LedgerError> {
+    let open = app.wallet.ledger().open_rounds().await?;
+    let count = open.len();
+    for round in open {
+        void(app, &round, "recovery").await;
+    }
+    Ok(count)
+}

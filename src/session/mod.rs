@@ -1,0 +1,10 @@
+//! Player sessions: the `PlayerSession` actor (one per WebSocket connection), what each client
+//! frame does (`handler`), and the exactly-once reply cache shared by a player's connections.
+
+mod actor;
+pub mod handler;
+mod reply_cache;
+
+pub use actor::{PlayerSession, MAX_QUEUED_FRAMES};
+pub use handler::{recover_open_rounds, Caller, PlayError};
+pub use reply_cache::{Claim, ReplyCache, Ticket};

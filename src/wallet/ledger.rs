@@ -1,0 +1,272 @@
+//! The `Ledger` trait: the one system of record for money, and the movements it applies.
+//!
+//! A movement is one atomic change to one player's money and rounds. Every movement has a
+//! unique transaction id; applying the same movement twice returns the first result and
+//! changes nothing, and a different movement under a used id is refused. Amounts are integer
+//! minor units here (the storage form); conversion to `Money` happens at the edges.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{PlayerId, ReqId, RoundId};
+
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Deposit,
+    Bet,
+    Win,
+    Refund,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Deposit => "deposit",
+            EntryKind::Bet => "bet",
+            EntryKind::Win => "win",
+            EntryKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "deposit" => EntryKind::Deposit,
+            "bet" => EntryKind::Bet,
+            "win" => EntryKind::Win,
+            "refund" => EntryKind::Refund,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundStatus {
+    Open,
+    Settled,
+    Void,
+}
+
+impl RoundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundStatus::Open => "open",
+            RoundStatus::Settled => "settled",
+            RoundStatus::Void => "void",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "open" => RoundStatus::Open,
+            "settled" => RoundStatus::Settled,
+            "void" => RoundStatus::Void,
+            _ => return None,
+        })
+    }
+}
+
+/// Free spins a player holds on one game: played at `bet_minor`, wins times `multiplier`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreeSpins {
+    pub game: String,
+    pub remaining: u32,
+    pub bet_minor: i64,
+    pub multiplier: u32,
+}
+
+/// One atomic change to a player's money and rounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Movement {
+    /// Credits money from outside the games (demo funding, operator deposit).
+    Deposit {
+        tx_id: String,
+        player: PlayerId,
+        amount_minor: i64,
+    },
+    /// Opens a round and takes its stake: consumes one free spin on `game` when
+    /// `try_free_spin` and the player has one, else debits `bet_minor`.
+    /// Exactly once per `(player, req_id)`. Transaction id: `<round>:bet`.
+    OpenRound {
+        round_id: RoundId,
+        player: PlayerId,
+        req_id: ReqId,
+        game: String,
+        bet_minor: Option<i64>,
+        try_free_spin: bool,
+    },
+    /// Credits the win, stores the outcome and any free spins awarded. Transaction id `<round>:win`.
+    SettleRound {
+        round_id: RoundId,
+        player: PlayerId,
+        win_minor: i64,
+        outcome_json: String,
+        free_spins_awarded: Option<FreeSpins>,
+    },
+    /// Voids an open round: refunds its stake (or gives back its free spin). Tx `<round>:refund`.
+    VoidRound { round_id: RoundId, player: PlayerId },
+}
+
+impl Movement {
+    pub fn player(&self) -> &PlayerId {
+        match self {
+            Movement::Deposit { player, .. }
+            | Movement::OpenRound { player, .. }
+            | Movement::SettleRound { player, .. }
+            | Movement::VoidRound { player, .. } => player,
+        }
+    }
+}
+
+/// The result of a movement the ledger accepted (or had already accepted: `replayed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Deposited {
+        balance_minor: i64,
+        replayed: bool,
+    },
+    RoundOpened {
+        round: RoundRecord,
+        balance_minor: i64,
+        /// Free spins still held on the round's game after this one was taken (0 if paid).
+        free_spins_left: u32,
+        /// The round's `(player, req_id)` already existed: this is that round, nothing changed.
+        replayed: bool,
+    },
+    RoundSettled {
+        balance_minor: i64,
+        replayed: bool,
+    },
+    RoundVoided {
+        balance_minor: i64,
+        replayed: bool,
+    },
+}
+
+/// Why the ledger refused one movement; the rest of the batch is unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MovementError {
+    #[error("no account for player {0}")]
+    UnknownAccount(String),
+    #[error("balance {balance_minor} is less than the stake {needed_minor} (minor units)")]
+    InsufficientFunds {
+        balance_minor: i64,
+        needed_minor: i64,
+    },
+    #[error("a bet amount is required (no free spins held on this game)")]
+    BetRequired,
+    #[error("transaction {0} already exists with different details")]
+    TxConflict(String),
+    #[error("round {0} is not open")]
+    RoundNotOpen(String),
+    #[error("round {0} does not exist")]
+    UnknownRound(String),
+    #[error("amount must be positive")]
+    NonPositiveAmount,
+}
+
+/// Why a whole batch failed: nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("ledger migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("ledger invariant broken: {0}")]
+    Invariant(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub player: PlayerId,
+    pub currency: String,
+    pub balance_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRecord {
+    pub round_id: RoundId,
+    pub player: PlayerId,
+    pub req_id: ReqId,
+    pub game: String,
+    pub status: RoundStatus,
+    /// What was debited: the bet, or 0 for a free spin.
+    pub bet_minor: i64,
+    /// The stake the outcome pays on: the bet, or the free spins' bet.
+    pub stake_minor: i64,
+    pub win_minor: i64,
+    pub free_spin: bool,
+    /// Free-spin multiplier applied to this round's wins (1 for paid spins).
+    pub multiplier: u32,
+    /// Balance right after the round's last movement (open, settle or void).
+    pub balance_after_minor: i64,
+    pub outcome_json: Option<String>,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: i64,
+    pub tx_id: String,
+    pub player: PlayerId,
+    pub kind: EntryKind,
+    pub amount_minor: i64,
+    pub balance_after_minor: i64,
+    pub round_id: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// What `audit` found: every balance must equal the sum of its entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    pub accounts: u64,
+    pub entries: u64,
+    pub open_rounds: u64,
+    pub mismatches: Vec<String>,
+}
+
+#[async_trait]
+pub trait Ledger: Send + Sync + 'static {
+    /// Creates the account if missing (idempotent); returns it as stored.
+    async fn ensure_account(
+        &self,
+        player: &PlayerId,
+        currency: &str,
+    ) -> Result<Account, LedgerError>;
+
+    async fn account(&self, player: &PlayerId) -> Result<Option<Account>, LedgerError>;
+
+    /// Applies movements in order in ONE database transaction (group commit). A refused
+    /// movement changes nothing and does not stop the others.
+    async fn commit_batch(
+        &self,
+        batch: &[Movement],
+    ) -> Result<Vec<Result<Applied, MovementError>>, LedgerError>;
+
+    async fn round(&self, round_id: &RoundId) -> Result<Option<RoundRecord>, LedgerError>;
+
+    async fn round_by_req(
+        &self,
+        player: &PlayerId,
+        req_id: &ReqId,
+    ) -> Result<Option<RoundRecord>, LedgerError>;
+
+    /// The player's latest rounds, newest first.
+    async fn history(
+        &self,
+        player: &PlayerId,
+        limit: u32,
+    ) -> Result<Vec<RoundRecord>, LedgerError>;
+
+    async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError>;
+
+    /// Every round left open (debited, not settled): to be voided at start-up.
+    async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError>;
+
+    async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError>;
+
+    /// Recomputes every balance from the entries and reports any difference.
+    async fn audit(&self) -> Result<AuditReport, LedgerError>;
+}

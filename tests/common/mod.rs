@@ -1,0 +1,226 @@
+//! Test support: starts the real `croupier` binary on a free loopback port with a throw-away
+//! data directory, and talks to it with real HTTP and WebSocket clients.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Longest a test waits for any one reply: generous for a loaded 2-core CI machine.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub config: PathBuf,
+    _keep: Option<tempfile::TempDir>,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes a config derived from the shipped default with `edits` applied (line replacements).
+pub fn config_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo_root().join("config/default.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "config edit target missing: {from}");
+        text = text.replacen(from, to, 1);
+    }
+    let games = repo_root().join("config/games");
+    text = text.replacen("dir = \"config/games\"", &format!("dir = {:?}", games.display().to_string()), 1);
+    let path = dir.join("croupier.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(edits: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_with(dir.path(), edits);
+        let data_dir = dir.path().join("data");
+        let mut server = Self::spawn(&config, &data_dir);
+        server._keep = Some(dir);
+        server
+    }
+
+    /// Starts a server on an existing config and data directory (used to restart after a kill).
+    pub fn spawn(config: &Path, data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("croupier binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("server printed its address before exiting")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+            config: config.to_path_buf(),
+            _keep: None,
+        }
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("{}/v1/ws?token={token}", self.base.replace("http://", "ws://"))
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not exit within 30 s of SIGTERM");
+    }
+
+    /// Runs `croupier audit` on this server's ledger.
+    pub fn audit(&self) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
+            .args(["audit", "--config"])
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Session {
+    pub token: String,
+    pub player: String,
+    pub balance: String,
+}
+
+pub async fn open_session(server: &Server, player: &str) -> Session {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/sessions", server.base))
+        .json(&json!({"player_id": player, "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "session for {player}");
+    let body: Value = reply.json().await.unwrap();
+    Session {
+        token: body["token"].as_str().unwrap().to_string(),
+        player: player.to_string(),
+        balance: body["balance"].as_str().unwrap().to_string(),
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Value,
+}
+
+impl Client {
+    pub async fn connect(server: &Server, token: &str) -> Client {
+        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url(token))
+            .await
+            .expect("websocket upgrade");
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        Client { ws, welcome }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn recv(&mut self) -> Value {
+        next_json(&mut self.ws).await
+    }
+
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.send(frame).await;
+        self.recv().await
+    }
+
+    pub async fn balance(&mut self) -> String {
+        let reply = self.request(json!({"type": "balance", "req_id": format!("bal-{}", uuid_like())})).await;
+        assert_eq!(reply["type"], "balance", "{reply}");
+        reply["balance"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{nanos}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The next text frame as JSON (pings and pongs skipped), or a panic after [`REPLY_TIMEOUT`].
+pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .expect("reply within the timeout")
+            .expect("connection open")
+            .expect("valid websocket message");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("server sends JSON"),
+            Message::Close(frame) => return json!({"type": "__closed", "frame": format!("{frame:?}")}),
+            _ => continue,
+        }
+    }
+}
+
+/// Parses an amount string into integer cents.
+pub fn cents(text: &str) -> i64 {
+    let d: rust_decimal::Decimal = text.parse().unwrap();
+    (d * rust_decimal::Decimal::from(100)).try_into().unwrap()
+}
