@@ -103,6 +103,11 @@ impl Server {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
+        self.sigterm_wait()
+    }
+
+    /// Waits for the process to exit after a signal sent elsewhere.
+    pub fn sigterm_wait(&mut self) -> std::process::ExitStatus {
         for _ in 0..300 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -175,6 +180,23 @@ impl Client {
 
     pub async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
+    }
+
+    /// Sends, reporting a broken connection instead of panicking.
+    pub async fn ws_send(&mut self, frame: Value) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::Text(frame.to_string().into())).await
+    }
+
+    /// The next JSON text frame, or `None` if the connection broke or closed.
+    pub async fn try_recv(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next()).await.ok()??.ok()?;
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).ok(),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
     }
 
     pub async fn recv(&mut self) -> Value {
