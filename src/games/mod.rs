@@ -2,6 +2,8 @@
 //! No actor, clock or I/O here, so live play, the exact RTP calculator and the simulator all
 //! run the very same code. [`GameCatalog`] holds the slot games loaded at start-up.
 
+pub mod baccarat;
+pub mod roulette;
 pub mod slot;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,8 @@
 mod actor;
 pub mod ledger;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

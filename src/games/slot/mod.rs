@@ -11,7 +11,7 @@ mod rtp;
 mod simulate;
 
 #[cfg(test)]
-mod tests;
+mod test_games;
 
 pub use config::{
     load_game_file, BetError, FreeSpins, SlotConfigError, SlotGame, StopsError, MAX_BET_DECIMALS,
@@ -19,6 +19,8 @@ pub use config::{
     MAX_NAME_LEN, MAX_REELS, MAX_ROWS, MAX_SCATTER_PAY, MAX_STRIP_LEN, MAX_SYMBOLS,
     MAX_SYMBOL_ID_LEN,
 };
-pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinMode, SpinOutcome};
+pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinMode, SpinOutcome, SymbolId};
 pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet, Ratio};
-pub use simulate::{simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99};
+pub use simulate::{
+    simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99,
+};

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::config::{SlotGame, Sym};
-use super::eval::{best_line_win, win_units, SpinMode};
+use super::eval::{win_units, LineRun, SpinMode};
 
 /// A non-negative exact fraction, always in lowest terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,28 +57,6 @@ impl Ratio {
         self.num == 0
     }
 
-    pub fn add(self, other: Ratio) -> Ratio {
-        let g = gcd(self.den, other.den);
-        let num = (self.num.checked_mul(other.den / g))
-            .and_then(|a| other.num.checked_mul(self.den / g).and_then(|b| a.checked_add(b)))
-            .expect(OVERFLOW);
-        let den = (self.den / g).checked_mul(other.den).expect(OVERFLOW);
-        Ratio::new(num, den)
-    }
-
-    pub fn mul(self, other: Ratio) -> Ratio {
-        let g1 = gcd(self.num, other.den).max(1);
-        let g2 = gcd(other.num, self.den).max(1);
-        let num = (self.num / g1).checked_mul(other.num / g2).expect(OVERFLOW);
-        let den = (self.den / g2).checked_mul(other.den / g1).expect(OVERFLOW);
-        Ratio::new(num, den)
-    }
-
-    /// `self / other`; `other` must not be zero.
-    pub fn div(self, other: Ratio) -> Ratio {
-        self.mul(Ratio::new(other.den, other.num))
-    }
-
     /// Rounded half-up to `dp` decimals (at most 28).
     pub fn to_decimal(&self, dp: u32) -> Decimal {
         let dp = dp.min(28);
@@ -98,6 +76,43 @@ impl Ratio {
     /// For statistics only (never for a paid figure).
     pub fn to_f64(&self) -> f64 {
         self.num as f64 / self.den as f64
+    }
+}
+
+impl std::ops::Add for Ratio {
+    type Output = Ratio;
+    fn add(self, other: Ratio) -> Ratio {
+        let g = gcd(self.den, other.den);
+        let num = (self.num.checked_mul(other.den / g))
+            .and_then(|a| {
+                other
+                    .num
+                    .checked_mul(self.den / g)
+                    .and_then(|b| a.checked_add(b))
+            })
+            .expect(OVERFLOW);
+        let den = (self.den / g).checked_mul(other.den).expect(OVERFLOW);
+        Ratio::new(num, den)
+    }
+}
+
+impl std::ops::Mul for Ratio {
+    type Output = Ratio;
+    fn mul(self, other: Ratio) -> Ratio {
+        let g1 = gcd(self.num, other.den).max(1);
+        let g2 = gcd(other.num, self.den).max(1);
+        let num = (self.num / g1).checked_mul(other.num / g2).expect(OVERFLOW);
+        let den = (self.den / g2).checked_mul(other.den / g1).expect(OVERFLOW);
+        Ratio::new(num, den)
+    }
+}
+
+/// `other` must not be zero.
+impl std::ops::Div for Ratio {
+    type Output = Ratio;
+    #[allow(clippy::suspicious_arithmetic_impl)] // dividing is multiplying by the inverse
+    fn div(self, other: Ratio) -> Ratio {
+        self * Ratio::new(other.den, other.num)
     }
 }
 
@@ -253,12 +268,13 @@ impl Tally {
     }
 }
 
-/// Enumerates every combination of stops (in parallel over the stops of the first two reels)
-/// and builds the PAR sheet. Exact; takes a few seconds for 5 reels of ~32 stops on 2 cores.
+/// Enumerates every combination of stops (in parallel over the stops of the first reels) and
+/// builds the PAR sheet. Exact; a few seconds for 5 reels of ~32 stops on 2 cores.
 pub fn exact_rtp(game: &SlotGame) -> ParSheet {
     let lengths = game.strip_lengths();
-    // Parallel work items: every stop pair of reels 1 and 2 (or the stops of a single reel).
-    let outer_reels = lengths.len().min(2);
+    // Parallel work items: every stop pair of reels 1 and 2 (never the last reel, which the
+    // inner loop sweeps).
+    let outer_reels = (lengths.len() - 1).min(2);
     let outer: usize = lengths[..outer_reels].iter().product();
     let tally = (0..outer)
         .into_par_iter()
@@ -280,6 +296,12 @@ pub fn exact_rtp(game: &SlotGame) -> ParSheet {
 }
 
 /// Runs every combination of the reels from `first` on, the earlier stops fixed.
+///
+/// For each prefix (all reels but the last) each line is run up to the last reel once. A line
+/// already settled pays the same for every last stop; for the others the win is worked out for
+/// each symbol the last strip holds and added to a per-row table. Each stop of the last reel
+/// then costs one table look-up per row, and the per-line hit counts are weighted by how often
+/// each symbol appears on the last strip (every row shows every stop exactly once).
 fn enumerate_from(
     game: &SlotGame,
     lengths: &[usize],
@@ -288,41 +310,77 @@ fn enumerate_from(
     tally: &mut Tally,
 ) {
     let reels = lengths.len();
+    let last = reels - 1;
+    let last_len = lengths[last];
+    let rows = game.rows();
+    let symbols = game.symbols().len();
     let stride = reels + 1;
-    let paylines = game.paylines();
     let scatter_pays = game.scatter_pays_table();
     let lines = game.lines();
+
+    let mut last_count = vec![0u64; symbols];
+    for stop in 0..last_len {
+        last_count[game.window(last, stop)[0] as usize] += 1;
+    }
+    let last_symbols: Vec<Sym> = (0..symbols)
+        .filter(|&s| last_count[s] > 0)
+        .map(|s| s as Sym)
+        .collect();
+    // pays_by_row[row * symbols + s]: line pays of the lines ending on `row` if it shows `s`.
+    let mut pays_by_row = vec![0u64; rows * symbols];
+
     loop {
-        // Evaluate this combination with the live line rule.
-        let columns: [&[Sym]; super::config::MAX_REELS] = std::array::from_fn(|reel| {
-            if reel < reels {
-                game.window(reel, stops[reel])
-            } else {
-                &[]
+        pays_by_row.fill(0);
+        let mut settled_pay = 0u64;
+        for line in game.paylines() {
+            let mut run = LineRun::new(game);
+            for reel in 0..last {
+                run.push(game.window(reel, stops[reel])[line[reel]]);
             }
-        });
-        let mut line_sum = 0u64;
-        for line in paylines {
-            if let Some(win) = best_line_win(game, |reel| columns[reel][line[reel]]) {
-                line_sum += u64::from(win.pay);
-                tally.line_hits[win.symbol as usize * stride + win.count] += 1;
+            if run.is_settled() {
+                if let Some(win) = run.finish(game) {
+                    settled_pay += u64::from(win.pay);
+                    tally.line_hits[win.symbol as usize * stride + win.count] += last_len as u64;
+                }
+                continue;
+            }
+            let row = line[last];
+            for &s in &last_symbols {
+                let mut full = run;
+                full.push(s);
+                if let Some(win) = full.finish(game) {
+                    pays_by_row[row * symbols + s as usize] += u64::from(win.pay);
+                    tally.line_hits[win.symbol as usize * stride + win.count] +=
+                        last_count[s as usize];
+                }
             }
         }
-        let scatters: u32 = (0..reels).map(|r| game.scatters_in_view(r, stops[r])).sum();
-        tally.scatter_hits[scatters as usize] += 1;
-        let v = u128::from(win_units(line_sum, scatter_pays[scatters as usize], lines));
-        let k = u128::from(game.award(scatters, SpinMode::Base));
-        tally.combinations += 1;
-        tally.winning += u64::from(v > 0);
-        tally.triggers += u64::from(k > 0);
-        tally.sum_v += v;
-        tally.sum_v2 += v * v;
-        tally.sum_k += k;
-        tally.sum_k2 += k * k;
-        tally.sum_vk += v * k;
+        let prefix_scatters: u32 = (0..last).map(|r| game.scatters_in_view(r, stops[r])).sum();
 
-        // Next combination: odometer over reels first..reels, last reel fastest.
-        let mut reel = reels;
+        for stop in 0..last_len {
+            let view = game.window(last, stop);
+            let line_sum = settled_pay
+                + view
+                    .iter()
+                    .enumerate()
+                    .map(|(row, &s)| pays_by_row[row * symbols + s as usize])
+                    .sum::<u64>();
+            let scatters = prefix_scatters + game.scatters_in_view(last, stop);
+            tally.scatter_hits[scatters as usize] += 1;
+            let v = u128::from(win_units(line_sum, scatter_pays[scatters as usize], lines));
+            let k = u128::from(game.award(scatters, SpinMode::Base));
+            tally.winning += u64::from(v > 0);
+            tally.triggers += u64::from(k > 0);
+            tally.sum_v += v;
+            tally.sum_v2 += v * v;
+            tally.sum_k += k;
+            tally.sum_k2 += k * k;
+            tally.sum_vk += v * k;
+        }
+        tally.combinations += last_len as u64;
+
+        // Next prefix: odometer over reels first..last, the highest reel fastest.
+        let mut reel = last;
         loop {
             if reel == first {
                 return;
@@ -373,22 +431,21 @@ fn build_sheet(game: &SlotGame, t: &Tally) -> ParSheet {
     let free_awards = if retrigger { t.sum_k } else { 0 };
     // E[free spins per paid spin] = a / (1 − a′), a′ = a with retriggers, 0 without.
     let free_spins_per_paid_spin = Ratio::new(t.sum_k, c - free_awards);
-    let free_spins_rtp = free_spins_per_paid_spin
-        .mul(Ratio::new(u128::from(multiplier), 1))
-        .mul(base_rtp);
-    let total_rtp = base_rtp.add(free_spins_rtp);
+    let free_spins_rtp =
+        free_spins_per_paid_spin * Ratio::new(u128::from(multiplier), 1) * base_rtp;
+    let total_rtp = base_rtp + free_spins_rtp;
     let trigger_frequency = Ratio::new(u128::from(t.triggers), c);
     let free_spins_per_trigger = if t.triggers == 0 {
         Ratio::ZERO
     } else {
-        free_spins_per_paid_spin.div(trigger_frequency)
+        free_spins_per_paid_spin / trigger_frequency
     };
 
     let share = |part: Ratio| {
         if base_rtp.is_zero() {
             Ratio::ZERO
         } else {
-            part.div(base_rtp)
+            part / base_rtp
         }
     };
 
@@ -401,7 +458,7 @@ fn build_sheet(game: &SlotGame, t: &Tally) -> ParSheet {
             }
             let hits = t.line_hits[s * (reels + 1) + count];
             let probability = Ratio::new(u128::from(hits), line_plays);
-            let part = probability.mul(Ratio::new(u128::from(pay), 1));
+            let part = probability * Ratio::new(u128::from(pay), 1);
             line_wins.push(ParLineWin {
                 symbol: symbol.clone(),
                 count,
@@ -417,11 +474,12 @@ fn build_sheet(game: &SlotGame, t: &Tally) -> ParSheet {
     for (count, &hits) in t.scatter_hits.iter().enumerate().rev() {
         let pay = game.scatter_pay(count);
         let free_spins = game.award(count as u32, SpinMode::Base);
-        if pay == 0 && free_spins == 0 {
+        // Counts above the number of reels need stacked scatters; list them only if they occur.
+        if (pay == 0 && free_spins == 0) || (hits == 0 && count > reels) {
             continue;
         }
         let probability = Ratio::new(u128::from(hits), c);
-        let part = probability.mul(Ratio::new(u128::from(pay), 1));
+        let part = probability * Ratio::new(u128::from(pay), 1);
         scatter_wins.push(ParScatterWin {
             count,
             pay,
@@ -475,7 +533,11 @@ fn volatility(t: &Tally, lines: f64, multiplier: u32, retrigger: bool) -> f64 {
     let ek = t.sum_k as f64 / c;
     let ek2 = t.sum_k2 as f64 / c;
     let ewk = t.sum_vk as f64 / c / lines;
-    let (ek_f, ek2_f, ewk_f) = if retrigger { (ek, ek2, ewk) } else { (0.0, 0.0, 0.0) };
+    let (ek_f, ek2_f, ewk_f) = if retrigger {
+        (ek, ek2, ewk)
+    } else {
+        (0.0, 0.0, 0.0)
+    };
     let mu = m * ew / (1.0 - ek_f);
     let ey2 = (m * m * ew2 + 2.0 * m * mu * ewk_f + (ek2_f - ek_f) * mu * mu) / (1.0 - ek_f);
     let ex = ew + ek * mu;
@@ -484,7 +546,7 @@ fn volatility(t: &Tally, lines: f64, multiplier: u32, retrigger: bool) -> f64 {
 }
 
 fn percent(r: Ratio, dp: u32) -> Decimal {
-    r.mul(Ratio::new(100, 1)).to_decimal(dp)
+    (r * Ratio::new(100, 1)).to_decimal(dp)
 }
 
 fn one_in(r: Ratio) -> String {
@@ -511,7 +573,11 @@ impl fmt::Display for ParSheet {
         writeln!(f, "  line pays           {}%", percent(self.line_rtp, 4))?;
         writeln!(f, "  scatter pays        {}%", percent(self.scatter_rtp, 4))?;
         writeln!(f, "  base game RTP       {}%", percent(self.base_rtp, 4))?;
-        writeln!(f, "  free spins RTP      {}%", percent(self.free_spins_rtp, 4))?;
+        writeln!(
+            f,
+            "  free spins RTP      {}%",
+            percent(self.free_spins_rtp, 4)
+        )?;
         writeln!(
             f,
             "  TOTAL RTP           {}%  (exact {} = {}; target {}..{}: {})",
@@ -520,7 +586,11 @@ impl fmt::Display for ParSheet {
             self.total_rtp.to_decimal(8),
             self.target_rtp.0,
             self.target_rtp.1,
-            if self.in_target() { "inside" } else { "OUTSIDE" }
+            if self.in_target() {
+                "inside"
+            } else {
+                "OUTSIDE"
+            }
         )?;
         writeln!(
             f,
@@ -582,12 +652,15 @@ impl fmt::Display for ParSheet {
                 )?;
             }
         }
-        writeln!(f)?;
-        writeln!(
-            f,
-            "  RTP parts are of the base game; free spins add {}% on top in the same shares.",
-            percent(self.free_spins_rtp, 4)
-        )
+        if !self.free_spins_rtp.is_zero() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  RTP parts are of the base game; free spins add {}% on top in the same shares.",
+                percent(self.free_spins_rtp, 4)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -596,5 +669,301 @@ fn inverse(r: Ratio) -> String {
         "-".to_string()
     } else {
         Ratio::new(r.den, r.num).to_decimal(1).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::games::slot::test_games::{classic, classic_par, starfall_par, tiny};
+    use crate::games::slot::{evaluate, SlotGame};
+
+    fn r(num: u128, den: u128) -> Ratio {
+        Ratio::new(num, den)
+    }
+
+    #[test]
+    fn ratios_stay_exact_and_reduced() {
+        assert_eq!(r(6, 8), r(3, 4));
+        assert_eq!((r(6, 8).numer(), r(6, 8).denom()), (3, 4));
+        assert_eq!(r(1, 6) + r(1, 3), r(1, 2));
+        assert_eq!(r(2, 3) * r(9, 4), r(3, 2));
+        assert_eq!(r(1, 2) / r(1, 4), r(2, 1));
+        assert_eq!(r(2, 3).to_decimal(4).to_string(), "0.6667");
+        assert_eq!(r(1, 8).to_decimal(2).to_string(), "0.13", "half rounds up");
+        assert_eq!(r(7, 1).to_decimal(0).to_string(), "7");
+        assert_eq!(Ratio::ZERO + r(0, 5), Ratio::ZERO);
+    }
+
+    /// The tiny game (3 reels × 1 row, one line), all 12 combinations by hand:
+    ///   reels A S W / A S / S A; A×3 pays 4 line bets; 3 scatters pay 2 and award 2 free spins ×3.
+    ///   Line wins: A A A and W A A (4 each) → 8/12. Scatter: S S S → 2/12. Base RTP 5/6.
+    ///   a = 2/12 = 1/6 free spins per spin; with retriggers E[free spins] = a/(1−a) = 1/5, so
+    ///   free spins return 1/5 × 3 × 5/6 = 1/2 and the total is 4/3. Without: 1/6 × 3 × 5/6 = 5/12.
+    ///   Hits: A A A, W A A, S S S → 3/12. Trigger: 1/12.
+    #[test]
+    fn tiny_game_matches_the_hand_calculation() {
+        let par = exact_rtp(&tiny(true));
+        assert_eq!(par.combinations, 12);
+        assert_eq!(par.line_rtp, r(2, 3));
+        assert_eq!(par.scatter_rtp, r(1, 6));
+        assert_eq!(par.base_rtp, r(5, 6));
+        assert_eq!(par.awards_per_spin, r(1, 6));
+        assert_eq!(par.free_spins_per_paid_spin, r(1, 5));
+        assert_eq!(par.free_spins_per_trigger, r(12, 5));
+        assert_eq!(par.free_spins_rtp, r(1, 2));
+        assert_eq!(par.total_rtp, r(4, 3));
+        assert_eq!(par.hit_frequency, r(1, 4));
+        assert_eq!(par.trigger_frequency, r(1, 12));
+        assert!(!par.in_target(), "4/3 is outside 0.90..1");
+        // Moments by hand: E[W]=5/6, E[W²]=3, E[K]=1/6, E[K²]=1/3, E[WK]=1/3, μ=3,
+        // E[Y²]=41.4, E[X²]=13.4.
+        assert!(
+            (par.volatility - (13.4f64 - 16.0 / 9.0).sqrt()).abs() < 1e-9,
+            "{}",
+            par.volatility
+        );
+        let a3 = par
+            .line_wins
+            .iter()
+            .find(|w| w.symbol == "A" && w.count == 3)
+            .unwrap();
+        assert_eq!(
+            (a3.hits, a3.probability, a3.base_rtp, a3.share),
+            (2, r(1, 6), r(2, 3), r(4, 5))
+        );
+        let s3 = &par.scatter_wins[0];
+        assert_eq!((s3.count, s3.pay, s3.free_spins, s3.hits), (3, 2, 2, 1));
+        assert_eq!((s3.base_rtp, s3.share), (r(1, 6), r(1, 5)));
+
+        let par = exact_rtp(&tiny(false));
+        assert_eq!(par.free_spins_per_paid_spin, r(1, 6));
+        assert_eq!(par.free_spins_rtp, r(5, 12));
+        assert_eq!(par.total_rtp, r(5, 4));
+        // Without retriggers: μ = 2.5, E[Y²] = 27, E[X²] = 10.208333…, E[X] = 5/4.
+        let ex2 = 3.0 + 2.0 * 2.5 / 3.0 + 27.0 / 6.0 + 6.25 / 6.0;
+        assert!(
+            (par.volatility - (ex2 - 1.5625f64).sqrt()).abs() < 1e-9,
+            "{}",
+            par.volatility
+        );
+    }
+
+    /// Everything the table-driven enumeration counts, recounted with the live `evaluate`.
+    fn brute_force_check(game: &SlotGame) {
+        let par = exact_rtp(game);
+        let lengths = game.strip_lengths();
+        let lines = Decimal::from(game.lines() as u64);
+        let mut stops = vec![0u32; lengths.len()];
+        let (mut combos, mut units, mut winning, mut triggers, mut awards) =
+            (0u128, 0u128, 0u128, 0u128, 0u128);
+        let mut line_hits: HashMap<(String, u32), u64> = HashMap::new();
+        let mut scatter_hits: HashMap<u32, u64> = HashMap::new();
+        'all: loop {
+            let out = evaluate(game, &stops, SpinMode::Base);
+            combos += 1;
+            units += (out.win_multiple * lines)
+                .normalize()
+                .to_string()
+                .parse::<u128>()
+                .unwrap();
+            winning += u128::from(out.is_win());
+            triggers += u128::from(out.free_spins_awarded > 0);
+            awards += u128::from(out.free_spins_awarded);
+            for w in &out.line_wins {
+                *line_hits
+                    .entry((w.symbol.to_string(), w.count))
+                    .or_default() += 1;
+            }
+            let scatters: u32 = out
+                .grid
+                .iter()
+                .flatten()
+                .filter(|s| Some(s.as_str()) == game.scatter())
+                .count() as u32;
+            *scatter_hits.entry(scatters).or_default() += 1;
+            for reel in (0..stops.len()).rev() {
+                stops[reel] += 1;
+                if (stops[reel] as usize) < lengths[reel] {
+                    continue 'all;
+                }
+                stops[reel] = 0;
+            }
+            break;
+        }
+        let lines = game.lines() as u128;
+        assert_eq!(par.combinations, combos);
+        assert_eq!(par.base_rtp, r(units, combos * lines));
+        assert_eq!(par.hit_frequency, r(winning, combos));
+        assert_eq!(par.trigger_frequency, r(triggers, combos));
+        assert_eq!(par.awards_per_spin, r(awards, combos));
+        for w in &par.line_wins {
+            let brute = line_hits
+                .remove(&(w.symbol.clone(), w.count as u32))
+                .unwrap_or(0);
+            assert_eq!(w.hits, brute, "{} ×{}", w.symbol, w.count);
+        }
+        assert!(
+            line_hits.is_empty(),
+            "wins missing from the PAR sheet: {line_hits:?}"
+        );
+        for w in &par.scatter_wins {
+            assert_eq!(
+                w.hits,
+                scatter_hits.get(&(w.count as u32)).copied().unwrap_or(0),
+                "{} scatters",
+                w.count
+            );
+        }
+    }
+
+    #[test]
+    fn enumeration_matches_live_evaluation_on_classic_sevens() {
+        brute_force_check(&classic());
+    }
+
+    /// 5 reels with stacked scatters (up to 8 in view), a paying wild, 1-of-a-kind pays and
+    /// lines over every row, so every branch of the line rule and the row tables is exercised.
+    #[test]
+    fn enumeration_matches_live_evaluation_on_a_small_five_reel_game() {
+        let text = r#"
+id = "mini"
+name = "Mini"
+rows = 3
+symbols = ["W", "S", "A", "K", "Q"]
+wild = "W"
+min_bet = "0.10"
+max_bet = "1.00"
+bet_step = "0.10"
+target_rtp = { min = "0.5", max = "1" }
+reels = [
+  ["A", "W", "K", "S", "S", "Q", "A"],
+  ["K", "A", "W", "Q", "S", "K"],
+  ["W", "W", "A", "S", "K", "Q", "S"],
+  ["Q", "K", "A", "W", "S", "A"],
+  ["S", "S", "K", "A", "W", "Q", "A"],
+]
+paylines = [[1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [2, 2, 2, 2, 2], [0, 1, 2, 1, 0], [2, 1, 0, 1, 2],
+            [0, 0, 1, 2, 2], [2, 2, 1, 0, 0], [1, 0, 0, 0, 1], [1, 2, 2, 2, 1], [0, 2, 0, 2, 0]]
+
+[paytable]
+W = { 2 = 3, 3 = 10, 4 = 30, 5 = 100 }
+A = { 3 = 5, 4 = 20, 5 = 60 }
+K = { 1 = 1, 2 = 2, 3 = 4, 4 = 8, 5 = 40 }
+Q = { 4 = 10, 5 = 30 }
+
+[scatter]
+symbol = "S"
+pays = { 2 = 1, 4 = 5, 7 = 50 }
+
+[free_spins]
+trigger = 4
+spins = { 4 = 3, 6 = 7 }
+multiplier = 2
+retrigger = false
+"#;
+        let game = SlotGame::from_toml_str(text, "mini.toml").unwrap();
+        brute_force_check(&game);
+        let par = exact_rtp(&game);
+        assert!(
+            par.scatter_wins.iter().any(|w| w.count > 5 && w.hits > 0),
+            "stacked scatters occur"
+        );
+        assert!(par.line_wins.iter().any(|w| w.symbol == "W" && w.hits > 0));
+    }
+
+    #[test]
+    fn enumeration_handles_one_and_two_reels() {
+        for (reels, lines, pays) in [
+            (
+                r#"[["A", "W", "S", "A", "K"]]"#,
+                "[[0], [1]]",
+                "W = { 1 = 3 }\nA = { 1 = 1 }\nK = { 1 = 2 }",
+            ),
+            (
+                r#"[["A", "W", "S", "A", "K"], ["K", "S", "A", "W"]]"#,
+                "[[0, 1], [1, 0]]",
+                "W = { 2 = 9 }\nA = { 1 = 1, 2 = 2 }\nK = { 2 = 5 }",
+            ),
+        ] {
+            let text = format!(
+                r#"
+id = "short"
+name = "Short"
+rows = 2
+symbols = ["W", "S", "A", "K"]
+wild = "W"
+min_bet = "0.02"
+max_bet = "1.00"
+bet_step = "0.02"
+target_rtp = {{ min = "0.5", max = "1" }}
+reels = {reels}
+paylines = {lines}
+[paytable]
+{pays}
+[scatter]
+symbol = "S"
+pays = {{ 1 = 1 }}
+"#
+            );
+            let game = SlotGame::from_toml_str(&text, "short.toml").unwrap();
+            brute_force_check(&game);
+        }
+    }
+
+    #[test]
+    fn shipped_games_are_inside_their_target_rtp() {
+        for par in [classic_par(), starfall_par()] {
+            println!("{par}");
+            assert!(
+                par.in_target(),
+                "{} RTP {} outside {:?}",
+                par.game_id,
+                par.total_rtp.to_decimal(6),
+                par.target_rtp
+            );
+            let rtp = par.total_rtp.to_decimal(6);
+            assert!(rtp >= Decimal::new(94, 2) && rtp <= Decimal::new(97, 2));
+        }
+        let classic = classic_par();
+        assert!(classic.hit_frequency.to_f64() > 0.10 && classic.hit_frequency.to_f64() < 0.30);
+        assert!(classic.free_spins_rtp.is_zero());
+        let starfall = starfall_par();
+        assert!(starfall.hit_frequency.to_f64() > 0.25 && starfall.hit_frequency.to_f64() < 0.40);
+        let one_in = 1.0 / starfall.trigger_frequency.to_f64();
+        assert!(
+            (100.0..=200.0).contains(&one_in),
+            "free spins 1 in {one_in}"
+        );
+        assert_eq!(starfall.free_spin_multiplier, 2);
+    }
+
+    #[test]
+    fn in_target_compares_exactly_at_the_bounds() {
+        let mut par = exact_rtp(&tiny(false)); // total 5/4
+        par.target_rtp = (Decimal::new(125, 2), Decimal::new(125, 2));
+        assert!(par.in_target());
+        par.target_rtp = (Decimal::new(1251, 3), Decimal::new(2, 0));
+        assert!(!par.in_target());
+        par.target_rtp = (Decimal::new(1, 0), Decimal::new(12499999, 7));
+        assert!(!par.in_target());
+    }
+
+    #[test]
+    fn the_report_is_readable() {
+        let text = starfall_par().to_string();
+        for needle in [
+            "PAR sheet: Starfall (starfall)",
+            "TOTAL RTP",
+            "hit frequency",
+            "free spins trigger",
+            "COMET ×5",
+            "3 scatters",
+            "inside",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
     }
 }

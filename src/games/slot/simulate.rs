@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::rng::{RandomSource, ReseedPolicy, ShardRng};
+use crate::rng::{ReseedPolicy, ShardRng};
 
 use super::config::SlotGame;
 use super::eval::{spin, SpinMode, SpinOutcome};
@@ -140,7 +140,12 @@ pub fn simulate(
 }
 
 /// One thread's share of the paid spins, on its own shard (`stream` = thread index).
-fn play(game: &SlotGame, stream: u64, paid_spins: u64, bar: &ProgressBar) -> Result<Totals, SimError> {
+fn play(
+    game: &SlotGame,
+    stream: u64,
+    paid_spins: u64,
+    bar: &ProgressBar,
+) -> Result<Totals, SimError> {
     let policy = ReseedPolicy {
         after_draws: SIM_RESEED_AFTER_DRAWS,
         after: SIM_RESEED_AFTER,
@@ -202,7 +207,8 @@ fn progress_bar(spins: u64, show: bool) -> ProgressBar {
 fn report(game: &SlotGame, threads: usize, t: &Totals, elapsed: Duration) -> SimReport {
     let lines = game.lines() as f64;
     let n = t.paid_spins as f64;
-    let units_to_bets = |u: u128| Decimal::from_i128_with_scale(u as i128, 0) / Decimal::from(game.lines() as u64);
+    let units_to_bets =
+        |u: u128| Decimal::from_i128_with_scale(u as i128, 0) / Decimal::from(game.lines() as u64);
     let mean = t.sum_x as f64 / n / lines;
     // Variance from exact integer sums where they fit: n·Σx² − (Σx)² over n², in units².
     let variance_units = t
@@ -268,7 +274,11 @@ impl fmt::Display for SimReport {
                 1.0 / self.trigger_frequency
             )?;
         }
-        writeln!(f, "  volatility          {:.3} (sd per paid spin, in bets)", self.volatility)?;
+        writeln!(
+            f,
+            "  volatility          {:.3} (sd per paid spin, in bets)",
+            self.volatility
+        )?;
         writeln!(f, "  largest win         {} bets", self.largest_win)?;
         writeln!(
             f,
@@ -277,5 +287,141 @@ impl fmt::Display for SimReport {
             self.spins_per_second / self.threads as f64,
             self.elapsed.as_secs_f64()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::games::slot::test_games::{classic, classic_par, starfall, starfall_par, tiny};
+    use crate::games::slot::{exact_rtp, ParSheet};
+
+    /// Paid spins of the shipped-game checks.
+    const LONG_RUN: u64 = 10_000_000;
+    const THREADS: usize = 2;
+
+    /// The simulated RTP must lie within 4 standard errors of the exact one (fails by chance
+    /// about once in 16,000 runs); the standard error uses the exact volatility.
+    fn check_against_par(report: &SimReport, par: &ParSheet) {
+        let exact = par.total_rtp.to_f64();
+        let se = par.volatility / (report.paid_spins as f64).sqrt();
+        println!("{report}");
+        println!(
+            "  exact RTP {:.4}%, simulated {:.4}%: {:+.2} standard errors; 99% CI {:.4}%..{:.4}%",
+            exact * 100.0,
+            report.rtp * 100.0,
+            (report.rtp - exact) / se,
+            report.rtp_ci99.0 * 100.0,
+            report.rtp_ci99.1 * 100.0
+        );
+        assert!(
+            (report.rtp - exact).abs() < 4.0 * se,
+            "RTP {} vs exact {exact} (se {se})",
+            report.rtp
+        );
+        // Binomial frequencies, same 4-sigma rule.
+        let n = report.paid_spins as f64;
+        for (name, simulated, exact) in [
+            (
+                "hit frequency",
+                report.hit_frequency,
+                par.hit_frequency.to_f64(),
+            ),
+            (
+                "trigger frequency",
+                report.trigger_frequency,
+                par.trigger_frequency.to_f64(),
+            ),
+        ] {
+            let sigma = (exact * (1.0 - exact) / n).sqrt().max(f64::MIN_POSITIVE);
+            assert!(
+                (simulated - exact).abs() < 4.0 * sigma,
+                "{name}: {simulated} vs {exact}"
+            );
+        }
+        assert_eq!(report.total_bet, Decimal::from(report.paid_spins));
+        let rtp_from_totals = (report.total_win / report.total_bet)
+            .to_f64()
+            .unwrap_or(f64::NAN);
+        assert!((rtp_from_totals - report.rtp).abs() < 1e-12);
+    }
+
+    #[test]
+    fn starfall_ten_million_spins_match_the_par_sheet() {
+        let report = simulate(&starfall(), LONG_RUN, THREADS, false).unwrap();
+        assert_eq!(report.paid_spins, LONG_RUN);
+        assert!(report.free_spins > 0);
+        check_against_par(&report, starfall_par());
+        // Volatility: heavy tails make the sample sd noisy, so only a loose check.
+        let ratio = report.volatility / starfall_par().volatility;
+        assert!(
+            (0.8..1.25).contains(&ratio),
+            "volatility {} vs exact {}",
+            report.volatility,
+            starfall_par().volatility
+        );
+    }
+
+    #[test]
+    fn classic_sevens_ten_million_spins_match_the_par_sheet() {
+        let report = simulate(&classic(), LONG_RUN, THREADS, false).unwrap();
+        assert_eq!((report.paid_spins, report.free_spins), (LONG_RUN, 0));
+        check_against_par(&report, classic_par());
+        let ratio = report.volatility / classic_par().volatility;
+        assert!(
+            (0.9..1.1).contains(&ratio),
+            "volatility {} vs exact {}",
+            report.volatility,
+            classic_par().volatility
+        );
+    }
+
+    #[test]
+    fn tiny_game_volatility_matches_the_exact_moments() {
+        for retrigger in [true, false] {
+            let game = tiny(retrigger);
+            let par = exact_rtp(&game);
+            let report = simulate(&game, 1_000_000, THREADS, false).unwrap();
+            check_against_par(&report, &par);
+            let ratio = report.volatility / par.volatility;
+            assert!(
+                (0.95..1.05).contains(&ratio),
+                "volatility {} vs exact {}",
+                report.volatility,
+                par.volatility
+            );
+            // Free spins per paid spin: 1/5 with retriggers, 1/6 without.
+            let per_paid = report.free_spins as f64 / report.paid_spins as f64;
+            assert!(
+                (per_paid - par.free_spins_per_paid_spin.to_f64()).abs() < 0.01,
+                "{per_paid}"
+            );
+        }
+    }
+
+    #[test]
+    fn spins_are_shared_across_threads_exactly() {
+        let report = simulate(&classic(), 7, 4, false).unwrap();
+        assert_eq!(report.paid_spins, 7);
+        assert_eq!(report.threads, 4);
+        let report = simulate(&classic(), 1001, 3, false).unwrap();
+        assert_eq!(report.paid_spins, 1001);
+        assert!(report.to_string().contains("paid spins          1001"));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(matches!(
+            simulate(&classic(), 0, 2, false),
+            Err(SimError::NoSpins)
+        ));
+        assert!(matches!(
+            simulate(&classic(), 10, 0, false),
+            Err(SimError::BadThreads(0))
+        ));
+        assert!(matches!(
+            simulate(&classic(), 10, MAX_SIM_THREADS + 1, false),
+            Err(SimError::BadThreads(_))
+        ));
     }
 }

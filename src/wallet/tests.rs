@@ -1,0 +1,258 @@
+//! Ledger tests on a real SQLite file: idempotency, conflicts, refusals that change nothing,
+//! free spins, voids, and a property test that random movement sequences keep every invariant.
+
+use proptest::prelude::*;
+
+use super::ledger::*;
+use super::sqlite::{Durability, SqliteLedger};
+use crate::ids::{PlayerId, ReqId, RoundId};
+
+async fn ledger() -> (SqliteLedger, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(&dir.path().join("l.db"), Durability::Normal)
+        .await
+        .unwrap();
+    (ledger, dir)
+}
+
+fn pid(name: &str) -> PlayerId {
+    PlayerId::parse(name).unwrap()
+}
+
+fn deposit(tx: &str, player: &str, amount: i64) -> Movement {
+    Movement::Deposit {
+        tx_id: tx.into(),
+        player: pid(player),
+        amount_minor: amount,
+    }
+}
+
+fn open(round: &RoundId, player: &str, req: &str, bet: Option<i64>) -> Movement {
+    Movement::OpenRound {
+        round_id: round.clone(),
+        player: pid(player),
+        req_id: ReqId::parse(req).unwrap(),
+        game: "g".into(),
+        bet_minor: bet,
+        try_free_spin: true,
+    }
+}
+
+fn settle(round: &RoundId, player: &str, win: i64) -> Movement {
+    Movement::SettleRound {
+        round_id: round.clone(),
+        player: pid(player),
+        win_minor: win,
+        outcome_json: format!("{{\"win\":{win}}}"),
+        free_spins_awarded: None,
+    }
+}
+
+async fn one(ledger: &SqliteLedger, m: Movement) -> Result<Applied, MovementError> {
+    ledger.commit_batch(&[m]).await.unwrap().remove(0)
+}
+
+#[tokio::test]
+async fn a_transaction_id_applies_once_and_conflicts_are_refused() {
+    let (l, _d) = ledger().await;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    assert_eq!(
+        one(&l, deposit("d1", "a", 1000)).await,
+        Ok(Applied::Deposited { balance_minor: 1000, replayed: false })
+    );
+    assert_eq!(
+        one(&l, deposit("d1", "a", 1000)).await,
+        Ok(Applied::Deposited { balance_minor: 1000, replayed: true })
+    );
+    assert_eq!(
+        one(&l, deposit("d1", "a", 999)).await,
+        Err(MovementError::TxConflict("d1".into()))
+    );
+    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 1000);
+    assert_eq!(l.entries(&pid("a")).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn refused_movements_change_nothing_and_do_not_stop_the_batch() {
+    let (l, _d) = ledger().await;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    let r1 = RoundId::new_v7();
+    let r2 = RoundId::new_v7();
+    let results = l
+        .commit_batch(&[
+            deposit("d", "a", 100),
+            open(&r1, "a", "q1", Some(500)), // more than the balance
+            open(&r2, "a", "q2", Some(60)),
+            deposit("x", "nobody", 5),
+            open(&RoundId::new_v7(), "a", "q3", None), // no bet, no free spins
+            open(&RoundId::new_v7(), "a", "q4", Some(0)),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(results[1], Err(MovementError::InsufficientFunds { balance_minor: 100, needed_minor: 500 })));
+    assert!(matches!(results[2], Ok(Applied::RoundOpened { balance_minor: 40, .. })));
+    assert!(matches!(results[3], Err(MovementError::UnknownAccount(_))));
+    assert_eq!(results[4], Err(MovementError::BetRequired));
+    assert_eq!(results[5], Err(MovementError::NonPositiveAmount));
+    assert!(l.round(&r1).await.unwrap().is_none());
+    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 40);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+#[tokio::test]
+async fn rounds_open_settle_and_replay() {
+    let (l, _d) = ledger().await;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    let r = RoundId::new_v7();
+    one(&l, open(&r, "a", "q", Some(100))).await.unwrap();
+    // The same req_id opens nothing new, whatever round id it comes with.
+    let again = one(&l, open(&RoundId::new_v7(), "a", "q", Some(100))).await.unwrap();
+    let Applied::RoundOpened { round, replayed: true, .. } = again else { panic!("{again:?}") };
+    assert_eq!(round.round_id, r);
+    assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: false }));
+    assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: true }));
+    assert!(matches!(one(&l, settle(&r, "a", 999)).await, Err(MovementError::TxConflict(_))));
+    assert!(matches!(one(&l, settle(&r, "b", 250)).await, Err(MovementError::TxConflict(_))));
+    assert!(matches!(
+        one(&l, Movement::VoidRound { round_id: r.clone(), player: pid("a") }).await,
+        Err(MovementError::RoundNotOpen(_))
+    ));
+    let round = l.round(&r).await.unwrap().unwrap();
+    assert_eq!((round.status, round.win_minor, round.balance_after_minor), (RoundStatus::Settled, 250, 1150));
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+#[tokio::test]
+async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
+    let (l, _d) = ledger().await;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    let r = RoundId::new_v7();
+    one(&l, open(&r, "a", "q0", Some(100))).await.unwrap();
+    let awarded = Movement::SettleRound {
+        round_id: r.clone(),
+        player: pid("a"),
+        win_minor: 0,
+        outcome_json: "{}".into(),
+        free_spins_awarded: Some(FreeSpins { game: "g".into(), remaining: 2, bet_minor: 100, multiplier: 3 }),
+    };
+    one(&l, awarded).await.unwrap();
+    let f1 = RoundId::new_v7();
+    let opened = one(&l, open(&f1, "a", "q1", None)).await.unwrap();
+    let Applied::RoundOpened { round, free_spins_left: 1, balance_minor: 900, .. } = opened else { panic!("{opened:?}") };
+    assert!(round.free_spin && round.stake_minor == 100 && round.multiplier == 3 && round.bet_minor == 0);
+    // Voiding a free-spin round gives the spin back and moves no money.
+    one(&l, Movement::VoidRound { round_id: f1.clone(), player: pid("a") }).await.unwrap();
+    assert_eq!(l.free_spins(&pid("a")).await.unwrap()[0].remaining, 2);
+    for q in ["q2", "q3"] {
+        let r = RoundId::new_v7();
+        one(&l, open(&r, "a", q, Some(100))).await.unwrap();
+        one(&l, settle(&r, "a", 10)).await.unwrap();
+    }
+    assert!(l.free_spins(&pid("a")).await.unwrap().is_empty());
+    // Now a spin without a bet is refused; with a bet it is paid.
+    assert_eq!(one(&l, open(&RoundId::new_v7(), "a", "q4", None)).await, Err(MovementError::BetRequired));
+    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 920);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+#[tokio::test]
+async fn void_refunds_exactly_once() {
+    let (l, _d) = ledger().await;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    let r = RoundId::new_v7();
+    one(&l, open(&r, "a", "q", Some(300))).await.unwrap();
+    let void = Movement::VoidRound { round_id: r.clone(), player: pid("a") };
+    assert_eq!(one(&l, void.clone()).await, Ok(Applied::RoundVoided { balance_minor: 1000, replayed: false }));
+    assert_eq!(one(&l, void).await, Ok(Applied::RoundVoided { balance_minor: 1000, replayed: true }));
+    assert!(matches!(one(&l, settle(&r, "a", 5)).await, Err(MovementError::RoundNotOpen(_))));
+    assert!(l.open_rounds().await.unwrap().is_empty());
+    assert_eq!(l.entries(&pid("a")).await.unwrap().len(), 3);
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Deposit(u8, i64),
+    Spin(u8, i64, i64),
+    OpenOnly(u8, i64),
+    VoidOpen,
+    Replay,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u8..3, 1i64..5_000).prop_map(|(p, a)| Step::Deposit(p, a)),
+        (0u8..3, 1i64..3_000, 0i64..10_000).prop_map(|(p, b, w)| Step::Spin(p, b, w)),
+        (0u8..3, 1i64..3_000).prop_map(|(p, b)| Step::OpenOnly(p, b)),
+        Just(Step::VoidOpen),
+        Just(Step::Replay),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever happens, in whatever batches: balances never go negative, every balance equals
+    /// the sum of its entries, and the books add up to deposits − bets + wins + refunds.
+    #[test]
+    fn random_movements_keep_the_books(steps in proptest::collection::vec(step(), 1..60), batch in 1usize..8) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let (l, _d) = ledger().await;
+            let names = ["p0", "p1", "p2"];
+            for n in names { l.ensure_account(&pid(n), "EUR").await.unwrap(); }
+            let mut movements = Vec::new();
+            let mut open_rounds: Vec<(RoundId, &str)> = Vec::new();
+            for (i, s) in steps.iter().enumerate() {
+                match s {
+                    Step::Deposit(p, a) => movements.push(deposit(&format!("d{i}"), names[*p as usize], *a)),
+                    Step::Spin(p, b, w) => {
+                        let r = RoundId::new_v7();
+                        movements.push(open(&r, names[*p as usize], &format!("s{i}"), Some(*b)));
+                        movements.push(settle(&r, names[*p as usize], *w));
+                    }
+                    Step::OpenOnly(p, b) => {
+                        let r = RoundId::new_v7();
+                        movements.push(open(&r, names[*p as usize], &format!("o{i}"), Some(*b)));
+                        open_rounds.push((r, names[*p as usize]));
+                    }
+                    Step::VoidOpen => if let Some((r, p)) = open_rounds.pop() {
+                        movements.push(Movement::VoidRound { round_id: r, player: pid(p) });
+                    },
+                    Step::Replay => if let Some(m) = movements.last().cloned() { movements.push(m) },
+                }
+            }
+            for chunk in movements.chunks(batch) {
+                let results = l.commit_batch(chunk).await.unwrap();
+                for r in results {
+                    if let Ok(Applied::RoundOpened { balance_minor, .. } | Applied::RoundSettled { balance_minor, .. }
+                        | Applied::Deposited { balance_minor, .. } | Applied::RoundVoided { balance_minor, .. }) = r {
+                        prop_assert!(balance_minor >= 0);
+                    }
+                }
+            }
+            let report = l.audit().await.unwrap();
+            prop_assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+            for n in names {
+                let entries = l.entries(&pid(n)).await.unwrap();
+                let sum: i64 = entries.iter().map(|e| e.amount_minor).sum();
+                let balance = l.account(&pid(n)).await.unwrap().unwrap().balance_minor;
+                prop_assert_eq!(sum, balance);
+                let mut ids: Vec<&str> = entries.iter().map(|e| e.tx_id.as_str()).collect();
+                ids.sort();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), entries.len(), "transaction ids are unique");
+                for e in &entries {
+                    let sign_ok = match e.kind {
+                        EntryKind::Bet => e.amount_minor < 0,
+                        _ => e.amount_minor > 0,
+                    };
+                    prop_assert!(sign_ok, "{e:?}");
+                }
+            }
+            Ok(())
+        })?;
+    }
+}
