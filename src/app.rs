@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::games::GameCatalog;
+use crate::ids::PlayerId;
 use crate::metrics::Metrics;
 use crate::money::{Currency, CurrencyTable};
 use crate::rng::RngPool;
@@ -34,6 +35,11 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Every request task in flight; shutdown waits for them before flushing the wallet.
     pub tasks: TaskTracker,
+    /// Which players hold free spins on which game, as this node last saw it (loaded at
+    /// connect, set on award, cleared when used up). It only decides whether a spin first
+    /// asks the ledger for a free spin; the ledger's count is the truth. Entries exist only
+    /// while free spins are held, so it is bounded by the players holding them.
+    pub free_spin_hints: dashmap::DashSet<(PlayerId, String)>,
     ready: AtomicBool,
 }
 
@@ -64,6 +70,7 @@ impl App {
             tokens,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            free_spin_hints: dashmap::DashSet::new(),
             ready: AtomicBool::new(false),
         }
     }

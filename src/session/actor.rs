@@ -232,6 +232,9 @@ impl PlayerSession {
             let free = ledger.free_spins(&caller.player).await;
             let frame = match (account, free) {
                 (Ok(account), Ok(free)) => {
+                    for f in &free {
+                        app.free_spin_hints.insert((caller.player.clone(), f.game.clone()));
+                    }
                     let currency = &caller.currency;
                     let show = |minor| {
                         crate::money::Money::from_minor(minor, currency)

@@ -65,7 +65,12 @@ impl PlayError {
             PlayError::InProgress => ErrorCode::ServerBusy,
             PlayError::Wallet(WalletError::Failed(WalletFailure::Busy)) => ErrorCode::ServerBusy,
             PlayError::Wallet(WalletError::Failed(WalletFailure::Unavailable(_)))
-            | PlayError::Ledger(LedgerError::Database(_) | LedgerError::Migration(_))
+            | PlayError::Ledger(
+                LedgerError::Database(_)
+                | LedgerError::Sqlite(_)
+                | LedgerError::WriterStopped
+                | LedgerError::Migration(_),
+            )
             | PlayError::Rng(RngError::Stopped) => ErrorCode::ServiceUnavailable,
             PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
             PlayError::Wallet(WalletError::Refused(MovementError::TxConflict(_)))
@@ -213,6 +218,8 @@ async fn spin(
         .clone();
     let bet_minor = parse_bet(&game, bet, &caller.currency)?;
     let round_id = RoundId::new_v7();
+    let hint = (caller.player.clone(), game.id().to_string());
+    let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
     let opened = app
         .wallet
         .apply(Movement::OpenRound {
@@ -221,7 +228,7 @@ async fn spin(
             req_id: req_id.clone(),
             game: game.id().to_string(),
             bet_minor,
-            try_free_spin: true,
+            try_free_spin,
         })
         .await
         .map_err(|e| match e {
@@ -246,6 +253,9 @@ async fn spin(
     };
     if replayed {
         return replay_round(app, caller, req_id, round).await;
+    }
+    if free_spins_left == 0 {
+        app.free_spin_hints.remove(&hint);
     }
     let mode = if round.free_spin {
         SpinMode::Free {
@@ -285,6 +295,9 @@ async fn spin(
         free_spins_awarded: awarded,
     };
     let balance_minor = settle_with_retries(app, settle).await?;
+    if outcome.free_spins_awarded > 0 {
+        app.free_spin_hints.insert(hint);
+    }
     let free_spins_remaining = free_spins_left + outcome.free_spins_awarded;
     record_spin_metrics(app, &game, &round, win.minor(), &caller.currency, started);
     Ok(ServerFrame::SpinResult {

@@ -107,6 +107,8 @@ pub enum Movement {
     },
     /// Voids an open round: refunds its stake (or gives back its free spin). Tx `<round>:refund`.
     VoidRound { round_id: RoundId, player: PlayerId },
+    /// Creates the player's account at zero if it does not exist (no money moves).
+    EnsureAccount { player: PlayerId, currency: String },
 }
 
 impl Movement {
@@ -115,7 +117,8 @@ impl Movement {
             Movement::Deposit { player, .. }
             | Movement::OpenRound { player, .. }
             | Movement::SettleRound { player, .. }
-            | Movement::VoidRound { player, .. } => player,
+            | Movement::VoidRound { player, .. }
+            | Movement::EnsureAccount { player, .. } => player,
         }
     }
 }
@@ -143,6 +146,7 @@ pub enum Applied {
         balance_minor: i64,
         replayed: bool,
     },
+    AccountReady(Account),
 }
 
 /// Why the ledger refused one movement; the rest of the batch is unaffected.
@@ -172,6 +176,10 @@ pub enum MovementError {
 pub enum LedgerError {
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("ledger database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the ledger writer stopped")]
+    WriterStopped,
     #[error("ledger migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("ledger invariant broken: {0}")]

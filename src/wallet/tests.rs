@@ -113,7 +113,10 @@ async fn rounds_open_settle_and_replay() {
     assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: false }));
     assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: true }));
     assert!(matches!(one(&l, settle(&r, "a", 999)).await, Err(MovementError::TxConflict(_))));
+    assert!(matches!(one(&l, settle(&r, "b", 250)).await, Err(MovementError::UnknownAccount(_))));
+    l.ensure_account(&pid("b"), "EUR").await.unwrap();
     assert!(matches!(one(&l, settle(&r, "b", 250)).await, Err(MovementError::TxConflict(_))));
+    assert_eq!(l.account(&pid("b")).await.unwrap().unwrap().balance_minor, 0);
     assert!(matches!(
         one(&l, Movement::VoidRound { round_id: r.clone(), player: pid("a") }).await,
         Err(MovementError::RoundNotOpen(_))
