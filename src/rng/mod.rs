@@ -8,7 +8,7 @@ mod actor;
 mod generator;
 
 pub use actor::{Draw, RngActor, RngError, RngPool};
-pub use generator::{ReseedPolicy, ShardRng};
+pub use generator::{OsRandomError, ReseedPolicy, ShardRng};
 
 /// Uniform integers in a range, without bias. Implemented by [`ShardRng`] for play.
 pub trait RandomSource {
