@@ -152,7 +152,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+    /// Checks every value; run again after command-line or environment overrides.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let fail = |key: &str, message: String| ConfigError::Invalid {
             path: origin.to_string(),
             key: key.to_string(),

@@ -85,9 +85,7 @@ fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Conf
     if let Some(dir) = data_dir {
         config.server.data_dir = dir;
     }
-    // Re-validate with the overrides applied.
-    let text = std::fs::read_to_string(path)?;
-    let _ = text;
+    config.validate("the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY)")?;
     Ok(config)
 }
 

@@ -11,7 +11,15 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.05, 0.1,
     0.25, 0.5, 1.0, 2.5, 5.0,
 ];
+/// Win as a multiple of the stake: where "big wins" (50x, 100x …) are counted.
+const WIN_MULTIPLE_BUCKETS: &[f64] = &[0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+/// Why a round is voided: the `cause` label of `croupier_rounds_voided_total`.
+pub const VOID_CAUSES: [&str; 3] = ["recovery", "stale", "rng_unavailable"];
+/// Labels of `croupier_wallet_movements_total`.
+pub const MOVEMENT_KINDS: [&str; 5] = ["deposit", "open_round", "settle_round", "void_round", "ensure_account"];
+pub const MOVEMENT_RESULTS: [&str; 4] = ["applied", "replayed", "refused", "failed"];
 
 pub struct Metrics {
     pub registry: Registry,
@@ -21,6 +29,7 @@ pub struct Metrics {
     pub win_minor: IntCounterVec,
     pub winning_spins: IntCounterVec,
     pub spin_seconds: HistogramVec,
+    pub win_multiple: HistogramVec,
     pub ws_connections: IntGauge,
     pub ws_connections_opened: IntCounter,
     pub ws_messages_received: IntCounterVec,
@@ -84,6 +93,16 @@ impl Metrics {
         )
         .expect("valid metric");
         r.register(Box::new(spin_seconds.clone())).expect("unique metric");
+        let win_multiple = HistogramVec::new(
+            HistogramOpts::new(
+                "spin_win_multiple",
+                "Win of each settled spin as a multiple of its stake, by game (big-win counts).",
+            )
+            .buckets(WIN_MULTIPLE_BUCKETS.to_vec()),
+            &["game"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(win_multiple.clone())).expect("unique metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; labels carry the version of the running build."),
             &["version"],
@@ -115,6 +134,7 @@ impl Metrics {
                 &["game"],
             ),
             spin_seconds,
+            win_multiple,
             ws_connections: gauge(&r, "websocket_connections", "Open player WebSocket connections."),
             ws_connections_opened: counter(
                 &r,
@@ -180,6 +200,33 @@ impl Metrics {
             ready: gauge(&r, "ready", "1 while the node accepts new players, 0 while starting or draining."),
             build_info,
             registry: r,
+        }
+    }
+
+    /// Creates every bounded label combination at zero, so `increase()` sees the first event
+    /// on a fresh node instead of a series that appears from nowhere.
+    pub fn init_series(&self, games: &[&str], currencies: &[&str]) {
+        for code in crate::protocol::ErrorCode::ALL {
+            self.errors.with_label_values(&[code.as_str()]);
+        }
+        for cause in VOID_CAUSES {
+            self.rounds_voided.with_label_values(&[cause]);
+        }
+        for game in games {
+            self.spins.with_label_values(&[game]);
+            self.free_spins.with_label_values(&[game]);
+            self.winning_spins.with_label_values(&[game]);
+            self.spin_seconds.with_label_values(&[game]);
+            self.win_multiple.with_label_values(&[game]);
+            for currency in currencies {
+                self.bet_minor.with_label_values(&[game, currency]);
+                self.win_minor.with_label_values(&[game, currency]);
+            }
+        }
+        for kind in MOVEMENT_KINDS {
+            for result in MOVEMENT_RESULTS {
+                self.wallet_movements.with_label_values(&[kind, result]);
+            }
         }
     }
 

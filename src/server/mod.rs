@@ -243,6 +243,9 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         metrics.clone(),
     )?;
     let tokens = TokenKeys::new(&config.auth.secret, config.auth.token_ttl_seconds);
+    let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
+    let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
+    metrics.init_series(&game_ids, &currency_codes);
     Ok(Arc::new(App::new(
         config,
         demo.balance.currency().clone(),
@@ -269,7 +272,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let data = web::Data::from(app.clone());
     let server = actix_web::HttpServer::new(move || {
+        let counted = data.clone();
         actix_web::App::new()
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service;
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let metrics = counted.metrics.clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    let class = format!("{}xx", response.status().as_u16() / 100);
+                    metrics.http_requests.with_label_values(&[&route, &class]).inc();
+                    Ok(response)
+                }
+            })
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
             .route("/v1/sessions", web::post().to(open_session))

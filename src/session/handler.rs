@@ -339,6 +339,11 @@ fn record_spin_metrics(
     m.spin_seconds
         .with_label_values(&[id])
         .observe(started.elapsed().as_secs_f64());
+    if round.stake_minor > 0 {
+        m.win_multiple
+            .with_label_values(&[id])
+            .observe(win_minor as f64 / round.stake_minor as f64);
+    }
 }
 
 async fn settle_with_retries(app: &App, settle: Movement) -> Result<i64, PlayError> {

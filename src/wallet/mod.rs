@@ -45,6 +45,7 @@ pub enum WalletError {
 pub struct WalletPool {
     shards: Arc<Vec<Addr<WalletActor>>>,
     ledger: Arc<dyn Ledger>,
+    metrics: Arc<Metrics>,
 }
 
 impl WalletPool {
@@ -68,6 +69,7 @@ impl WalletPool {
         Self {
             shards: Arc::new(addrs),
             ledger,
+            metrics,
         }
     }
 
@@ -83,6 +85,30 @@ impl WalletPool {
 
     /// Submits one movement and waits for its committed result.
     pub async fn apply(&self, movement: Movement) -> Result<Applied, WalletError> {
+        let kind = match &movement {
+            Movement::Deposit { .. } => "deposit",
+            Movement::OpenRound { .. } => "open_round",
+            Movement::SettleRound { .. } => "settle_round",
+            Movement::VoidRound { .. } => "void_round",
+            Movement::EnsureAccount { .. } => "ensure_account",
+        };
+        let result = self.submit(movement).await;
+        let label = match &result {
+            Ok(
+                Applied::Deposited { replayed: true, .. }
+                | Applied::RoundOpened { replayed: true, .. }
+                | Applied::RoundSettled { replayed: true, .. }
+                | Applied::RoundVoided { replayed: true, .. },
+            ) => "replayed",
+            Ok(_) => "applied",
+            Err(WalletError::Refused(_)) => "refused",
+            Err(_) => "failed",
+        };
+        self.metrics.wallet_movements.with_label_values(&[kind, label]).inc();
+        result
+    }
+
+    async fn submit(&self, movement: Movement) -> Result<Applied, WalletError> {
         let (reply, answer) = oneshot::channel();
         let shard = self.shard_of(movement.player()).clone();
         shard
