@@ -9,4 +9,4 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 scripts/install-test-deps.sh
 # Release profile: the game-math tests enumerate and simulate tens of millions of spins.
 cargo build --release --workspace --all-targets
-CROUPIER_BIN="$PWD/target/release/croupier" cargo test --release --workspace --no-fail-fast
+CROUPIER_BIN="$PWD/target/release/croupier" CROUPIER_REPO="$PWD" cargo test --release --workspace --no-fail-fast
