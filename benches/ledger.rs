@@ -12,12 +12,20 @@ const PLAYERS: usize = 100;
 
 async fn run(durability: Durability, batch: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = SqliteLedger::open(&dir.path().join("bench.db"), durability).await.unwrap();
-    let players: Vec<PlayerId> = (0..PLAYERS).map(|p| PlayerId::parse(&format!("p{p}")).unwrap()).collect();
+    let ledger = SqliteLedger::open(&dir.path().join("bench.db"), durability)
+        .await
+        .unwrap();
+    let players: Vec<PlayerId> = (0..PLAYERS)
+        .map(|p| PlayerId::parse(&format!("p{p}")).unwrap())
+        .collect();
     let mut funding = Vec::new();
     for (i, p) in players.iter().enumerate() {
         ledger.ensure_account(p, "EUR").await.unwrap();
-        funding.push(Movement::Deposit { tx_id: format!("d{i}"), player: p.clone(), amount_minor: 1_000_000_000 });
+        funding.push(Movement::Deposit {
+            tx_id: format!("d{i}"),
+            player: p.clone(),
+            amount_minor: 1_000_000_000,
+        });
     }
     ledger.commit_batch(&funding).await.unwrap();
     let started = Instant::now();
@@ -56,8 +64,13 @@ async fn run(durability: Durability, batch: usize) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("ledger: spins/s (open + settle, two commits per batch), {SPINS} spins, {PLAYERS} players");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "ledger: spins/s (open + settle, two commits per batch), {SPINS} spins, {PLAYERS} players"
+    );
     for durability in [Durability::Full, Durability::Normal] {
         for batch in [1usize, 8, 32, 128] {
             let rate = runtime.block_on(run(durability, batch));

@@ -161,15 +161,33 @@ impl Config {
         };
         let range = |key: &str, value: u64, min: u64, max: u64| {
             if value < min || value > max {
-                Err(fail(key, format!("must be between {min} and {max}, got {value}")))
+                Err(fail(
+                    key,
+                    format!("must be between {min} and {max}, got {value}"),
+                ))
             } else {
                 Ok(())
             }
         };
         range("server.workers", self.server.workers as u64, 0, 64)?;
-        range("server.max_connections", self.server.max_connections as u64, 1, 1_000_000)?;
-        range("server.shutdown_grace_seconds", self.server.shutdown_grace_seconds, 1, 600)?;
-        range("auth.token_ttl_seconds", self.auth.token_ttl_seconds, 60, 30 * 86_400)?;
+        range(
+            "server.max_connections",
+            self.server.max_connections as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "server.shutdown_grace_seconds",
+            self.server.shutdown_grace_seconds,
+            1,
+            600,
+        )?;
+        range(
+            "auth.token_ttl_seconds",
+            self.auth.token_ttl_seconds,
+            60,
+            30 * 86_400,
+        )?;
         if self.auth.secret.len() < MIN_SECRET_LEN {
             return Err(fail(
                 "auth.secret",
@@ -191,29 +209,90 @@ impl Config {
             ));
         }
         if self.currencies.0.is_empty() {
-            return Err(fail("currencies", "at least one currency is required".into()));
+            return Err(fail(
+                "currencies",
+                "at least one currency is required".into(),
+            ));
         }
         for (code, scale) in &self.currencies.0 {
             Currency::new(code, *scale)
                 .map_err(|e| fail(&format!("currencies.{code}"), e.to_string()))?;
         }
         self.demo().map_err(|(key, message)| fail(key, message))?;
-        range("ledger.wallet_shards", self.ledger.wallet_shards as u64, 0, 256)?;
-        range("ledger.wallet_queue", self.ledger.wallet_queue as u64, 16, 1_000_000)?;
+        range(
+            "ledger.wallet_shards",
+            self.ledger.wallet_shards as u64,
+            0,
+            256,
+        )?;
+        range(
+            "ledger.wallet_queue",
+            self.ledger.wallet_queue as u64,
+            16,
+            1_000_000,
+        )?;
         range("ledger.batch_max", self.ledger.batch_max as u64, 1, 10_000)?;
         range("rng.shards", self.rng.shards as u64, 0, 256)?;
         range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
-        range("rng.reseed_after_draws", self.rng.reseed_after_draws, 1_000, u64::MAX)?;
-        range("rng.reseed_interval_seconds", self.rng.reseed_interval_seconds, 1, 86_400)?;
-        range("session.max_frame_bytes", self.session.max_frame_bytes as u64, 256, 1 << 20)?;
-        range("session.rate_per_second", self.session.rate_per_second.into(), 1, 10_000)?;
+        range(
+            "rng.reseed_after_draws",
+            self.rng.reseed_after_draws,
+            1_000,
+            u64::MAX,
+        )?;
+        range(
+            "rng.reseed_interval_seconds",
+            self.rng.reseed_interval_seconds,
+            1,
+            86_400,
+        )?;
+        range(
+            "session.max_frame_bytes",
+            self.session.max_frame_bytes as u64,
+            256,
+            1 << 20,
+        )?;
+        range(
+            "session.rate_per_second",
+            self.session.rate_per_second.into(),
+            1,
+            10_000,
+        )?;
         range("session.burst", self.session.burst.into(), 1, 100_000)?;
-        range("session.flood_close_after", self.session.flood_close_after.into(), 1, 1_000_000)?;
-        range("session.reply_cache_entries", self.session.reply_cache_entries as u64, 1, 100_000)?;
-        range("session.send_queue_frames", self.session.send_queue_frames as u64, 4, 100_000)?;
-        range("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 5, 86_400)?;
-        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-            return Err(fail("log.level", format!("not a log filter: {:?}", self.log.level)));
+        range(
+            "session.flood_close_after",
+            self.session.flood_close_after.into(),
+            1,
+            1_000_000,
+        )?;
+        range(
+            "session.reply_cache_entries",
+            self.session.reply_cache_entries as u64,
+            1,
+            100_000,
+        )?;
+        range(
+            "session.send_queue_frames",
+            self.session.send_queue_frames as u64,
+            4,
+            100_000,
+        )?;
+        range(
+            "session.idle_timeout_seconds",
+            self.session.idle_timeout_seconds,
+            5,
+            86_400,
+        )?;
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(fail(
+                "log.level",
+                format!("not a log filter: {:?}", self.log.level),
+            ));
         }
         Ok(())
     }
@@ -259,9 +338,14 @@ mod tests {
     }
 
     fn error_for(from: &str, to: &str) -> String {
-        assert!(DEFAULT.contains(from), "test edits a line that exists: {from}");
+        assert!(
+            DEFAULT.contains(from),
+            "test edits a line that exists: {from}"
+        );
         let text = DEFAULT.replacen(from, to, 1);
-        Config::parse(&text, "default.toml").unwrap_err().to_string()
+        Config::parse(&text, "default.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -273,7 +357,10 @@ mod tests {
     #[test]
     fn invalid_values_are_named() {
         let e = error_for("max_frame_bytes = 4096", "max_frame_bytes = 10");
-        assert!(e.contains("session.max_frame_bytes") && e.contains("between"), "{e}");
+        assert!(
+            e.contains("session.max_frame_bytes") && e.contains("between"),
+            "{e}"
+        );
         let e = error_for("demo_balance = \"1000.00\"", "demo_balance = \"10.001\"");
         assert!(e.contains("auth.demo_balance"), "{e}");
         let e = error_for("listen = \"127.0.0.1:8080\"", "listen = \"nowhere\"");

@@ -92,7 +92,9 @@ fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Conf
 fn init_logs(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -175,7 +177,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Raw generator output, or sampled values, for external statistical test batteries.
-fn rng_dump(bytes: Option<u64>, range: Option<u32>, count: u64, reseed_after: u64) -> anyhow::Result<()> {
+fn rng_dump(
+    bytes: Option<u64>,
+    range: Option<u32>,
+    count: u64,
+    reseed_after: u64,
+) -> anyhow::Result<()> {
     let policy = ReseedPolicy {
         after_draws: reseed_after,
         after: Duration::from_secs(3600),

@@ -8,17 +8,25 @@ use prometheus::{
 
 /// Latency buckets in seconds: 100 µs to 5 s, dense where a spin should land (1–20 ms).
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.05, 0.1,
-    0.25, 0.5, 1.0, 2.5, 5.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.05, 0.1, 0.25,
+    0.5, 1.0, 2.5, 5.0,
 ];
 /// Win as a multiple of the stake: where "big wins" (50x, 100x …) are counted.
-const WIN_MULTIPLE_BUCKETS: &[f64] = &[0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+const WIN_MULTIPLE_BUCKETS: &[f64] = &[
+    0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// Why a round is voided: the `cause` label of `croupier_rounds_voided_total`.
 pub const VOID_CAUSES: [&str; 3] = ["recovery", "stale", "rng_unavailable"];
 /// Labels of `croupier_wallet_movements_total`.
-pub const MOVEMENT_KINDS: [&str; 5] = ["deposit", "open_round", "settle_round", "void_round", "ensure_account"];
+pub const MOVEMENT_KINDS: [&str; 5] = [
+    "deposit",
+    "open_round",
+    "settle_round",
+    "void_round",
+    "ensure_account",
+];
 pub const MOVEMENT_RESULTS: [&str; 4] = ["applied", "replayed", "refused", "failed"];
 
 pub struct Metrics {
@@ -50,26 +58,34 @@ pub struct Metrics {
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(metric.clone())).expect("unique metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
     metric
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let metric = IntCounter::new(name, help).expect("valid metric");
-    registry.register(Box::new(metric.clone())).expect("unique metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
     metric
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let metric = IntGauge::new(name, help).expect("valid metric");
-    registry.register(Box::new(metric.clone())).expect("unique metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
     metric
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
     let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
         .expect("valid metric");
-    registry.register(Box::new(metric.clone())).expect("unique metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
     metric
 }
 
@@ -92,7 +108,8 @@ impl Metrics {
             &["game"],
         )
         .expect("valid metric");
-        r.register(Box::new(spin_seconds.clone())).expect("unique metric");
+        r.register(Box::new(spin_seconds.clone()))
+            .expect("unique metric");
         let win_multiple = HistogramVec::new(
             HistogramOpts::new(
                 "spin_win_multiple",
@@ -102,19 +119,34 @@ impl Metrics {
             &["game"],
         )
         .expect("valid metric");
-        r.register(Box::new(win_multiple.clone())).expect("unique metric");
+        r.register(Box::new(win_multiple.clone()))
+            .expect("unique metric");
         let build_info = IntGaugeVec::new(
-            Opts::new("build_info", "Always 1; labels carry the version of the running build."),
+            Opts::new(
+                "build_info",
+                "Always 1; labels carry the version of the running build.",
+            ),
             &["version"],
         )
         .expect("valid metric");
-        r.register(Box::new(build_info.clone())).expect("unique metric");
+        r.register(Box::new(build_info.clone()))
+            .expect("unique metric");
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         Self {
-            spins: counter_vec(&r, "spins_total", "Settled slot spins, paid and free, by game.", &["game"]),
-            free_spins: counter_vec(&r, "free_spins_total", "Settled free spins, by game.", &["game"]),
+            spins: counter_vec(
+                &r,
+                "spins_total",
+                "Settled slot spins, paid and free, by game.",
+                &["game"],
+            ),
+            free_spins: counter_vec(
+                &r,
+                "free_spins_total",
+                "Settled free spins, by game.",
+                &["game"],
+            ),
             bet_minor: counter_vec(
                 &r,
                 "bet_minor_units_total",
@@ -135,7 +167,11 @@ impl Metrics {
             ),
             spin_seconds,
             win_multiple,
-            ws_connections: gauge(&r, "websocket_connections", "Open player WebSocket connections."),
+            ws_connections: gauge(
+                &r,
+                "websocket_connections",
+                "Open player WebSocket connections.",
+            ),
             ws_connections_opened: counter(
                 &r,
                 "websocket_connections_opened_total",
@@ -147,7 +183,11 @@ impl Metrics {
                 "Client frames received, by frame type (unknown types counted as 'invalid').",
                 &["type"],
             ),
-            ws_messages_sent: counter(&r, "websocket_messages_sent_total", "Frames sent to players."),
+            ws_messages_sent: counter(
+                &r,
+                "websocket_messages_sent_total",
+                "Frames sent to players.",
+            ),
             ws_closed: counter_vec(
                 &r,
                 "websocket_closed_total",
@@ -195,9 +235,17 @@ impl Metrics {
                 "Rounds voided and refunded, by cause.",
                 &["cause"],
             ),
-            rng_reseeds: counter(&r, "rng_reseeds_total", "RNG shard reseeds from the operating system."),
+            rng_reseeds: counter(
+                &r,
+                "rng_reseeds_total",
+                "RNG shard reseeds from the operating system.",
+            ),
             sessions_opened: counter(&r, "sessions_opened_total", "Sessions opened over HTTP."),
-            ready: gauge(&r, "ready", "1 while the node accepts new players, 0 while starting or draining."),
+            ready: gauge(
+                &r,
+                "ready",
+                "1 while the node accepts new players, 0 while starting or draining.",
+            ),
             build_info,
             registry: r,
         }
@@ -233,7 +281,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = TextEncoder::new();
-        if encoder.encode(&self.registry.gather(), &mut buffer).is_err() {
+        if encoder
+            .encode(&self.registry.gather(), &mut buffer)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(buffer).unwrap_or_default()

@@ -300,10 +300,7 @@ mod tests {
     #[test]
     fn floor_rounds_toward_zero() {
         let m = Money::parse("1.00", &eur()).unwrap();
-        assert_eq!(
-            m.mul_floor(Decimal::new(1, 3)).unwrap().to_string(),
-            "0.00"
-        );
+        assert_eq!(m.mul_floor(Decimal::new(1, 3)).unwrap().to_string(), "0.00");
         assert_eq!(
             m.mul_floor(Decimal::new(1999, 3)).unwrap().to_string(),
             "1.99"

@@ -154,23 +154,44 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| frame_error(None, ErrorCode::BadFrame, format!("not valid JSON: {e}")))?;
     let Value::Object(object) = value else {
-        return Err(frame_error(None, ErrorCode::BadFrame, "a frame must be a JSON object"));
+        return Err(frame_error(
+            None,
+            ErrorCode::BadFrame,
+            "a frame must be a JSON object",
+        ));
     };
     let req_id = match object.get("req_id") {
-        Some(Value::String(s)) => ReqId::parse(s)
-            .map_err(|e| frame_error(None, ErrorCode::BadReqId, e.to_string()))?,
-        Some(_) => return Err(frame_error(None, ErrorCode::BadReqId, "req_id must be a string")),
+        Some(Value::String(s)) => {
+            ReqId::parse(s).map_err(|e| frame_error(None, ErrorCode::BadReqId, e.to_string()))?
+        }
+        Some(_) => {
+            return Err(frame_error(
+                None,
+                ErrorCode::BadReqId,
+                "req_id must be a string",
+            ))
+        }
         None => return Err(frame_error(None, ErrorCode::BadReqId, "req_id is missing")),
     };
     let rid = Some(&req_id);
     let kind = match object.get("type") {
         Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(frame_error(rid, ErrorCode::BadFrame, "type must be a string")),
+        Some(_) => {
+            return Err(frame_error(
+                rid,
+                ErrorCode::BadFrame,
+                "type must be a string",
+            ))
+        }
         None => return Err(frame_error(rid, ErrorCode::BadFrame, "type is missing")),
     };
     let Some(allowed) = allowed_fields(kind) else {
         let shown: String = kind.chars().take(32).collect();
-        return Err(frame_error(rid, ErrorCode::UnknownType, format!("unknown frame type {shown:?}")));
+        return Err(frame_error(
+            rid,
+            ErrorCode::UnknownType,
+            format!("unknown frame type {shown:?}"),
+        ));
     };
     if let Some(extra) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
         let shown: String = extra.chars().take(32).collect();
@@ -184,7 +205,13 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
         "spin" => {
             let game = match object.get("game") {
                 Some(Value::String(g)) => g.clone(),
-                Some(_) => return Err(frame_error(rid, ErrorCode::BadFrame, "game must be a string")),
+                Some(_) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadFrame,
+                        "game must be a string",
+                    ))
+                }
                 None => return Err(frame_error(rid, ErrorCode::BadFrame, "game is missing")),
             };
             let bet = match object.get("bet") {
@@ -217,7 +244,11 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                     }
                 },
                 Some(_) => {
-                    return Err(frame_error(rid, ErrorCode::BadFrame, "limit must be an integer"))
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadFrame,
+                        "limit must be an integer",
+                    ))
                 }
             };
             ClientFrame::History { req_id, limit }
@@ -344,7 +375,8 @@ mod tests {
 
     #[test]
     fn parses_every_client_frame() {
-        let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g","bet":"1.00"}"#).unwrap();
+        let f =
+            parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g","bet":"1.00"}"#).unwrap();
         assert_eq!(f.kind(), "spin");
         let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Spin { bet: None, .. }));
@@ -361,11 +393,23 @@ mod tests {
         assert_eq!(code_of("not json"), ErrorCode::BadFrame);
         assert_eq!(code_of("[1,2]"), ErrorCode::BadFrame);
         assert_eq!(code_of(r#"{"type":"spin"}"#), ErrorCode::BadReqId);
-        assert_eq!(code_of(r#"{"type":"spin","req_id":7}"#), ErrorCode::BadReqId);
-        assert_eq!(code_of(r#"{"type":"spin","req_id":"has space"}"#), ErrorCode::BadReqId);
+        assert_eq!(
+            code_of(r#"{"type":"spin","req_id":7}"#),
+            ErrorCode::BadReqId
+        );
+        assert_eq!(
+            code_of(r#"{"type":"spin","req_id":"has space"}"#),
+            ErrorCode::BadReqId
+        );
         assert_eq!(code_of(r#"{"req_id":"a"}"#), ErrorCode::BadFrame);
-        assert_eq!(code_of(r#"{"type":"dance","req_id":"a"}"#), ErrorCode::UnknownType);
-        assert_eq!(code_of(r#"{"type":"spin","req_id":"a"}"#), ErrorCode::BadFrame);
+        assert_eq!(
+            code_of(r#"{"type":"dance","req_id":"a"}"#),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            code_of(r#"{"type":"spin","req_id":"a"}"#),
+            ErrorCode::BadFrame
+        );
         assert_eq!(
             code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":1.0}"#),
             ErrorCode::BadAmount
@@ -374,8 +418,14 @@ mod tests {
             code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":"1","x":1}"#),
             ErrorCode::BadFrame
         );
-        assert_eq!(code_of(r#"{"type":"history","req_id":"a","limit":0}"#), ErrorCode::BadFrame);
-        assert_eq!(code_of(r#"{"type":"history","req_id":"a","limit":51}"#), ErrorCode::BadFrame);
+        assert_eq!(
+            code_of(r#"{"type":"history","req_id":"a","limit":0}"#),
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            code_of(r#"{"type":"history","req_id":"a","limit":51}"#),
+            ErrorCode::BadFrame
+        );
         let e = parse_client_frame(r#"{"type":"dance","req_id":"a"}"#).unwrap_err();
         assert_eq!(e.req_id.as_deref(), Some("a"));
     }
@@ -383,7 +433,10 @@ mod tests {
     #[test]
     fn error_codes_serialise_as_their_names() {
         for code in ErrorCode::ALL {
-            assert_eq!(serde_json::to_value(code).unwrap(), Value::String(code.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                Value::String(code.as_str().into())
+            );
         }
     }
 

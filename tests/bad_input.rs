@@ -30,17 +30,38 @@ async fn bad_frames_get_clear_errors_and_change_nothing() {
         ("[1,2,3]".into(), "bad_frame"),
         ("\"just a string\"".into(), "bad_frame"),
         ("null".into(), "bad_frame"),
-        (r#"{"type":"spin","game":"starfall","bet":"1.00"}"#.into(), "bad_req_id"),
-        (r#"{"type":"spin","req_id":12,"game":"starfall","bet":"1.00"}"#.into(), "bad_req_id"),
-        (format!(r#"{{"type":"ping","req_id":"{long_req}"}}"#), "bad_req_id"),
-        (r#"{"type":"ping","req_id":"semi;colon"}"#.into(), "bad_req_id"),
+        (
+            r#"{"type":"spin","game":"starfall","bet":"1.00"}"#.into(),
+            "bad_req_id",
+        ),
+        (
+            r#"{"type":"spin","req_id":12,"game":"starfall","bet":"1.00"}"#.into(),
+            "bad_req_id",
+        ),
+        (
+            format!(r#"{{"type":"ping","req_id":"{long_req}"}}"#),
+            "bad_req_id",
+        ),
+        (
+            r#"{"type":"ping","req_id":"semi;colon"}"#.into(),
+            "bad_req_id",
+        ),
         (r#"{"type":"cashout","req_id":"b1"}"#.into(), "unknown_type"),
         (r#"{"type":7,"req_id":"b2"}"#.into(), "bad_frame"),
         (r#"{"req_id":"b3"}"#.into(), "bad_frame"),
         (spin("b4", "no_such_game", json!("1.00")), "unknown_game"),
-        (spin("b5", "../../etc/passwd", json!("1.00")), "unknown_game"),
-        (r#"{"type":"spin","req_id":"b6","bet":"1.00"}"#.into(), "bad_frame"),
-        (r#"{"type":"spin","req_id":"b7","game":"starfall"}"#.into(), "bad_amount"),
+        (
+            spin("b5", "../../etc/passwd", json!("1.00")),
+            "unknown_game",
+        ),
+        (
+            r#"{"type":"spin","req_id":"b6","bet":"1.00"}"#.into(),
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"spin","req_id":"b7","game":"starfall"}"#.into(),
+            "bad_amount",
+        ),
         (spin("b8", "starfall", json!(1.0)), "bad_amount"),
         (spin("b9", "starfall", json!(1)), "bad_amount"),
         (spin("b10", "starfall", json!(["1.00"])), "bad_amount"),
@@ -52,17 +73,44 @@ async fn bad_frames_get_clear_errors_and_change_nothing() {
         (spin("b16", "starfall", json!("NaN")), "bad_amount"),
         (spin("b17", "starfall", json!("")), "bad_amount"),
         (spin("b18", "starfall", json!("one euro")), "bad_amount"),
-        (spin("b19", "starfall", json!("99999999999999999999999999")), "bad_amount"),
+        (
+            spin("b19", "starfall", json!("99999999999999999999999999")),
+            "bad_amount",
+        ),
         (spin("b20", "starfall", json!("0.10")), "bet_out_of_limits"),
-        (spin("b21", "starfall", json!("100.20")), "bet_out_of_limits"),
+        (
+            spin("b21", "starfall", json!("100.20")),
+            "bet_out_of_limits",
+        ),
         (spin("b22", "starfall", json!("0.30")), "bet_out_of_limits"),
-        (spin("b23", "classic_sevens", json!("0.01")), "bet_out_of_limits"),
-        (spin("b24", "starfall", json!("20.00")), "insufficient_funds"),
-        (spin("b25", "starfall", json!("10.20")), "insufficient_funds"),
-        (r#"{"type":"spin","req_id":"b26","game":"starfall","bet":"1.00","cheat":true}"#.into(), "bad_frame"),
-        (r#"{"type":"history","req_id":"b27","limit":0}"#.into(), "bad_frame"),
-        (r#"{"type":"history","req_id":"b28","limit":"ten"}"#.into(), "bad_frame"),
-        (r#"{"type":"history","req_id":"b29","limit":1000}"#.into(), "bad_frame"),
+        (
+            spin("b23", "classic_sevens", json!("0.01")),
+            "bet_out_of_limits",
+        ),
+        (
+            spin("b24", "starfall", json!("20.00")),
+            "insufficient_funds",
+        ),
+        (
+            spin("b25", "starfall", json!("10.20")),
+            "insufficient_funds",
+        ),
+        (
+            r#"{"type":"spin","req_id":"b26","game":"starfall","bet":"1.00","cheat":true}"#.into(),
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"history","req_id":"b27","limit":0}"#.into(),
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"history","req_id":"b28","limit":"ten"}"#.into(),
+            "bad_frame",
+        ),
+        (
+            r#"{"type":"history","req_id":"b29","limit":1000}"#.into(),
+            "bad_frame",
+        ),
         (oversized, "frame_too_large"),
     ];
     for (frame, expected) in &cases {
@@ -72,15 +120,23 @@ async fn bad_frames_get_clear_errors_and_change_nothing() {
         assert_eq!(reply["code"], *expected, "frame {frame} got {reply}");
         assert!(!reply["message"].as_str().unwrap().is_empty());
     }
-    client.ws.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    client
+        .ws
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
     let reply = client.recv().await;
     assert_eq!(reply["code"], "bad_frame", "{reply}");
 
     // Nothing changed, and the connection still works.
     assert_eq!(client.balance().await, before);
-    let history = client.request(json!({"type": "history", "req_id": "h-after"})).await;
+    let history = client
+        .request(json!({"type": "history", "req_id": "h-after"}))
+        .await;
     assert_eq!(history["rounds"].as_array().unwrap().len(), 0, "{history}");
-    let ok = client.request(json!({"type": "spin", "req_id": "good", "game": "starfall", "bet": "0.20"})).await;
+    let ok = client
+        .request(json!({"type": "spin", "req_id": "good", "game": "starfall", "bet": "0.20"}))
+        .await;
     assert_eq!(ok["type"], "spin_result", "{ok}");
     let (audit_ok, report) = server.audit();
     assert!(audit_ok, "{report}");
@@ -101,7 +157,8 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
         match result {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), 401, "token {token:?}");
-                let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or(b"{}")).unwrap();
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap_or(b"{}")).unwrap();
                 assert_eq!(body["code"], "invalid_token");
             }
             other => panic!("token {token:?} was not refused: {other:?}"),
@@ -109,7 +166,14 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
     }
     // Bad session requests.
     let http = reqwest::Client::new();
-    for body in [r#"{"player_id":"has space"}"#, r#"{"player_id":""}"#, "{}", "not json", r#"{"player_id":"x","currency":"XXX"}"#, r#"{"player_id":"x","extra":1}"#] {
+    for body in [
+        r#"{"player_id":"has space"}"#,
+        r#"{"player_id":""}"#,
+        "{}",
+        "not json",
+        r#"{"player_id":"x","currency":"XXX"}"#,
+        r#"{"player_id":"x","extra":1}"#,
+    ] {
         let reply = http
             .post(format!("{}/v1/sessions", server.base))
             .header("content-type", "application/json")
@@ -119,7 +183,10 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
             .unwrap();
         assert_eq!(reply.status(), 400, "{body}");
         let json: Value = reply.json().await.unwrap();
-        assert!(json["code"] == "bad_request" || json["code"] == "bad_amount", "{body}: {json}");
+        assert!(
+            json["code"] == "bad_request" || json["code"] == "bad_amount",
+            "{body}: {json}"
+        );
     }
     let (ok, report) = server.audit();
     assert!(ok && report.contains("accounts 1 "), "{report}");
@@ -131,9 +198,16 @@ async fn expired_tokens_are_refused() {
     let server = Server::start();
     let secret = "dev-only-secret-change-me-in-production-0123456789";
     let claims = json!({"sub": "exp-dave", "cur": "EUR", "sid": "s", "iat": 1, "exp": 1000});
-    let token = encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    let token = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
     match tokio_tungstenite::connect_async(server.ws_url(&token)).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
         other => panic!("expired token accepted: {other:?}"),
     }
 }
@@ -166,11 +240,16 @@ async fn a_flood_is_rate_limited_then_closed_with_a_reason() {
         }
     };
     assert!(rate_limited >= 29, "rate limited {rate_limited}");
-    assert!(close.contains("rate limit exceeded") && close.contains("Policy"), "{close}");
+    assert!(
+        close.contains("rate limit exceeded") && close.contains("Policy"),
+        "{close}"
+    );
     // Only accepted spins moved money (a spin accepted before the close still settles, even
     // though its reply could not be sent): the balance is exactly their effect.
     let mut again = Client::connect(&server, &session.token).await;
-    let history = again.request(json!({"type": "history", "req_id": "h"})).await;
+    let history = again
+        .request(json!({"type": "history", "req_id": "h"}))
+        .await;
     let rounds = history["rounds"].as_array().unwrap();
     assert!(rounds.len() >= results && rounds.len() <= 10, "{history}");
     let moved: i64 = rounds

@@ -14,18 +14,38 @@ fn croupier(args: &[&str]) -> std::process::Output {
 #[test]
 fn invalid_config_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+            .unwrap();
     let cases = [
         ("[session]\n", "[session]\nmax_frame = 1\n", "max_frame"),
-        ("rate_per_second = 50", "rate_per_second = 0", "session.rate_per_second"),
-        ("demo_balance = \"1000.00\"", "demo_balance = \"-5\"", "auth.demo_balance"),
-        ("batch_max = 256", "batch_max = \"lots\"", "ledger.batch_max"),
+        (
+            "rate_per_second = 50",
+            "rate_per_second = 0",
+            "session.rate_per_second",
+        ),
+        (
+            "demo_balance = \"1000.00\"",
+            "demo_balance = \"-5\"",
+            "auth.demo_balance",
+        ),
+        (
+            "batch_max = 256",
+            "batch_max = \"lots\"",
+            "ledger.batch_max",
+        ),
         ("EUR = 2", "EUR = 12", "currencies.EUR"),
     ];
     for (from, to, key) in cases {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, shipped.replacen(from, to, 1)).unwrap();
-        let out = croupier(&["serve", "--listen", "127.0.0.1:0", "--config", path.to_str().unwrap()]);
+        let out = croupier(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(key), "expected {key} in: {stderr}");
@@ -43,7 +63,10 @@ fn rng_dump_writes_raw_bytes_and_sampled_values() {
     let ones: u32 = out.stdout.iter().map(|b| b.count_ones()).sum();
     let bits = 100_003 * 8;
     // Binomial(800024, 1/2): sd ≈ 447; 6 sd is a bound a working generator never crosses.
-    assert!((ones as i64 - bits as i64 / 2).abs() < 2_700, "ones {ones} of {bits}");
+    assert!(
+        (ones as i64 - bits as i64 / 2).abs() < 2_700,
+        "ones {ones} of {bits}"
+    );
 
     let out = croupier(&["rng-dump", "--range", "37", "--count", "37000"]);
     assert!(out.status.success());
@@ -59,7 +82,11 @@ fn rng_dump_writes_raw_bytes_and_sampled_values() {
 #[test]
 fn rtp_prints_a_par_sheet() {
     let out = croupier(&["rtp", "config/games/classic_sevens.toml"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(text.contains("rtp") && text.contains("hit"), "{text}");
 }

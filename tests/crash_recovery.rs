@@ -12,7 +12,10 @@ use croupier::wallet::sqlite::{Durability, SqliteLedger};
 use croupier::wallet::{Applied, Ledger, Movement, RoundStatus};
 use serde_json::json;
 
-const FAST: &[(&str, &str)] = &[("rate_per_second = 50", "rate_per_second = 10000"), ("burst = 100", "burst = 10000")];
+const FAST: &[(&str, &str)] = &[
+    ("rate_per_second = 50", "rate_per_second = 10000"),
+    ("burst = 100", "burst = 10000"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_play_loses_no_acknowledged_round() {
@@ -55,19 +58,32 @@ async fn kill_9_mid_play_loses_no_acknowledged_round() {
     // Restart: recovery voids whatever was in flight; then check against the ledger.
     let mut restarted = Server::spawn(&server.config, &server.data_dir);
     restarted.sigterm();
-    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full).await.unwrap();
+    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full)
+        .await
+        .unwrap();
     for (player, reply) in &acked {
         let round_id = RoundId::parse(reply["round_id"].as_str().unwrap()).unwrap();
-        let round = ledger.round(&round_id).await.unwrap().expect("acknowledged round is stored");
+        let round = ledger
+            .round(&round_id)
+            .await
+            .unwrap()
+            .expect("acknowledged round is stored");
         assert_eq!(round.status, RoundStatus::Settled);
         assert_eq!(round.player.as_str(), player);
         assert_eq!(round.win_minor, cents(reply["win"].as_str().unwrap()));
-        assert_eq!(round.balance_after_minor, cents(reply["balance"].as_str().unwrap()));
+        assert_eq!(
+            round.balance_after_minor,
+            cents(reply["balance"].as_str().unwrap())
+        );
     }
     let report = ledger.audit().await.unwrap();
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
     assert_eq!(report.open_rounds, 0, "recovery voided every open round");
-    eprintln!("{} acknowledged rounds survived kill -9; audit clean over {} entries", acked.len(), report.entries);
+    eprintln!(
+        "{} acknowledged rounds survived kill -9; audit clean over {} entries",
+        acked.len(),
+        report.entries
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,13 +107,23 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
         }])
         .await
         .unwrap();
-    assert!(matches!(opened[0], Ok(Applied::RoundOpened { balance_minor: 99_500, .. })));
+    assert!(matches!(
+        opened[0],
+        Ok(Applied::RoundOpened {
+            balance_minor: 99_500,
+            ..
+        })
+    ));
     drop(ledger);
 
     for restart in 0..2 {
         let mut node = Server::spawn(&server.config, &server.data_dir);
         let mut client = Client::connect(&node, &session.token).await;
-        assert_eq!(client.balance().await, "1000.00", "refunded exactly once (restart {restart})");
+        assert_eq!(
+            client.balance().await,
+            "1000.00",
+            "refunded exactly once (restart {restart})"
+        );
         let replay = client
             .request(json!({"type": "spin", "req_id": "lost-1", "game": "starfall", "bet": "5.00"}))
             .await;
@@ -108,7 +134,10 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
     let entries = ledger.entries(&player).await.unwrap();
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["deposit", "bet", "refund"]);
-    assert_eq!(ledger.round(&round_id).await.unwrap().unwrap().status, RoundStatus::Void);
+    assert_eq!(
+        ledger.round(&round_id).await.unwrap().unwrap().status,
+        RoundStatus::Void
+    );
     assert!(ledger.audit().await.unwrap().mismatches.is_empty());
 }
 
@@ -122,9 +151,14 @@ async fn sigterm_finishes_rounds_and_closes_sockets_with_a_close_frame() {
         assert_eq!(r["type"], "spin_result");
     }
     // A spin in flight when the signal lands still gets its reply.
-    client.send(json!({"type": "spin", "req_id": "last", "game": "classic_sevens", "bet": "1.00"})).await;
+    client
+        .send(json!({"type": "spin", "req_id": "last", "game": "classic_sevens", "bet": "1.00"}))
+        .await;
     let pid = server.child.id().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let mut saw_result = false;
     let mut saw_reconnect = false;
     let close = loop {
@@ -136,14 +170,25 @@ async fn sigterm_finishes_rounds_and_closes_sockets_with_a_close_frame() {
             _ => panic!("unexpected {reply}"),
         }
     };
-    assert!(close.contains("Away") && close.contains("server shutting down"), "{close}");
+    assert!(
+        close.contains("Away") && close.contains("server shutting down"),
+        "{close}"
+    );
     assert!(saw_reconnect);
     let status = server.sigterm_wait();
     assert!(status.success(), "{status:?}");
-    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full).await.unwrap();
+    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full)
+        .await
+        .unwrap();
     let report = ledger.audit().await.unwrap();
     assert_eq!(report.open_rounds, 0);
     assert!(report.mismatches.is_empty());
-    let rounds = ledger.history(&PlayerId::parse("term-ivy").unwrap(), 50).await.unwrap();
-    assert_eq!(rounds.len(), if saw_result { 6 } else { rounds.len().max(5) });
+    let rounds = ledger
+        .history(&PlayerId::parse("term-ivy").unwrap(), 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        rounds.len(),
+        if saw_result { 6 } else { rounds.len().max(5) }
+    );
 }

@@ -9,11 +9,18 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-const FAST: &[(&str, &str)] = &[("rate_per_second = 50", "rate_per_second = 10000"), ("burst = 100", "burst = 10000")];
+const FAST: &[(&str, &str)] = &[
+    ("rate_per_second = 50", "rate_per_second = 10000"),
+    ("burst = 100", "burst = 10000"),
+];
 
 async fn raw_reply(client: &mut Client) -> String {
     loop {
-        let message = tokio::time::timeout(REPLY_TIMEOUT, client.ws.next()).await.unwrap().unwrap().unwrap();
+        let message = tokio::time::timeout(REPLY_TIMEOUT, client.ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         if let Message::Text(text) = message {
             return text.to_string();
         }
@@ -25,7 +32,8 @@ async fn resent_req_ids_replay_and_never_charge_twice() {
     let mut server = Server::start_with(FAST);
     let session = open_session(&server, "once-frank").await;
     let mut client = Client::connect(&server, &session.token).await;
-    let spin = json!({"type": "spin", "req_id": "spin-1", "game": "starfall", "bet": "2.00"}).to_string();
+    let spin =
+        json!({"type": "spin", "req_id": "spin-1", "game": "starfall", "bet": "2.00"}).to_string();
 
     client.send_text(&spin).await;
     let first = raw_reply(&mut client).await;
@@ -37,13 +45,16 @@ async fn resent_req_ids_replay_and_never_charge_twice() {
     client.send_text(&spin).await;
     assert_eq!(raw_reply(&mut client).await, first);
     // Different details under the same req_id still get the first reply and run nothing.
-    let other = json!({"type": "spin", "req_id": "spin-1", "game": "classic_sevens", "bet": "5.00"}).to_string();
+    let other =
+        json!({"type": "spin", "req_id": "spin-1", "game": "classic_sevens", "bet": "5.00"})
+            .to_string();
     client.send_text(&other).await;
     assert_eq!(raw_reply(&mut client).await, first);
     assert_eq!(client.balance().await, after_first);
 
     // Pipelined: the resend arrives while the first is in flight.
-    let spin2 = json!({"type": "spin", "req_id": "spin-2", "game": "starfall", "bet": "2.00"}).to_string();
+    let spin2 =
+        json!({"type": "spin", "req_id": "spin-2", "game": "starfall", "bet": "2.00"}).to_string();
     client.send_text(&spin2).await;
     client.send_text(&spin2).await;
     let a = raw_reply(&mut client).await;
@@ -55,7 +66,9 @@ async fn resent_req_ids_replay_and_never_charge_twice() {
     let mut again = Client::connect(&server, &session.token).await;
     again.send_text(&spin).await;
     assert_eq!(raw_reply(&mut again).await, first);
-    let history = again.request(json!({"type": "history", "req_id": "h1"})).await;
+    let history = again
+        .request(json!({"type": "history", "req_id": "h1"}))
+        .await;
     assert_eq!(history["rounds"].as_array().unwrap().len(), 2, "{history}");
     let balance_before_restart = again.balance().await;
     drop(again);
@@ -72,7 +85,9 @@ async fn resent_req_ids_replay_and_never_charge_twice() {
     assert_eq!(replay["balance"], first_json["balance"]);
     assert_eq!(replay["outcome"], first_json["outcome"]);
     assert_eq!(client.balance().await, balance_before_restart);
-    let history = client.request(json!({"type": "history", "req_id": "h2"})).await;
+    let history = client
+        .request(json!({"type": "history", "req_id": "h2"}))
+        .await;
     assert_eq!(history["rounds"].as_array().unwrap().len(), 2);
     let (ok, report) = restarted.audit();
     assert!(ok, "{report}");
@@ -88,9 +103,14 @@ async fn other_frames_replay_too() {
     let first = raw_reply(&mut client).await;
     std::thread::sleep(std::time::Duration::from_millis(5));
     client.send_text(&ping).await;
-    assert_eq!(raw_reply(&mut client).await, first, "pong's server_time is the first one's");
+    assert_eq!(
+        raw_reply(&mut client).await,
+        first,
+        "pong's server_time is the first one's"
+    );
     // An error reply is final too: the resend gets the same error and still runs nothing.
-    let bad = json!({"type": "spin", "req_id": "e", "game": "starfall", "bet": "5000.00"}).to_string();
+    let bad =
+        json!({"type": "spin", "req_id": "e", "game": "starfall", "bet": "5000.00"}).to_string();
     client.send_text(&bad).await;
     let err = raw_reply(&mut client).await;
     assert!(err.contains("bet_out_of_limits"), "{err}");

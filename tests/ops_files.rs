@@ -23,17 +23,51 @@ const INSTALL_HINT: &str =
     "run scripts/install-test-deps.sh (as root): it installs promtool, nginx and python3-yaml";
 /// Grafana unit ids used or allowed here (grafana-data valueFormats/categories.ts).
 const KNOWN_UNITS: &[&str] = &[
-    "none", "short", "sishort", "locale", "percent", "percentunit", "s", "ms", "µs", "ns", "m",
-    "h", "d", "dtdurations", "dtdurationms", "bytes", "decbytes", "cps", "ops", "reqps", "rps",
-    "wps", "eps", "mps", "bool", "bool_yes_no", "bool_on_off", "currencyEUR", "currencyUSD",
+    "none",
+    "short",
+    "sishort",
+    "locale",
+    "percent",
+    "percentunit",
+    "s",
+    "ms",
+    "µs",
+    "ns",
+    "m",
+    "h",
+    "d",
+    "dtdurations",
+    "dtdurationms",
+    "bytes",
+    "decbytes",
+    "cps",
+    "ops",
+    "reqps",
+    "rps",
+    "wps",
+    "eps",
+    "mps",
+    "bool",
+    "bool_yes_no",
+    "bool_on_off",
+    "currencyEUR",
+    "currencyUSD",
     "currencyGBP",
 ];
-const GRAFANA_BUILTIN_VARS: &[&str] =
-    &["__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms"];
+const GRAFANA_BUILTIN_VARS: &[&str] = &[
+    "__rate_interval",
+    "__interval",
+    "__interval_ms",
+    "__range",
+    "__range_s",
+    "__range_ms",
+];
 /// Labels Prometheus adds at scrape time: never in the node's own exposition.
 const TARGET_LABELS: &[&str] = &["job", "instance"];
-const FAST: &[(&str, &str)] =
-    &[("rate_per_second = 50", "rate_per_second = 10000"), ("burst = 100", "burst = 10000")];
+const FAST: &[(&str, &str)] = &[
+    ("rate_per_second = 50", "rate_per_second = 10000"),
+    ("burst = 100", "burst = 10000"),
+];
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -47,7 +81,9 @@ fn read(rel: &str) -> String {
 
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 fn require(tool: &str) -> PathBuf {
@@ -56,8 +92,14 @@ fn require(tool: &str) -> PathBuf {
 
 /// Runs a command; returns (success, stdout + stderr).
 fn run(command: &mut Command) -> (bool, String) {
-    let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -79,9 +121,10 @@ fn python_with_yaml() -> PathBuf {
 
 /// A YAML file as JSON, parsed by PyYAML's safe_load (which also applies `<<` merge keys).
 fn yaml(rel: &str) -> Value {
-    let (ok, out) = run(Command::new(python_with_yaml()).arg("-c").arg(
-        "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
-    ).arg(repo(rel)));
+    let (ok, out) = run(Command::new(python_with_yaml())
+        .arg("-c")
+        .arg("import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)")
+        .arg(repo(rel)));
     assert!(ok, "{rel} is not valid YAML:\n{out}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -89,7 +132,11 @@ fn yaml(rel: &str) -> Value {
 fn strs(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -143,9 +190,16 @@ fn dashboard_exprs(file: &str, dashboard: &Value) -> Vec<Expr> {
             }
         }
     }
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if variable["type"] == "query" {
-            let query = variable["query"]["query"].as_str().or(variable["query"].as_str()).unwrap_or("");
+            let query = variable["query"]["query"]
+                .as_str()
+                .or(variable["query"].as_str())
+                .unwrap_or("");
             out.push(Expr {
                 origin: format!("{file}: variable {}", variable["name"]),
                 text: query.to_string(),
@@ -174,18 +228,27 @@ fn rule_exprs(rules: &[Value]) -> Vec<Expr> {
                 "deploy/alerts.yml: {}",
                 r["alert"].as_str().or(r["record"].as_str()).unwrap_or("?")
             ),
-            text: r["expr"].as_str().expect("every rule has an expr").to_string(),
+            text: r["expr"]
+                .as_str()
+                .expect("every rule has an expr")
+                .to_string(),
             promql: true,
         })
         .collect()
 }
 
 fn recorded_names(rules: &[Value]) -> BTreeSet<String> {
-    rules.iter().filter_map(|r| r["record"].as_str().map(String::from)).collect()
+    rules
+        .iter()
+        .filter_map(|r| r["record"].as_str().map(String::from))
+        .collect()
 }
 
 fn all_exprs() -> Vec<Expr> {
-    let mut out: Vec<Expr> = dashboards().iter().flat_map(|(f, d)| dashboard_exprs(f, d)).collect();
+    let mut out: Vec<Expr> = dashboards()
+        .iter()
+        .flat_map(|(f, d)| dashboard_exprs(f, d))
+        .collect();
     out.extend(rule_exprs(&rules()));
     out
 }
@@ -291,7 +354,10 @@ fn selectors(expr: &str) -> Vec<Selector> {
                 out.push(Selector { name: word, labels });
                 i = end;
             } else {
-                out.push(Selector { name: word, labels: Vec::new() });
+                out.push(Selector {
+                    name: word,
+                    labels: Vec::new(),
+                });
             }
         } else if c == '{' {
             i = matchers(&chars, i).1;
@@ -339,13 +405,31 @@ fn tokenizer_finds_metric_names_and_their_labels() {
            / on (game) game:croupier_theoretical_rtp:ratio offset 5m and up{job="croupier"} > 0.5 unless croupier_ready[1h:5m]"#,
     );
     let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"croupier_spin_duration_seconds_bucket"), "{names:?}");
-    assert!(names.contains(&"game:croupier_theoretical_rtp:ratio"), "{names:?}");
-    assert!(names.contains(&"up") && names.contains(&"croupier_ready"), "{names:?}");
-    assert!(!names.contains(&"croupier_x") && !names.contains(&"le") && !names.contains(&"rate"), "{names:?}");
-    let bucket = found.iter().find(|s| s.name == "croupier_spin_duration_seconds_bucket").unwrap();
+    assert!(
+        names.contains(&"croupier_spin_duration_seconds_bucket"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"game:croupier_theoretical_rtp:ratio"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"up") && names.contains(&"croupier_ready"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"croupier_x") && !names.contains(&"le") && !names.contains(&"rate"),
+        "{names:?}"
+    );
+    let bucket = found
+        .iter()
+        .find(|s| s.name == "croupier_spin_duration_seconds_bucket")
+        .unwrap();
     assert_eq!(bucket.labels, ["instance", "game"]);
-    assert_eq!(variables("x{a=~\"$game\"}[${window}] [[old]]"), ["game", "window", "old"]);
+    assert_eq!(
+        variables("x{a=~\"$game\"}[${window}] [[old]]"),
+        ["game", "window", "old"]
+    );
 }
 
 // --------------------------------------------------------------------------------- dashboards
@@ -359,12 +443,22 @@ fn dashboards_have_titles_units_a_fixed_datasource_and_known_variables() {
         .iter()
         .filter_map(|d| d["uid"].as_str())
         .collect();
-    assert_eq!(uids, [DATASOURCE_UID], "datasources.yml provisions the uid the dashboards use");
+    assert_eq!(
+        uids,
+        [DATASOURCE_UID],
+        "datasources.yml provisions the uid the dashboards use"
+    );
 
     let all = dashboards();
-    let titles: BTreeSet<&str> = all.iter().map(|(_, d)| d["title"].as_str().unwrap_or("")).collect();
+    let titles: BTreeSet<&str> = all
+        .iter()
+        .map(|(_, d)| d["title"].as_str().unwrap_or(""))
+        .collect();
     for wanted in ["Operations", "Game integrity", "Money", "Live tables"] {
-        assert!(titles.iter().any(|t| t.ends_with(wanted)), "a dashboard titled ... {wanted}: {titles:?}");
+        assert!(
+            titles.iter().any(|t| t.ends_with(wanted)),
+            "a dashboard titled ... {wanted}: {titles:?}"
+        );
     }
     let mut uids = BTreeSet::new();
     let mut problems = Vec::new();
@@ -391,7 +485,8 @@ fn dashboards_have_titles_units_a_fixed_datasource_and_known_variables() {
             if !ids.insert(panel["id"].as_i64().unwrap_or(-1)) {
                 problems.push(format!("{at}: missing or duplicate id"));
             }
-            if panel["gridPos"]["w"].as_i64().is_none() || panel["gridPos"]["h"].as_i64().is_none() {
+            if panel["gridPos"]["w"].as_i64().is_none() || panel["gridPos"]["h"].as_i64().is_none()
+            {
                 problems.push(format!("{at}: no gridPos"));
             }
             if kind == "row" || kind == "text" {
@@ -399,22 +494,28 @@ fn dashboards_have_titles_units_a_fixed_datasource_and_known_variables() {
             }
             match panel["fieldConfig"]["defaults"]["unit"].as_str() {
                 None | Some("") => problems.push(format!("{at}: no fieldConfig.defaults.unit")),
-                Some(unit) if !KNOWN_UNITS.contains(&unit) => {
-                    problems.push(format!("{at}: unit {unit:?} is not a Grafana unit id listed in KNOWN_UNITS"))
-                }
+                Some(unit) if !KNOWN_UNITS.contains(&unit) => problems.push(format!(
+                    "{at}: unit {unit:?} is not a Grafana unit id listed in KNOWN_UNITS"
+                )),
                 Some(_) => {}
             }
             let targets = panel["targets"].as_array().cloned().unwrap_or_default();
             if targets.is_empty() {
                 problems.push(format!("{at}: no queries"));
             }
-            for datasource in std::iter::once(&panel["datasource"]).chain(targets.iter().map(|t| &t["datasource"])) {
+            for datasource in std::iter::once(&panel["datasource"])
+                .chain(targets.iter().map(|t| &t["datasource"]))
+            {
                 if datasource["uid"] != DATASOURCE_UID {
-                    problems.push(format!("{at}: datasource {datasource} is not uid {DATASOURCE_UID}"));
+                    problems.push(format!(
+                        "{at}: datasource {datasource} is not uid {DATASOURCE_UID}"
+                    ));
                 }
             }
             for target in &targets {
-                if target["expr"].as_str().unwrap_or("").trim().is_empty() || target["refId"].as_str().is_none() {
+                if target["expr"].as_str().unwrap_or("").trim().is_empty()
+                    || target["refId"].as_str().is_none()
+                {
                     problems.push(format!("{at}: a target without expr or refId"));
                 }
             }
@@ -422,21 +523,35 @@ fn dashboards_have_titles_units_a_fixed_datasource_and_known_variables() {
         for expr in dashboard_exprs(file, dashboard) {
             for variable in variables(&expr.text) {
                 if !defined.contains(&variable) {
-                    problems.push(format!("{}: uses undefined variable ${variable}", expr.origin));
+                    problems.push(format!(
+                        "{}: uses undefined variable ${variable}",
+                        expr.origin
+                    ));
                 }
             }
         }
     }
-    assert!(problems.is_empty(), "dashboard problems:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "dashboard problems:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// A dashboard expression with its variables replaced, so promtool can parse it.
 fn substitute(expr: &str, dashboard: &Value) -> String {
     let mut values: Vec<(String, String)> = Vec::new();
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let name = variable["name"].as_str().unwrap_or("").to_string();
         let value = match variable["type"].as_str() {
-            Some("interval") => variable["current"]["value"].as_str().unwrap_or("1h").to_string(),
+            Some("interval") => variable["current"]["value"]
+                .as_str()
+                .unwrap_or("1h")
+                .to_string(),
             _ => "x".to_string(),
         };
         values.push((name, value));
@@ -448,7 +563,9 @@ fn substitute(expr: &str, dashboard: &Value) -> String {
     values.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
     let mut out = expr.to_string();
     for (name, value) in values {
-        out = out.replace(&format!("${{{name}}}"), &value).replace(&format!("${name}"), &value);
+        out = out
+            .replace(&format!("${{{name}}}"), &value)
+            .replace(&format!("${name}"), &value);
     }
     out
 }
@@ -462,17 +579,26 @@ fn promtool() -> PathBuf {
 #[test]
 fn prometheus_config_and_rules_pass_promtool() {
     let promtool = promtool();
-    let (ok, out) = run(Command::new(&promtool).args(["check", "config"]).arg(repo("deploy/prometheus.yml")));
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["check", "config"])
+        .arg(repo("deploy/prometheus.yml")));
     assert!(ok, "promtool check config deploy/prometheus.yml:\n{out}");
-    let (ok, out) = run(Command::new(&promtool).args(["check", "rules"]).arg(repo("deploy/alerts.yml")));
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(repo("deploy/alerts.yml")));
     assert!(ok, "promtool check rules deploy/alerts.yml:\n{out}");
-    let (ok, out) = run(Command::new(&promtool).args(["test", "rules"]).arg(repo("deploy/alerts_test.yml")));
+    let (ok, out) = run(Command::new(&promtool)
+        .args(["test", "rules"])
+        .arg(repo("deploy/alerts_test.yml")));
     assert!(ok, "promtool test rules deploy/alerts_test.yml:\n{out}");
 
     // Every dashboard query parses: checked as recording rules, variables substituted.
     let mut records = Vec::new();
     for (file, dashboard) in dashboards() {
-        for expr in dashboard_exprs(&file, &dashboard).into_iter().filter(|e| e.promql) {
+        for expr in dashboard_exprs(&file, &dashboard)
+            .into_iter()
+            .filter(|e| e.promql)
+        {
             records.push(json!({
                 "record": format!("dashboard:expr_{}:check", records.len()),
                 "expr": substitute(&expr.text, &dashboard),
@@ -482,13 +608,27 @@ fn prometheus_config_and_rules_pass_promtool() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dashboard-queries.yml");
-    std::fs::write(&path, json!({"groups": [{"name": "dashboards", "rules": records}]}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        json!({"groups": [{"name": "dashboards", "rules": records}]}).to_string(),
+    )
+    .unwrap();
     let (ok, out) = run(Command::new(&promtool).args(["check", "rules"]).arg(&path));
     let origins: Vec<String> = records
         .iter()
-        .map(|r| format!("{} = {}", r["record"].as_str().unwrap(), r["labels"]["origin"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{} = {}",
+                r["record"].as_str().unwrap(),
+                r["labels"]["origin"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert!(ok, "a dashboard query is not valid PromQL:\n{out}\n{}", origins.join("\n"));
+    assert!(
+        ok,
+        "a dashboard query is not valid PromQL:\n{out}\n{}",
+        origins.join("\n")
+    );
 
     // Alerts carry what an on-call needs.
     let prometheus = yaml("deploy/prometheus.yml");
@@ -498,20 +638,36 @@ fn prometheus_config_and_rules_pass_promtool() {
         .iter()
         .filter_map(|s| s["job_name"].as_str())
         .collect();
-    assert!(jobs.contains(&"croupier"), "a scrape job named croupier (alerts use up{{job=\"croupier\"}}): {jobs:?}");
+    assert!(
+        jobs.contains(&"croupier"),
+        "a scrape job named croupier (alerts use up{{job=\"croupier\"}}): {jobs:?}"
+    );
     let mut names = BTreeSet::new();
     for rule in rules().iter().filter(|r| r["alert"].is_string()) {
         let name = rule["alert"].as_str().unwrap();
         assert!(names.insert(name.to_string()), "duplicate alert {name}");
         let severity = rule["labels"]["severity"].as_str().unwrap_or("");
-        assert!(["critical", "warning", "info"].contains(&severity), "{name}: severity {severity:?}");
+        assert!(
+            ["critical", "warning", "info"].contains(&severity),
+            "{name}: severity {severity:?}"
+        );
         for key in ["summary", "description"] {
-            assert!(rule["annotations"][key].as_str().is_some_and(|s| !s.is_empty()), "{name}: no {key}");
+            assert!(
+                rule["annotations"][key]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name}: no {key}"
+            );
         }
     }
     for wanted in [
-        "CroupierNodeDown", "CroupierSpinLatencyHigh", "CroupierServerErrorRate", "CroupierRtpDrift",
-        "CroupierRoundsVoided", "CroupierWalletBatchFailures", "CroupierNodeNotReady",
+        "CroupierNodeDown",
+        "CroupierSpinLatencyHigh",
+        "CroupierServerErrorRate",
+        "CroupierRtpDrift",
+        "CroupierRoundsVoided",
+        "CroupierWalletBatchFailures",
+        "CroupierNodeNotReady",
     ] {
         assert!(names.contains(wanted), "alert {wanted} is missing");
     }
@@ -519,7 +675,9 @@ fn prometheus_config_and_rules_pass_promtool() {
 
 /// The figures `croupier rtp` prints for a game file: (exact RTP, hit frequency, volatility).
 fn par_sheet(game_file: &Path) -> (f64, f64, f64) {
-    let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_croupier")).arg("rtp").arg(game_file));
+    let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .arg("rtp")
+        .arg(game_file));
     assert!(ok, "croupier rtp {}:\n{out}", game_file.display());
     let after = |line_start: &str, marker: &str| -> f64 {
         let line = out
@@ -527,9 +685,18 @@ fn par_sheet(game_file: &Path) -> (f64, f64, f64) {
             .map(str::trim)
             .find(|l| l.starts_with(line_start))
             .unwrap_or_else(|| panic!("no {line_start:?} line in:\n{out}"));
-        let rest = &line[line.find(marker).unwrap_or_else(|| panic!("{marker:?} in {line:?}")) + marker.len()..];
-        let number: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-        number.parse().unwrap_or_else(|_| panic!("a number after {marker:?} in {line:?}"))
+        let rest = &line[line
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} in {line:?}"))
+            + marker.len()..];
+        let number: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        number
+            .parse()
+            .unwrap_or_else(|_| panic!("a number after {marker:?} in {line:?}"))
     };
     (
         after("TOTAL RTP", "= "),
@@ -542,17 +709,23 @@ fn par_sheet(game_file: &Path) -> (f64, f64, f64) {
 fn game_reference_rules_match_the_par_sheets() {
     let mut recorded: BTreeMap<(String, String), f64> = BTreeMap::new();
     for rule in rules() {
-        let Some(record) = rule["record"].as_str() else { continue };
+        let Some(record) = rule["record"].as_str() else {
+            continue;
+        };
         if !record.starts_with("game:croupier_theoretical_") {
             continue;
         }
-        let game = rule["labels"]["game"].as_str().expect("reference rules have a game label");
+        let game = rule["labels"]["game"]
+            .as_str()
+            .expect("reference rules have a game label");
         let expr = rule["expr"].as_str().unwrap().trim();
         let value = expr
             .strip_prefix("vector(")
             .and_then(|v| v.strip_suffix(')'))
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("{record}{{game={game}}}: expr must be vector(<number>), got {expr}"));
+            .unwrap_or_else(|| {
+                panic!("{record}{{game={game}}}: expr must be vector(<number>), got {expr}")
+            });
         recorded.insert((record.to_string(), game.to_string()), value);
     }
     let mut games_dir: Vec<PathBuf> = std::fs::read_dir(repo("config/games"))
@@ -570,12 +743,20 @@ fn game_reference_rules_match_the_par_sheets() {
         for (record, expected, tolerance) in [
             ("game:croupier_theoretical_rtp:ratio", rtp, 1e-8),
             ("game:croupier_theoretical_hit_frequency:ratio", hit, 1e-6),
-            ("game:croupier_theoretical_volatility:stddev", volatility, 1e-6),
+            (
+                "game:croupier_theoretical_volatility:stddev",
+                volatility,
+                1e-6,
+            ),
         ] {
             match recorded.get(&(record.to_string(), id.clone())) {
                 Some(value) if (value - expected).abs() <= tolerance => {}
-                Some(value) => problems.push(format!("{record}{{game=\"{id}\"}} is {value}, `croupier rtp` says {expected}")),
-                None => problems.push(format!("no {record}{{game=\"{id}\"}} (expected vector({expected}))")),
+                Some(value) => problems.push(format!(
+                    "{record}{{game=\"{id}\"}} is {value}, `croupier rtp` says {expected}"
+                )),
+                None => problems.push(format!(
+                    "no {record}{{game=\"{id}\"}} (expected vector({expected}))"
+                )),
             }
         }
     }
@@ -626,18 +807,27 @@ impl Scrape {
         let name = &selector.name;
         if let Some(kind) = self.families.get(name) {
             if kind == "histogram" || kind == "summary" {
-                return Err(format!("{name} is a {kind}: query {name}_bucket, _sum or _count"));
+                return Err(format!(
+                    "{name} is a {kind}: query {name}_bucket, _sum or _count"
+                ));
             }
         } else {
             let family = ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|suffix| name.strip_suffix(suffix))
-                .filter(|base| self.families.get(*base).is_some_and(|k| k == "histogram" || k == "summary"));
+                .filter(|base| {
+                    self.families
+                        .get(*base)
+                        .is_some_and(|k| k == "histogram" || k == "summary")
+                });
             if family.is_none() {
                 return Err(format!("{name} is not in the scrape"));
             }
         }
-        let seen = self.samples.get(name).ok_or_else(|| format!("{name} has no samples in the scrape"))?;
+        let seen = self
+            .samples
+            .get(name)
+            .ok_or_else(|| format!("{name} has no samples in the scrape"))?;
         for label in &selector.labels {
             if !TARGET_LABELS.contains(&label.as_str()) && !seen.contains(label) {
                 return Err(format!("{name} has no label {label:?} (it has {seen:?})"));
@@ -648,7 +838,9 @@ impl Scrape {
 }
 
 async fn scrape(server: &Server) -> String {
-    let reply = reqwest::get(format!("{}/metrics", server.base)).await.unwrap();
+    let reply = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 200);
     reply.text().await.unwrap()
 }
@@ -659,8 +851,12 @@ fn missing(scrape: &Scrape, exprs: &[Expr], recorded: &BTreeSet<String>) -> Vec<
     for expr in exprs {
         for selector in selectors(&expr.text) {
             let problem = if selector.name.contains(':') {
-                (!recorded.contains(&selector.name))
-                    .then(|| format!("{} is not recorded by any rule in deploy/alerts.yml", selector.name))
+                (!recorded.contains(&selector.name)).then(|| {
+                    format!(
+                        "{} is not recorded by any rule in deploy/alerts.yml",
+                        selector.name
+                    )
+                })
             } else if selector.name.starts_with("croupier_") {
                 scrape.check(&selector).err()
             } else {
@@ -680,7 +876,9 @@ fn missing(scrape: &Scrape, exprs: &[Expr], recorded: &BTreeSet<String>) -> Vec<
 /// Leaves a round open in the stopped node's ledger, as a crash between stake and settlement
 /// would: the restart voids it, so croupier_rounds_voided_total has a series.
 async fn leave_a_round_open(server: &Server, player: &str) {
-    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full).await.unwrap();
+    let ledger = SqliteLedger::open(&server.data_dir.join("croupier.db"), Durability::Full)
+        .await
+        .unwrap();
     let opened = ledger
         .commit_batch(&[Movement::OpenRound {
             round_id: RoundId::new_v7(),
@@ -706,7 +904,10 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
         .map(|s| s.name)
         .filter(|n| n.starts_with("croupier_"))
         .collect();
-    assert!(referenced.len() >= 15, "the tokenizer found too few metrics: {referenced:?}");
+    assert!(
+        referenced.len() >= 15,
+        "the tokenizer found too few metrics: {referenced:?}"
+    );
 
     // A node whose ledger holds a round left open by a "crash": the restart voids it.
     let mut first = Server::start_with(FAST);
@@ -749,7 +950,10 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
         // A clean close, so croupier_websocket_closed_total has one.
         client.ws.close(None).await.unwrap();
     }
-    assert!(wins > 0 && free_spins > 0, "the load produced wins ({wins}) and a free spin ({free_spins})");
+    assert!(
+        wins > 0 && free_spins > 0,
+        "the load produced wins ({wins}) and a free spin ({free_spins})"
+    );
 
     // Closes are counted asynchronously: poll until the scrape has everything (bounded).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -776,18 +980,37 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "promtool check metrics failed:\n{report}");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{report}"
+    );
     if !report.trim().is_empty() {
         eprintln!("promtool check metrics says:\n{report}");
     }
 
     // docs/operations.md describes every family the node exports.
     let docs = read("docs/operations.md");
-    let undocumented: Vec<&String> = scrape.families.keys().filter(|f| !docs.contains(f.as_str())).collect();
-    assert!(undocumented.is_empty(), "docs/operations.md does not describe {undocumented:?}");
+    let undocumented: Vec<&String> = scrape
+        .families
+        .keys()
+        .filter(|f| !docs.contains(f.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "docs/operations.md does not describe {undocumented:?}"
+    );
 
     eprintln!(
         "{} metric names from {} expressions found in a scrape of {} families ({:.1} s)",
@@ -803,7 +1026,11 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
 // ---------------------------------------------------------------------------------- nginx
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// deploy/nginx.conf with the upstream servers pointed at `upstream` and the listen port
@@ -828,7 +1055,10 @@ fn nginx_test_copy(upstream: &str, listen: u16) -> String {
             }
         })
         .collect();
-    assert_eq!(changed, 4, "deploy/nginx.conf has three `server croupierN:8080` lines and `listen 8080;`");
+    assert_eq!(
+        changed, 4,
+        "deploy/nginx.conf has three `server croupierN:8080` lines and `listen 8080;`"
+    );
     copy.join("\n")
 }
 
@@ -842,8 +1072,16 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
     let conf = prefix.path().join("nginx.conf");
     std::fs::write(&conf, nginx_test_copy(&upstream, port)).unwrap();
     let prefix_arg = format!("{}/", prefix.path().display());
-    let (ok, out) = run(Command::new(&nginx).arg("-t").arg("-c").arg(&conf).arg("-p").arg(&prefix_arg));
-    assert!(ok, "nginx -t on deploy/nginx.conf (upstreams on {upstream}):\n{out}");
+    let (ok, out) = run(Command::new(&nginx)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&prefix_arg));
+    assert!(
+        ok,
+        "nginx -t on deploy/nginx.conf (upstreams on {upstream}):\n{out}"
+    );
 
     // Run it in the foreground, single process, and play through it.
     let mut proxy = Command::new(&nginx)
@@ -867,7 +1105,11 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let result = async {
-        assert_eq!(ready, Some(reqwest::StatusCode::OK), "GET /health/ready through nginx");
+        assert_eq!(
+            ready,
+            Some(reqwest::StatusCode::OK),
+            "GET /health/ready through nginx"
+        );
         let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
         assert_eq!(metrics.status(), 404, "nginx does not expose /metrics");
         let session: Value = http
@@ -879,23 +1121,36 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
             .json()
             .await
             .unwrap();
-        let token = session["token"].as_str().expect("a session through nginx").to_string();
-        let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/ws?token={token}"))
-            .await
-            .expect("WebSocket upgrade through nginx");
+        let token = session["token"]
+            .as_str()
+            .expect("a session through nginx")
+            .to_string();
+        let (mut ws, response) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/ws?token={token}"))
+                .await
+                .expect("WebSocket upgrade through nginx");
         assert_eq!(response.status(), 101);
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         use futures_util::SinkExt;
         let spin = json!({"type": "spin", "req_id": "n1", "game": "classic_sevens", "bet": "0.05"});
-        ws.send(tokio_tungstenite::tungstenite::Message::Text(spin.to_string().into())).await.unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            spin.to_string().into(),
+        ))
+        .await
+        .unwrap();
         let reply = next_json(&mut ws).await;
         assert_eq!(reply["type"], "spin_result", "{reply}");
     };
     let outcome = tokio::time::timeout(Duration::from_secs(60), result).await;
     let _ = proxy.kill();
     let out = proxy.wait_with_output().unwrap();
-    outcome.unwrap_or_else(|_| panic!("timed out; nginx said:\n{}", String::from_utf8_lossy(&out.stderr)));
+    outcome.unwrap_or_else(|_| {
+        panic!(
+            "timed out; nginx said:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
 }
 
 // -------------------------------------------------------------------------- compose, Docker
@@ -905,14 +1160,19 @@ fn compose_stack_is_complete_and_consistent() {
     let compose = yaml("deploy/docker-compose.yml");
     let services = compose["services"].as_object().expect("services");
     let nodes = ["croupier1", "croupier2", "croupier3"];
-    for wanted in nodes.iter().chain(&["postgres", "redis", "nginx", "prometheus", "grafana"]) {
+    for wanted in nodes
+        .iter()
+        .chain(&["postgres", "redis", "nginx", "prometheus", "grafana"])
+    {
         assert!(services.contains_key(*wanted), "service {wanted}");
     }
     assert_eq!(services["postgres"]["image"], "postgres:15");
     assert_eq!(services["redis"]["image"], "redis:7");
 
-    let declared_volumes: BTreeSet<String> =
-        compose["volumes"].as_object().map(|v| v.keys().cloned().collect()).unwrap_or_default();
+    let declared_volumes: BTreeSet<String> = compose["volumes"]
+        .as_object()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
     let mut data_volumes = BTreeSet::new();
     let mut problems = Vec::new();
     for (name, service) in services {
@@ -941,18 +1201,32 @@ fn compose_stack_is_complete_and_consistent() {
         let service = &services[node];
         let command = strs(&service["command"]).join(" ");
         assert!(
-            command.contains("serve --config /etc/croupier/default.toml") && command.contains("--listen 0.0.0.0:8080"),
+            command.contains("serve --config /etc/croupier/default.toml")
+                && command.contains("--listen 0.0.0.0:8080"),
             "{node} command: {command}"
         );
-        let secret = service["environment"]["CROUPIER_AUTH_SECRET"].as_str().unwrap_or("");
-        assert!(secret.starts_with("${CROUPIER_AUTH_SECRET"), "{node} takes the secret from the environment: {secret:?}");
+        let secret = service["environment"]["CROUPIER_AUTH_SECRET"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            secret.starts_with("${CROUPIER_AUTH_SECRET"),
+            "{node} takes the secret from the environment: {secret:?}"
+        );
         let mounts = strs(&service["volumes"]);
-        assert!(mounts.iter().any(|m| m.starts_with("../config:/etc/croupier")), "{node} mounts config: {mounts:?}");
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.starts_with("../config:/etc/croupier")),
+            "{node} mounts config: {mounts:?}"
+        );
         let data = mounts
             .iter()
             .find(|m| m.ends_with(":/var/lib/croupier"))
             .unwrap_or_else(|| panic!("{node} keeps its ledger in a volume at /var/lib/croupier"));
-        assert!(data_volumes.insert(data.clone()), "{node} shares its data volume");
+        assert!(
+            data_volumes.insert(data.clone()),
+            "{node} shares its data volume"
+        );
     }
 
     // nginx balances over exactly the nodes; Prometheus scrapes exactly the nodes.
@@ -964,7 +1238,12 @@ fn compose_stack_is_complete_and_consistent() {
         .collect();
     let expected: BTreeSet<String> = nodes.iter().map(|n| format!("{n}:8080")).collect();
     assert_eq!(upstreams, expected, "nginx upstream servers");
-    for directive in ["proxy_http_version 1.1", "proxy_set_header Upgrade $http_upgrade", "max_fails=", "fail_timeout="] {
+    for directive in [
+        "proxy_http_version 1.1",
+        "proxy_set_header Upgrade $http_upgrade",
+        "max_fails=",
+        "fail_timeout=",
+    ] {
         assert!(nginx.contains(directive), "nginx.conf has {directive}");
     }
     let prometheus = yaml("deploy/prometheus.yml");
@@ -978,7 +1257,10 @@ fn compose_stack_is_complete_and_consistent() {
         .collect();
     assert_eq!(targets, expected, "Prometheus scrape targets");
     let nginx_mounts = strs(&services["nginx"]["volumes"]);
-    assert!(nginx_mounts.iter().any(|m| m.starts_with("./nginx.conf:")), "nginx mounts deploy/nginx.conf");
+    assert!(
+        nginx_mounts.iter().any(|m| m.starts_with("./nginx.conf:")),
+        "nginx mounts deploy/nginx.conf"
+    );
     let prometheus_mounts = strs(&services["prometheus"]["volumes"]);
     for file in ["prometheus.yml", "alerts.yml"] {
         assert!(
@@ -989,28 +1271,54 @@ fn compose_stack_is_complete_and_consistent() {
 
     // Grafana gets the provisioning files, and the dashboards where the provider looks.
     let provider = yaml("dashboards/provisioning/dashboards.yml");
-    let dashboards_path = provider["providers"][0]["options"]["path"].as_str().unwrap().to_string();
+    let dashboards_path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let grafana_mounts = strs(&services["grafana"]["volumes"]);
     for (source, target) in [
-        ("../dashboards/provisioning/datasources.yml", "/etc/grafana/provisioning/datasources/"),
-        ("../dashboards/provisioning/dashboards.yml", "/etc/grafana/provisioning/dashboards/"),
+        (
+            "../dashboards/provisioning/datasources.yml",
+            "/etc/grafana/provisioning/datasources/",
+        ),
+        (
+            "../dashboards/provisioning/dashboards.yml",
+            "/etc/grafana/provisioning/dashboards/",
+        ),
         ("../dashboards", dashboards_path.as_str()),
     ] {
         assert!(
-            grafana_mounts.iter().any(|m| m.starts_with(&format!("{source}:{target}"))),
+            grafana_mounts
+                .iter()
+                .any(|m| m.starts_with(&format!("{source}:{target}"))),
             "grafana mounts {source} at {target}: {grafana_mounts:?}"
         );
     }
     let datasources = yaml("dashboards/provisioning/datasources.yml");
-    assert_eq!(datasources["datasources"][0]["url"], "http://prometheus:9090");
-    assert!(problems.is_empty(), "compose problems:\n{}", problems.join("\n"));
+    assert_eq!(
+        datasources["datasources"][0]["url"],
+        "http://prometheus:9090"
+    );
+    assert!(
+        problems.is_empty(),
+        "compose problems:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn dockerfile_builds_a_small_non_root_image_with_a_healthcheck() {
     let dockerfile = read("Dockerfile");
-    let instructions: Vec<&str> = dockerfile.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
-    let froms: Vec<&str> = instructions.iter().copied().filter(|l| l.starts_with("FROM ")).collect();
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let froms: Vec<&str> = instructions
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
     assert_eq!(froms.len(), 2, "two stages: {froms:?}");
     assert!(froms[0].starts_with("FROM rust:1-bookworm AS"), "{froms:?}");
     assert_eq!(froms[1], "FROM debian:bookworm-slim");
@@ -1034,13 +1342,22 @@ fn dockerfile_builds_a_small_non_root_image_with_a_healthcheck() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(String::from)
         .collect();
-    assert!(ignored.iter().any(|l| l == "target"), ".dockerignore keeps target/ out of the context");
-    for line in instructions.iter().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")) {
+    assert!(
+        ignored.iter().any(|l| l == "target"),
+        ".dockerignore keeps target/ out of the context"
+    );
+    for line in instructions
+        .iter()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
         for source in &parts[1..parts.len() - 1] {
             assert!(repo(source).exists(), "COPY source {source} exists");
             let top = source.split('/').next().unwrap();
-            assert!(!ignored.iter().any(|i| i == top || i == *source), "COPY source {source} is in .dockerignore");
+            assert!(
+                !ignored.iter().any(|i| i == top || i == *source),
+                "COPY source {source} is in .dockerignore"
+            );
         }
     }
 }
@@ -1085,8 +1402,14 @@ fn config_keys() -> Vec<String> {
 fn operations_doc_covers_every_config_key_metric_and_alert() {
     let docs = read("docs/operations.md");
     let metrics = registered_metrics();
-    assert!(metrics.len() >= 20, "found the metric registrations in src/metrics.rs: {metrics:?}");
-    let alerts: Vec<String> = rules().iter().filter_map(|r| r["alert"].as_str().map(String::from)).collect();
+    assert!(
+        metrics.len() >= 20,
+        "found the metric registrations in src/metrics.rs: {metrics:?}"
+    );
+    let alerts: Vec<String> = rules()
+        .iter()
+        .filter_map(|r| r["alert"].as_str().map(String::from))
+        .collect();
     let keys = config_keys();
     let missing: Vec<String> = metrics
         .iter()
@@ -1096,8 +1419,19 @@ fn operations_doc_covers_every_config_key_metric_and_alert() {
         .filter(|(_, quoted)| !docs.contains(quoted.as_str()))
         .map(|(name, _)| name)
         .collect();
-    assert!(missing.is_empty(), "docs/operations.md does not describe (in backticks): {missing:?}");
-    for topic in ["SIGTERM", "reconnect", "1001", "/health/ready", "croupier audit", ".backup", "docker compose"] {
+    assert!(
+        missing.is_empty(),
+        "docs/operations.md does not describe (in backticks): {missing:?}"
+    );
+    for topic in [
+        "SIGTERM",
+        "reconnect",
+        "1001",
+        "/health/ready",
+        "croupier audit",
+        ".backup",
+        "docker compose",
+    ] {
         assert!(docs.contains(topic), "docs/operations.md mentions {topic}");
     }
 }

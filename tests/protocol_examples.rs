@@ -5,7 +5,8 @@ use croupier::games::slot::SpinOutcome;
 use croupier::protocol::{parse_client_frame, ServerFrame};
 
 fn blocks(tag: &str) -> Vec<String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).unwrap();
     let fence = format!("\n```json {tag}\n");
     let mut found = Vec::new();
     let mut rest = doc.as_str();
@@ -33,9 +34,11 @@ fn server_examples_parse() {
     let examples = blocks("server");
     assert!(examples.len() >= 8);
     for text in examples {
-        let frame: ServerFrame = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let frame: ServerFrame =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         if let ServerFrame::SpinResult { outcome, .. } = frame {
-            serde_json::from_value::<SpinOutcome>(outcome).expect("spin outcome example is a SpinOutcome");
+            serde_json::from_value::<SpinOutcome>(outcome)
+                .expect("spin outcome example is a SpinOutcome");
         }
     }
 }

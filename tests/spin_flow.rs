@@ -7,7 +7,10 @@ use common::*;
 use serde_json::json;
 
 /// This test spins as fast as it can; the rate limit has its own test.
-const FAST_CLIENT: &[(&str, &str)] = &[("rate_per_second = 50", "rate_per_second = 10000"), ("burst = 100", "burst = 10000")];
+const FAST_CLIENT: &[(&str, &str)] = &[
+    ("rate_per_second = 50", "rate_per_second = 10000"),
+    ("burst = 100", "burst = 10000"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spins_move_money_exactly_and_history_recalls_them() {
@@ -18,10 +21,20 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
     assert_eq!(client.welcome["balance"], "1000.00");
     assert_eq!(client.welcome["player_id"], "flow-alice");
 
-    let games = client.request(json!({"type": "games", "req_id": "g1"})).await;
+    let games = client
+        .request(json!({"type": "games", "req_id": "g1"}))
+        .await;
     assert_eq!(games["type"], "games");
-    let ids: Vec<&str> = games["games"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"classic_sevens") && ids.contains(&"starfall"), "{ids:?}");
+    let ids: Vec<&str> = games["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"classic_sevens") && ids.contains(&"starfall"),
+        "{ids:?}"
+    );
 
     let mut balance = cents("1000.00");
     let mut total_bet = 0;
@@ -29,7 +42,11 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
     let mut free_spins_seen = 0;
     let spins = 300;
     for i in 0..spins {
-        let game = if i % 2 == 0 { "classic_sevens" } else { "starfall" };
+        let game = if i % 2 == 0 {
+            "classic_sevens"
+        } else {
+            "starfall"
+        };
         let bet = if game == "starfall" { "0.40" } else { "0.25" };
         let reply = client
             .request(json!({"type": "spin", "req_id": format!("s{i}"), "game": game, "bet": bet}))
@@ -47,7 +64,11 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
         balance = balance - debited + won;
         total_bet += debited;
         total_win += won;
-        assert_eq!(cents(reply["balance"].as_str().unwrap()), balance, "{reply}");
+        assert_eq!(
+            cents(reply["balance"].as_str().unwrap()),
+            balance,
+            "{reply}"
+        );
         let outcome = &reply["outcome"];
         assert_eq!(outcome["grid"].as_array().unwrap().len(), 3);
         assert!(outcome["win_multiple"].is_string());
@@ -56,17 +77,24 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
     assert_eq!(cents("1000.00") - total_bet + total_win, balance);
     eprintln!("{spins} spins: bet {total_bet} won {total_win} free spins {free_spins_seen}");
 
-    let history = client.request(json!({"type": "history", "req_id": "h1", "limit": 50})).await;
+    let history = client
+        .request(json!({"type": "history", "req_id": "h1", "limit": 50}))
+        .await;
     let rounds = history["rounds"].as_array().unwrap();
     assert_eq!(rounds.len(), 50);
     assert_eq!(rounds[0]["status"], "settled");
     assert!(rounds[0]["outcome"]["grid"].is_array());
-    let ids: Vec<&str> = rounds.iter().map(|r| r["round_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = rounds
+        .iter()
+        .map(|r| r["round_id"].as_str().unwrap())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(ids, sorted, "history is newest first");
 
-    let pong = client.request(json!({"type": "ping", "req_id": "p1"})).await;
+    let pong = client
+        .request(json!({"type": "ping", "req_id": "p1"}))
+        .await;
     assert_eq!(pong["type"], "pong");
 
     let (ok, report) = server.audit();

@@ -51,7 +51,9 @@ impl Handler<Draw> for RngActor {
         (msg.0)(&mut self.rng);
         let reseeds = self.rng.reseeds();
         if reseeds > self.reseeds_reported {
-            self.metrics.rng_reseeds.inc_by(reseeds - self.reseeds_reported);
+            self.metrics
+                .rng_reseeds
+                .inc_by(reseeds - self.reseeds_reported);
             self.reseeds_reported = reseeds;
         }
     }
@@ -76,11 +78,13 @@ impl RngPool {
             let rng = ShardRng::from_os(shard as u64, policy)?;
             let arbiter = Arbiter::new();
             let metrics = metrics.clone();
-            addrs.push(RngActor::start_in_arbiter(&arbiter.handle(), move |_| RngActor {
-                rng,
-                mailbox,
-                metrics,
-                reseeds_reported: 0,
+            addrs.push(RngActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                RngActor {
+                    rng,
+                    mailbox,
+                    metrics,
+                    reseeds_reported: 0,
+                }
             }));
         }
         Ok(Self {

@@ -78,7 +78,11 @@ mod tests {
             let nn = n as u32;
             assert_eq!((u32::MAX - nn + 1) % nn, zone % nn.max(1), "n={n}");
             let accepted = (1u64 << 32) - zone as u64;
-            assert_eq!(accepted % n, 0, "accepted range must be a multiple of n={n}");
+            assert_eq!(
+                accepted % n,
+                0,
+                "accepted range must be a multiple of n={n}"
+            );
         }
     }
 }

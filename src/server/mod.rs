@@ -110,8 +110,8 @@ async fn open_session(
     }
     let request: NewSession = serde_json::from_slice(&body)
         .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?;
-    let player = PlayerId::parse(&request.player_id)
-        .map_err(|e| HttpError::BadRequest(e.to_string()))?;
+    let player =
+        PlayerId::parse(&request.player_id).map_err(|e| HttpError::BadRequest(e.to_string()))?;
     let currency_code = request
         .currency
         .unwrap_or_else(|| app.demo_currency.code().to_string());
@@ -135,8 +135,10 @@ async fn open_session(
                 player: player.clone(),
                 amount_minor: demo.minor(),
             };
-            if let Applied::Deposited { replayed: false, balance_minor: b } =
-                app.wallet.apply(deposit).await?
+            if let Applied::Deposited {
+                replayed: false,
+                balance_minor: b,
+            } = app.wallet.apply(deposit).await?
             {
                 balance_minor = b;
             }
@@ -268,7 +270,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = build_app(config).await?;
     let voided = recover_open_rounds(&app).await?;
     if voided > 0 {
-        tracing::warn!(voided, "voided and refunded rounds left open by the last run");
+        tracing::warn!(
+            voided,
+            "voided and refunded rounds left open by the last run"
+        );
     }
     let data = web::Data::from(app.clone());
     let server = actix_web::HttpServer::new(move || {
@@ -282,7 +287,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 async move {
                     let response = response.await?;
                     let class = format!("{}xx", response.status().as_u16() / 100);
-                    metrics.http_requests.with_label_values(&[&route, &class]).inc();
+                    metrics
+                        .http_requests
+                        .with_label_values(&[&route, &class])
+                        .inc();
                     Ok(response)
                 }
             })

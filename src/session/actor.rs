@@ -76,7 +76,11 @@ impl PlayerSession {
 
     fn send(&mut self, frame: &ServerFrame, ctx: &mut Context<Self>) {
         if let ServerFrame::Error { code, .. } = frame {
-            self.app.metrics.errors.with_label_values(&[code.as_str()]).inc();
+            self.app
+                .metrics
+                .errors
+                .with_label_values(&[code.as_str()])
+                .inc();
         }
         self.send_text(Arc::from(frame.to_json()), ctx);
     }
@@ -95,7 +99,11 @@ impl PlayerSession {
 
     /// Closes at once with a close frame, bypassing the send queue (which may be full).
     fn close_now(&mut self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
-        self.app.metrics.ws_closed.with_label_values(&[reason]).inc();
+        self.app
+            .metrics
+            .ws_closed
+            .with_label_values(&[reason])
+            .inc();
         let ws = self.ws.clone();
         let reason = CloseReason {
             code,
@@ -108,12 +116,23 @@ impl PlayerSession {
     }
 
     /// Graceful close: queued after the replies already sent, then stop.
-    fn close_after_replies(&mut self, frame: Option<ServerFrame>, reason: CloseReason, ctx: &mut Context<Self>) {
+    fn close_after_replies(
+        &mut self,
+        frame: Option<ServerFrame>,
+        reason: CloseReason,
+        ctx: &mut Context<Self>,
+    ) {
         if let Some(frame) = frame {
-            let _ = self.out.try_send(Outbound::Text(Arc::from(frame.to_json())));
+            let _ = self
+                .out
+                .try_send(Outbound::Text(Arc::from(frame.to_json())));
         }
         let label = reason.description.clone().unwrap_or_default();
-        self.app.metrics.ws_closed.with_label_values(&[&label]).inc();
+        self.app
+            .metrics
+            .ws_closed
+            .with_label_values(&[&label])
+            .inc();
         if self.out.try_send(Outbound::Close(reason)).is_err() {
             self.drop_slow_client(ctx);
         }
@@ -142,7 +161,8 @@ impl PlayerSession {
                 self.close_now(CloseCode::Policy, "rate limit exceeded", ctx);
                 return;
             }
-            let frame = ServerFrame::error(None, ErrorCode::RateLimited, "too many frames; slow down");
+            let frame =
+                ServerFrame::error(None, ErrorCode::RateLimited, "too many frames; slow down");
             self.send(&frame, ctx);
             return;
         }
@@ -150,25 +170,43 @@ impl PlayerSession {
         let max = self.app.config.session.max_frame_bytes;
         if text.len() > max {
             kind_label = "too_large";
-            self.app.metrics.ws_messages_received.with_label_values(&[kind_label]).inc();
+            self.app
+                .metrics
+                .ws_messages_received
+                .with_label_values(&[kind_label])
+                .inc();
             let message = format!("frame of {} bytes exceeds the limit of {max}", text.len());
-            self.send(&ServerFrame::error(None, ErrorCode::FrameTooLarge, message), ctx);
+            self.send(
+                &ServerFrame::error(None, ErrorCode::FrameTooLarge, message),
+                ctx,
+            );
             return;
         }
         match parse_client_frame(text) {
             Ok(frame) => {
-                self.app.metrics.ws_messages_received.with_label_values(&[frame.kind()]).inc();
+                self.app
+                    .metrics
+                    .ws_messages_received
+                    .with_label_values(&[frame.kind()])
+                    .inc();
                 if self.queue.len() >= MAX_QUEUED_FRAMES {
                     let message = format!("more than {MAX_QUEUED_FRAMES} requests waiting");
                     let req = Some(frame.req_id().to_string());
-                    self.send(&ServerFrame::error(req, ErrorCode::ServerBusy, message), ctx);
+                    self.send(
+                        &ServerFrame::error(req, ErrorCode::ServerBusy, message),
+                        ctx,
+                    );
                     return;
                 }
                 self.queue.push_back(frame);
                 self.run_next(ctx);
             }
             Err(e) => {
-                self.app.metrics.ws_messages_received.with_label_values(&["invalid"]).inc();
+                self.app
+                    .metrics
+                    .ws_messages_received
+                    .with_label_values(&["invalid"])
+                    .inc();
                 self.send(&ServerFrame::error(e.req_id, e.code, e.message), ctx);
             }
         }
@@ -178,7 +216,9 @@ impl PlayerSession {
         if self.busy || self.closing {
             return;
         }
-        let Some(frame) = self.queue.pop_front() else { return };
+        let Some(frame) = self.queue.pop_front() else {
+            return;
+        };
         self.busy = true;
         let app = self.app.clone();
         let caller = self.caller.clone();
@@ -233,7 +273,8 @@ impl PlayerSession {
             let frame = match (account, free) {
                 (Ok(account), Ok(free)) => {
                     for f in &free {
-                        app.free_spin_hints.insert((caller.player.clone(), f.game.clone()));
+                        app.free_spin_hints
+                            .insert((caller.player.clone(), f.game.clone()));
                     }
                     let currency = &caller.currency;
                     let show = |minor| {
@@ -351,7 +392,11 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
         match item {
             Ok(WsMessage::Text(text)) => self.on_text(&text, ctx),
             Ok(WsMessage::Binary(_)) => {
-                let frame = ServerFrame::error(None, ErrorCode::BadFrame, "binary frames are not supported; send JSON text");
+                let frame = ServerFrame::error(
+                    None,
+                    ErrorCode::BadFrame,
+                    "binary frames are not supported; send JSON text",
+                );
                 self.send(&frame, ctx);
             }
             Ok(WsMessage::Ping(bytes)) => {
@@ -368,7 +413,11 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
                 self.close_after_replies(None, reason, ctx);
             }
             Ok(WsMessage::Continuation(_)) => {
-                let frame = ServerFrame::error(None, ErrorCode::BadFrame, "fragmented frames are not supported");
+                let frame = ServerFrame::error(
+                    None,
+                    ErrorCode::BadFrame,
+                    "fragmented frames are not supported",
+                );
                 self.send(&frame, ctx);
             }
             Err(ProtocolError::Overflow) => {

@@ -75,9 +75,9 @@ impl PlayError {
             PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
             PlayError::Wallet(WalletError::Refused(MovementError::TxConflict(_)))
             | PlayError::Refused(MovementError::TxConflict(_)) => ErrorCode::DuplicateRequest,
-            PlayError::Wallet(WalletError::Refused(MovementError::InsufficientFunds { .. })) => {
-                ErrorCode::InsufficientFunds
-            }
+            PlayError::Wallet(WalletError::Refused(MovementError::InsufficientFunds {
+                ..
+            })) => ErrorCode::InsufficientFunds,
             PlayError::Wallet(WalletError::Failed(WalletFailure::Invariant(_)))
             | PlayError::Wallet(WalletError::Refused(_))
             | PlayError::Ledger(LedgerError::Invariant(_))
@@ -195,7 +195,11 @@ async fn history(
     })
 }
 
-fn parse_bet(game: &SlotGame, bet: Option<&str>, currency: &Currency) -> Result<Option<i64>, PlayError> {
+fn parse_bet(
+    game: &SlotGame,
+    bet: Option<&str>,
+    currency: &Currency,
+) -> Result<Option<i64>, PlayError> {
     let Some(text) = bet else { return Ok(None) };
     let bet = Money::parse_positive(text, currency)?;
     game.check_bet(&bet)
@@ -249,7 +253,9 @@ async fn spin(
         ..
     } = opened
     else {
-        return Err(PlayError::Refused(MovementError::UnknownRound(round_id.to_string())));
+        return Err(PlayError::Refused(MovementError::UnknownRound(
+            round_id.to_string(),
+        )));
     };
     if replayed {
         return replay_round(app, caller, req_id, round).await;

@@ -94,11 +94,17 @@ mod tests {
     async fn first_claim_runs_and_resends_replay_the_same_reply() {
         let cache = ReplyCache::new(100, Duration::from_secs(60));
         let (p, r) = ids("alice", "r1");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else { panic!("first claim must run") };
-        let Claim::Replay(waiting) = cache.claim(&p, &r) else { panic!("second must replay") };
+        let Claim::Run(ticket) = cache.claim(&p, &r) else {
+            panic!("first claim must run")
+        };
+        let Claim::Replay(waiting) = cache.claim(&p, &r) else {
+            panic!("second must replay")
+        };
         cache.finish(ticket, Arc::from("reply-1"), true);
         assert_eq!(ReplyCache::wait(waiting).await.as_deref(), Some("reply-1"));
-        let Claim::Replay(later) = cache.claim(&p, &r) else { panic!("kept reply must replay") };
+        let Claim::Replay(later) = cache.claim(&p, &r) else {
+            panic!("kept reply must replay")
+        };
         assert_eq!(ReplyCache::wait(later).await.as_deref(), Some("reply-1"));
     }
 
@@ -106,7 +112,9 @@ mod tests {
     async fn transient_replies_are_not_kept() {
         let cache = ReplyCache::new(100, Duration::from_secs(60));
         let (p, r) = ids("bob", "r1");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else { panic!() };
+        let Claim::Run(ticket) = cache.claim(&p, &r) else {
+            panic!()
+        };
         cache.finish(ticket, Arc::from("busy"), false);
         assert!(matches!(cache.claim(&p, &r), Claim::Run(_)));
     }
@@ -116,7 +124,9 @@ mod tests {
         let cache = ReplyCache::new(100, Duration::from_secs(60));
         let (a, r) = ids("a", "same");
         let (b, _) = ids("b", "same");
-        let Claim::Run(_t) = cache.claim(&a, &r) else { panic!() };
+        let Claim::Run(_t) = cache.claim(&a, &r) else {
+            panic!()
+        };
         assert!(matches!(cache.claim(&b, &r), Claim::Run(_)));
     }
 
@@ -124,8 +134,12 @@ mod tests {
     async fn a_dropped_ticket_releases_waiters() {
         let cache = ReplyCache::new(100, Duration::from_secs(60));
         let (p, r) = ids("c", "r");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else { panic!() };
-        let Claim::Replay(waiting) = cache.claim(&p, &r) else { panic!() };
+        let Claim::Run(ticket) = cache.claim(&p, &r) else {
+            panic!()
+        };
+        let Claim::Replay(waiting) = cache.claim(&p, &r) else {
+            panic!()
+        };
         drop(ticket);
         assert_eq!(ReplyCache::wait(waiting).await, None);
     }

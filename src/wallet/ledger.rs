@@ -262,11 +262,8 @@ pub trait Ledger: Send + Sync + 'static {
     ) -> Result<Option<RoundRecord>, LedgerError>;
 
     /// The player's latest rounds, newest first.
-    async fn history(
-        &self,
-        player: &PlayerId,
-        limit: u32,
-    ) -> Result<Vec<RoundRecord>, LedgerError>;
+    async fn history(&self, player: &PlayerId, limit: u32)
+        -> Result<Vec<RoundRecord>, LedgerError>;
 
     async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError>;
 

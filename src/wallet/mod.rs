@@ -104,7 +104,10 @@ impl WalletPool {
             Err(WalletError::Refused(_)) => "refused",
             Err(_) => "failed",
         };
-        self.metrics.wallet_movements.with_label_values(&[kind, label]).inc();
+        self.metrics
+            .wallet_movements
+            .with_label_values(&[kind, label])
+            .inc();
         result
     }
 
@@ -118,7 +121,9 @@ impl WalletPool {
             Ok(Ok(Err(WalletFailure::Busy))) => Err(WalletError::Busy),
             Ok(Ok(result)) => Ok(result??),
             Ok(Err(_)) => Err(WalletFailure::Unavailable("wallet shard stopped".into()).into()),
-            Err(_) => Err(WalletFailure::Unavailable("no answer from the ledger in time".into()).into()),
+            Err(_) => {
+                Err(WalletFailure::Unavailable("no answer from the ledger in time".into()).into())
+            }
         }
     }
 

@@ -189,7 +189,9 @@ fn run_writer(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
             }
             Err(error) => {
                 for job in group {
-                    let _ = job.reply.send(Err(LedgerError::Invariant(error.to_string())));
+                    let _ = job
+                        .reply
+                        .send(Err(LedgerError::Invariant(error.to_string())));
                 }
             }
         }
@@ -198,7 +200,10 @@ fn run_writer(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
 
 type MovementResults = Vec<Result<Applied, MovementError>>;
 
-fn commit_group(conn: &mut Connection, group: &[WriteJob]) -> Result<Vec<MovementResults>, LedgerError> {
+fn commit_group(
+    conn: &mut Connection,
+    group: &[WriteJob],
+) -> Result<Vec<MovementResults>, LedgerError> {
     let now = now_ms();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut all = Vec::with_capacity(group.len());
@@ -264,7 +269,11 @@ fn fetch_round(conn: &Connection, round_id: &RoundId) -> Result<Option<RoundReco
 }
 
 /// Adds `delta` to a balance unless it would go negative; returns the new balance.
-fn adjust_balance(tx: &Transaction, player: &PlayerId, delta: i64) -> Result<Option<i64>, LedgerError> {
+fn adjust_balance(
+    tx: &Transaction,
+    player: &PlayerId,
+    delta: i64,
+) -> Result<Option<i64>, LedgerError> {
     let balance: Option<i64> = tx
         .prepare_cached(
             "UPDATE accounts SET balance_minor = balance_minor + $1 \
@@ -328,7 +337,13 @@ fn insert_entry(
 
 type Outcome = Result<Result<Applied, MovementError>, LedgerError>;
 
-fn deposit(tx: &Transaction, tx_id: &str, player: &PlayerId, amount_minor: i64, now: i64) -> Outcome {
+fn deposit(
+    tx: &Transaction,
+    tx_id: &str,
+    player: &PlayerId,
+    amount_minor: i64,
+    now: i64,
+) -> Outcome {
     if amount_minor <= 0 {
         return Ok(Err(MovementError::NonPositiveAmount));
     }
@@ -337,7 +352,9 @@ fn deposit(tx: &Transaction, tx_id: &str, player: &PlayerId, amount_minor: i64, 
             "SELECT player_id, kind, amount_minor, balance_after_minor FROM ledger_entries \
              WHERE tx_id = $1",
         )?
-        .query_row(params![tx_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row(params![tx_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     if let Some((owner, kind, amount, balance_after)) = existing {
         let same = owner == player.as_str() && kind == "deposit" && amount == amount_minor;
@@ -353,7 +370,16 @@ fn deposit(tx: &Transaction, tx_id: &str, player: &PlayerId, amount_minor: i64, 
     let Some(balance) = adjust_balance(tx, player, amount_minor)? else {
         return Ok(Err(MovementError::UnknownAccount(player.to_string())));
     };
-    insert_entry(tx, tx_id, player, EntryKind::Deposit, amount_minor, balance, None, now)?;
+    insert_entry(
+        tx,
+        tx_id,
+        player,
+        EntryKind::Deposit,
+        amount_minor,
+        balance,
+        None,
+        now,
+    )?;
     Ok(Ok(Applied::Deposited {
         balance_minor: balance,
         replayed: false,
@@ -361,26 +387,40 @@ fn deposit(tx: &Transaction, tx_id: &str, player: &PlayerId, amount_minor: i64, 
 }
 
 /// Takes one free spin on `game` if the player holds any: `(bet, multiplier, remaining after)`.
-fn take_free_spin(tx: &Transaction, player: &PlayerId, game: &str) -> Result<Option<(i64, u32, u32)>, LedgerError> {
+fn take_free_spin(
+    tx: &Transaction,
+    player: &PlayerId,
+    game: &str,
+) -> Result<Option<(i64, u32, u32)>, LedgerError> {
     let taken: Option<(i64, i64, i64)> = tx
         .prepare_cached(
             "UPDATE free_spins SET remaining = remaining - 1 \
              WHERE player_id = $1 AND game = $2 AND remaining > 0 \
              RETURNING bet_minor, multiplier, remaining",
         )?
-        .query_row(params![player.as_str(), game], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![player.as_str(), game], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let Some((bet, multiplier, remaining)) = taken else { return Ok(None) };
+    let Some((bet, multiplier, remaining)) = taken else {
+        return Ok(None);
+    };
     if remaining == 0 {
-        tx.prepare_cached("DELETE FROM free_spins WHERE player_id = $1 AND game = $2 AND remaining = 0")?
-            .execute(params![player.as_str(), game])?;
+        tx.prepare_cached(
+            "DELETE FROM free_spins WHERE player_id = $1 AND game = $2 AND remaining = 0",
+        )?
+        .execute(params![player.as_str(), game])?;
     }
     let multiplier = u32::try_from(multiplier).map_err(|_| invalid("free_spins.multiplier"))?;
     let remaining = u32::try_from(remaining).map_err(|_| invalid("free_spins.remaining"))?;
     Ok(Some((bet, multiplier, remaining)))
 }
 
-fn give_free_spins(tx: &Transaction, player: &PlayerId, spins: &FreeSpins) -> Result<(), LedgerError> {
+fn give_free_spins(
+    tx: &Transaction,
+    player: &PlayerId,
+    spins: &FreeSpins,
+) -> Result<(), LedgerError> {
     // A retrigger adds spins at the bet and multiplier already held.
     tx.prepare_cached(
         "INSERT INTO free_spins (player_id, game, remaining, bet_minor, multiplier) \
@@ -399,8 +439,12 @@ fn give_free_spins(tx: &Transaction, player: &PlayerId, spins: &FreeSpins) -> Re
 
 /// The round already opened under `(player, req_id)`, for a replayed OpenRound.
 fn replayed_round(tx: &Transaction, player: &PlayerId, req_id: &ReqId) -> Outcome {
-    let round = query_round(tx, "player_id = $1 AND req_id = $2", params![player.as_str(), req_id.as_str()])?
-        .ok_or_else(|| LedgerError::Invariant(format!("round of {player}/{req_id} vanished")))?;
+    let round = query_round(
+        tx,
+        "player_id = $1 AND req_id = $2",
+        params![player.as_str(), req_id.as_str()],
+    )?
+    .ok_or_else(|| LedgerError::Invariant(format!("round of {player}/{req_id} vanished")))?;
     Ok(Ok(Applied::RoundOpened {
         balance_minor: round.balance_after_minor,
         round,
@@ -436,7 +480,9 @@ fn open_round(
     let (debit, stake, multiplier) = match (free, bet_minor) {
         (Some((stake, multiplier, _)), _) => (0, stake, multiplier),
         (None, Some(bet)) if bet > 0 => (bet, bet, 1),
-        (None, _) if round_exists(tx, player, req_id)? => return replayed_round(tx, player, req_id),
+        (None, _) if round_exists(tx, player, req_id)? => {
+            return replayed_round(tx, player, req_id)
+        }
         (None, Some(_)) => return Ok(Err(MovementError::NonPositiveAmount)),
         (None, None) => return Ok(Err(MovementError::BetRequired)),
     };
@@ -497,7 +543,16 @@ fn open_round(
     }
     if debit > 0 {
         let tx_id = round_id.tx("bet");
-        insert_entry(tx, &tx_id, player, EntryKind::Bet, -debit, balance, Some(round_id), now)?;
+        insert_entry(
+            tx,
+            &tx_id,
+            player,
+            EntryKind::Bet,
+            -debit,
+            balance,
+            Some(round_id),
+            now,
+        )?;
     }
     let round = RoundRecord {
         round_id: round_id.clone(),
@@ -545,7 +600,14 @@ fn settle_round(
              balance_after_minor = $3, settled_at_ms = $4 \
              WHERE round_id = $5 AND player_id = $6 AND status = 'open'",
         )?
-        .execute(params![win_minor, outcome_json, balance, now, round_id.as_str(), player.as_str()])?;
+        .execute(params![
+            win_minor,
+            outcome_json,
+            balance,
+            now,
+            round_id.as_str(),
+            player.as_str()
+        ])?;
     if updated != 1 {
         adjust_balance(tx, player, -win_minor)?;
         let Some(round) = fetch_round(tx, round_id)? else {
@@ -565,7 +627,16 @@ fn settle_round(
     }
     if win_minor > 0 {
         let tx_id = round_id.tx("win");
-        insert_entry(tx, &tx_id, player, EntryKind::Win, win_minor, balance, Some(round_id), now)?;
+        insert_entry(
+            tx,
+            &tx_id,
+            player,
+            EntryKind::Win,
+            win_minor,
+            balance,
+            Some(round_id),
+            now,
+        )?;
     }
     if let Some(spins) = free_spins_awarded {
         give_free_spins(tx, player, spins)?;
@@ -598,7 +669,16 @@ fn void_round(tx: &Transaction, round_id: &RoundId, player: &PlayerId, now: i64)
             return Ok(Err(MovementError::UnknownAccount(player.to_string())));
         };
         let tx_id = round_id.tx("refund");
-        insert_entry(tx, &tx_id, player, EntryKind::Refund, round.bet_minor, balance, Some(round_id), now)?;
+        insert_entry(
+            tx,
+            &tx_id,
+            player,
+            EntryKind::Refund,
+            round.bet_minor,
+            balance,
+            Some(round_id),
+            now,
+        )?;
         balance
     } else {
         balance_of(tx, player)?.unwrap_or(0)
@@ -623,7 +703,12 @@ fn void_round(tx: &Transaction, round_id: &RoundId, player: &PlayerId, now: i64)
     }))
 }
 
-fn ensure_account(tx: &Transaction, player: &PlayerId, currency: &str, now: i64) -> Result<Account, LedgerError> {
+fn ensure_account(
+    tx: &Transaction,
+    player: &PlayerId,
+    currency: &str,
+    now: i64,
+) -> Result<Account, LedgerError> {
     tx.prepare_cached(
         "INSERT INTO accounts (player_id, currency, balance_minor, created_at_ms) \
          VALUES ($1, $2, 0, $3) ON CONFLICT (player_id) DO NOTHING",
@@ -653,7 +738,16 @@ fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
             game,
             bet_minor,
             try_free_spin,
-        } => open_round(tx, round_id, player, req_id, game, *bet_minor, *try_free_spin, now),
+        } => open_round(
+            tx,
+            round_id,
+            player,
+            req_id,
+            game,
+            *bet_minor,
+            *try_free_spin,
+            now,
+        ),
         Movement::SettleRound {
             round_id,
             player,
@@ -702,16 +796,21 @@ fn audit(conn: &Connection) -> Result<AuditReport, LedgerError> {
          GROUP BY a.player_id, a.balance_minor",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
     })?;
     for row in rows {
         let (player, balance, sum, count) = row?;
         report.accounts += 1;
         report.entries += count as u64;
         if balance != sum || balance < 0 {
-            report
-                .mismatches
-                .push(format!("{player}: balance {balance} but entries sum to {sum}"));
+            report.mismatches.push(format!(
+                "{player}: balance {balance} but entries sum to {sum}"
+            ));
         }
     }
     // Each entry's balance_after must chain: previous balance_after + amount.
@@ -720,7 +819,12 @@ fn audit(conn: &Connection) -> Result<AuditReport, LedgerError> {
          ORDER BY player_id, seq",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
     })?;
     let mut last: Option<(String, i64)> = None;
     for row in rows {
@@ -736,21 +840,31 @@ fn audit(conn: &Connection) -> Result<AuditReport, LedgerError> {
         }
         last = Some((player, after));
     }
-    let open: i64 = conn.query_row("SELECT COUNT(*) FROM rounds WHERE status = 'open'", [], |r| r.get(0))?;
+    let open: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM rounds WHERE status = 'open'",
+        [],
+        |r| r.get(0),
+    )?;
     report.open_rounds = open as u64;
     Ok(report)
 }
 
 #[async_trait]
 impl Ledger for SqliteLedger {
-    async fn ensure_account(&self, player: &PlayerId, currency: &str) -> Result<Account, LedgerError> {
+    async fn ensure_account(
+        &self,
+        player: &PlayerId,
+        currency: &str,
+    ) -> Result<Account, LedgerError> {
         let movement = Movement::EnsureAccount {
             player: player.clone(),
             currency: currency.to_string(),
         };
         match self.write(vec![movement]).await?.pop() {
             Some(Ok(Applied::AccountReady(account))) => Ok(account),
-            other => Err(LedgerError::Invariant(format!("ensure_account answered {other:?}"))),
+            other => Err(LedgerError::Invariant(format!(
+                "ensure_account answered {other:?}"
+            ))),
         }
     }
 
@@ -758,12 +872,18 @@ impl Ledger for SqliteLedger {
         let player = player.clone();
         self.read(move |conn| {
             let row: Option<(String, i64)> = conn
-                .prepare_cached("SELECT currency, balance_minor FROM accounts WHERE player_id = $1")?
+                .prepare_cached(
+                    "SELECT currency, balance_minor FROM accounts WHERE player_id = $1",
+                )?
                 .query_row(params![player.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some((currency, balance_minor)) = row else { return Ok(None) };
+            let Some((currency, balance_minor)) = row else {
+                return Ok(None);
+            };
             if balance_minor < 0 {
-                return Err(LedgerError::Invariant(format!("{player} balance {balance_minor} < 0")));
+                return Err(LedgerError::Invariant(format!(
+                    "{player} balance {balance_minor} < 0"
+                )));
             }
             Ok(Some(Account {
                 player,
@@ -783,15 +903,27 @@ impl Ledger for SqliteLedger {
         self.read(move |conn| fetch_round(conn, &round_id)).await
     }
 
-    async fn round_by_req(&self, player: &PlayerId, req_id: &ReqId) -> Result<Option<RoundRecord>, LedgerError> {
+    async fn round_by_req(
+        &self,
+        player: &PlayerId,
+        req_id: &ReqId,
+    ) -> Result<Option<RoundRecord>, LedgerError> {
         let (player, req_id) = (player.clone(), req_id.clone());
         self.read(move |conn| {
-            query_round(conn, "player_id = $1 AND req_id = $2", params![player.as_str(), req_id.as_str()])
+            query_round(
+                conn,
+                "player_id = $1 AND req_id = $2",
+                params![player.as_str(), req_id.as_str()],
+            )
         })
         .await
     }
 
-    async fn history(&self, player: &PlayerId, limit: u32) -> Result<Vec<RoundRecord>, LedgerError> {
+    async fn history(
+        &self,
+        player: &PlayerId,
+        limit: u32,
+    ) -> Result<Vec<RoundRecord>, LedgerError> {
         let player = player.clone();
         self.read(move |conn| {
             let sql = format!(
@@ -799,7 +931,8 @@ impl Ledger for SqliteLedger {
                  ORDER BY created_at_ms DESC, round_id DESC LIMIT $2"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![player.as_str(), i64::from(limit)], round_from_row)?;
+            let rows =
+                stmt.query_map(params![player.as_str(), i64::from(limit)], round_from_row)?;
             let mut rounds = Vec::new();
             for row in rows {
                 rounds.push(row??);
@@ -817,16 +950,23 @@ impl Ledger for SqliteLedger {
                  WHERE player_id = $1 AND remaining > 0 ORDER BY game",
             )?;
             let rows = stmt.query_map(params![player.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })?;
             let mut all = Vec::new();
             for row in rows {
                 let (game, remaining, bet_minor, multiplier) = row?;
                 all.push(FreeSpins {
                     game,
-                    remaining: u32::try_from(remaining).map_err(|_| invalid("free_spins.remaining"))?,
+                    remaining: u32::try_from(remaining)
+                        .map_err(|_| invalid("free_spins.remaining"))?,
                     bet_minor,
-                    multiplier: u32::try_from(multiplier).map_err(|_| invalid("free_spins.multiplier"))?,
+                    multiplier: u32::try_from(multiplier)
+                        .map_err(|_| invalid("free_spins.multiplier"))?,
                 });
             }
             Ok(all)
@@ -836,7 +976,9 @@ impl Ledger for SqliteLedger {
 
     async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {
         self.read(|conn| {
-            let sql = format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE status = 'open' ORDER BY round_id");
+            let sql = format!(
+                "SELECT {ROUND_COLUMNS} FROM rounds WHERE status = 'open' ORDER BY round_id"
+            );
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt.query_map([], round_from_row)?;
             let mut rounds = Vec::new();

@@ -58,17 +58,26 @@ async fn a_transaction_id_applies_once_and_conflicts_are_refused() {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
     assert_eq!(
         one(&l, deposit("d1", "a", 1000)).await,
-        Ok(Applied::Deposited { balance_minor: 1000, replayed: false })
+        Ok(Applied::Deposited {
+            balance_minor: 1000,
+            replayed: false
+        })
     );
     assert_eq!(
         one(&l, deposit("d1", "a", 1000)).await,
-        Ok(Applied::Deposited { balance_minor: 1000, replayed: true })
+        Ok(Applied::Deposited {
+            balance_minor: 1000,
+            replayed: true
+        })
     );
     assert_eq!(
         one(&l, deposit("d1", "a", 999)).await,
         Err(MovementError::TxConflict("d1".into()))
     );
-    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 1000);
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        1000
+    );
     assert_eq!(l.entries(&pid("a")).await.unwrap().len(), 1);
 }
 
@@ -89,13 +98,28 @@ async fn refused_movements_change_nothing_and_do_not_stop_the_batch() {
         ])
         .await
         .unwrap();
-    assert!(matches!(results[1], Err(MovementError::InsufficientFunds { balance_minor: 100, needed_minor: 500 })));
-    assert!(matches!(results[2], Ok(Applied::RoundOpened { balance_minor: 40, .. })));
+    assert!(matches!(
+        results[1],
+        Err(MovementError::InsufficientFunds {
+            balance_minor: 100,
+            needed_minor: 500
+        })
+    ));
+    assert!(matches!(
+        results[2],
+        Ok(Applied::RoundOpened {
+            balance_minor: 40,
+            ..
+        })
+    ));
     assert!(matches!(results[3], Err(MovementError::UnknownAccount(_))));
     assert_eq!(results[4], Err(MovementError::BetRequired));
     assert_eq!(results[5], Err(MovementError::NonPositiveAmount));
     assert!(l.round(&r1).await.unwrap().is_none());
-    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 40);
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        40
+    );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
@@ -107,22 +131,65 @@ async fn rounds_open_settle_and_replay() {
     let r = RoundId::new_v7();
     one(&l, open(&r, "a", "q", Some(100))).await.unwrap();
     // The same req_id opens nothing new, whatever round id it comes with.
-    let again = one(&l, open(&RoundId::new_v7(), "a", "q", Some(100))).await.unwrap();
-    let Applied::RoundOpened { round, replayed: true, .. } = again else { panic!("{again:?}") };
+    let again = one(&l, open(&RoundId::new_v7(), "a", "q", Some(100)))
+        .await
+        .unwrap();
+    let Applied::RoundOpened {
+        round,
+        replayed: true,
+        ..
+    } = again
+    else {
+        panic!("{again:?}")
+    };
     assert_eq!(round.round_id, r);
-    assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: false }));
-    assert_eq!(one(&l, settle(&r, "a", 250)).await, Ok(Applied::RoundSettled { balance_minor: 1150, replayed: true }));
-    assert!(matches!(one(&l, settle(&r, "a", 999)).await, Err(MovementError::TxConflict(_))));
-    assert!(matches!(one(&l, settle(&r, "b", 250)).await, Err(MovementError::UnknownAccount(_))));
-    l.ensure_account(&pid("b"), "EUR").await.unwrap();
-    assert!(matches!(one(&l, settle(&r, "b", 250)).await, Err(MovementError::TxConflict(_))));
-    assert_eq!(l.account(&pid("b")).await.unwrap().unwrap().balance_minor, 0);
+    assert_eq!(
+        one(&l, settle(&r, "a", 250)).await,
+        Ok(Applied::RoundSettled {
+            balance_minor: 1150,
+            replayed: false
+        })
+    );
+    assert_eq!(
+        one(&l, settle(&r, "a", 250)).await,
+        Ok(Applied::RoundSettled {
+            balance_minor: 1150,
+            replayed: true
+        })
+    );
     assert!(matches!(
-        one(&l, Movement::VoidRound { round_id: r.clone(), player: pid("a") }).await,
+        one(&l, settle(&r, "a", 999)).await,
+        Err(MovementError::TxConflict(_))
+    ));
+    assert!(matches!(
+        one(&l, settle(&r, "b", 250)).await,
+        Err(MovementError::UnknownAccount(_))
+    ));
+    l.ensure_account(&pid("b"), "EUR").await.unwrap();
+    assert!(matches!(
+        one(&l, settle(&r, "b", 250)).await,
+        Err(MovementError::TxConflict(_))
+    ));
+    assert_eq!(
+        l.account(&pid("b")).await.unwrap().unwrap().balance_minor,
+        0
+    );
+    assert!(matches!(
+        one(
+            &l,
+            Movement::VoidRound {
+                round_id: r.clone(),
+                player: pid("a")
+            }
+        )
+        .await,
         Err(MovementError::RoundNotOpen(_))
     ));
     let round = l.round(&r).await.unwrap().unwrap();
-    assert_eq!((round.status, round.win_minor, round.balance_after_minor), (RoundStatus::Settled, 250, 1150));
+    assert_eq!(
+        (round.status, round.win_minor, round.balance_after_minor),
+        (RoundStatus::Settled, 250, 1150)
+    );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
@@ -138,15 +205,41 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
         player: pid("a"),
         win_minor: 0,
         outcome_json: "{}".into(),
-        free_spins_awarded: Some(FreeSpins { game: "g".into(), remaining: 2, bet_minor: 100, multiplier: 3 }),
+        free_spins_awarded: Some(FreeSpins {
+            game: "g".into(),
+            remaining: 2,
+            bet_minor: 100,
+            multiplier: 3,
+        }),
     };
     one(&l, awarded).await.unwrap();
     let f1 = RoundId::new_v7();
     let opened = one(&l, open(&f1, "a", "q1", None)).await.unwrap();
-    let Applied::RoundOpened { round, free_spins_left: 1, balance_minor: 900, .. } = opened else { panic!("{opened:?}") };
-    assert!(round.free_spin && round.stake_minor == 100 && round.multiplier == 3 && round.bet_minor == 0);
+    let Applied::RoundOpened {
+        round,
+        free_spins_left: 1,
+        balance_minor: 900,
+        ..
+    } = opened
+    else {
+        panic!("{opened:?}")
+    };
+    assert!(
+        round.free_spin
+            && round.stake_minor == 100
+            && round.multiplier == 3
+            && round.bet_minor == 0
+    );
     // Voiding a free-spin round gives the spin back and moves no money.
-    one(&l, Movement::VoidRound { round_id: f1.clone(), player: pid("a") }).await.unwrap();
+    one(
+        &l,
+        Movement::VoidRound {
+            round_id: f1.clone(),
+            player: pid("a"),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(l.free_spins(&pid("a")).await.unwrap()[0].remaining, 2);
     for q in ["q2", "q3"] {
         let r = RoundId::new_v7();
@@ -155,8 +248,14 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
     }
     assert!(l.free_spins(&pid("a")).await.unwrap().is_empty());
     // Now a spin without a bet is refused; with a bet it is paid.
-    assert_eq!(one(&l, open(&RoundId::new_v7(), "a", "q4", None)).await, Err(MovementError::BetRequired));
-    assert_eq!(l.account(&pid("a")).await.unwrap().unwrap().balance_minor, 920);
+    assert_eq!(
+        one(&l, open(&RoundId::new_v7(), "a", "q4", None)).await,
+        Err(MovementError::BetRequired)
+    );
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        920
+    );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
@@ -167,10 +266,28 @@ async fn void_refunds_exactly_once() {
     one(&l, deposit("d", "a", 1000)).await.unwrap();
     let r = RoundId::new_v7();
     one(&l, open(&r, "a", "q", Some(300))).await.unwrap();
-    let void = Movement::VoidRound { round_id: r.clone(), player: pid("a") };
-    assert_eq!(one(&l, void.clone()).await, Ok(Applied::RoundVoided { balance_minor: 1000, replayed: false }));
-    assert_eq!(one(&l, void).await, Ok(Applied::RoundVoided { balance_minor: 1000, replayed: true }));
-    assert!(matches!(one(&l, settle(&r, "a", 5)).await, Err(MovementError::RoundNotOpen(_))));
+    let void = Movement::VoidRound {
+        round_id: r.clone(),
+        player: pid("a"),
+    };
+    assert_eq!(
+        one(&l, void.clone()).await,
+        Ok(Applied::RoundVoided {
+            balance_minor: 1000,
+            replayed: false
+        })
+    );
+    assert_eq!(
+        one(&l, void).await,
+        Ok(Applied::RoundVoided {
+            balance_minor: 1000,
+            replayed: true
+        })
+    );
+    assert!(matches!(
+        one(&l, settle(&r, "a", 5)).await,
+        Err(MovementError::RoundNotOpen(_))
+    ));
     assert!(l.open_rounds().await.unwrap().is_empty());
     assert_eq!(l.entries(&pid("a")).await.unwrap().len(), 3);
 }

@@ -36,7 +36,11 @@ pub fn config_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
         text = text.replacen(from, to, 1);
     }
     let games = repo_root().join("config/games");
-    text = text.replacen("dir = \"config/games\"", &format!("dir = {:?}", games.display().to_string()), 1);
+    text = text.replacen(
+        "dir = \"config/games\"",
+        &format!("dir = {:?}", games.display().to_string()),
+        1,
+    );
     let path = dir.join("croupier.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -91,7 +95,10 @@ impl Server {
     }
 
     pub fn ws_url(&self, token: &str) -> String {
-        format!("{}/v1/ws?token={token}", self.base.replace("http://", "ws://"))
+        format!(
+            "{}/v1/ws?token={token}",
+            self.base.replace("http://", "ws://")
+        )
     }
 
     pub fn kill9(&mut self) {
@@ -126,7 +133,10 @@ impl Server {
             .arg(&self.data_dir)
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
     }
 }
 
@@ -183,14 +193,20 @@ impl Client {
     }
 
     /// Sends, reporting a broken connection instead of panicking.
-    pub async fn ws_send(&mut self, frame: Value) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    pub async fn ws_send(
+        &mut self,
+        frame: Value,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         self.ws.send(Message::Text(frame.to_string().into())).await
     }
 
     /// The next JSON text frame, or `None` if the connection broke or closed.
     pub async fn try_recv(&mut self) -> Option<Value> {
         loop {
-            let message = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next()).await.ok()??.ok()?;
+            let message = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             match message {
                 Message::Text(text) => return serde_json::from_str(&text).ok(),
                 Message::Close(_) => return None,
@@ -209,7 +225,9 @@ impl Client {
     }
 
     pub async fn balance(&mut self) -> String {
-        let reply = self.request(json!({"type": "balance", "req_id": format!("bal-{}", uuid_like())})).await;
+        let reply = self
+            .request(json!({"type": "balance", "req_id": format!("bal-{}", uuid_like())}))
+            .await;
         assert_eq!(reply["type"], "balance", "{reply}");
         reply["balance"].as_str().unwrap().to_string()
     }
@@ -235,7 +253,9 @@ pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> V
             .expect("valid websocket message");
         match message {
             Message::Text(text) => return serde_json::from_str(&text).expect("server sends JSON"),
-            Message::Close(frame) => return json!({"type": "__closed", "frame": format!("{frame:?}")}),
+            Message::Close(frame) => {
+                return json!({"type": "__closed", "frame": format!("{frame:?}")})
+            }
             _ => continue,
         }
     }
