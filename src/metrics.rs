@@ -278,6 +278,12 @@ impl Metrics {
         }
     }
 
+    /// One committed wallet batch: its size and how long the commit took.
+    pub fn observe_wallet_batch(&self, movements: usize, took: std::time::Duration) {
+        self.wallet_batch_size.observe(movements as f64);
+        self.wallet_commit_seconds.observe(took.as_secs_f64());
+    }
+
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = TextEncoder::new();

@@ -97,10 +97,8 @@ impl WalletActor {
         let fut = async move { ledger.commit_batch(&movements).await };
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
             act.committing = false;
-            act.metrics.wallet_batch_size.observe(batch.len() as f64);
             act.metrics
-                .wallet_commit_seconds
-                .observe(started.elapsed().as_secs_f64());
+                .observe_wallet_batch(batch.len(), started.elapsed());
             match result {
                 Ok(results) => {
                     for (apply, result) in batch.into_iter().zip(results) {
