@@ -226,7 +226,16 @@ impl PlayerSession {
         let me = ctx.address();
         let claim = app.replies.claim(&caller.player, frame.req_id());
         let req_id = frame.req_id().clone();
-        self.app.tasks.spawn(async move {
+        // Every log line of this request (and of its round) carries these fields; never the token.
+        let span = tracing::info_span!(
+            "request",
+            session = %caller.session_id,
+            player = %caller.player,
+            req_id = %req_id,
+            kind = frame.kind(),
+            round = tracing::field::Empty,
+        );
+        let task = async move {
             let text: Arc<str> = match claim {
                 Claim::Replay(slot) => match ReplyCache::wait(slot).await {
                     Some(reply) => reply,
@@ -258,7 +267,10 @@ impl PlayerSession {
                 app.metrics.ws_messages_sent.inc();
             }
             me.do_send(FrameDone);
-        });
+        };
+        self.app
+            .tasks
+            .spawn(tracing::Instrument::instrument(task, span));
     }
 
     fn send_welcome(&mut self, ctx: &mut Context<Self>) {

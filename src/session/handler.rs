@@ -222,6 +222,7 @@ async fn spin(
         .clone();
     let bet_minor = parse_bet(&game, bet, &caller.currency)?;
     let round_id = RoundId::new_v7();
+    tracing::Span::current().record("round", tracing::field::display(&round_id));
     let hint = (caller.player.clone(), game.id().to_string());
     let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
     let opened = app
@@ -305,6 +306,13 @@ async fn spin(
         app.free_spin_hints.insert(hint);
     }
     let free_spins_remaining = free_spins_left + outcome.free_spins_awarded;
+    tracing::debug!(
+        game = game.id(),
+        bet_minor = round.bet_minor,
+        win_minor = win.minor(),
+        free_spin = round.free_spin,
+        "round settled"
+    );
     record_spin_metrics(app, &game, &round, win.minor(), &caller.currency, started);
     Ok(ServerFrame::SpinResult {
         req_id: req_id.to_string(),

@@ -62,14 +62,19 @@ impl Server {
 
     /// Starts a server on an existing config and data directory (used to restart after a kill).
     pub fn spawn(config: &Path, data_dir: &Path) -> Server {
+        Self::spawn_logged(config, data_dir, Stdio::inherit(), "warn")
+    }
+
+    /// Like [`Server::spawn`], with the server's log (stderr) sent to `log` at `rust_log`.
+    pub fn spawn_logged(config: &Path, data_dir: &Path, log: Stdio, rust_log: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .arg("--data-dir")
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("croupier binary starts");
         let stdout = child.stdout.take().unwrap();
