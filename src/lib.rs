@@ -31,6 +31,7 @@
 //! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
 //! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
+//! | [`table`] | live tables in progress: `tables.toml` and the pure round state machine |
 //! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
@@ -49,4 +50,5 @@ pub mod protocol;
 pub mod rng;
 pub mod server;
 pub mod session;
+pub mod table;
 pub mod wallet;
