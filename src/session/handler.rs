@@ -254,9 +254,8 @@ async fn spin(
         ..
     } = opened
     else {
-        return Err(PlayError::Refused(MovementError::UnknownRound(
-            round_id.to_string(),
-        )));
+        let what = format!("OpenRound {round_id} got an answer of another kind");
+        return Err(LedgerError::Invariant(what).into());
     };
     if replayed {
         return replay_round(app, caller, req_id, round).await;
@@ -365,7 +364,10 @@ async fn settle_with_retries(app: &App, settle: Movement) -> Result<i64, PlayErr
     loop {
         match app.wallet.apply(settle.clone()).await {
             Ok(Applied::RoundSettled { balance_minor, .. }) => return Ok(balance_minor),
-            Ok(_) => return Err(PlayError::Refused(MovementError::NonPositiveAmount)),
+            Ok(other) => {
+                let what = format!("SettleRound answered {other:?}");
+                return Err(LedgerError::Invariant(what).into());
+            }
             Err(WalletError::Refused(refused)) => return Err(PlayError::Refused(refused)),
             Err(error) if attempt >= SETTLE_ATTEMPTS => return Err(error.into()),
             Err(error) => {
