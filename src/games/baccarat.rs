@@ -784,20 +784,9 @@ mod tests {
     use super::*;
     use crate::money::Currency;
     use proptest::prelude::*;
-    use rand_chacha::ChaCha8Rng;
-    use rand_core::{RngCore, SeedableRng};
     use std::collections::HashMap;
 
-    struct Seeded(ChaCha8Rng);
-    impl RandomSource for Seeded {
-        fn next_u32(&mut self) -> u32 {
-            self.0.next_u32()
-        }
-    }
-
-    fn seeded(seed: u64) -> Seeded {
-        Seeded(ChaCha8Rng::seed_from_u64(seed))
-    }
+    use crate::rng::testing::seeded;
 
     fn eur() -> Currency {
         Currency::new("EUR", 2).expect("EUR is valid")

@@ -524,8 +524,6 @@ mod tests {
     use super::*;
     use crate::money::Currency;
     use proptest::prelude::*;
-    use rand_chacha::ChaCha8Rng;
-    use rand_core::{RngCore, SeedableRng};
 
     fn eur() -> Currency {
         Currency::new("EUR", 2).expect("EUR is a valid currency")
@@ -549,12 +547,7 @@ mod tests {
         settled.remove(0)
     }
 
-    struct Seeded(ChaCha8Rng);
-    impl RandomSource for Seeded {
-        fn next_u32(&mut self) -> u32 {
-            self.0.next_u32()
-        }
-    }
+    use crate::rng::testing::seeded;
 
     /// (kind, numbers, stake, winning pocket, returned on that win, losing pockets), worked by hand.
     type HandWorked = (
@@ -801,7 +794,7 @@ mod tests {
 
     #[test]
     fn draw_pocket_covers_the_wheel() {
-        let mut rng = Seeded(ChaCha8Rng::seed_from_u64(37));
+        let mut rng = seeded(37);
         let mut seen = [0u32; POCKETS as usize];
         for _ in 0..37_000 {
             let pocket = draw_pocket(&mut rng);

@@ -35,12 +35,18 @@ pub trait RandomSource {
     }
 }
 
+/// Test doubles for game code: a scripted source that replays fixed draws (and counts them),
+/// and a seeded one for reproducible runs. Never compiled into the server.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod testing {
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
 
-    /// Replays a fixed list of raw 32-bit draws.
-    struct Script(Vec<u32>, usize);
+    use super::RandomSource;
+
+    /// Replays fixed raw 32-bit draws; `.1` counts how many were taken.
+    pub struct Script(pub Vec<u32>, pub usize);
+
     impl RandomSource for Script {
         fn next_u32(&mut self) -> u32 {
             let v = self.0[self.1];
@@ -48,6 +54,25 @@ mod tests {
             v
         }
     }
+
+    /// A reproducible stream from a seed.
+    pub struct Seeded(ChaCha8Rng);
+
+    impl RandomSource for Seeded {
+        fn next_u32(&mut self) -> u32 {
+            self.0.next_u32()
+        }
+    }
+
+    pub fn seeded(seed: u64) -> Seeded {
+        Seeded(ChaCha8Rng::seed_from_u64(seed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::Script;
+    use super::*;
 
     #[test]
     fn rejection_discards_the_incomplete_top_zone() {

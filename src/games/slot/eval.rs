@@ -579,15 +579,7 @@ mod tests {
         assert_eq!(evaluate(&game, &[3, 17, 9, 5], SpinMode::Base), reference);
     }
 
-    /// Replays fixed 32-bit draws and counts them.
-    struct Script(Vec<u32>, usize);
-    impl RandomSource for Script {
-        fn next_u32(&mut self) -> u32 {
-            let v = self.0[self.1];
-            self.1 += 1;
-            v
-        }
-    }
+    use crate::rng::testing::Script;
 
     #[test]
     fn spin_draws_one_unbiased_stop_per_reel_and_nothing_else() {
