@@ -54,10 +54,7 @@ impl App {
         games: GameCatalog,
         tokens: TokenKeys,
     ) -> Self {
-        let replies = ReplyCache::new(
-            config.session.reply_cache_entries as u64 * 1024,
-            REPLY_CACHE_TTL,
-        );
+        let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
         Self {
             currencies: config.currencies.clone(),
             config,

@@ -268,8 +268,8 @@ impl Config {
         range(
             "session.reply_cache_entries",
             self.session.reply_cache_entries as u64,
-            1,
-            100_000,
+            1_000,
+            100_000_000,
         )?;
         range(
             "session.send_queue_frames",
