@@ -1,5 +1,5 @@
-//! `App`: what every request handler and session shares on one node — config, games, wallet
-//! and RNG pools, the reply cache, metrics, and the shutdown signal.
+//! `App`: what every request handler and session shares on one node — config, games, live
+//! tables, wallet and RNG pools, the reply cache, metrics, and the shutdown signal.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::money::{Currency, CurrencyTable};
 use crate::rng::RngPool;
 use crate::server::auth::TokenKeys;
 use crate::session::ReplyCache;
+use crate::table::TableRegistry;
 use crate::wallet::WalletPool;
 
 /// How long a cached reply is kept for resends: longer than any sane client retry loop.
@@ -29,6 +30,7 @@ pub struct App {
     pub wallet: WalletPool,
     pub rng: RngPool,
     pub games: GameCatalog,
+    pub tables: TableRegistry,
     pub replies: ReplyCache,
     pub tokens: TokenKeys,
     /// Cancelled when the node shuts down or drains: sessions finish their request and close.
@@ -52,6 +54,7 @@ impl App {
         wallet: WalletPool,
         rng: RngPool,
         games: GameCatalog,
+        tables: TableRegistry,
         tokens: TokenKeys,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
@@ -63,6 +66,7 @@ impl App {
             wallet,
             rng,
             games,
+            tables,
             replies,
             tokens,
             shutdown: CancellationToken::new(),

@@ -42,6 +42,7 @@ pub struct Config {
     pub rng: RngConfig,
     pub session: SessionConfig,
     pub games: GamesConfig,
+    pub tables: TablesConfig,
     pub log: LogConfig,
 }
 
@@ -101,6 +102,13 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct GamesConfig {
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesConfig {
+    /// Live tables definition file; `""` runs no tables.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -18,7 +18,23 @@ const WIN_MULTIPLE_BUCKETS: &[f64] = &[
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// Why a round is voided: the `cause` label of `croupier_rounds_voided_total`.
-pub const VOID_CAUSES: [&str; 3] = ["recovery", "stale", "rng_unavailable"];
+pub const VOID_CAUSES: [&str; 8] = [
+    "late_debit",
+    "recovery",
+    "stale",
+    "rng_unavailable",
+    "shutdown",
+    "draw_timeout",
+    "no_outcome",
+    "settle_failed",
+];
+/// Lateness of table phase changes: a tick is 50 ms, so most land in the first buckets.
+const LATENESS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+/// Time to serialise one table event and queue it to every seat.
+const FANOUT_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1,
+];
 /// Labels of `croupier_wallet_movements_total`.
 pub const MOVEMENT_KINDS: [&str; 5] = [
     "deposit",
@@ -54,6 +70,15 @@ pub struct Metrics {
     pub sessions_opened: IntCounter,
     pub ready: IntGauge,
     pub build_info: IntGaugeVec,
+    pub table_rounds: IntCounterVec,
+    pub table_bets: IntCounterVec,
+    pub table_bet_minor: IntCounterVec,
+    pub table_bets_settled: IntCounterVec,
+    pub table_returned_minor: IntCounterVec,
+    pub table_seated: IntGaugeVec,
+    pub table_phase_lateness_seconds: HistogramVec,
+    pub table_broadcast_seconds: HistogramVec,
+    pub table_slow_clients_dropped: IntCounterVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -74,6 +99,32 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let metric = IntGauge::new(name, help).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> HistogramVec {
+    let metric = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
     registry
         .register(Box::new(metric.clone()))
         .expect("unique metric");
@@ -247,12 +298,87 @@ impl Metrics {
                 "1 while the node accepts new players, 0 while starting or draining.",
             ),
             build_info,
+            table_rounds: counter_vec(
+                &r,
+                "table_rounds_total",
+                "Live-table rounds finished, by table and result (settled or void).",
+                &["table", "result"],
+            ),
+            table_bets: counter_vec(
+                &r,
+                "table_bets_total",
+                "Live-table bets accepted (debited and in the round), by table and bet kind.",
+                &["table", "kind"],
+            ),
+            table_bet_minor: counter_vec(
+                &r,
+                "table_bet_minor_units_total",
+                "Amount staked on live-table bets, in minor units of the table's currency, by table and bet kind.",
+                &["table", "kind"],
+            ),
+            table_bets_settled: counter_vec(
+                &r,
+                "table_bets_settled_total",
+                "Live-table bets settled (paid or lost, not voided), by table and bet kind.",
+                &["table", "kind"],
+            ),
+            table_returned_minor: counter_vec(
+                &r,
+                "table_returned_minor_units_total",
+                "Amount returned to players by settled live-table bets (stake plus winnings), in minor units, by table and bet kind.",
+                &["table", "kind"],
+            ),
+            table_seated: gauge_vec(
+                &r,
+                "table_seated_players",
+                "Connections seated at each live table on this node.",
+                &["table"],
+            ),
+            table_phase_lateness_seconds: histogram_vec(
+                &r,
+                "table_phase_lateness_seconds",
+                "How late each live-table phase change ran behind its scheduled deadline.",
+                LATENESS_BUCKETS,
+                &["table"],
+            ),
+            table_broadcast_seconds: histogram_vec(
+                &r,
+                "table_broadcast_duration_seconds",
+                "Time to serialise one table event once and queue it to every seated connection.",
+                FANOUT_BUCKETS,
+                &["table"],
+            ),
+            table_slow_clients_dropped: counter_vec(
+                &r,
+                "table_slow_clients_dropped_total",
+                "Seated connections closed because their send queue was full (too far behind).",
+                &["table"],
+            ),
             registry: r,
         }
     }
 
     /// Creates every bounded label combination at zero, so `increase()` sees the first event
     /// on a fresh node instead of a series that appears from nowhere.
+    /// Creates each table's series at zero (see [`Metrics::init_series`]).
+    pub fn init_table_series(&self, tables: &[(&str, Vec<&str>)]) {
+        for (table, kinds) in tables {
+            for result in ["settled", "void"] {
+                self.table_rounds.with_label_values(&[table, result]);
+            }
+            for kind in kinds {
+                self.table_bets.with_label_values(&[table, kind]);
+                self.table_bet_minor.with_label_values(&[table, kind]);
+                self.table_bets_settled.with_label_values(&[table, kind]);
+                self.table_returned_minor.with_label_values(&[table, kind]);
+            }
+            self.table_seated.with_label_values(&[table]);
+            self.table_phase_lateness_seconds.with_label_values(&[table]);
+            self.table_broadcast_seconds.with_label_values(&[table]);
+            self.table_slow_clients_dropped.with_label_values(&[table]);
+        }
+    }
+
     pub fn init_series(&self, games: &[&str], currencies: &[&str]) {
         for code in crate::protocol::ErrorCode::ALL {
             self.errors.with_label_values(&[code.as_str()]);

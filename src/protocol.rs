@@ -28,10 +28,16 @@ pub enum ErrorCode {
     InvalidToken,
     BadRequest,
     Unauthorized,
+    UnknownTable,
+    BettingClosed,
+    TableFull,
+    NotSeated,
+    BadBet,
+    WrongCurrency,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownType,
         ErrorCode::BadReqId,
@@ -49,6 +55,12 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
+        ErrorCode::UnknownTable,
+        ErrorCode::BettingClosed,
+        ErrorCode::TableFull,
+        ErrorCode::NotSeated,
+        ErrorCode::BadBet,
+        ErrorCode::WrongCurrency,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,12 +82,20 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnknownTable => "unknown_table",
+            ErrorCode::BettingClosed => "betting_closed",
+            ErrorCode::TableFull => "table_full",
+            ErrorCode::NotSeated => "not_seated",
+            ErrorCode::BadBet => "bad_bet",
+            ErrorCode::WrongCurrency => "wrong_currency",
         }
     }
 }
 
 /// Largest `history.limit`: the game-recall window.
 pub const MAX_HISTORY: u32 = 50;
+/// Most numbers a table bet may list: a six line covers six.
+pub const MAX_BET_NUMBERS: usize = 6;
 
 /// A client frame that passed parsing: every field has a valid shape (values such as the bet
 /// amount are checked against the game and the currency by the session).
@@ -100,6 +120,26 @@ pub enum ClientFrame {
     Ping {
         req_id: ReqId,
     },
+    Tables {
+        req_id: ReqId,
+    },
+    JoinTable {
+        req_id: ReqId,
+        table: String,
+    },
+    LeaveTable {
+        req_id: ReqId,
+        table: String,
+    },
+    TableBet {
+        req_id: ReqId,
+        table: String,
+        kind: String,
+        /// The numbers a roulette bet covers (empty for outside and baccarat bets).
+        numbers: Vec<u8>,
+        /// The stake as sent (a decimal string).
+        amount: String,
+    },
 }
 
 impl ClientFrame {
@@ -109,7 +149,11 @@ impl ClientFrame {
             | ClientFrame::Balance { req_id }
             | ClientFrame::Games { req_id }
             | ClientFrame::History { req_id, .. }
-            | ClientFrame::Ping { req_id } => req_id,
+            | ClientFrame::Ping { req_id }
+            | ClientFrame::Tables { req_id }
+            | ClientFrame::JoinTable { req_id, .. }
+            | ClientFrame::LeaveTable { req_id, .. }
+            | ClientFrame::TableBet { req_id, .. } => req_id,
         }
     }
 
@@ -120,6 +164,10 @@ impl ClientFrame {
             ClientFrame::Games { .. } => "games",
             ClientFrame::History { .. } => "history",
             ClientFrame::Ping { .. } => "ping",
+            ClientFrame::Tables { .. } => "tables",
+            ClientFrame::JoinTable { .. } => "join_table",
+            ClientFrame::LeaveTable { .. } => "leave_table",
+            ClientFrame::TableBet { .. } => "table_bet",
         }
     }
 }
@@ -144,7 +192,9 @@ fn frame_error(req_id: Option<&ReqId>, code: ErrorCode, message: impl Into<Strin
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "spin" => &["type", "req_id", "game", "bet"],
-        "balance" | "games" | "ping" => &["type", "req_id"],
+        "balance" | "games" | "ping" | "tables" => &["type", "req_id"],
+        "join_table" | "leave_table" => &["type", "req_id", "table"],
+        "table_bet" => &["type", "req_id", "table", "kind", "numbers", "amount"],
         "history" => &["type", "req_id", "limit"],
         _ => return None,
     })
@@ -201,7 +251,70 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             format!("unexpected field {shown:?} in a {kind} frame"),
         ));
     }
+    let string_field = |name: &str| match object.get(name) {
+        Some(Value::String(v)) => Ok(v.clone()),
+        Some(_) => Err(frame_error(
+            rid,
+            ErrorCode::BadFrame,
+            format!("{name} must be a string"),
+        )),
+        None => Err(frame_error(
+            rid,
+            ErrorCode::BadFrame,
+            format!("{name} is missing"),
+        )),
+    };
     let frame = match kind {
+        "tables" => ClientFrame::Tables { req_id },
+        "join_table" => ClientFrame::JoinTable {
+            table: string_field("table")?,
+            req_id,
+        },
+        "leave_table" => ClientFrame::LeaveTable {
+            table: string_field("table")?,
+            req_id,
+        },
+        "table_bet" => {
+            let numbers = match object.get("numbers") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) if items.len() <= MAX_BET_NUMBERS => items
+                    .iter()
+                    .map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
+                    .collect::<Option<Vec<u8>>>()
+                    .ok_or_else(|| {
+                        frame_error(
+                            rid,
+                            ErrorCode::BadBet,
+                            "numbers must be small non-negative integers",
+                        )
+                    })?,
+                Some(_) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadBet,
+                        format!("numbers must be an array of at most {MAX_BET_NUMBERS} integers"),
+                    ))
+                }
+            };
+            let amount = match object.get("amount") {
+                Some(Value::String(a)) => a.clone(),
+                Some(Value::Number(_)) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadAmount,
+                        "amount must be a decimal string such as \"1.00\", not a number",
+                    ))
+                }
+                _ => return Err(frame_error(rid, ErrorCode::BadAmount, "amount is missing")),
+            };
+            ClientFrame::TableBet {
+                table: string_field("table")?,
+                kind: string_field("kind")?,
+                numbers,
+                amount,
+                req_id,
+            }
+        }
         "spin" => {
             let game = match object.get("game") {
                 Some(Value::String(g)) => g.clone(),
@@ -298,6 +411,45 @@ pub struct RoundView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitView {
+    pub min: String,
+    pub max: String,
+}
+
+/// A live table as listed by `tables` and `GET /v1/tables`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableView {
+    pub id: String,
+    pub game: String,
+    pub currency: String,
+    pub round_id: String,
+    pub phase: String,
+    pub time_left_ms: i64,
+    pub seated: usize,
+    /// 0 = unlimited watchers.
+    pub max_seats: u32,
+    pub limits: std::collections::BTreeMap<String, LimitView>,
+}
+
+/// One of the caller's bets in a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableBetView {
+    pub bet_id: String,
+    pub kind: String,
+    pub numbers: Vec<u8>,
+    pub amount: String,
+    /// `accepted` once debited, `pending` while the debit commits.
+    pub status: String,
+}
+
+/// A past round's result as shown on the table's board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastRound {
+    pub round_id: String,
+    pub result: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServerFrame {
     Welcome {
@@ -343,6 +495,79 @@ pub enum ServerFrame {
     },
     Reconnect {
         reason: String,
+    },
+    Tables {
+        req_id: String,
+        tables: Vec<TableView>,
+    },
+    /// The reply to `join_table`: everything needed to draw the table now.
+    TableState {
+        req_id: String,
+        table: TableView,
+        your_bets: Vec<TableBetView>,
+        recent: Vec<PastRound>,
+    },
+    LeftTable {
+        req_id: String,
+        table: String,
+    },
+    BetAccepted {
+        req_id: String,
+        table: String,
+        round_id: String,
+        bet_id: String,
+        kind: String,
+        numbers: Vec<u8>,
+        amount: String,
+        balance: String,
+    },
+    /// Pushed to every seated player: a new round takes bets until `closes_at` (Unix ms).
+    BettingOpen {
+        table: String,
+        round_id: String,
+        closes_at: i64,
+        closes_in_ms: i64,
+    },
+    /// Pushed once a second while betting is open.
+    BettingCountdown {
+        table: String,
+        round_id: String,
+        seconds_left: i64,
+    },
+    BettingClosed {
+        table: String,
+        round_id: String,
+    },
+    /// The drawn outcome, the same frame to every seated player.
+    RoundResult {
+        table: String,
+        round_id: String,
+        result: Value,
+    },
+    /// The round's bets are paid: totals for everyone (each player's own bets come as
+    /// `bet_settled`).
+    RoundSettled {
+        table: String,
+        round_id: String,
+        bets: usize,
+        returned: String,
+    },
+    /// The round could not complete: every bet of it is refunded exactly once.
+    RoundVoid {
+        table: String,
+        round_id: String,
+        reason: String,
+    },
+    /// Pushed to the player who placed the bet: what it returned (`void`: the refund).
+    BetSettled {
+        table: String,
+        round_id: String,
+        bet_id: String,
+        kind: String,
+        amount: String,
+        outcome: String,
+        returned: String,
+        balance: String,
     },
 }
 

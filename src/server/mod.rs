@@ -22,6 +22,7 @@ use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
 use crate::session::{recover_open_rounds, Caller, PlayerSession};
+use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::sqlite::SqliteLedger;
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
 use auth::{operator_key_matches, AuthError, TokenKeys};
@@ -155,6 +156,10 @@ async fn open_session(
     })))
 }
 
+async fn list_tables(app: web::Data<App>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "tables": app.tables.views().await }))
+}
+
 async fn list_games(app: web::Data<App>) -> HttpResponse {
     let games: Vec<_> = app
         .games
@@ -248,6 +253,30 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
     let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
     metrics.init_series(&game_ids, &currency_codes);
+    let table_configs = if config.tables.file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        crate::table::config::load(&config.tables.file, &config.currencies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.tables.file.display()))?
+    };
+    if let Some(clash) = table_configs.iter().find(|t| games.slot(&t.id).is_some()) {
+        // Table bets are ledger rounds whose game is the table id: it must not name a slot.
+        anyhow::bail!("table id {:?} is also a slot game id", clash.id);
+    }
+    let series: Vec<(&str, Vec<&str>)> = table_configs
+        .iter()
+        .map(|t| (t.id.as_str(), t.limits.keys().map(String::as_str).collect()))
+        .collect();
+    metrics.init_table_series(&series);
+    let tables = TableRegistry::start(
+        table_configs,
+        TableDeps {
+            wallet: wallet.clone(),
+            rng: rng.clone(),
+            metrics: metrics.clone(),
+        },
+        Config::per_core(0),
+    );
     Ok(Arc::new(App::new(
         config,
         demo.balance.currency().clone(),
@@ -255,6 +284,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         wallet,
         rng,
         games,
+        tables,
         tokens,
     )))
 }
@@ -298,6 +328,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
             .route("/v1/sessions", web::post().to(open_session))
             .route("/v1/games", web::get().to(list_games))
+            .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/ws", web::get().to(websocket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
@@ -319,6 +350,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: closing sessions, finishing rounds in flight");
     app.set_ready(false);
+    // Live-table rounds cannot finish once players are gone: void and refund them first, while
+    // the seated players are still connected to be told.
+    app.tables.stop_all("shutdown").await;
     app.shutdown.cancel();
     app.tasks.close();
     if tokio::time::timeout(grace, app.tasks.wait()).await.is_err() {

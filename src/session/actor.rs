@@ -29,7 +29,10 @@ pub const MAX_QUEUED_FRAMES: usize = 32;
 /// How often the idle timeout is checked.
 const IDLE_CHECK_EVERY: Duration = Duration::from_secs(5);
 
-enum Outbound {
+/// Tables one connection may sit at at once: bounds the fan-out work one socket can cause.
+pub const MAX_TABLES_PER_SESSION: usize = 8;
+
+pub(crate) enum Outbound {
     Text(Arc<str>),
     Pong(Bytes),
     Close(CloseReason),
@@ -38,6 +41,79 @@ enum Outbound {
 #[derive(Message)]
 #[rtype(result = "()")]
 struct FrameDone;
+
+/// Closes the connection at once with a policy close frame (a table dropping a client that
+/// fell too far behind).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kick(pub &'static str);
+
+/// Why a push did not reach a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// The connection's send queue is full: it is too far behind.
+    Full,
+    /// The connection is gone.
+    Gone,
+}
+
+/// How a live table reaches one connection: its bounded send queue, and a way to drop it.
+/// Pushing is a `try_send` of a frame serialised once for all seats: it never waits.
+#[derive(Clone)]
+pub struct Pusher {
+    out: mpsc::Sender<Outbound>,
+    /// `None` for a detached pusher (benchmarks): nothing to close.
+    session: Option<Recipient<Kick>>,
+    pub session_id: Arc<str>,
+}
+
+impl Pusher {
+    pub fn push(&self, text: Arc<str>) -> Result<(), PushError> {
+        self.out.try_send(Outbound::Text(text)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => PushError::Full,
+            mpsc::error::TrySendError::Closed(_) => PushError::Gone,
+        })
+    }
+
+    pub fn kick(&self, reason: &'static str) {
+        if let Some(session) = &self.session {
+            session.do_send(Kick(reason));
+        }
+    }
+
+    /// A pusher whose connection is an in-process queue: for the fan-out benchmark and tests.
+    #[doc(hidden)]
+    pub fn detached(session_id: &str, queue: usize) -> (Pusher, DetachedQueue) {
+        let (out, rx) = mpsc::channel(queue);
+        let pusher = Pusher {
+            out,
+            session: None,
+            session_id: Arc::from(session_id),
+        };
+        (pusher, DetachedQueue(rx))
+    }
+}
+
+/// The receiving end of a detached pusher: the texts a connection would have been sent.
+pub struct DetachedQueue(mpsc::Receiver<Outbound>);
+
+impl DetachedQueue {
+    pub fn try_recv_text(&mut self) -> Option<Arc<str>> {
+        loop {
+            match self.0.try_recv().ok()? {
+                Outbound::Text(text) => return Some(text),
+                Outbound::Pong(_) | Outbound::Close(_) => continue,
+            }
+        }
+    }
+}
+
+/// What a request task needs to reach its own connection and remember the tables it joined.
+#[derive(Clone)]
+pub struct SessionLink {
+    pub pusher: Pusher,
+    pub joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
 
 pub struct PlayerSession {
     app: Arc<App>,
@@ -51,6 +127,7 @@ pub struct PlayerSession {
     busy: bool,
     queue: VecDeque<ClientFrame>,
     closing: bool,
+    joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl PlayerSession {
@@ -71,6 +148,18 @@ impl PlayerSession {
             busy: true, // until the welcome frame is out
             queue: VecDeque::new(),
             closing: false,
+            joined: Arc::default(),
+        }
+    }
+
+    fn link(&self, ctx: &Context<Self>) -> SessionLink {
+        SessionLink {
+            pusher: Pusher {
+                out: self.out.clone(),
+                session: Some(ctx.address().recipient()),
+                session_id: Arc::from(self.caller.session_id.as_str()),
+            },
+            joined: self.joined.clone(),
         }
     }
 
@@ -224,6 +313,7 @@ impl PlayerSession {
         let caller = self.caller.clone();
         let out = self.out.clone();
         let me = ctx.address();
+        let link = self.link(ctx);
         let claim = app.replies.claim(&caller.player, frame.req_id());
         let req_id = frame.req_id().clone();
         // Every log line of this request (and of its round) carries these fields; never the token.
@@ -250,7 +340,7 @@ impl PlayerSession {
                     }
                 },
                 Claim::Run(ticket) => {
-                    let reply = handler::run(&app, &caller, frame).await;
+                    let reply = handler::run(&app, &caller, &link, frame).await;
                     let keep = match &reply {
                         ServerFrame::Error { code, .. } => {
                             app.metrics.errors.with_label_values(&[code.as_str()]).inc();
@@ -379,6 +469,21 @@ impl Actor for PlayerSession {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.app.metrics.ws_connections.dec();
+        let joined = match self.joined.lock() {
+            Ok(mut joined) => std::mem::take(&mut *joined),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for table in joined {
+            self.app.tables.leave(&table, &self.caller.session_id);
+        }
+    }
+}
+
+impl Handler<Kick> for PlayerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
+        self.close_now(CloseCode::Policy, msg.0, ctx);
     }
 }
 

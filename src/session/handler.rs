@@ -7,12 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::tables;
+use super::SessionLink;
 use crate::app::App;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
 use crate::rng::RngError;
+use crate::table::rules::RulesError;
+use crate::table::TableError;
 use crate::wallet::{
     Applied, FreeSpins, LedgerError, Movement, MovementError, RoundRecord, RoundStatus,
     WalletError, WalletFailure,
@@ -50,6 +54,24 @@ pub enum PlayError {
     Ledger(#[from] LedgerError),
     #[error("{0}")]
     Refused(MovementError),
+    #[error("unknown table {0:?}")]
+    UnknownTable(String),
+    #[error("{0}")]
+    Table(#[from] crate::table::TableError),
+    #[error("{0}")]
+    Rules(#[from] crate::table::rules::RulesError),
+    #[error("table {table} plays in {table_currency}; your account is in {yours}")]
+    WrongCurrency {
+        table: String,
+        table_currency: String,
+        yours: String,
+    },
+    #[error("the table did not answer in time; retry with the same req_id")]
+    TableBusy,
+    #[error("at most {0} tables per connection")]
+    TooManyTables(usize),
+    #[error("you are not seated at table {0}")]
+    NotJoined(String),
 }
 
 impl PlayError {
@@ -78,6 +100,21 @@ impl PlayError {
             PlayError::Wallet(WalletError::Refused(MovementError::InsufficientFunds {
                 ..
             })) => ErrorCode::InsufficientFunds,
+            PlayError::UnknownTable(_) => ErrorCode::UnknownTable,
+            PlayError::Table(e) => match e {
+                TableError::BettingClosed => ErrorCode::BettingClosed,
+                TableError::Full(_) => ErrorCode::TableFull,
+                TableError::NotSeated => ErrorCode::NotSeated,
+                TableError::Book(_) => ErrorCode::BetOutOfLimits,
+                TableError::TooLate => ErrorCode::RoundVoid,
+                TableError::Stopped => ErrorCode::ServiceUnavailable,
+            },
+            PlayError::Rules(RulesError::OutOfLimits { .. }) => ErrorCode::BetOutOfLimits,
+            PlayError::Rules(_) => ErrorCode::BadBet,
+            PlayError::WrongCurrency { .. } => ErrorCode::WrongCurrency,
+            PlayError::TableBusy => ErrorCode::ServerBusy,
+            PlayError::TooManyTables(_) => ErrorCode::BadRequest,
+            PlayError::NotJoined(_) => ErrorCode::NotSeated,
             PlayError::Wallet(WalletError::Failed(WalletFailure::Invariant(_)))
             | PlayError::Wallet(WalletError::Refused(_))
             | PlayError::Ledger(LedgerError::Invariant(_))
@@ -103,14 +140,14 @@ pub struct Caller {
     pub session_id: String,
 }
 
-fn money(minor: i64, currency: &Currency) -> String {
+pub(super) fn money(minor: i64, currency: &Currency) -> String {
     Money::from_minor(minor, currency)
         .map(|m| m.to_string())
         .unwrap_or_else(|_| format!("invalid({minor})"))
 }
 
 /// Runs one frame and returns the reply to send.
-pub async fn run(app: &App, caller: &Caller, frame: ClientFrame) -> ServerFrame {
+pub async fn run(app: &App, caller: &Caller, link: &SessionLink, frame: ClientFrame) -> ServerFrame {
     let req_id = frame.req_id().to_string();
     let result = match frame {
         ClientFrame::Spin { req_id, game, bet } => {
@@ -123,6 +160,31 @@ pub async fn run(app: &App, caller: &Caller, frame: ClientFrame) -> ServerFrame 
             req_id: req_id.to_string(),
             server_time: crate::wallet::sqlite::now_ms(),
         }),
+        ClientFrame::Tables { req_id } => Ok(ServerFrame::Tables {
+            req_id: req_id.to_string(),
+            tables: app.tables.views().await,
+        }),
+        ClientFrame::JoinTable { req_id, table } => {
+            tables::join(app, caller, link, &req_id, &table).await
+        }
+        ClientFrame::LeaveTable { req_id, table } => {
+            tables::leave(app, link, &req_id, &table)
+        }
+        ClientFrame::TableBet {
+            req_id,
+            table,
+            kind,
+            numbers,
+            amount,
+        } => {
+            let bet = tables::BetRequest {
+                table: &table,
+                kind: &kind,
+                numbers: &numbers,
+                amount: &amount,
+            };
+            tables::bet(app, caller, link, &req_id, bet).await
+        }
     };
     result.unwrap_or_else(|error| {
         let code = error.code();
@@ -379,7 +441,7 @@ async fn settle_with_retries(app: &App, settle: Movement) -> Result<i64, PlayErr
     }
 }
 
-async fn void(app: &App, round: &RoundRecord, cause: &str) {
+pub(super) async fn void(app: &App, round: &RoundRecord, cause: &str) {
     let movement = Movement::VoidRound {
         round_id: round.round_id.clone(),
         player: round.player.clone(),

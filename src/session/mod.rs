@@ -4,7 +4,11 @@
 mod actor;
 pub mod handler;
 mod reply_cache;
+mod tables;
 
-pub use actor::{PlayerSession, MAX_QUEUED_FRAMES};
+pub use actor::{
+    DetachedQueue, Kick, PlayerSession, PushError, Pusher, SessionLink, MAX_QUEUED_FRAMES,
+    MAX_TABLES_PER_SESSION,
+};
 pub use handler::{recover_open_rounds, Caller, PlayError};
 pub use reply_cache::{Claim, ReplyCache, Ticket};

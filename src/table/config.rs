@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::round::Timings;
 use crate::games::{baccarat, roulette};
-use crate::money::{CurrencyTable, Money};
+use crate::money::{Currency, CurrencyTable, Money};
 
 /// Upper bounds that keep a misconfigured table from running rounds too fast or too slow.
 pub const MAX_PHASE_SECONDS: u64 = 600;
@@ -78,6 +78,7 @@ pub struct BetLimit {
 pub struct TableConfig {
     pub id: String,
     pub game: TableGame,
+    pub currency: Currency,
     pub max_seats: u32,
     pub timings: Timings,
     pub commission: CommissionRule,
@@ -93,6 +94,28 @@ fn bet_kinds(game: TableGame) -> BTreeSet<&'static str> {
             .filter(|k| baccarat::BaccaratBet::parse(k).is_ok())
             .collect(),
     }
+}
+
+impl TableConfig {
+    /// The game's name on the wire and in metrics.
+    pub fn game_name(&self) -> &'static str {
+        match self.game {
+            TableGame::EuropeanRoulette => "european_roulette",
+            TableGame::Baccarat => "baccarat",
+        }
+    }
+}
+
+/// Reads and validates a tables file.
+pub fn load(
+    path: &std::path::Path,
+    currencies: &CurrencyTable,
+) -> Result<Vec<TableConfig>, TableConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TableConfigError {
+        key: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, currencies)
 }
 
 pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>, TableConfigError> {
@@ -188,6 +211,7 @@ pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>,
             Ok(TableConfig {
                 id: t.id,
                 game: t.game,
+                currency,
                 max_seats: t.max_seats,
                 timings: Timings {
                     betting: Duration::from_secs(t.betting_seconds),

@@ -41,6 +41,12 @@ pub fn config_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
         &format!("dir = {:?}", games.display().to_string()),
         1,
     );
+    let tables = repo_root().join("config/tables.toml");
+    text = text.replacen(
+        "file = \"config/tables.toml\"",
+        &format!("file = {:?}", tables.display().to_string()),
+        1,
+    );
     let path = dir.join("croupier.toml");
     std::fs::write(&path, text).unwrap();
     path
