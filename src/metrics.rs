@@ -373,7 +373,8 @@ impl Metrics {
                 self.table_returned_minor.with_label_values(&[table, kind]);
             }
             self.table_seated.with_label_values(&[table]);
-            self.table_phase_lateness_seconds.with_label_values(&[table]);
+            self.table_phase_lateness_seconds
+                .with_label_values(&[table]);
             self.table_broadcast_seconds.with_label_values(&[table]);
             self.table_slow_clients_dropped.with_label_values(&[table]);
         }

@@ -69,10 +69,12 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn push(&self, text: Arc<str>) -> Result<(), PushError> {
-        self.out.try_send(Outbound::Text(text)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PushError::Full,
-            mpsc::error::TrySendError::Closed(_) => PushError::Gone,
-        })
+        self.out
+            .try_send(Outbound::Text(text))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => PushError::Full,
+                mpsc::error::TrySendError::Closed(_) => PushError::Gone,
+            })
     }
 
     pub fn kick(&self, reason: &'static str) {

@@ -147,7 +147,12 @@ pub(super) fn money(minor: i64, currency: &Currency) -> String {
 }
 
 /// Runs one frame and returns the reply to send.
-pub async fn run(app: &App, caller: &Caller, link: &SessionLink, frame: ClientFrame) -> ServerFrame {
+pub async fn run(
+    app: &App,
+    caller: &Caller,
+    link: &SessionLink,
+    frame: ClientFrame,
+) -> ServerFrame {
     let req_id = frame.req_id().to_string();
     let result = match frame {
         ClientFrame::Spin { req_id, game, bet } => {
@@ -167,9 +172,7 @@ pub async fn run(app: &App, caller: &Caller, link: &SessionLink, frame: ClientFr
         ClientFrame::JoinTable { req_id, table } => {
             tables::join(app, caller, link, &req_id, &table).await
         }
-        ClientFrame::LeaveTable { req_id, table } => {
-            tables::leave(app, link, &req_id, &table)
-        }
+        ClientFrame::LeaveTable { req_id, table } => tables::leave(app, link, &req_id, &table),
         ClientFrame::TableBet {
             req_id,
             table,

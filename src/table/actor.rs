@@ -410,9 +410,7 @@ impl LiveTable {
         let result = outcome.to_json();
         let table = self.config.id.clone();
         let m = self.deps.metrics.clone();
-        m.table_rounds
-            .with_label_values(&[&table, "settled"])
-            .inc();
+        m.table_rounds.with_label_values(&[&table, "settled"]).inc();
         let wallet = self.deps.wallet.clone();
         let table_id = table.clone();
         let work = bets.into_iter().zip(payouts).map(move |(bet, payout)| {
@@ -504,7 +502,11 @@ impl LiveTable {
         ctx: &mut Context<Self>,
     ) {
         let table = self.config.id.clone();
-        tracing::warn!(table = %table, round = %round_id, bets = bets.len(), cause, "round void: refunding every bet");
+        if bets.is_empty() {
+            tracing::info!(table = %table, round = %round_id, cause, "round void (no bets)");
+        } else {
+            tracing::warn!(table = %table, round = %round_id, bets = bets.len(), cause, "round void: refunding every bet");
+        }
         let m = self.deps.metrics.clone();
         m.table_rounds.with_label_values(&[&table, "void"]).inc();
         m.rounds_voided.with_label_values(&[cause]).inc();
@@ -704,7 +706,10 @@ impl Handler<Confirm> for LiveTable {
         if self.book.round_id() != &msg.round_id {
             return Err(TableError::TooLate);
         }
-        let bet = self.book.confirm(&msg.bet_id).map_err(|_| TableError::TooLate)?;
+        let bet = self
+            .book
+            .confirm(&msg.bet_id)
+            .map_err(|_| TableError::TooLate)?;
         let m = &self.deps.metrics;
         m.table_bets
             .with_label_values(&[&self.config.id, bet.bet.kind()])

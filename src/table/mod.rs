@@ -62,9 +62,8 @@ impl TableRegistry {
                 let config = Arc::new(config);
                 let (c, d) = (config.clone(), deps.clone());
                 let arbiter = &arbiters[i % arbiters.len()];
-                let addr = LiveTable::start_in_arbiter(&arbiter.handle(), move |_| {
-                    LiveTable::new(c, d)
-                });
+                let addr =
+                    LiveTable::start_in_arbiter(&arbiter.handle(), move |_| LiveTable::new(c, d));
                 let handle = TableHandle {
                     rules: rules::TableRules::of(&config),
                     config,
@@ -119,7 +118,10 @@ impl TableRegistry {
                         let _ = wait.await;
                     }
                 };
-                if tokio::time::timeout(TABLE_STOP_TIMEOUT, stopped).await.is_err() {
+                if tokio::time::timeout(TABLE_STOP_TIMEOUT, stopped)
+                    .await
+                    .is_err()
+                {
                     tracing::warn!("a table did not finish its refunds in time; recovery will");
                 }
             }

@@ -48,8 +48,9 @@ impl TableBet {
     /// The numbers a roulette bet covers as the client sent them (column/dozen: `[1..3]`).
     pub fn spec(&self) -> Value {
         match self {
-            TableBet::Roulette(b) => serde_json::to_value(roulette::BetSpec::from(*b))
-                .unwrap_or(Value::Null),
+            TableBet::Roulette(b) => {
+                serde_json::to_value(roulette::BetSpec::from(*b)).unwrap_or(Value::Null)
+            }
             TableBet::Baccarat(b) => serde_json::json!({ "kind": b.kind() }),
         }
     }
@@ -275,8 +276,7 @@ mod tests {
 
     fn tables() -> Vec<TableConfig> {
         let currencies = CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect());
-        super::super::config::parse(include_str!("../../config/tables.toml"), &currencies)
-            .unwrap()
+        super::super::config::parse(include_str!("../../config/tables.toml"), &currencies).unwrap()
     }
 
     fn table(game: TableGame) -> TableConfig {
@@ -307,7 +307,10 @@ mod tests {
             let e = rules
                 .parse_bet(&t, kind, &numbers, &eur_amount("1.00"))
                 .unwrap_err();
-            assert!(matches!(e, RulesError::BadBet(_)), "{kind} {numbers:?}: {e}");
+            assert!(
+                matches!(e, RulesError::BadBet(_)),
+                "{kind} {numbers:?}: {e}"
+            );
         }
         // Limits: straight is 0.10 to 100.00 in the shipped file.
         let e = rules
@@ -325,8 +328,12 @@ mod tests {
         let b = table(TableGame::Baccarat);
         let rules = TableRules::of(&b);
         assert!(rules.parse_bet(&b, "tie", &[], &eur_amount("5.00")).is_ok());
-        assert!(rules.parse_bet(&b, "tie", &[1], &eur_amount("5.00")).is_err());
-        assert!(rules.parse_bet(&b, "red", &[], &eur_amount("5.00")).is_err());
+        assert!(rules
+            .parse_bet(&b, "tie", &[1], &eur_amount("5.00"))
+            .is_err());
+        assert!(rules
+            .parse_bet(&b, "red", &[], &eur_amount("5.00"))
+            .is_err());
     }
 
     #[test]
@@ -391,7 +398,10 @@ mod tests {
         let b = table(TableGame::Baccarat);
         let mut shoe = None;
         let mut rng = crate::rng::testing::seeded(1);
-        let coup = TableRules::of(&b).draw(&mut shoe, &mut rng).outcome.unwrap();
+        let coup = TableRules::of(&b)
+            .draw(&mut shoe, &mut rng)
+            .outcome
+            .unwrap();
         assert!(rules.settle(&[], &coup).is_err());
     }
 
@@ -411,9 +421,15 @@ mod tests {
             assert!(next.outcome.is_ok());
             shuffles += usize::from(next.shuffled);
             coups += 1;
-            assert!(coups < 200, "an 8-deck shoe reaches its cut card in < 200 coups");
+            assert!(
+                coups < 200,
+                "an 8-deck shoe reaches its cut card in < 200 coups"
+            );
         }
         // 416 cards less the burn and the 16 behind the cut card, 4 to 6 cards a coup.
-        assert!((60..=100).contains(&coups), "{coups} coups before the shuffle");
+        assert!(
+            (60..=100).contains(&coups),
+            "{coups} coups before the shuffle"
+        );
     }
 }

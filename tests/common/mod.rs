@@ -52,7 +52,40 @@ pub fn config_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
+/// A tables file with one roulette and one baccarat table on fast timings (seconds):
+/// betting open `betting`, then 1 s closed, 1 s result, 1 s settled.
+pub fn fast_tables(betting: u64) -> String {
+    let shipped = std::fs::read_to_string(repo_root().join("config/tables.toml")).unwrap();
+    let mut text = shipped.replace(
+        "betting_seconds = 15",
+        &format!("betting_seconds = {betting}"),
+    );
+    for (from, to) in [
+        ("result_seconds = 4", "result_seconds = 1"),
+        ("result_seconds = 6", "result_seconds = 1"),
+        ("settle_seconds = 3", "settle_seconds = 1"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}
+
 impl Server {
+    /// Starts a server whose live tables are `tables` (a tables.toml text).
+    pub fn start_with_tables(edits: &[(&str, &str)], tables: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let tables_path = dir.path().join("tables.toml");
+        std::fs::write(&tables_path, tables).unwrap();
+        let file_line = format!("file = {:?}", tables_path.display().to_string());
+        let mut all: Vec<(&str, &str)> = edits.to_vec();
+        all.push(("file = \"config/tables.toml\"", &file_line));
+        let config = config_with(dir.path(), &all);
+        let data_dir = dir.path().join("data");
+        let mut server = Self::spawn(&config, &data_dir);
+        server._keep = Some(dir);
+        server
+    }
+
     pub fn start() -> Server {
         Self::start_with(&[])
     }
