@@ -33,13 +33,15 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Start a minimal WebSocket echo server (the transport ceiling).
     EchoServer(EchoArgs),
+    /// Seat N clients at one live table and measure how fast each round's result reaches all.
+    TableFanout(crate::fanout::FanoutArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     /// Every player spins slots.
     Slots,
-    /// Live tables (not in the protocol yet).
+    /// Live tables (not a run scenario yet: see the table-fanout command).
     Table,
     /// Slots and tables mixed (needs tables).
     Mixed,
@@ -197,8 +199,8 @@ impl RunArgs {
             Scenario::Slots => {}
             Scenario::Table | Scenario::Mixed => {
                 return Err(CliError::Invalid(
-                    "--scenario table/mixed needs live tables, which croupier's protocol \
-                     (docs/protocol.md) does not have yet; use --scenario slots"
+                    "--scenario table/mixed is not a run scenario yet: measure live tables \
+                     with `croupier-loadtest table-fanout`; use --scenario slots here"
                         .into(),
                 ))
             }

@@ -6,6 +6,7 @@ pub mod books;
 pub mod ceiling;
 pub mod cli;
 pub mod echo;
+pub mod fanout;
 pub mod limits;
 pub mod memory;
 pub mod metrics;

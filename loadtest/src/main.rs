@@ -34,6 +34,12 @@ fn main() -> ExitCode {
     let res = rt.block_on(async {
         match cli.command {
             Some(Command::EchoServer(args)) => echo_server(args).await.map(|()| ExitCode::SUCCESS),
+            Some(Command::TableFanout(args)) => {
+                raise_fds();
+                croupier_loadtest::fanout::run(args)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Some(Command::Run(args)) => run(*args).await,
             None => run(cli.run).await,
         }
