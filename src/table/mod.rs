@@ -129,3 +129,59 @@ impl TableRegistry {
         futures_util::future::join_all(waits).await;
     }
 }
+
+/// A table's dependencies on a fresh embedded ledger, for tests and benchmarks that drive
+/// `LiveTable`s in-process (real SQLite, wallet and RNG actors; no server).
+#[doc(hidden)]
+pub mod testing {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::TableDeps;
+    use crate::metrics::Metrics;
+    use crate::rng::{ReseedPolicy, RngPool};
+    use crate::wallet::sqlite::{Durability, SqliteLedger};
+    use crate::wallet::{Ledger, WalletPool};
+
+    pub async fn embedded_deps(ledger_path: &Path) -> (TableDeps, Arc<dyn Ledger>) {
+        let ledger: Arc<dyn Ledger> = Arc::new(
+            SqliteLedger::open(ledger_path, Durability::Normal)
+                .await
+                .expect("ledger opens"),
+        );
+        let metrics = Arc::new(Metrics::new());
+        let wallet = WalletPool::start(2, ledger.clone(), metrics.clone(), 4096, 256);
+        let policy = ReseedPolicy {
+            after_draws: 100_000_000,
+            after: Duration::from_secs(3600),
+        };
+        let rng = RngPool::start(1, 1024, policy, metrics.clone()).expect("OS randomness");
+        let deps = TableDeps {
+            wallet,
+            rng,
+            metrics,
+        };
+        (deps, ledger)
+    }
+
+    /// The shipped `tables.toml` with `betting` seconds of betting and 1 s result and settle
+    /// pauses, so a round takes `betting + 3` seconds.
+    pub fn fast_tables_text(betting: u64) -> String {
+        include_str!("../../config/tables.toml")
+            .replace(
+                "betting_seconds = 15",
+                &format!("betting_seconds = {betting}"),
+            )
+            .replace("result_seconds = 4", "result_seconds = 1")
+            .replace("result_seconds = 6", "result_seconds = 1")
+            .replace("settle_seconds = 3", "settle_seconds = 1")
+    }
+
+    /// [`fast_tables_text`], parsed.
+    pub fn fast_tables(betting: u64) -> Vec<super::TableConfig> {
+        let currencies =
+            crate::money::CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect());
+        super::config::parse(&fast_tables_text(betting), &currencies).expect("tables parse")
+    }
+}

@@ -52,22 +52,10 @@ pub fn config_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-/// A tables file with one roulette and one baccarat table on fast timings (seconds):
-/// betting open `betting`, then 1 s closed, 1 s result, 1 s settled.
+/// The shipped tables on fast timings: `betting` seconds of betting, 1 s closed, result and
+/// settled each.
 pub fn fast_tables(betting: u64) -> String {
-    let shipped = std::fs::read_to_string(repo_root().join("config/tables.toml")).unwrap();
-    let mut text = shipped.replace(
-        "betting_seconds = 15",
-        &format!("betting_seconds = {betting}"),
-    );
-    for (from, to) in [
-        ("result_seconds = 4", "result_seconds = 1"),
-        ("result_seconds = 6", "result_seconds = 1"),
-        ("settle_seconds = 3", "settle_seconds = 1"),
-    ] {
-        text = text.replace(from, to);
-    }
-    text
+    croupier::table::testing::fast_tables_text(betting)
 }
 
 impl Server {
