@@ -1,7 +1,7 @@
 //! # croupier — a real-time casino game server
 //!
-//! Players play slots over a WebSocket; the server alone decides every outcome, moves the money
-//! through a durable ledger exactly once, and replies in milliseconds.
+//! Players play slots and live tables over a WebSocket; the server alone decides every outcome,
+//! moves the money through a durable ledger exactly once, and replies in milliseconds.
 //!
 //! ## Map of the system
 //! ```text
@@ -19,6 +19,13 @@
 //!              2. SettleRound: credit the win, store the outcome [tx "<round>:win"]
 //!                   │
 //!  client ◀──WS── spin_result (outcome, win, balance)
+//!
+//!  table bet: session handler ──Reserve──▶ table::LiveTable (one actor per table, on a table arbiter)
+//!             wallet: OpenRound (debit)                  [tx "<round>-b<n>:bet"]
+//!             session handler ──Confirm──▶ LiveTable     (the bet plays in the round)
+//!  LiveTable: ticks the round machine ──▶ RngPool (pocket / shoe) ──▶ TableRules::settle (pure)
+//!             ──▶ WalletPool: SettleRound per bet         [tx "<bet>:win"] (or VoidRound: refund)
+//!             ──▶ every seat's send queue (frame serialised once, try_send; full = dropped)
 //! ```
 //!
 //! | module | owns |
@@ -31,7 +38,7 @@
 //! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
 //! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
-//! | [`table`] | live tables in progress: `tables.toml` and the pure round state machine |
+//! | [`table`] | live tables: `tables.toml`, round machine and bet book (pure), `LiveTable` actors |
 //! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
