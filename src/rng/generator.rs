@@ -127,8 +127,9 @@ mod tests {
     #[test]
     fn below_is_uniform_by_chi_square() {
         // 6 buckets, 600k draws: chi-square with 5 degrees of freedom; 20.52 is the 0.999
-        // quantile, so a correct sampler fails this about once in a thousand runs.
-        let mut rng = ShardRng::from_os(3, policy(100_000)).unwrap();
+        // quantile. A fixed seed makes the run repeatable (an OS seed failed one CI run in a
+        // thousand by design); the sampler under test is the same `below` every shard uses.
+        let mut rng = crate::rng::testing::seeded(3);
         let n = 6u32;
         let draws = 600_000u64;
         let mut counts = [0u64; 6];
