@@ -44,6 +44,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 game: "starfall".into(),
                 bet_minor: Some(100),
                 try_free_spin: false,
+                jackpot: None,
             })
             .collect();
         ledger.commit_batch(&opens).await.unwrap();
@@ -55,6 +56,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 win_minor: 50,
                 outcome_json: r#"{"stops":[1,2,3,4,5],"win_multiple":"0.5"}"#.into(),
                 free_spins_awarded: None,
+                jackpot_claims: Vec::new(),
             })
             .collect();
         ledger.commit_batch(&settles).await.unwrap();

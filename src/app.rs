@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::games::GameCatalog;
 use crate::ids::PlayerId;
+use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
 use crate::money::{Currency, CurrencyTable};
 use crate::rng::RngPool;
@@ -31,6 +32,7 @@ pub struct App {
     pub rng: RngPool,
     pub games: GameCatalog,
     pub tables: TableRegistry,
+    pub jackpots: Arc<Jackpots>,
     pub replies: ReplyCache,
     pub tokens: TokenKeys,
     /// Cancelled when the node shuts down or drains: sessions finish their request and close.
@@ -55,6 +57,7 @@ impl App {
         rng: RngPool,
         games: GameCatalog,
         tables: TableRegistry,
+        jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
@@ -67,6 +70,7 @@ impl App {
             rng,
             games,
             tables,
+            jackpots,
             replies,
             tokens,
             shutdown: CancellationToken::new(),

@@ -43,6 +43,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub games: GamesConfig,
     pub tables: TablesConfig,
+    pub jackpots: JackpotsConfig,
     pub log: LogConfig,
 }
 
@@ -108,6 +109,13 @@ pub struct GamesConfig {
 #[serde(deny_unknown_fields)]
 pub struct TablesConfig {
     /// Live tables definition file; `""` runs no tables.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JackpotsConfig {
+    /// Progressive jackpot pools file; `""` runs no jackpots.
     pub file: PathBuf,
 }
 

@@ -38,6 +38,7 @@
 //! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
 //! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
+//! | [`jackpot`] | `jackpots.toml`, exact pool arithmetic, which round claims which level, live pool pushes |
 //! | [`table`] | live tables: `tables.toml`, round machine and bet book (pure), `LiveTable` actors |
 //! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
 //! | [`metrics`] | every Prometheus metric, defined once |
@@ -51,6 +52,7 @@ pub mod app;
 pub mod config;
 pub mod games;
 pub mod ids;
+pub mod jackpot;
 pub mod metrics;
 pub mod money;
 pub mod protocol;

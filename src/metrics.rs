@@ -79,6 +79,11 @@ pub struct Metrics {
     pub table_phase_lateness_seconds: HistogramVec,
     pub table_broadcast_seconds: HistogramVec,
     pub table_slow_clients_dropped: IntCounterVec,
+    pub jackpot_value: IntGaugeVec,
+    pub jackpot_contributions: prometheus::CounterVec,
+    pub jackpot_wins: IntCounterVec,
+    pub jackpot_paid_minor: IntCounterVec,
+    pub jackpot_last_win: IntGaugeVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -354,6 +359,42 @@ impl Metrics {
                 "Seated connections closed because their send queue was full (too far behind).",
                 &["table"],
             ),
+            jackpot_value: gauge_vec(
+                &r,
+                "jackpot_value_minor_units",
+                "Current value of each jackpot level in minor units (whole cents; read from the ledger every 500 ms).",
+                &["pool", "level"],
+            ),
+            jackpot_contributions: {
+                let metric = prometheus::CounterVec::new(
+                    Opts::new(
+                        "jackpot_contributions_minor_units_total",
+                        "Contributions this node's bets added to each jackpot level, in minor units (fractions of a cent included).",
+                    ),
+                    &["pool", "level"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(metric.clone())).expect("unique metric");
+                metric
+            },
+            jackpot_wins: counter_vec(
+                &r,
+                "jackpot_wins_total",
+                "Jackpot levels won through this node, by pool, level and reason (trigger, mystery, ceiling).",
+                &["pool", "level", "reason"],
+            ),
+            jackpot_paid_minor: counter_vec(
+                &r,
+                "jackpot_paid_minor_units_total",
+                "Amount paid by jackpot wins through this node, in minor units.",
+                &["pool", "level"],
+            ),
+            jackpot_last_win: gauge_vec(
+                &r,
+                "jackpot_last_win_timestamp_seconds",
+                "Unix time of each level's last win on any node (0 before the first); time since = time() - this.",
+                &["pool", "level"],
+            ),
             registry: r,
         }
     }
@@ -377,6 +418,19 @@ impl Metrics {
                 .with_label_values(&[table]);
             self.table_broadcast_seconds.with_label_values(&[table]);
             self.table_slow_clients_dropped.with_label_values(&[table]);
+        }
+    }
+
+    /// Creates each jackpot level's series at zero.
+    pub fn init_jackpot_series(&self, levels: &[(&str, &str)]) {
+        for (pool, level) in levels {
+            self.jackpot_value.with_label_values(&[pool, level]);
+            self.jackpot_contributions.with_label_values(&[pool, level]);
+            for reason in ["trigger", "mystery", "ceiling"] {
+                self.jackpot_wins.with_label_values(&[pool, level, reason]);
+            }
+            self.jackpot_paid_minor.with_label_values(&[pool, level]);
+            self.jackpot_last_win.with_label_values(&[pool, level]);
         }
     }
 

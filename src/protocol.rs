@@ -442,6 +442,26 @@ pub struct TableBetView {
     pub status: String,
 }
 
+/// One jackpot level's current value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolView {
+    pub pool: String,
+    pub level: String,
+    pub currency: String,
+    /// Whole minor units (the fraction below a cent stays in the pool).
+    pub value: String,
+    /// Increases by one each time the level is won.
+    pub cycle: i64,
+}
+
+/// A jackpot level won by this round, in the winner's reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JackpotWinView {
+    pub pool: String,
+    pub level: String,
+    pub amount: String,
+}
+
 /// A past round's result as shown on the table's board.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PastRound {
@@ -470,6 +490,9 @@ pub enum ServerFrame {
         free_spin: bool,
         outcome: Value,
         free_spins_remaining: u32,
+        /// Jackpot levels this spin won, credited on top of `win` (`balance` includes them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        jackpot_wins: Vec<JackpotWinView>,
     },
     Balance {
         req_id: String,
@@ -557,6 +580,20 @@ pub enum ServerFrame {
         table: String,
         round_id: String,
         reason: String,
+    },
+    /// Pushed to every player when a pool's values changed (at most every 500 ms).
+    JackpotUpdate {
+        pools: Vec<PoolView>,
+    },
+    /// Pushed to every player when a level is won; the winner is masked.
+    JackpotWon {
+        pool: String,
+        level: String,
+        cycle: i64,
+        amount: String,
+        currency: String,
+        game: String,
+        winner: String,
     },
     /// Pushed to the player who placed the bet: what it returned (`void`: the refund).
     BetSettled {

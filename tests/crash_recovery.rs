@@ -104,6 +104,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
             game: "starfall".into(),
             bet_minor: Some(500),
             try_free_spin: false,
+            jackpot: None,
         }])
         .await
         .unwrap();

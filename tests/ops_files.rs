@@ -887,6 +887,7 @@ async fn leave_a_round_open(server: &Server, player: &str) {
             game: "starfall".into(),
             bet_minor: Some(100),
             try_free_spin: false,
+            jackpot: None,
         }])
         .await
         .unwrap();

@@ -85,6 +85,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             game: "roulette_1".into(),
             bet_minor: Some(100),
             try_free_spin: false,
+            jackpot: None,
         })
         .await
         .unwrap();

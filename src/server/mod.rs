@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::games::GameCatalog;
 use crate::ids::PlayerId;
+use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
 use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
@@ -160,6 +161,29 @@ async fn list_tables(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "tables": app.tables.views().await }))
 }
 
+async fn list_jackpots(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
+    let pools = app.wallet.ledger().pools().await?;
+    let views: Vec<_> = pools
+        .iter()
+        .map(|p| {
+            let (minor, carry_micro) = crate::jackpot::math::payout_split(p.value_micro);
+            let value = app
+                .currencies
+                .get(&p.currency)
+                .and_then(|c| Money::from_minor(minor, &c))
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            serde_json::json!({
+                "pool": p.pool, "level": p.level, "currency": p.currency, "cycle": p.cycle,
+                "value": value, "carry_micro": carry_micro,
+                "seed": app.currencies.get(&p.currency).and_then(|c| Money::from_minor(p.seed_micro / crate::jackpot::math::MICRO_PER_MINOR, &c)).map(|m| m.to_string()).unwrap_or_default(),
+                "last_won_at": p.last_won_at_ms,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "jackpots": views })))
+}
+
 async fn list_games(app: web::Data<App>) -> HttpResponse {
     let games: Vec<_> = app
         .games
@@ -232,6 +256,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let metrics = Arc::new(Metrics::new());
     let ledger: Arc<dyn Ledger> =
         Arc::new(SqliteLedger::open(&config.ledger_path(), config.ledger.synchronous).await?);
+    let ledger_handle = ledger.clone();
     let wallet = WalletPool::start(
         Config::per_core(config.ledger.wallet_shards),
         ledger,
@@ -268,6 +293,54 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         .map(|t| (t.id.as_str(), t.limits.keys().map(String::as_str).collect()))
         .collect();
     metrics.init_table_series(&series);
+    let pool_configs = if config.jackpots.file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        crate::jackpot::config::load(&config.jackpots.file, &config.currencies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.jackpots.file.display()))?
+    };
+    for pool in &pool_configs {
+        for game in &pool.games {
+            let slot = games.slot(game);
+            let table = table_configs.iter().find(|t| &t.id == game);
+            let currency = match (slot, table) {
+                (_, Some(t)) => t.currency.code(),
+                (Some(_), None) => pool.currency.code(),
+                (None, None) => anyhow::bail!(
+                    "jackpots: pool {:?} lists {game:?}, which is neither a slot game nor a table",
+                    pool.id
+                ),
+            };
+            if currency != pool.currency.code() {
+                anyhow::bail!(
+                    "jackpots: pool {:?} is in {}, table {game:?} in {currency}",
+                    pool.id,
+                    pool.currency.code()
+                );
+            }
+        }
+        for level in &pool.levels {
+            if let Some(t) = &level.trigger {
+                let known = games
+                    .slot(&t.game)
+                    .is_some_and(|g| g.symbols().iter().any(|s| s == &t.symbol));
+                if !known {
+                    anyhow::bail!(
+                        "jackpots: pool {:?} level {:?}: trigger symbol {:?} is not a symbol of slot game {:?}",
+                        pool.id, level.name, t.symbol, t.game
+                    );
+                }
+            }
+        }
+    }
+    let jackpots = Arc::new(Jackpots::new(pool_configs));
+    ledger_handle.ensure_pools(&jackpots.specs()).await?;
+    let levels: Vec<(&str, &str)> = jackpots
+        .pools()
+        .iter()
+        .flat_map(|p| p.levels.iter().map(|l| (p.id.as_str(), l.name.as_str())))
+        .collect();
+    metrics.init_jackpot_series(&levels);
     let tables = TableRegistry::start(
         table_configs,
         TableDeps {
@@ -285,6 +358,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         rng,
         games,
         tables,
+        jackpots,
         tokens,
     )))
 }
@@ -305,6 +379,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "voided and refunded rounds left open by the last run"
         );
     }
+    app.jackpots.start_pusher(
+        app.wallet.ledger().clone(),
+        app.metrics.clone(),
+        app.currencies.clone(),
+        app.shutdown.clone(),
+    );
     let data = web::Data::from(app.clone());
     let server = actix_web::HttpServer::new(move || {
         let counted = data.clone();
@@ -329,6 +409,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/sessions", web::post().to(open_session))
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
+            .route("/v1/jackpots", web::get().to(list_jackpots))
             .route("/v1/ws", web::get().to(websocket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))

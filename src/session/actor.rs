@@ -444,6 +444,31 @@ impl Actor for PlayerSession {
                 }
             });
         }
+        // Jackpot pool values and wins reach every player; a session that lags skips to the
+        // latest values (a full send queue drops the push, not the connection: pushes are
+        // informational and the next one supersedes it).
+        let mut events = self.app.jackpots.subscribe();
+        let (out, stop) = (self.out.clone(), self.app.shutdown.clone());
+        ctx.spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        event = events.recv() => match event {
+                            Ok(text) => {
+                                if out.is_closed() {
+                                    break;
+                                }
+                                let _ = out.try_send(Outbound::Text(text));
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        },
+                    }
+                }
+            }
+            .into_actor(self),
+        );
         let shutdown = self.app.shutdown.clone();
         ctx.spawn(
             async move { shutdown.cancelled().await }

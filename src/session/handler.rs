@@ -12,14 +12,16 @@ use super::SessionLink;
 use crate::app::App;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::jackpot::config::PoolConfig;
+use crate::jackpot::math::MICRO_PER_MINOR;
 use crate::money::{Currency, Money, MoneyError};
-use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
+use crate::protocol::{ClientFrame, ErrorCode, GameView, JackpotWinView, RoundView, ServerFrame};
 use crate::rng::RngError;
 use crate::table::rules::RulesError;
 use crate::table::TableError;
 use crate::wallet::{
-    Applied, FreeSpins, LedgerError, Movement, MovementError, RoundRecord, RoundStatus,
-    WalletError, WalletFailure,
+    Applied, FreeSpins, JackpotWin, LedgerError, LevelSeen, Movement, MovementError, RoundRecord,
+    RoundStatus, WalletError, WalletFailure,
 };
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
@@ -290,6 +292,8 @@ async fn spin(
     tracing::Span::current().record("round", tracing::field::display(&round_id));
     let hint = (caller.player.clone(), game.id().to_string());
     let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
+    let feed = app.jackpots.feed_for(game.id(), &caller.currency);
+    let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
     let opened = app
         .wallet
         .apply(Movement::OpenRound {
@@ -299,6 +303,7 @@ async fn spin(
             game: game.id().to_string(),
             bet_minor,
             try_free_spin,
+            jackpot: feed,
         })
         .await
         .map_err(|e| match e {
@@ -316,6 +321,7 @@ async fn spin(
         round,
         replayed,
         free_spins_left,
+        jackpot: seen,
         ..
     } = opened
     else {
@@ -335,13 +341,21 @@ async fn spin(
     } else {
         SpinMode::Base
     };
+    record_contributions(app, pool.as_deref(), &seen);
     let drawn_game = game.clone();
-    let outcome = match app
+    // The outcome and any jackpot claims are drawn together, on the same shard.
+    let (outcome, claims) = match app
         .rng
-        .draw(move |rng| slot::spin(&drawn_game, mode, rng))
+        .draw(move |rng| {
+            let outcome = slot::spin(&drawn_game, mode, rng);
+            let claims = pool.map_or_else(Vec::new, |p| {
+                crate::jackpot::claims_for(&p, drawn_game.id(), &seen, Some(&outcome), rng)
+            });
+            (outcome, claims)
+        })
         .await
     {
-        Ok(outcome) => outcome,
+        Ok(drawn) => drawn,
         Err(error) => {
             // The stake is taken but no outcome exists: void the round now.
             void(app, &round, "rng_unavailable").await;
@@ -364,8 +378,12 @@ async fn spin(
         win_minor: win.minor(),
         outcome_json,
         free_spins_awarded: awarded,
+        jackpot_claims: claims,
     };
-    let balance_minor = settle_with_retries(app, settle).await?;
+    let (balance_minor, jackpot_wins) = settle_with_retries(app, settle).await?;
+    for won in &jackpot_wins {
+        record_jackpot_win(app, caller, game.id(), won);
+    }
     if outcome.free_spins_awarded > 0 {
         app.free_spin_hints.insert(hint);
     }
@@ -388,7 +406,41 @@ async fn spin(
         free_spin: round.free_spin,
         outcome: outcome_value,
         free_spins_remaining,
+        jackpot_wins: jackpot_views(&jackpot_wins, &caller.currency),
     })
+}
+
+fn jackpot_views(wins: &[JackpotWin], currency: &Currency) -> Vec<JackpotWinView> {
+    wins.iter()
+        .map(|w| JackpotWinView {
+            pool: w.pool.clone(),
+            level: w.level.clone(),
+            amount: money(w.amount_minor, currency),
+        })
+        .collect()
+}
+
+fn record_contributions(app: &App, pool: Option<&PoolConfig>, seen: &[LevelSeen]) {
+    let Some(pool) = pool else { return };
+    for level in seen {
+        app.metrics
+            .jackpot_contributions
+            .with_label_values(&[&pool.id, &level.level])
+            .inc_by(level.contribution_micro as f64 / MICRO_PER_MINOR as f64);
+    }
+}
+
+fn record_jackpot_win(app: &App, caller: &Caller, game: &str, won: &JackpotWin) {
+    let m = &app.metrics;
+    m.jackpot_wins
+        .with_label_values(&[&won.pool, &won.level, won.reason.as_str()])
+        .inc();
+    m.jackpot_paid_minor
+        .with_label_values(&[&won.pool, &won.level])
+        .inc_by(won.amount_minor.max(0) as u64);
+    tracing::info!(pool = %won.pool, level = %won.level, cycle = won.cycle, amount_minor = won.amount_minor, "jackpot won");
+    app.jackpots
+        .announce(caller.player.as_str(), game, won, &caller.currency);
 }
 
 fn record_spin_metrics(
@@ -424,11 +476,18 @@ fn record_spin_metrics(
     }
 }
 
-async fn settle_with_retries(app: &App, settle: Movement) -> Result<i64, PlayError> {
+async fn settle_with_retries(
+    app: &App,
+    settle: Movement,
+) -> Result<(i64, Vec<JackpotWin>), PlayError> {
     let mut attempt = 1;
     loop {
         match app.wallet.apply(settle.clone()).await {
-            Ok(Applied::RoundSettled { balance_minor, .. }) => return Ok(balance_minor),
+            Ok(Applied::RoundSettled {
+                balance_minor,
+                jackpot_wins,
+                ..
+            }) => return Ok((balance_minor, jackpot_wins)),
             Ok(other) => {
                 let what = format!("SettleRound answered {other:?}");
                 return Err(LedgerError::Invariant(what).into());
@@ -490,6 +549,10 @@ async fn replay_round(
                 .iter()
                 .find(|f| f.game == round.game)
                 .map_or(0, |f| f.remaining),
+            jackpot_wins: jackpot_views(
+                &app.wallet.ledger().jackpot_wins(&round.round_id).await?,
+                &caller.currency,
+            ),
         }),
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {

@@ -134,6 +134,8 @@ pub async fn bet(
             game: config.id.clone(),
             bet_minor: Some(amount.minor()),
             try_free_spin: false,
+            // Table bets feed their pool; the levels are won on slot spins (docs/games.md).
+            jackpot: app.jackpots.feed_for(&config.id, &config.currency),
         })
         .await;
     let (round, balance_minor, replayed) = match opened {

@@ -431,6 +431,7 @@ impl LiveTable {
                     win_minor: payout.returned.minor(),
                     outcome_json: outcome_json.to_string(),
                     free_spins_awarded: None,
+                    jackpot_claims: Vec::new(),
                 };
                 let applied = apply_with_retries(&wallet, movement).await;
                 (bet, payout, applied)

@@ -18,6 +18,8 @@ pub enum EntryKind {
     Bet,
     Win,
     Refund,
+    /// A jackpot level won by the round.
+    Jackpot,
 }
 
 impl EntryKind {
@@ -27,6 +29,7 @@ impl EntryKind {
             EntryKind::Bet => "bet",
             EntryKind::Win => "win",
             EntryKind::Refund => "refund",
+            EntryKind::Jackpot => "jackpot",
         }
     }
 
@@ -36,6 +39,7 @@ impl EntryKind {
             "bet" => EntryKind::Bet,
             "win" => EntryKind::Win,
             "refund" => EntryKind::Refund,
+            "jackpot" => EntryKind::Jackpot,
             _ => return None,
         })
     }
@@ -77,6 +81,92 @@ pub struct FreeSpins {
     pub multiplier: u32,
 }
 
+/// What a paid bet gives a jackpot pool: each level's contribution and reserve share, in
+/// parts per million of the debit (see `jackpot::math`). Applied in the bet's own transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JackpotFeed {
+    pub pool: String,
+    pub levels: Vec<LevelFeed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelFeed {
+    pub level: String,
+    pub contribution_ppm: i64,
+    pub reserve_ppm: i64,
+}
+
+/// A level as a bet left it: the cycle it contributed to and the value right after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelSeen {
+    pub level: String,
+    pub cycle: i64,
+    pub value_micro: i64,
+    pub contribution_micro: i64,
+}
+
+/// Why a round claims a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimReason {
+    Trigger,
+    Mystery,
+    Ceiling,
+}
+
+impl ClaimReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimReason::Trigger => "trigger",
+            ClaimReason::Mystery => "mystery",
+            ClaimReason::Ceiling => "ceiling",
+        }
+    }
+}
+
+/// A round's claim on a level in the cycle it saw. Exactly once per `(pool, level, cycle)`:
+/// if that cycle was already won, the claim wins the cycle now running (the fresh seed and
+/// what it gathered since), the rule of docs/games.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JackpotClaim {
+    pub pool: String,
+    pub level: String,
+    pub cycle: i64,
+    pub reason: ClaimReason,
+}
+
+/// A level paid to a round's player.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JackpotWin {
+    pub pool: String,
+    pub level: String,
+    pub cycle: i64,
+    pub amount_minor: i64,
+    pub reason: ClaimReason,
+}
+
+/// A pool level as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolState {
+    pub pool: String,
+    pub level: String,
+    pub currency: String,
+    pub cycle: i64,
+    pub value_micro: i64,
+    pub reserve_micro: i64,
+    pub seed_micro: i64,
+    pub last_won_at_ms: Option<i64>,
+}
+
+/// A pool level as configured, for [`Ledger::ensure_pools`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSpec {
+    pub pool: String,
+    pub level: String,
+    pub currency: String,
+    pub seed_micro: i64,
+}
+
 /// One atomic change to a player's money and rounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Movement {
@@ -96,14 +186,18 @@ pub enum Movement {
         game: String,
         bet_minor: Option<i64>,
         try_free_spin: bool,
+        /// The jackpot pool this game feeds: a paid bet contributes to it in this transaction.
+        jackpot: Option<JackpotFeed>,
     },
     /// Credits the win, stores the outcome and any free spins awarded. Transaction id `<round>:win`.
+    /// Each jackpot claim resets its level and credits it (`<round>:jackpot:<level>`).
     SettleRound {
         round_id: RoundId,
         player: PlayerId,
         win_minor: i64,
         outcome_json: String,
         free_spins_awarded: Option<FreeSpins>,
+        jackpot_claims: Vec<JackpotClaim>,
     },
     /// Voids an open round: refunds its stake (or gives back its free spin). Tx `<round>:refund`.
     VoidRound { round_id: RoundId, player: PlayerId },
@@ -137,10 +231,13 @@ pub enum Applied {
         free_spins_left: u32,
         /// The round's `(player, req_id)` already existed: this is that round, nothing changed.
         replayed: bool,
+        /// The jackpot levels this bet fed, as it left them.
+        jackpot: Vec<LevelSeen>,
     },
     RoundSettled {
         balance_minor: i64,
         replayed: bool,
+        jackpot_wins: Vec<JackpotWin>,
     },
     RoundVoided {
         balance_minor: i64,
@@ -226,6 +323,17 @@ pub struct Entry {
     pub created_at_ms: i64,
 }
 
+/// What `reconcile` found: every pool recomputed from its entries, every award paid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub pools: u64,
+    pub contributions_micro: i64,
+    pub payouts_micro: i64,
+    pub seeds_micro: i64,
+    pub awards: u64,
+    pub mismatches: Vec<String>,
+}
+
 /// What `audit` found: every balance must equal the sum of its entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
@@ -274,4 +382,16 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Recomputes every balance from the entries and reports any difference.
     async fn audit(&self) -> Result<AuditReport, LedgerError>;
+
+    /// Creates missing pool levels at their seed (cycle 1) and records new seeds for the next
+    /// cycle of existing ones; idempotent.
+    async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError>;
+
+    async fn pools(&self) -> Result<Vec<PoolState>, LedgerError>;
+
+    /// Levels a round won.
+    async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError>;
+
+    /// Recomputes every pool level from its entries and checks every award was paid.
+    async fn reconcile(&self) -> Result<ReconcileReport, LedgerError>;
 }

@@ -5,6 +5,7 @@
 //! mailbox is full (nothing happened) and otherwise waits for the committed result.
 
 mod actor;
+mod jackpot_sql;
 pub mod ledger;
 pub mod sqlite;
 #[cfg(test)]
@@ -19,8 +20,9 @@ use tokio::sync::oneshot;
 
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 pub use ledger::{
-    Account, Applied, AuditReport, Entry, EntryKind, FreeSpins, Ledger, LedgerError, Movement,
-    MovementError, RoundRecord, RoundStatus,
+    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, FreeSpins, JackpotClaim,
+    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,
+    PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
 
 use crate::ids::PlayerId;

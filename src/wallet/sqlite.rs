@@ -15,9 +15,11 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::jackpot_sql::{self, JackpotBatch};
 use super::ledger::{
-    Account, Applied, AuditReport, Entry, EntryKind, FreeSpins, Ledger, LedgerError, Movement,
-    MovementError, RoundRecord, RoundStatus,
+    Account, Applied, AuditReport, Entry, EntryKind, FreeSpins, JackpotClaim, JackpotFeed,
+    JackpotWin, Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState, ReconcileReport,
+    RoundRecord, RoundStatus,
 };
 use crate::ids::{PlayerId, ReqId, RoundId};
 
@@ -33,8 +35,12 @@ const IDLE_READERS: usize = 8;
 /// Prepared statements cached per connection: more than the ledger has.
 const STATEMENT_CACHE: usize = 64;
 
-const SCHEMA: &str = include_str!("../../migrations/sqlite/0001_ledger.sql");
-const SCHEMA_VERSION: i64 = 1;
+/// Schema steps in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../migrations/sqlite/0001_ledger.sql"),
+    include_str!("../../migrations/sqlite/0002_jackpots.sql"),
+];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How hard SQLite syncs a commit to disk (`ledger.synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -90,10 +96,10 @@ fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
             "ledger schema version {version} is newer than this build ({SCHEMA_VERSION})"
         )));
     }
-    if version < 1 {
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", step as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())
@@ -206,14 +212,16 @@ fn commit_group(
 ) -> Result<Vec<MovementResults>, LedgerError> {
     let now = now_ms();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut jackpots = JackpotBatch::default();
     let mut all = Vec::with_capacity(group.len());
     for job in group {
         let mut results = Vec::with_capacity(job.batch.len());
         for movement in &job.batch {
-            results.push(apply(&tx, movement, now)?);
+            results.push(apply(&tx, movement, now, &mut jackpots)?);
         }
         all.push(results);
     }
+    jackpots.flush(&tx, now)?;
     tx.commit()?;
     Ok(all)
 }
@@ -310,7 +318,9 @@ fn insert_entry(
 ) -> Result<(), LedgerError> {
     let sign_ok = match kind {
         EntryKind::Bet => amount_minor < 0,
-        EntryKind::Deposit | EntryKind::Win | EntryKind::Refund => amount_minor > 0,
+        EntryKind::Deposit | EntryKind::Win | EntryKind::Refund | EntryKind::Jackpot => {
+            amount_minor > 0
+        }
     };
     if !sign_ok || balance_after_minor < 0 {
         return Err(LedgerError::Invariant(format!(
@@ -450,6 +460,7 @@ fn replayed_round(tx: &Transaction, player: &PlayerId, req_id: &ReqId) -> Outcom
         round,
         free_spins_left: 0,
         replayed: true,
+        jackpot: Vec::new(),
     }))
 }
 
@@ -470,7 +481,9 @@ fn open_round(
     game: &str,
     bet_minor: Option<i64>,
     try_free_spin: bool,
+    feed: Option<&JackpotFeed>,
     now: i64,
+    jackpots: &mut JackpotBatch,
 ) -> Outcome {
     let free = if try_free_spin {
         take_free_spin(tx, player, game)?
@@ -506,11 +519,20 @@ fn open_round(
             None => return Ok(Err(MovementError::UnknownAccount(player.to_string()))),
         }
     };
+    // Only a paid bet feeds a jackpot: a free spin debits nothing.
+    let feed = feed.filter(|_| debit > 0);
+    let taken_micro: i64 = feed.map_or(0, |f| {
+        f.levels
+            .iter()
+            .map(|l| debit.saturating_mul(l.contribution_ppm + l.reserve_ppm))
+            .sum()
+    });
     let inserted = tx
         .prepare_cached(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
-             win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms) \
-             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, NULL, $10) \
+             win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
+             jackpot_pool, jackpot_micro) \
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, NULL, $10, $11, $12) \
              ON CONFLICT (player_id, req_id) DO NOTHING",
         )?
         .execute(params![
@@ -523,7 +545,9 @@ fn open_round(
             i64::from(free.is_some()),
             i64::from(multiplier),
             balance,
-            now
+            now,
+            feed.map(|f| f.pool.as_str()),
+            taken_micro
         ])?;
     if inserted == 0 {
         // A replayed req_id: give back what was just taken, return the original round.
@@ -554,6 +578,18 @@ fn open_round(
             now,
         )?;
     }
+    let jackpot = match feed {
+        Some(feed) => {
+            let (taken, seen) = jackpots.contribute(tx, feed, debit)?;
+            if taken != taken_micro {
+                return Err(LedgerError::Invariant(format!(
+                    "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
+                )));
+            }
+            seen
+        }
+        None => Vec::new(),
+    };
     let round = RoundRecord {
         round_id: round_id.clone(),
         player: player.clone(),
@@ -574,6 +610,7 @@ fn open_round(
         balance_minor: balance,
         free_spins_left: free.map_or(0, |f| f.2),
         replayed: false,
+        jackpot,
     }))
 }
 
@@ -586,7 +623,9 @@ fn settle_round(
     win_minor: i64,
     outcome_json: &str,
     free_spins_awarded: Option<&FreeSpins>,
+    claims: &[JackpotClaim],
     now: i64,
+    jackpots: &mut JackpotBatch,
 ) -> Outcome {
     if win_minor < 0 {
         return Ok(Err(MovementError::NonPositiveAmount));
@@ -620,6 +659,7 @@ fn settle_round(
             RoundStatus::Settled if same => Ok(Applied::RoundSettled {
                 balance_minor: round.balance_after_minor,
                 replayed: true,
+                jackpot_wins: jackpot_sql::wins_for_round(tx, round_id)?,
             }),
             RoundStatus::Void => Err(MovementError::RoundNotOpen(round_id.to_string())),
             _ => Err(MovementError::TxConflict(round_id.tx("win"))),
@@ -641,9 +681,35 @@ fn settle_round(
     if let Some(spins) = free_spins_awarded {
         give_free_spins(tx, player, spins)?;
     }
+    let mut balance = balance;
+    let mut jackpot_wins = Vec::with_capacity(claims.len());
+    for claim in claims {
+        let won = jackpots.claim(tx, claim, round_id, player, now)?;
+        if won.amount_minor > 0 {
+            balance = adjust_balance(tx, player, won.amount_minor)?
+                .ok_or_else(|| LedgerError::Invariant(format!("{player} vanished mid-round")))?;
+            let tx_id = format!("{round_id}:jackpot:{}:{}", won.pool, won.level);
+            insert_entry(
+                tx,
+                &tx_id,
+                player,
+                EntryKind::Jackpot,
+                won.amount_minor,
+                balance,
+                Some(round_id),
+                now,
+            )?;
+        }
+        jackpot_wins.push(won);
+    }
+    if !jackpot_wins.is_empty() {
+        tx.prepare_cached("UPDATE rounds SET balance_after_minor = $1 WHERE round_id = $2")?
+            .execute(params![balance, round_id.as_str()])?;
+    }
     Ok(Ok(Applied::RoundSettled {
         balance_minor: balance,
         replayed: false,
+        jackpot_wins,
     }))
 }
 
@@ -724,7 +790,7 @@ fn ensure_account(
     })
 }
 
-fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
+fn apply(tx: &Transaction, movement: &Movement, now: i64, jackpots: &mut JackpotBatch) -> Outcome {
     match movement {
         Movement::Deposit {
             tx_id,
@@ -738,6 +804,7 @@ fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
             game,
             bet_minor,
             try_free_spin,
+            jackpot,
         } => open_round(
             tx,
             round_id,
@@ -746,7 +813,9 @@ fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
             game,
             *bet_minor,
             *try_free_spin,
+            jackpot.as_ref(),
             now,
+            jackpots,
         ),
         Movement::SettleRound {
             round_id,
@@ -754,6 +823,7 @@ fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
             win_minor,
             outcome_json,
             free_spins_awarded,
+            jackpot_claims,
         } => settle_round(
             tx,
             round_id,
@@ -761,7 +831,9 @@ fn apply(tx: &Transaction, movement: &Movement, now: i64) -> Outcome {
             *win_minor,
             outcome_json,
             free_spins_awarded.as_ref(),
+            jackpot_claims,
             now,
+            jackpots,
         ),
         Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now),
         Movement::EnsureAccount { player, currency } => {
@@ -1009,5 +1081,33 @@ impl Ledger for SqliteLedger {
 
     async fn audit(&self) -> Result<AuditReport, LedgerError> {
         self.read(|conn| audit(conn)).await
+    }
+
+    async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {
+        let (path, specs) = (self.path.clone(), specs.to_vec());
+        tokio::task::spawn_blocking(move || -> Result<(), LedgerError> {
+            // Start-up only, beside the writer thread: SQLite's lock orders the two.
+            let mut conn = connect(&path, Durability::Full)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            jackpot_sql::ensure_pools(&tx, &specs, now_ms())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| LedgerError::WriterStopped)?
+    }
+
+    async fn pools(&self) -> Result<Vec<PoolState>, LedgerError> {
+        self.read(|conn| jackpot_sql::pools(conn)).await
+    }
+
+    async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError> {
+        let round_id = round_id.clone();
+        self.read(move |conn| jackpot_sql::wins_for_round(conn, &round_id))
+            .await
+    }
+
+    async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {
+        self.read(|conn| jackpot_sql::reconcile(conn)).await
     }
 }

@@ -35,6 +35,7 @@ fn open(round: &RoundId, player: &str, req: &str, bet: Option<i64>) -> Movement 
         game: "g".into(),
         bet_minor: bet,
         try_free_spin: true,
+        jackpot: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn settle(round: &RoundId, player: &str, win: i64) -> Movement {
         win_minor: win,
         outcome_json: format!("{{\"win\":{win}}}"),
         free_spins_awarded: None,
+        jackpot_claims: Vec::new(),
     }
 }
 
@@ -147,14 +149,16 @@ async fn rounds_open_settle_and_replay() {
         one(&l, settle(&r, "a", 250)).await,
         Ok(Applied::RoundSettled {
             balance_minor: 1150,
-            replayed: false
+            replayed: false,
+            jackpot_wins: Vec::new(),
         })
     );
     assert_eq!(
         one(&l, settle(&r, "a", 250)).await,
         Ok(Applied::RoundSettled {
             balance_minor: 1150,
-            replayed: true
+            replayed: true,
+            jackpot_wins: Vec::new(),
         })
     );
     assert!(matches!(
@@ -211,6 +215,7 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
             bet_minor: 100,
             multiplier: 3,
         }),
+        jackpot_claims: Vec::new(),
     };
     one(&l, awarded).await.unwrap();
     let f1 = RoundId::new_v7();
@@ -375,4 +380,211 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+// ------------------------------------------------------------------------------- jackpots
+
+const MICRO: i64 = crate::jackpot::math::MICRO_PER_MINOR;
+
+fn feed() -> JackpotFeed {
+    JackpotFeed {
+        pool: "net".into(),
+        levels: vec![
+            LevelFeed {
+                level: "mini".into(),
+                contribution_ppm: 5_000,
+                reserve_ppm: 1_000,
+            },
+            LevelFeed {
+                level: "major".into(),
+                contribution_ppm: 2_500,
+                reserve_ppm: 0,
+            },
+        ],
+    }
+}
+
+async fn jackpot_ledger(players: &[&str]) -> (SqliteLedger, tempfile::TempDir) {
+    let (l, d) = ledger().await;
+    let specs: Vec<PoolSpec> = [("mini", 10), ("major", 500)]
+        .into_iter()
+        .map(|(level, seed)| PoolSpec {
+            pool: "net".into(),
+            level: level.into(),
+            currency: "EUR".into(),
+            seed_micro: seed * 100 * MICRO,
+        })
+        .collect();
+    l.ensure_pools(&specs).await.unwrap();
+    l.ensure_pools(&specs).await.unwrap(); // idempotent
+    for p in players {
+        l.ensure_account(&pid(p), "EUR").await.unwrap();
+        one(&l, deposit(&format!("d-{p}"), p, 100_000))
+            .await
+            .unwrap();
+    }
+    (l, d)
+}
+
+fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
+    Movement::OpenRound {
+        round_id: round.clone(),
+        player: pid(player),
+        req_id: ReqId::parse(req).unwrap(),
+        game: "g".into(),
+        bet_minor: Some(bet),
+        try_free_spin: false,
+        jackpot: Some(feed()),
+    }
+}
+
+fn claim_settle(round: &RoundId, player: &str, cycle: i64) -> Movement {
+    Movement::SettleRound {
+        round_id: round.clone(),
+        player: pid(player),
+        win_minor: 0,
+        outcome_json: "{}".into(),
+        free_spins_awarded: None,
+        jackpot_claims: vec![JackpotClaim {
+            pool: "net".into(),
+            level: "mini".into(),
+            cycle,
+            reason: ClaimReason::Mystery,
+        }],
+    }
+}
+
+fn level(pools: &[PoolState], name: &str) -> PoolState {
+    pools.iter().find(|p| p.level == name).unwrap().clone()
+}
+
+#[tokio::test]
+async fn contributions_are_exact_and_folded_per_batch() {
+    let (l, _d) = jackpot_ledger(&["a", "b"]).await;
+    // 3 bets of 1.01 in ONE batch: 0.5% of 101 cents = 0.505 cents each, exact.
+    let batch: Vec<Movement> = (0..3)
+        .map(|i| {
+            paid_open(
+                &RoundId::new_v7(),
+                ["a", "b", "a"][i],
+                &format!("q{i}"),
+                101,
+            )
+        })
+        .collect();
+    let results = l.commit_batch(&batch).await.unwrap();
+    let seen: Vec<Vec<LevelSeen>> = results
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            Applied::RoundOpened { jackpot, .. } => jackpot,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Each bet sees the level as it left it, in order.
+    let mini_after: Vec<i64> = seen.iter().map(|s| s[0].value_micro).collect();
+    let seed = 1_000 * MICRO;
+    assert_eq!(
+        mini_after,
+        vec![seed + 505_000, seed + 1_010_000, seed + 1_515_000]
+    );
+    let pools = l.pools().await.unwrap();
+    let mini = level(&pools, "mini");
+    assert_eq!(
+        mini.value_micro,
+        seed + 1_515_000,
+        "1.515 cents: the half cent is kept"
+    );
+    assert_eq!(mini.reserve_micro, 3 * 101 * 1_000);
+    assert_eq!(
+        level(&pools, "major").value_micro,
+        50_000 * MICRO + 3 * 252_500
+    );
+    // Folded: one contribution entry per level for the whole batch.
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert_eq!(report.contributions_micro, 3 * 505_000 + 3 * 252_500);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+#[tokio::test]
+async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed() {
+    let (l, _d) = jackpot_ledger(&["a", "b"]).await;
+    let (ra, rb) = (RoundId::new_v7(), RoundId::new_v7());
+    one(&l, paid_open(&ra, "a", "qa", 10_000)).await.unwrap();
+    one(&l, paid_open(&rb, "b", "qb", 10_000)).await.unwrap();
+    // Both saw cycle 1 (value 10.00 + 2 × 0.50); both claim it, in one batch.
+    let results = l
+        .commit_batch(&[claim_settle(&ra, "a", 1), claim_settle(&rb, "b", 1)])
+        .await
+        .unwrap();
+    let wins: Vec<JackpotWin> = results
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            Applied::RoundSettled {
+                mut jackpot_wins, ..
+            } => jackpot_wins.remove(0),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!((wins[0].cycle, wins[0].amount_minor), (1, 1_100));
+    // The second claim finds cycle 1 won: it takes cycle 2, the fresh 10.00 seed.
+    assert_eq!((wins[1].cycle, wins[1].amount_minor), (2, 1_000));
+    let a = l.account(&pid("a")).await.unwrap().unwrap().balance_minor;
+    let b = l.account(&pid("b")).await.unwrap().unwrap().balance_minor;
+    assert_eq!((a, b), (100_000 - 10_000 + 1_100, 100_000 - 10_000 + 1_000));
+    let mini = level(&l.pools().await.unwrap(), "mini");
+    assert_eq!((mini.cycle, mini.value_micro), (3, 1_000 * MICRO));
+    // The reserve (0.1% of 200.00 = 20 cents) funded the first reset; the house the rest.
+    assert_eq!(mini.reserve_micro, 0);
+    // A settlement resent after the win pays nothing more.
+    match one(&l, claim_settle(&ra, "a", 1)).await.unwrap() {
+        Applied::RoundSettled {
+            replayed: true,
+            jackpot_wins,
+            ..
+        } => assert_eq!(jackpot_wins, vec![wins[0].clone()]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        a
+    );
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert_eq!(report.awards, 2);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+    // Conservation: deposits = balances + pools (all levels, with reserves) + house.
+    let pools = l.pools().await.unwrap();
+    let in_pools: i64 = pools.iter().map(|p| p.value_micro + p.reserve_micro).sum();
+    let reserve_saved = 2 * 10_000 * 1_000; // 0.1% of two 100.00 bets: 20 cents
+    let reserve_used = 20 * MICRO; // all of it went into the first reset's seed
+    assert_eq!(
+        in_pools,
+        report.seeds_micro + report.contributions_micro + reserve_saved
+            - report.payouts_micro
+            - reserve_used
+    );
+}
+
+#[tokio::test]
+async fn a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing() {
+    let (l, _d) = jackpot_ledger(&["a"]).await;
+    let r = RoundId::new_v7();
+    one(&l, paid_open(&r, "a", "q", 1_000)).await.unwrap();
+    let before = l.pools().await.unwrap();
+    // The same req_id again: the original round, no second contribution.
+    match one(&l, paid_open(&RoundId::new_v7(), "a", "q", 1_000))
+        .await
+        .unwrap()
+    {
+        Applied::RoundOpened {
+            replayed: true,
+            jackpot,
+            ..
+        } => assert!(jackpot.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(l.pools().await.unwrap(), before);
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
 }

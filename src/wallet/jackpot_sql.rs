@@ -1,0 +1,507 @@
+//! Jackpot pools in the ledger database: contributions folded per wallet batch, exactly-once
+//! claims, pool reads and reconciliation. Runs inside the ledger's transactions, so a bet's
+//! contribution commits with its debit and a win's reset commits with the player's credit.
+//!
+//! Hot path: a batch keeps each touched level in memory (one read per level per batch), adds
+//! its bets' contributions there, and writes each level once when the batch commits (one
+//! UPDATE and one or two aggregated entries), not one write per spin per level.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::ledger::{
+    ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, LedgerError, LevelSeen, PoolSpec,
+    PoolState, ReconcileReport,
+};
+use crate::ids::{PlayerId, RoundId};
+use crate::jackpot::math::{payout_split, seed_funding, MICRO_PER_MINOR};
+
+type Key = (String, String);
+
+#[derive(Debug, Default)]
+struct Level {
+    cycle: i64,
+    value_micro: i64,
+    /// Not yet written: contributions and reserve shares of this batch, and how many bets.
+    pending_contribution: i64,
+    pending_reserve: i64,
+    pending_bets: i64,
+}
+
+/// The jackpot side of one ledger transaction.
+#[derive(Debug, Default)]
+pub struct JackpotBatch {
+    levels: HashMap<Key, Level>,
+    /// Distinguishes this batch's aggregated entries (their tx ids must be unique).
+    batch_id: Option<String>,
+}
+
+fn level_of(
+    tx: &Transaction,
+    levels: &mut HashMap<Key, Level>,
+    pool: &str,
+    level: &str,
+) -> Result<(), LedgerError> {
+    let key = (pool.to_string(), level.to_string());
+    if levels.contains_key(&key) {
+        return Ok(());
+    }
+    let row: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT cycle, value_micro FROM jackpot_pools WHERE pool_id = $1 AND level = $2",
+        )?
+        .query_row(params![pool, level], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((cycle, value_micro)) = row else {
+        return Err(LedgerError::Invariant(format!(
+            "jackpot level {pool}/{level} is not in the ledger (ensure_pools not run?)"
+        )));
+    };
+    levels.insert(
+        key,
+        Level {
+            cycle,
+            value_micro,
+            ..Level::default()
+        },
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_entry(
+    tx: &Transaction,
+    tx_id: &str,
+    (pool, level): (&str, &str),
+    cycle: i64,
+    kind: &str,
+    amount_micro: i64,
+    bets: i64,
+    round: Option<(&RoundId, &PlayerId)>,
+    now: i64,
+) -> Result<(), LedgerError> {
+    if amount_micro < 0 {
+        return Err(LedgerError::Invariant(format!(
+            "jackpot entry {tx_id}: negative {kind} {amount_micro}"
+        )));
+    }
+    tx.prepare_cached(
+        "INSERT INTO jackpot_entries (tx_id, pool_id, level, cycle, kind, amount_micro, bets, \
+         round_id, player_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )?
+    .execute(params![
+        tx_id,
+        pool,
+        level,
+        cycle,
+        kind,
+        amount_micro,
+        bets,
+        round.map(|(r, _)| r.as_str()),
+        round.map(|(_, p)| p.as_str()),
+        now
+    ])?;
+    Ok(())
+}
+
+impl JackpotBatch {
+    /// Adds one paid bet's shares to its pool's levels (in memory until [`Self::flush`]).
+    /// Returns the total taken from the bet and each level as the bet left it.
+    pub fn contribute(
+        &mut self,
+        tx: &Transaction,
+        feed: &JackpotFeed,
+        debit_minor: i64,
+    ) -> Result<(i64, Vec<LevelSeen>), LedgerError> {
+        let mut taken = 0i64;
+        let mut seen = Vec::with_capacity(feed.levels.len());
+        for l in &feed.levels {
+            level_of(tx, &mut self.levels, &feed.pool, &l.level)?;
+            let contribution = debit_minor.saturating_mul(l.contribution_ppm);
+            let reserve = debit_minor.saturating_mul(l.reserve_ppm);
+            let state = self
+                .levels
+                .get_mut(&(feed.pool.clone(), l.level.clone()))
+                .ok_or_else(|| LedgerError::Invariant("jackpot level vanished".into()))?;
+            state.value_micro += contribution;
+            state.pending_contribution += contribution;
+            state.pending_reserve += reserve;
+            state.pending_bets += 1;
+            taken += contribution + reserve;
+            seen.push(LevelSeen {
+                level: l.level.clone(),
+                cycle: state.cycle,
+                value_micro: state.value_micro,
+                contribution_micro: contribution,
+            });
+        }
+        Ok((taken, seen))
+    }
+
+    /// Writes one level's pending contributions: one UPDATE, one entry per kind.
+    fn flush_level(&mut self, tx: &Transaction, key: &Key, now: i64) -> Result<(), LedgerError> {
+        let Some(state) = self.levels.get_mut(key) else {
+            return Ok(());
+        };
+        if state.pending_bets == 0 {
+            return Ok(());
+        }
+        let (contribution, reserve, bets) = (
+            state.pending_contribution,
+            state.pending_reserve,
+            state.pending_bets,
+        );
+        state.pending_contribution = 0;
+        state.pending_reserve = 0;
+        state.pending_bets = 0;
+        let cycle = state.cycle;
+        let updated = tx
+            .prepare_cached(
+                "UPDATE jackpot_pools SET value_micro = value_micro + $1, \
+                 reserve_micro = reserve_micro + $2, updated_at_ms = $3 \
+                 WHERE pool_id = $4 AND level = $5 AND cycle = $6",
+            )?
+            .execute(params![contribution, reserve, now, key.0, key.1, cycle])?;
+        if updated != 1 {
+            return Err(LedgerError::Invariant(format!(
+                "jackpot level {}/{} left cycle {cycle} inside a batch",
+                key.0, key.1
+            )));
+        }
+        let batch = self
+            .batch_id
+            .get_or_insert_with(|| RoundId::new_v7().to_string())
+            .clone();
+        let at = (key.0.as_str(), key.1.as_str());
+        for (kind, amount) in [("contribution", contribution), ("reserve", reserve)] {
+            if amount > 0 {
+                let tx_id = format!("jp:{batch}:{}:{}:{cycle}:{kind}", key.0, key.1);
+                insert_entry(tx, &tx_id, at, cycle, kind, amount, bets, None, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every level's pending contributions; run before the transaction commits.
+    pub fn flush(&mut self, tx: &Transaction, now: i64) -> Result<(), LedgerError> {
+        let keys: Vec<Key> = self.levels.keys().cloned().collect();
+        for key in keys {
+            self.flush_level(tx, &key, now)?;
+        }
+        Ok(())
+    }
+
+    /// Claims a level for a round, exactly once per `(pool, level, cycle)`: the level resets
+    /// to its seed (plus the carry below one minor unit) in the statement that checks the
+    /// cycle, and the award is keyed by that cycle. If the claimed cycle was already won, the
+    /// claim takes the cycle now running (docs/games.md: the second winner gets the fresh seed).
+    pub fn claim(
+        &mut self,
+        tx: &Transaction,
+        claim: &JackpotClaim,
+        round_id: &RoundId,
+        player: &PlayerId,
+        now: i64,
+    ) -> Result<JackpotWin, LedgerError> {
+        let key = (claim.pool.clone(), claim.level.clone());
+        level_of(tx, &mut self.levels, &claim.pool, &claim.level)?;
+        self.flush_level(tx, &key, now)?;
+        let (cycle, value, reserve, seed): (i64, i64, i64, i64) = tx
+            .prepare_cached(
+                "SELECT cycle, value_micro, reserve_micro, seed_micro FROM jackpot_pools \
+                 WHERE pool_id = $1 AND level = $2",
+            )?
+            .query_row(params![claim.pool, claim.level], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        let (paid_minor, carry) = payout_split(value);
+        let (from_reserve, from_house) = seed_funding(seed, reserve);
+        let next_value = carry + seed;
+        let reset = tx
+            .prepare_cached(
+                "UPDATE jackpot_pools SET cycle = cycle + 1, value_micro = $1, \
+                 reserve_micro = reserve_micro - $2, last_won_at_ms = $3, updated_at_ms = $3 \
+                 WHERE pool_id = $4 AND level = $5 AND cycle = $6 AND value_micro = $7",
+            )?
+            .execute(params![
+                next_value,
+                from_reserve,
+                now,
+                claim.pool,
+                claim.level,
+                cycle,
+                value
+            ])?;
+        if reset != 1 {
+            return Err(LedgerError::Invariant(format!(
+                "jackpot {}/{} cycle {cycle} changed under its claim",
+                claim.pool, claim.level
+            )));
+        }
+        tx.prepare_cached(
+            "INSERT INTO jackpot_awards (pool_id, level, cycle, round_id, player_id, \
+             amount_minor, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )?
+        .execute(params![
+            claim.pool,
+            claim.level,
+            cycle,
+            round_id.as_str(),
+            player.as_str(),
+            paid_minor,
+            claim.reason.as_str(),
+            now
+        ])?;
+        let at = (claim.pool.as_str(), claim.level.as_str());
+        let payout_tx = format!("{}:jackpot:{}:{}", round_id, claim.pool, claim.level);
+        let round = Some((round_id, player));
+        insert_entry(
+            tx,
+            &payout_tx,
+            at,
+            cycle,
+            "payout",
+            paid_minor * MICRO_PER_MINOR,
+            0,
+            round,
+            now,
+        )?;
+        let next = cycle + 1;
+        let seed_tx = format!("jp:{}:{}:{next}:seed", claim.pool, claim.level);
+        insert_entry(tx, &seed_tx, at, next, "seed", seed, 0, round, now)?;
+        if from_reserve > 0 {
+            let tx_id = format!("jp:{}:{}:{next}:reserve_to_seed", claim.pool, claim.level);
+            insert_entry(
+                tx,
+                &tx_id,
+                at,
+                next,
+                "reserve_to_seed",
+                from_reserve,
+                0,
+                round,
+                now,
+            )?;
+        }
+        tracing::info!(
+            pool = %claim.pool, level = %claim.level, cycle, paid_minor, from_house,
+            reason = claim.reason.as_str(), "jackpot won"
+        );
+        if let Some(state) = self.levels.get_mut(&key) {
+            state.cycle = next;
+            state.value_micro = next_value;
+        }
+        Ok(JackpotWin {
+            pool: claim.pool.clone(),
+            level: claim.level.clone(),
+            cycle,
+            amount_minor: paid_minor,
+            reason: claim.reason,
+        })
+    }
+}
+
+/// Creates missing levels at their seed, cycle 1 (seed entry from the house); updates the seed
+/// an existing level restarts at.
+pub fn ensure_pools(tx: &Transaction, specs: &[PoolSpec], now: i64) -> Result<(), LedgerError> {
+    for s in specs {
+        let created = tx
+            .prepare_cached(
+                "INSERT INTO jackpot_pools (pool_id, level, currency, cycle, value_micro, \
+                 reserve_micro, seed_micro, last_won_at_ms, updated_at_ms) \
+                 VALUES ($1, $2, $3, 1, $4, 0, $4, NULL, $5) ON CONFLICT (pool_id, level) DO NOTHING",
+            )?
+            .execute(params![s.pool, s.level, s.currency, s.seed_micro, now])?;
+        if created == 1 {
+            let tx_id = format!("jp:{}:{}:1:seed", s.pool, s.level);
+            let at = (s.pool.as_str(), s.level.as_str());
+            insert_entry(tx, &tx_id, at, 1, "seed", s.seed_micro, 0, None, now)?;
+        } else {
+            let currency: String = tx
+                .prepare_cached(
+                    "SELECT currency FROM jackpot_pools WHERE pool_id = $1 AND level = $2",
+                )?
+                .query_row(params![s.pool, s.level], |r| r.get(0))?;
+            if currency != s.currency {
+                return Err(LedgerError::Invariant(format!(
+                    "jackpot {}/{} is in {currency} in the ledger, {} in the config",
+                    s.pool, s.level, s.currency
+                )));
+            }
+            tx.prepare_cached(
+                "UPDATE jackpot_pools SET seed_micro = $1 WHERE pool_id = $2 AND level = $3",
+            )?
+            .execute(params![s.seed_micro, s.pool, s.level])?;
+        }
+    }
+    Ok(())
+}
+
+pub fn pools(conn: &Connection) -> Result<Vec<PoolState>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pool_id, level, currency, cycle, value_micro, reserve_micro, seed_micro, \
+         last_won_at_ms FROM jackpot_pools ORDER BY pool_id, seed_micro",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PoolState {
+            pool: r.get(0)?,
+            level: r.get(1)?,
+            currency: r.get(2)?,
+            cycle: r.get(3)?,
+            value_micro: r.get(4)?,
+            reserve_micro: r.get(5)?,
+            seed_micro: r.get(6)?,
+            last_won_at_ms: r.get(7)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let state = row?;
+        if state.value_micro < 0 || state.reserve_micro < 0 || state.cycle < 1 {
+            return Err(LedgerError::Invariant(format!(
+                "jackpot {}/{} read back out of range",
+                state.pool, state.level
+            )));
+        }
+        out.push(state);
+    }
+    Ok(out)
+}
+
+fn parse_reason(text: &str) -> Result<ClaimReason, LedgerError> {
+    Ok(match text {
+        "trigger" => ClaimReason::Trigger,
+        "mystery" => ClaimReason::Mystery,
+        "ceiling" => ClaimReason::Ceiling,
+        other => return Err(LedgerError::Invariant(format!("award reason {other:?}"))),
+    })
+}
+
+pub fn wins_for_round(
+    conn: &Connection,
+    round_id: &RoundId,
+) -> Result<Vec<JackpotWin>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pool_id, level, cycle, amount_minor, reason FROM jackpot_awards \
+         WHERE round_id = $1 ORDER BY level",
+    )?;
+    let rows = stmt.query_map(params![round_id.as_str()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pool, level, cycle, amount_minor, reason) = row?;
+        out.push(JackpotWin {
+            pool,
+            level,
+            cycle,
+            amount_minor,
+            reason: parse_reason(&reason)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Recomputes every level from its entries: value = seeds + contributions − payouts, reserve
+/// = reserve shares − reserve used for seeds; the bets' recorded shares equal the entries;
+/// every award has its payout entry and its player's credit.
+pub fn reconcile(conn: &Connection) -> Result<ReconcileReport, LedgerError> {
+    let mut report = ReconcileReport::default();
+    for state in pools(conn)? {
+        report.pools += 1;
+        let sum = |kind: &str| -> Result<i64, LedgerError> {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(amount_micro), 0) FROM jackpot_entries \
+                     WHERE pool_id = $1 AND level = $2 AND kind = $3",
+                )?
+                .query_row(params![state.pool, state.level, kind], |r| r.get(0))?)
+        };
+        let (seeds, contributions, payouts) = (sum("seed")?, sum("contribution")?, sum("payout")?);
+        let (reserve_in, reserve_out) = (sum("reserve")?, sum("reserve_to_seed")?);
+        report.seeds_micro += seeds;
+        report.contributions_micro += contributions;
+        report.payouts_micro += payouts;
+        let expected = seeds + contributions - payouts;
+        if expected != state.value_micro {
+            report.mismatches.push(format!(
+                "{}/{}: value {} but seeds {seeds} + contributions {contributions} - payouts {payouts} = {expected}",
+                state.pool, state.level, state.value_micro
+            ));
+        }
+        if reserve_in - reserve_out != state.reserve_micro {
+            report.mismatches.push(format!(
+                "{}/{}: reserve {} but {reserve_in} saved - {reserve_out} used",
+                state.pool, state.level, state.reserve_micro
+            ));
+        }
+    }
+    let pools: Vec<(String, i64, i64)> = {
+        let mut stmt = conn.prepare(
+            "SELECT p.pool_id, \
+               (SELECT COALESCE(SUM(jackpot_micro), 0) FROM rounds r WHERE r.jackpot_pool = p.pool_id), \
+               (SELECT COALESCE(SUM(amount_micro), 0) FROM jackpot_entries e \
+                  WHERE e.pool_id = p.pool_id AND e.kind IN ('contribution', 'reserve')) \
+             FROM (SELECT DISTINCT pool_id FROM jackpot_pools) p",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (pool, from_rounds, from_entries) in pools {
+        if from_rounds != from_entries {
+            report.mismatches.push(format!(
+                "{pool}: bets record {from_rounds} micro-units for the pool, its entries {from_entries}"
+            ));
+        }
+    }
+    let awards: Vec<(String, String, i64, String, String, i64)> = {
+        let mut stmt = conn.prepare(
+            "SELECT pool_id, level, cycle, round_id, player_id, amount_minor FROM jackpot_awards",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (pool, level, cycle, round, player, amount) in awards {
+        report.awards += 1;
+        let payout_tx = format!("{round}:jackpot:{pool}:{level}");
+        let payout: Option<i64> = conn
+            .prepare_cached("SELECT amount_micro FROM jackpot_entries WHERE tx_id = $1")?
+            .query_row(params![payout_tx], |r| r.get(0))
+            .optional()?;
+        if payout != Some(amount * MICRO_PER_MINOR) {
+            report.mismatches.push(format!(
+                "award {pool}/{level} cycle {cycle}: payout entry {payout:?}, award {amount}"
+            ));
+        }
+        if amount > 0 {
+            let credit: Option<(i64, String)> = conn
+                .prepare_cached(
+                    "SELECT amount_minor, player_id FROM ledger_entries WHERE tx_id = $1 AND kind = 'jackpot'",
+                )?
+                .query_row(params![payout_tx], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if credit != Some((amount, player.clone())) {
+                report.mismatches.push(format!(
+                    "award {pool}/{level} cycle {cycle}: credit {credit:?}, award {amount} to {player}"
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
