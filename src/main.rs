@@ -72,6 +72,14 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Recomputes every balance and every jackpot pool from the ledger and reports any
+    /// difference: pool = seeds + contributions - payouts, reserves, awards paid.
+    Reconcile {
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -145,35 +153,52 @@ fn main() -> anyhow::Result<()> {
             count,
             reseed_after_draws,
         } => rng_dump(bytes, range, count, reseed_after_draws),
-        Command::Audit { config, data_dir } => {
-            let config = load_config(&config, data_dir)?;
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(async {
-                use croupier::wallet::Ledger;
-                let ledger = croupier::wallet::sqlite::SqliteLedger::open(
-                    &config.ledger_path(),
-                    config.ledger.synchronous,
-                )
-                .await?;
-                let report = ledger.audit().await?;
-                println!(
-                    "accounts {} entries {} open rounds {} mismatches {}",
-                    report.accounts,
-                    report.entries,
-                    report.open_rounds,
-                    report.mismatches.len()
-                );
-                for line in &report.mismatches {
-                    println!("MISMATCH {line}");
-                }
-                if report.mismatches.is_empty() {
-                    Ok(())
-                } else {
-                    anyhow::bail!("ledger audit failed")
-                }
-            })
-        }
+        Command::Audit { config, data_dir } => audit(&config, data_dir, false),
+        Command::Reconcile { config, data_dir } => audit(&config, data_dir, true),
     }
+}
+
+/// `audit` (balances against entries) and `reconcile` (that, plus every jackpot pool).
+fn audit(config: &PathBuf, data_dir: Option<PathBuf>, pools: bool) -> anyhow::Result<()> {
+    let config = load_config(config, data_dir)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        use croupier::wallet::Ledger;
+        let ledger = croupier::wallet::sqlite::SqliteLedger::open(
+            &config.ledger_path(),
+            config.ledger.synchronous,
+        )
+        .await?;
+        let mut report = ledger.audit().await?;
+        if pools {
+            let r = ledger.reconcile().await?;
+            let micro = croupier::jackpot::math::MICRO_PER_MINOR as f64;
+            println!(
+                "pools {} awards {} seeds {} contributions {} payouts {} (minor units, fractions kept)",
+                r.pools,
+                r.awards,
+                r.seeds_micro as f64 / micro,
+                r.contributions_micro as f64 / micro,
+                r.payouts_micro as f64 / micro,
+            );
+            report.mismatches.extend(r.mismatches);
+        }
+        println!(
+            "accounts {} entries {} open rounds {} mismatches {}",
+            report.accounts,
+            report.entries,
+            report.open_rounds,
+            report.mismatches.len()
+        );
+        for line in &report.mismatches {
+            println!("MISMATCH {line}");
+        }
+        if report.mismatches.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("ledger audit failed")
+        }
+    })
 }
 
 /// Raw generator output, or sampled values, for external statistical test batteries.

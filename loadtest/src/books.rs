@@ -56,7 +56,8 @@ impl Books {
     /// Books the result `r` of spin `seq` with the amounts the server reported, once per spin,
     /// and cross-checks the `balance` it carries and the amount it debited against `asked_bet`.
     pub fn book_spin(&mut self, seq: u64, asked_bet: Decimal, r: &SpinResult) -> Booked {
-        let (req_id, bet, win, free_spin) = (&r.req_id, r.bet, r.win, r.free_spin);
+        // A jackpot is credited on top of the slot win: the balance includes both.
+        let (req_id, bet, win, free_spin) = (&r.req_id, r.bet, r.credited(), r.free_spin);
         let server_balance = r.balance;
         if self.last_seq.is_some_and(|last| seq <= last) {
             return Booked::Duplicate;
@@ -188,7 +189,20 @@ mod tests {
             win: d(win),
             balance: d(balance),
             free_spin,
+            jackpot_wins: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_jackpot_counts_as_credited() {
+        let mut b = Books::new(d("1000.00"));
+        let mut won = r("s1", "1.00", "0.50", false, "1011.50");
+        won.jackpot_wins.push(crate::protocol::JackpotWin {
+            level: "mini".into(),
+            amount: d("12.00"),
+        });
+        b.book_spin(1, d("1.00"), &won);
+        assert_eq!(b.expected(), d("1011.50"));
     }
 
     #[test]

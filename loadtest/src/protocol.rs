@@ -78,6 +78,24 @@ pub struct SpinResult {
     pub balance: Decimal,
     #[serde(default)]
     pub free_spin: bool,
+    /// Jackpot levels won by the spin, credited on top of `win`.
+    #[serde(default)]
+    pub jackpot_wins: Vec<JackpotWin>,
+}
+
+/// One jackpot level won, as a spin result reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JackpotWin {
+    pub level: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+}
+
+impl SpinResult {
+    /// Everything the spin credited: the slot win and any jackpots.
+    pub fn credited(&self) -> Decimal {
+        self.win + self.jackpot_wins.iter().map(|j| j.amount).sum::<Decimal>()
+    }
 }
 
 /// Every frame the tester may read. Unknown types parse as `Other` and are ignored.
