@@ -605,6 +605,9 @@ pub enum ServerFrame {
         outcome: String,
         returned: String,
         balance: String,
+        /// Jackpot levels the bet won, credited on top of `returned`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        jackpot_wins: Vec<JackpotWinView>,
     },
 }
 

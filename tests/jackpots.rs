@@ -277,3 +277,93 @@ async fn the_shipped_network_pool_grows_by_its_exact_shares() {
     let (ok, report) = server.audit();
     assert!(ok, "{report}");
 }
+
+/// Live-table bets feed a pool and may win it too: drawn when the bet is debited, paid with
+/// its settlement, in the bettor's `bet_settled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_bets_feed_and_win_a_pool_and_the_money_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jackpots.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[pool]]
+id = "tables"
+currency = "EUR"
+games = ["roulette_1"]
+
+[[pool.level]]
+name = "mini"
+contribution = "0.05"
+seed = "1.00"
+mystery_drop_at = "1.50"
+"#,
+    )
+    .unwrap();
+    let line = format!("file = {:?}", file.display().to_string());
+    let mut edits = FAST.to_vec();
+    edits.push(("file = \"config/jackpots.toml\"", &line));
+    let server = Server::start_with_tables(&edits, &fast_tables(3));
+    let session = open_session(&server, "jp-table").await;
+    let mut c = Client::connect(&server, &session.token).await;
+    let mut pushes = Vec::new();
+    let join = json!({"type": "join_table", "req_id": "j", "table": "roulette_1"});
+    assert_eq!(ask(&mut c, join, &mut pushes).await["type"], "table_state");
+    let (mut staked, mut returned, mut jackpots_paid, mut settled) = (0i64, 0i64, 0i64, 0usize);
+    let mut placed = 0usize;
+    for round in 0..3 {
+        // Wait for a fresh round, then bet ten times on red.
+        loop {
+            let f = c.recv().await;
+            if f["type"] == "betting_open" {
+                break;
+            }
+            pushes.push(f);
+        }
+        for i in 0..10 {
+            let bet = json!({"type": "table_bet", "req_id": format!("t{round}-{i}"),
+                             "table": "roulette_1", "kind": "red", "amount": "1.00"});
+            let reply = ask(&mut c, bet, &mut pushes).await;
+            assert_eq!(reply["type"], "bet_accepted", "{reply}");
+            staked += 100;
+            placed += 1;
+        }
+    }
+    // Read every settlement (including those already collected among the pushes).
+    let mut frames = std::mem::take(&mut pushes);
+    while settled < placed {
+        for f in frames.drain(..) {
+            if f["type"] == "bet_settled" {
+                settled += 1;
+                returned += cents(f["returned"].as_str().unwrap());
+                for w in f["jackpot_wins"].as_array().into_iter().flatten() {
+                    jackpots_paid += cents(w["amount"].as_str().unwrap());
+                }
+            }
+        }
+        if settled < placed {
+            frames.push(c.recv().await);
+        }
+    }
+    let balance = ask(
+        &mut c,
+        json!({"type": "balance", "req_id": "b"}),
+        &mut pushes,
+    )
+    .await;
+    assert_eq!(
+        cents(balance["balance"].as_str().unwrap()),
+        100_000 - staked + returned + jackpots_paid
+    );
+    let pools = jackpots(&server).await;
+    let cycle = pools[0]["cycle"].as_i64().unwrap();
+    assert!(cycle > 1, "30 bets at 10% each won the level at least once");
+    let remaining = cents(pools[0]["value"].as_str().unwrap()) * 1_000_000
+        + pools[0]["carry_micro"].as_i64().unwrap();
+    assert_eq!(
+        jackpots_paid * 1_000_000,
+        staked * 50_000 + cycle * 100 * 1_000_000 - remaining
+    );
+    let (ok, report) = server.audit();
+    assert!(ok, "{report}");
+}

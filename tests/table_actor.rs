@@ -99,6 +99,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
     let confirm = Confirm {
         round_id: reserved.round_id.clone(),
         bet_id: reserved.bet_id.clone(),
+        claims: Vec::new(),
     };
     table.addr.send(confirm).await.unwrap().unwrap();
 

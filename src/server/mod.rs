@@ -347,6 +347,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             wallet: wallet.clone(),
             rng: rng.clone(),
             metrics: metrics.clone(),
+            jackpots: jackpots.clone(),
         },
         Config::per_core(0),
     );

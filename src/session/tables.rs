@@ -134,17 +134,17 @@ pub async fn bet(
             game: config.id.clone(),
             bet_minor: Some(amount.minor()),
             try_free_spin: false,
-            // Table bets feed their pool; the levels are won on slot spins (docs/games.md).
             jackpot: app.jackpots.feed_for(&config.id, &config.currency),
         })
         .await;
-    let (round, balance_minor, replayed) = match opened {
+    let (round, balance_minor, replayed, seen) = match opened {
         Ok(Applied::RoundOpened {
             round,
             balance_minor,
             replayed,
+            jackpot,
             ..
-        }) => (round, balance_minor, replayed),
+        }) => (round, balance_minor, replayed, jackpot),
         Ok(other) => {
             cancel();
             let what = format!("OpenRound for a table bet answered {other:?}");
@@ -188,9 +188,26 @@ pub async fn bet(
             )),
         };
     }
+    // The bet's jackpot draw (mystery, ceiling) is made now, on an RNG shard; it is paid
+    // with the bet's settlement. A draw that fails only loses the chance, never money.
+    let claims = match app
+        .jackpots
+        .pool_for(&config.id)
+        .filter(|_| !seen.is_empty())
+    {
+        Some(pool) => {
+            let table_id = config.id.clone();
+            app.rng
+                .draw(move |rng| crate::jackpot::claims_for(&pool, &table_id, &seen, None, rng))
+                .await
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
     let confirm = Confirm {
         round_id: reserved.round_id.clone(),
         bet_id: reserved.bet_id.clone(),
+        claims,
     };
     match ask(t, confirm).await {
         Ok(Ok(())) => Ok(accepted(

@@ -18,13 +18,14 @@ use super::round::{RoundMachine, Step};
 use super::rules::{Drawn, TableBet, TableOutcome, TableRules};
 use crate::games::baccarat::Shoe;
 use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
 use crate::money::Money;
 use crate::protocol::{LimitView, PastRound, ServerFrame, TableBetView, TableView};
 use crate::rng::RngPool;
 use crate::session::{PushError, Pusher};
 use crate::wallet::sqlite::now_ms;
-use crate::wallet::{Applied, Movement, WalletPool};
+use crate::wallet::{Applied, JackpotClaim, JackpotWin, Movement, WalletPool};
 
 /// How often the table looks at the clock: phase changes land within this of their deadline.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -46,6 +47,7 @@ pub struct TableDeps {
     pub wallet: WalletPool,
     pub rng: RngPool,
     pub metrics: Arc<Metrics>,
+    pub jackpots: Arc<Jackpots>,
 }
 
 /// Why a table refused a request, mapped once to a client error code by the session.
@@ -113,6 +115,8 @@ pub struct Reserved {
 pub struct Confirm {
     pub round_id: RoundId,
     pub bet_id: RoundId,
+    /// Jackpot levels the bet claims (drawn by the caller when the debit committed).
+    pub claims: Vec<JackpotClaim>,
 }
 
 /// The reserved bet's debit was refused or failed: it never played.
@@ -431,7 +435,7 @@ impl LiveTable {
                     win_minor: payout.returned.minor(),
                     outcome_json: outcome_json.to_string(),
                     free_spins_awarded: None,
-                    jackpot_claims: Vec::new(),
+                    jackpot_claims: bet.claims.clone(),
                 };
                 let applied = apply_with_retries(&wallet, movement).await;
                 (bet, payout, applied)
@@ -452,8 +456,13 @@ impl LiveTable {
                     .with_label_values(&[&table, kind])
                     .inc_by(payout.returned.minor().max(0) as u64);
                 returned_minor += payout.returned.minor();
-                let balance = match applied {
-                    Some(balance_minor) => money_text(balance_minor, &bet.amount),
+                let balance = match &applied {
+                    Some((balance_minor, won)) => {
+                        for w in won {
+                            act.jackpot_won(&bet.player, w);
+                        }
+                        money_text(*balance_minor, &bet.amount)
+                    }
                     None => {
                         tracing::error!(table = %table, bet = %bet.bet_id, "settlement not committed; start-up recovery will refund it");
                         continue;
@@ -468,6 +477,9 @@ impl LiveTable {
                     outcome: payout.outcome.to_string(),
                     returned: payout.returned.to_string(),
                     balance,
+                    jackpot_wins: applied
+                        .map(|(_, won)| jackpot_views(&won, &bet.amount))
+                        .unwrap_or_default(),
                 };
                 let _ = bet.notify.push(Arc::from(frame.to_json()));
             }
@@ -535,7 +547,7 @@ impl LiveTable {
         self.money_in_flight += 1;
         ctx.spawn(join_all(work).into_actor(self).map(move |results, act, _ctx| {
             for (bet, applied) in results {
-                let Some(balance_minor) = applied else {
+                let Some((balance_minor, _)) = applied else {
                     tracing::error!(table = %table, bet = %bet.bet_id, "refund not committed; start-up recovery will refund it");
                     continue;
                 };
@@ -548,11 +560,25 @@ impl LiveTable {
                     outcome: "void".to_string(),
                     returned: bet.amount.to_string(),
                     balance: money_text(balance_minor, &bet.amount),
+                    jackpot_wins: Vec::new(),
                 };
                 let _ = bet.notify.push(Arc::from(frame.to_json()));
             }
             act.money_done();
         }));
+    }
+
+    fn jackpot_won(&self, player: &PlayerId, won: &JackpotWin) {
+        let m = &self.deps.metrics;
+        m.jackpot_wins
+            .with_label_values(&[&won.pool, &won.level, won.reason.as_str()])
+            .inc();
+        m.jackpot_paid_minor
+            .with_label_values(&[&won.pool, &won.level])
+            .inc_by(won.amount_minor.max(0) as u64);
+        self.deps
+            .jackpots
+            .announce(player.as_str(), &self.config.id, won, &self.config.currency);
     }
 
     fn money_done(&mut self) {
@@ -565,15 +591,32 @@ impl LiveTable {
     }
 }
 
-/// Applies a settlement or refund, retrying transient failures; the balance after it, or
-/// `None` if it could not commit (then start-up recovery refunds the open bet).
-async fn apply_with_retries(wallet: &WalletPool, movement: Movement) -> Option<i64> {
+fn jackpot_views(wins: &[JackpotWin], like: &Money) -> Vec<crate::protocol::JackpotWinView> {
+    wins.iter()
+        .map(|w| crate::protocol::JackpotWinView {
+            pool: w.pool.clone(),
+            level: w.level.clone(),
+            amount: money_text(w.amount_minor, like),
+        })
+        .collect()
+}
+
+/// Applies a settlement or refund, retrying transient failures: the balance after it and any
+/// jackpot it paid, or `None` if it could not commit (start-up recovery refunds the open bet).
+async fn apply_with_retries(
+    wallet: &WalletPool,
+    movement: Movement,
+) -> Option<(i64, Vec<JackpotWin>)> {
     for attempt in 1..=MONEY_ATTEMPTS {
         match wallet.apply(movement.clone()).await {
-            Ok(
-                Applied::RoundSettled { balance_minor, .. }
-                | Applied::RoundVoided { balance_minor, .. },
-            ) => return Some(balance_minor),
+            Ok(Applied::RoundSettled {
+                balance_minor,
+                jackpot_wins,
+                ..
+            }) => return Some((balance_minor, jackpot_wins)),
+            Ok(Applied::RoundVoided { balance_minor, .. }) => {
+                return Some((balance_minor, Vec::new()))
+            }
             Ok(other) => {
                 tracing::error!(?other, "unexpected wallet answer to a table movement");
                 return None;
@@ -695,6 +738,7 @@ impl Handler<Reserve> for LiveTable {
             bet: msg.bet,
             amount: msg.amount,
             notify: msg.pusher,
+            claims: Vec::new(),
         })?;
         Ok(Reserved { round_id, bet_id })
     }
@@ -709,7 +753,7 @@ impl Handler<Confirm> for LiveTable {
         }
         let bet = self
             .book
-            .confirm(&msg.bet_id)
+            .confirm(&msg.bet_id, msg.claims)
             .map_err(|_| TableError::TooLate)?;
         let m = &self.deps.metrics;
         m.table_bets

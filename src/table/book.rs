@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::money::Money;
+use crate::wallet::JackpotClaim;
 
 use super::rules::{Stake, TableBet};
 
@@ -36,6 +37,8 @@ pub struct PlacedBet<N> {
     pub amount: Money,
     /// Who to tell about this bet's settlement (the placing connection).
     pub notify: N,
+    /// Jackpot levels this bet claims, drawn when its debit committed; paid at settlement.
+    pub claims: Vec<JackpotClaim>,
 }
 
 impl<N> PlacedBet<N> {
@@ -101,8 +104,13 @@ impl<N: Clone> RoundBook<N> {
 
     /// The bet's debit committed: it plays in this round, unless the round already settled
     /// (then the caller refunds it). Unknown ids are too late too: nothing to play.
-    pub fn confirm(&mut self, bet_id: &RoundId) -> Result<&PlacedBet<N>, BookError> {
-        let bet = self.pending.remove(bet_id).ok_or(BookError::Closed)?;
+    pub fn confirm(
+        &mut self,
+        bet_id: &RoundId,
+        claims: Vec<JackpotClaim>,
+    ) -> Result<&PlacedBet<N>, BookError> {
+        let mut bet = self.pending.remove(bet_id).ok_or(BookError::Closed)?;
+        bet.claims = claims;
         if self.closed {
             self.forget(&bet.player);
             return Err(BookError::Closed);
@@ -161,6 +169,7 @@ mod tests {
             bet: TableBet::Baccarat(BaccaratBet::Banker),
             amount: Money::parse_positive("1.00", &eur).unwrap(),
             notify: (),
+            claims: Vec::new(),
         }
     }
 
@@ -172,7 +181,7 @@ mod tests {
         book.reserve(bet("bob", 2)).unwrap();
         assert_eq!(book.pending(), 2);
         assert!(book.confirmed().is_empty());
-        book.confirm(&a.bet_id).unwrap();
+        book.confirm(&a.bet_id, Vec::new()).unwrap();
         book.cancel(&RoundId::parse("bet-bob-2").unwrap());
         assert_eq!(book.pending(), 0);
         assert_eq!(book.bets_of(&a.player).count(), 1);
@@ -187,11 +196,14 @@ mod tests {
         let late = bet("alice", 1);
         book.reserve(late.clone()).unwrap();
         assert!(book.close().is_empty());
-        assert_eq!(book.confirm(&late.bet_id).unwrap_err(), BookError::Closed);
+        assert_eq!(
+            book.confirm(&late.bet_id, Vec::new()).unwrap_err(),
+            BookError::Closed
+        );
         assert_eq!(book.pending(), 0, "the late bet leaves the book");
         assert_eq!(book.reserve(bet("bob", 2)).unwrap_err(), BookError::Closed);
         // Confirming twice, or an id never reserved, is refused the same way.
-        assert!(book.confirm(&late.bet_id).is_err());
+        assert!(book.confirm(&late.bet_id, Vec::new()).is_err());
     }
 
     #[test]

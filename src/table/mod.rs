@@ -161,6 +161,7 @@ pub mod testing {
             wallet,
             rng,
             metrics,
+            jackpots: Arc::new(crate::jackpot::Jackpots::new(Vec::new())),
         };
         (deps, ledger)
     }
