@@ -17,7 +17,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim
 # The shipped config uses paths relative to the working directory (--config config/default.toml,
-# games.dir = "config/games", data_dir = "data"): /opt/croupier links them to /etc/croupier and
+# games.dir = "config/games", tables.file = "config/tables.toml", jackpots.file =
+# "config/jackpots.toml", data_dir = "data"): /opt/croupier links them to /etc/croupier and
 # the data volume, so `croupier audit` and the defaults work unchanged inside the container.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
@@ -29,7 +30,7 @@ RUN apt-get update \
     && ln -s /etc/croupier /opt/croupier/config \
     && ln -s /var/lib/croupier /opt/croupier/data
 COPY --from=build /usr/local/bin/croupier /usr/local/bin/croupier
-COPY config/default.toml /etc/croupier/default.toml
+COPY config/default.toml config/tables.toml config/jackpots.toml /etc/croupier/
 COPY config/games /etc/croupier/games
 
 WORKDIR /opt/croupier

@@ -84,6 +84,7 @@ pub struct Metrics {
     pub jackpot_wins: IntCounterVec,
     pub jackpot_paid_minor: IntCounterVec,
     pub jackpot_last_win: IntGaugeVec,
+    pub jackpot_ceiling: IntGaugeVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -393,6 +394,12 @@ impl Metrics {
                 &r,
                 "jackpot_last_win_timestamp_seconds",
                 "Unix time of each level's last win on any node (0 before the first); time since = time() - this.",
+                &["pool", "level"],
+            ),
+            jackpot_ceiling: gauge_vec(
+                &r,
+                "jackpot_ceiling_minor_units",
+                "Must-drop-by ceiling of each jackpot level that has one, in minor units (from jackpots.toml).",
                 &["pool", "level"],
             ),
             registry: r,

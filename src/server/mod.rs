@@ -341,6 +341,16 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         .flat_map(|p| p.levels.iter().map(|l| (p.id.as_str(), l.name.as_str())))
         .collect();
     metrics.init_jackpot_series(&levels);
+    for pool in jackpots.pools() {
+        for level in &pool.levels {
+            if let Some(ceiling) = level.must_drop_by_micro {
+                metrics
+                    .jackpot_ceiling
+                    .with_label_values(&[&pool.id, &level.name])
+                    .set(ceiling / crate::jackpot::math::MICRO_PER_MINOR);
+            }
+        }
+    }
     let tables = TableRegistry::start(
         table_configs,
         TableDeps {

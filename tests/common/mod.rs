@@ -210,6 +210,9 @@ pub async fn open_session(server: &Server, player: &str) -> Session {
     }
 }
 
+/// Server pushes that may interleave with any reply when jackpots are on.
+pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub welcome: Value,
@@ -260,9 +263,16 @@ impl Client {
         next_json(&mut self.ws).await
     }
 
+    /// Sends a frame and returns the next frame that is not a jackpot push (pool updates and
+    /// win announcements arrive at any time when jackpots are on).
     pub async fn request(&mut self, frame: Value) -> Value {
         self.send(frame).await;
-        self.recv().await
+        loop {
+            let reply = self.recv().await;
+            if !JACKPOT_PUSHES.contains(&reply["type"].as_str().unwrap_or("")) {
+                return reply;
+            }
+        }
     }
 
     pub async fn balance(&mut self) -> String {
