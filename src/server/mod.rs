@@ -427,6 +427,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/metrics", web::get().to(metrics))
     })
     .workers(workers)
+    // Nagle off: a push (table event, jackpot update) followed by a reply would otherwise wait
+    // for the client's delayed ACK (40 ms on Linux) before the reply leaves.
+    .tcp_nodelay(true)
     .max_connections(max_connections)
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
