@@ -26,6 +26,11 @@
 //!  LiveTable: ticks the round machine ──▶ RngPool (pocket / shoe) ──▶ TableRules::settle (pure)
 //!             ──▶ WalletPool: SettleRound per bet         [tx "<bet>:win"] (or VoidRound: refund)
 //!             ──▶ every seat's send queue (frame serialised once, try_send; full = dropped)
+//!
+//!  jackpots: OpenRound carries the pool's shares: contributions join the bet's transaction
+//!            (folded per batch); claims (trigger / mystery / ceiling) ride on SettleRound and
+//!            reset the level exactly once per (pool, level, cycle). A pusher task reads the
+//!            pools every 500 ms and broadcasts changes to every session.
 //! ```
 //!
 //! | module | owns |

@@ -334,6 +334,53 @@ mod tests {
         assert!((1_800..=2_200).contains(&hits), "{hits}");
     }
 
+    fn outcome_with(symbol: &str, count: u32) -> SpinOutcome {
+        use crate::games::slot::{LineWin, SymbolId};
+        SpinOutcome {
+            stops: vec![0; 5],
+            grid: Vec::new(),
+            line_wins: vec![LineWin {
+                line: 3,
+                symbol: SymbolId::new(symbol).unwrap(),
+                count,
+                pay: 2000,
+            }],
+            scatter_win: None,
+            free_spins_awarded: 0,
+            multiplier: 1,
+            win_multiple: rust_decimal::Decimal::from(100),
+        }
+    }
+
+    #[test]
+    fn the_slot_trigger_wins_only_its_level_on_its_game() {
+        let pool = network();
+        let mut rng = crate::rng::testing::seeded(3);
+        let low = pool.levels[0].seed_micro; // below every ceiling; no mystery chance
+        let five = outcome_with("WILD", 5);
+        let claims = claims_for(
+            &pool,
+            "starfall",
+            &seen(&pool, low, 0),
+            Some(&five),
+            &mut rng,
+        );
+        assert_eq!(claims.len(), 1, "{claims:?}");
+        assert_eq!(
+            (claims[0].level.as_str(), claims[0].reason),
+            ("grand", ClaimReason::Trigger)
+        );
+        // Four wilds, another symbol, or the same line on another game: no trigger.
+        for (game, outcome) in [
+            ("starfall", outcome_with("WILD", 4)),
+            ("starfall", outcome_with("STAR", 5)),
+            ("classic_sevens", outcome_with("WILD", 5)),
+        ] {
+            let claims = claims_for(&pool, game, &seen(&pool, low, 0), Some(&outcome), &mut rng);
+            assert!(claims.is_empty(), "{game}: {claims:?}");
+        }
+    }
+
     #[test]
     fn winners_are_masked() {
         assert_eq!(mask("alice"), "al***");
