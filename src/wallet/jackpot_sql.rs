@@ -8,16 +8,20 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::ledger::{
     ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, LedgerError, LevelSeen, PoolSpec,
     PoolState, ReconcileReport,
 };
+use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, RoundId};
 use crate::jackpot::math::{payout_split, seed_funding, MICRO_PER_MINOR};
 
 type Key = (String, String);
+
+/// Reads a level for its claim, locking its row where the database can (PostgreSQL).
+const LOCK_LEVEL: &str = "SELECT cycle, value_micro, reserve_micro, seed_micro FROM jackpot_pools \
+     WHERE pool_id = $1 AND level = $2";
 
 #[derive(Debug, Default)]
 struct Level {
@@ -37,8 +41,8 @@ pub struct JackpotBatch {
     batch_id: Option<String>,
 }
 
-fn level_of(
-    tx: &Transaction,
+async fn level_of<T: SqlTx>(
+    tx: &mut T,
     levels: &mut HashMap<Key, Level>,
     pool: &str,
     level: &str,
@@ -47,13 +51,13 @@ fn level_of(
     if levels.contains_key(&key) {
         return Ok(());
     }
-    let row: Option<(i64, i64)> = tx
-        .prepare_cached(
+    let row = tx
+        .row(
             "SELECT cycle, value_micro FROM jackpot_pools WHERE pool_id = $1 AND level = $2",
-        )?
-        .query_row(params![pool, level], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((cycle, value_micro)) = row else {
+            args![pool, level],
+        )
+        .await?;
+    let Some((cycle, value_micro)) = row.map(|r| Ok::<_, LedgerError>((r.i64(0)?, r.i64(1)?))).transpose()? else {
         return Err(LedgerError::Invariant(format!(
             "jackpot level {pool}/{level} is not in the ledger (ensure_pools not run?)"
         )));
@@ -70,8 +74,8 @@ fn level_of(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert_entry(
-    tx: &Transaction,
+async fn insert_entry<T: SqlTx>(
+    tx: &mut T,
     tx_id: &str,
     (pool, level): (&str, &str),
     cycle: i64,
@@ -86,38 +90,39 @@ fn insert_entry(
             "jackpot entry {tx_id}: negative {kind} {amount_micro}"
         )));
     }
-    tx.prepare_cached(
+    tx.exec(
         "INSERT INTO jackpot_entries (tx_id, pool_id, level, cycle, kind, amount_micro, bets, \
          round_id, player_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )?
-    .execute(params![
-        tx_id,
-        pool,
-        level,
-        cycle,
-        kind,
-        amount_micro,
-        bets,
-        round.map(|(r, _)| r.as_str()),
-        round.map(|(_, p)| p.as_str()),
-        now
-    ])?;
+        args![
+            tx_id,
+            pool,
+            level,
+            cycle,
+            kind,
+            amount_micro,
+            bets,
+            round.map(|(r, _)| r.as_str()),
+            round.map(|(_, p)| p.as_str()),
+            now
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 impl JackpotBatch {
     /// Adds one paid bet's shares to its pool's levels (in memory until [`Self::flush`]).
     /// Returns the total taken from the bet and each level as the bet left it.
-    pub fn contribute(
+    pub async fn contribute<T: SqlTx>(
         &mut self,
-        tx: &Transaction,
+        tx: &mut T,
         feed: &JackpotFeed,
         debit_minor: i64,
     ) -> Result<(i64, Vec<LevelSeen>), LedgerError> {
         let mut taken = 0i64;
         let mut seen = Vec::with_capacity(feed.levels.len());
         for l in &feed.levels {
-            level_of(tx, &mut self.levels, &feed.pool, &l.level)?;
+            level_of(tx, &mut self.levels, &feed.pool, &l.level).await?;
             let contribution = debit_minor.saturating_mul(l.contribution_ppm);
             let reserve = debit_minor.saturating_mul(l.reserve_ppm);
             let state = self
@@ -140,7 +145,12 @@ impl JackpotBatch {
     }
 
     /// Writes one level's pending contributions: one UPDATE, one entry per kind.
-    fn flush_level(&mut self, tx: &Transaction, key: &Key, now: i64) -> Result<(), LedgerError> {
+    async fn flush_level<T: SqlTx>(
+        &mut self,
+        tx: &mut T,
+        key: &Key,
+        now: i64,
+    ) -> Result<(), LedgerError> {
         let Some(state) = self.levels.get_mut(key) else {
             return Ok(());
         };
@@ -157,12 +167,13 @@ impl JackpotBatch {
         state.pending_bets = 0;
         let cycle = state.cycle;
         let updated = tx
-            .prepare_cached(
+            .exec(
                 "UPDATE jackpot_pools SET value_micro = value_micro + $1, \
                  reserve_micro = reserve_micro + $2, updated_at_ms = $3 \
                  WHERE pool_id = $4 AND level = $5 AND cycle = $6",
-            )?
-            .execute(params![contribution, reserve, now, key.0, key.1, cycle])?;
+                args![contribution, reserve, now, &key.0, &key.1, cycle],
+            )
+            .await?;
         if updated != 1 {
             return Err(LedgerError::Invariant(format!(
                 "jackpot level {}/{} left cycle {cycle} inside a batch",
@@ -177,17 +188,19 @@ impl JackpotBatch {
         for (kind, amount) in [("contribution", contribution), ("reserve", reserve)] {
             if amount > 0 {
                 let tx_id = format!("jp:{batch}:{}:{}:{cycle}:{kind}", key.0, key.1);
-                insert_entry(tx, &tx_id, at, cycle, kind, amount, bets, None, now)?;
+                insert_entry(tx, &tx_id, at, cycle, kind, amount, bets, None, now).await?;
             }
         }
         Ok(())
     }
 
-    /// Writes every level's pending contributions; run before the transaction commits.
-    pub fn flush(&mut self, tx: &Transaction, now: i64) -> Result<(), LedgerError> {
-        let keys: Vec<Key> = self.levels.keys().cloned().collect();
+    /// Writes every level's pending contributions; run last before the transaction commits,
+    /// in a fixed order (by pool and level), so concurrent batches lock pool rows alike.
+    pub async fn flush<T: SqlTx>(&mut self, tx: &mut T, now: i64) -> Result<(), LedgerError> {
+        let mut keys: Vec<Key> = self.levels.keys().cloned().collect();
+        keys.sort();
         for key in keys {
-            self.flush_level(tx, &key, now)?;
+            self.flush_level(tx, &key, now).await?;
         }
         Ok(())
     }
@@ -196,63 +209,65 @@ impl JackpotBatch {
     /// to its seed (plus the carry below one minor unit) in the statement that checks the
     /// cycle, and the award is keyed by that cycle. If the claimed cycle was already won, the
     /// claim takes the cycle now running (docs/games.md: the second winner gets the fresh seed).
-    pub fn claim(
+    pub async fn claim<T: SqlTx>(
         &mut self,
-        tx: &Transaction,
+        tx: &mut T,
         claim: &JackpotClaim,
         round_id: &RoundId,
         player: &PlayerId,
         now: i64,
     ) -> Result<JackpotWin, LedgerError> {
         let key = (claim.pool.clone(), claim.level.clone());
-        level_of(tx, &mut self.levels, &claim.pool, &claim.level)?;
-        self.flush_level(tx, &key, now)?;
-        let (cycle, value, reserve, seed): (i64, i64, i64, i64) = tx
-            .prepare_cached(
-                "SELECT cycle, value_micro, reserve_micro, seed_micro FROM jackpot_pools \
-                 WHERE pool_id = $1 AND level = $2",
-            )?
-            .query_row(params![claim.pool, claim.level], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
+        level_of(tx, &mut self.levels, &claim.pool, &claim.level).await?;
+        self.flush_level(tx, &key, now).await?;
+        // FOR UPDATE: on PostgreSQL the level stays locked until this transaction commits, so
+        // no other node's claim reads it in between (SQLite has one writer and ignores it).
+        let lock = format!("{LOCK_LEVEL}{}", tx.lock_rows());
+        let row = tx
+            .row(&lock, args![&claim.pool, &claim.level])
+            .await?
+            .ok_or_else(|| LedgerError::Invariant(format!("jackpot {}/{} vanished", claim.pool, claim.level)))?;
+        let (cycle, value, reserve, seed) = (row.i64(0)?, row.i64(1)?, row.i64(2)?, row.i64(3)?);
         let (paid_minor, carry) = payout_split(value);
         let (from_reserve, from_house) = seed_funding(seed, reserve);
         let next_value = carry + seed;
         let reset = tx
-            .prepare_cached(
+            .exec(
                 "UPDATE jackpot_pools SET cycle = cycle + 1, value_micro = $1, \
                  reserve_micro = reserve_micro - $2, last_won_at_ms = $3, updated_at_ms = $3 \
                  WHERE pool_id = $4 AND level = $5 AND cycle = $6 AND value_micro = $7",
-            )?
-            .execute(params![
-                next_value,
-                from_reserve,
-                now,
-                claim.pool,
-                claim.level,
-                cycle,
-                value
-            ])?;
+                args![
+                    next_value,
+                    from_reserve,
+                    now,
+                    &claim.pool,
+                    &claim.level,
+                    cycle,
+                    value
+                ],
+            )
+            .await?;
         if reset != 1 {
             return Err(LedgerError::Invariant(format!(
                 "jackpot {}/{} cycle {cycle} changed under its claim",
                 claim.pool, claim.level
             )));
         }
-        tx.prepare_cached(
+        tx.exec(
             "INSERT INTO jackpot_awards (pool_id, level, cycle, round_id, player_id, \
              amount_minor, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )?
-        .execute(params![
-            claim.pool,
-            claim.level,
-            cycle,
-            round_id.as_str(),
-            player.as_str(),
-            paid_minor,
-            claim.reason.as_str(),
-            now
-        ])?;
+            args![
+                &claim.pool,
+                &claim.level,
+                cycle,
+                round_id.as_str(),
+                player.as_str(),
+                paid_minor,
+                claim.reason.as_str(),
+                now
+            ],
+        )
+        .await?;
         let at = (claim.pool.as_str(), claim.level.as_str());
         let payout_tx = format!("{}:jackpot:{}:{}", round_id, claim.pool, claim.level);
         let round = Some((round_id, player));
@@ -266,10 +281,11 @@ impl JackpotBatch {
             0,
             round,
             now,
-        )?;
+        )
+        .await?;
         let next = cycle + 1;
         let seed_tx = format!("jp:{}:{}:{next}:seed", claim.pool, claim.level);
-        insert_entry(tx, &seed_tx, at, next, "seed", seed, 0, round, now)?;
+        insert_entry(tx, &seed_tx, at, next, "seed", seed, 0, round, now).await?;
         if from_reserve > 0 {
             let tx_id = format!("jp:{}:{}:{next}:reserve_to_seed", claim.pool, claim.level);
             insert_entry(
@@ -282,7 +298,8 @@ impl JackpotBatch {
                 0,
                 round,
                 now,
-            )?;
+            )
+            .await?;
         }
         tracing::info!(
             pool = %claim.pool, level = %claim.level, cycle, paid_minor, from_house,
@@ -304,60 +321,70 @@ impl JackpotBatch {
 
 /// Creates missing levels at their seed, cycle 1 (seed entry from the house); updates the seed
 /// an existing level restarts at.
-pub fn ensure_pools(tx: &Transaction, specs: &[PoolSpec], now: i64) -> Result<(), LedgerError> {
+pub async fn ensure_pools<T: SqlTx>(
+    tx: &mut T,
+    specs: &[PoolSpec],
+    now: i64,
+) -> Result<(), LedgerError> {
     for s in specs {
         let created = tx
-            .prepare_cached(
+            .exec(
                 "INSERT INTO jackpot_pools (pool_id, level, currency, cycle, value_micro, \
                  reserve_micro, seed_micro, last_won_at_ms, updated_at_ms) \
                  VALUES ($1, $2, $3, 1, $4, 0, $4, NULL, $5) ON CONFLICT (pool_id, level) DO NOTHING",
-            )?
-            .execute(params![s.pool, s.level, s.currency, s.seed_micro, now])?;
+                args![&s.pool, &s.level, &s.currency, s.seed_micro, now],
+            )
+            .await?;
         if created == 1 {
             let tx_id = format!("jp:{}:{}:1:seed", s.pool, s.level);
             let at = (s.pool.as_str(), s.level.as_str());
-            insert_entry(tx, &tx_id, at, 1, "seed", s.seed_micro, 0, None, now)?;
+            insert_entry(tx, &tx_id, at, 1, "seed", s.seed_micro, 0, None, now).await?;
         } else {
-            let currency: String = tx
-                .prepare_cached(
+            let currency = tx
+                .row(
                     "SELECT currency FROM jackpot_pools WHERE pool_id = $1 AND level = $2",
-                )?
-                .query_row(params![s.pool, s.level], |r| r.get(0))?;
+                    args![&s.pool, &s.level],
+                )
+                .await?
+                .map(|r| r.text(0))
+                .transpose()?
+                .unwrap_or_default();
             if currency != s.currency {
                 return Err(LedgerError::Invariant(format!(
                     "jackpot {}/{} is in {currency} in the ledger, {} in the config",
                     s.pool, s.level, s.currency
                 )));
             }
-            tx.prepare_cached(
+            tx.exec(
                 "UPDATE jackpot_pools SET seed_micro = $1 WHERE pool_id = $2 AND level = $3",
-            )?
-            .execute(params![s.seed_micro, s.pool, s.level])?;
+                args![s.seed_micro, &s.pool, &s.level],
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
-pub fn pools(conn: &Connection) -> Result<Vec<PoolState>, LedgerError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT pool_id, level, currency, cycle, value_micro, reserve_micro, seed_micro, \
-         last_won_at_ms FROM jackpot_pools ORDER BY pool_id, seed_micro",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(PoolState {
-            pool: r.get(0)?,
-            level: r.get(1)?,
-            currency: r.get(2)?,
-            cycle: r.get(3)?,
-            value_micro: r.get(4)?,
-            reserve_micro: r.get(5)?,
-            seed_micro: r.get(6)?,
-            last_won_at_ms: r.get(7)?,
-        })
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let state = row?;
+pub async fn pools<T: SqlTx>(tx: &mut T) -> Result<Vec<PoolState>, LedgerError> {
+    let rows = tx
+        .rows(
+            "SELECT pool_id, level, currency, cycle, value_micro, reserve_micro, seed_micro, \
+             last_won_at_ms FROM jackpot_pools ORDER BY pool_id, seed_micro",
+            args![],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let state = PoolState {
+            pool: r.text(0)?,
+            level: r.text(1)?,
+            currency: r.text(2)?,
+            cycle: r.i64(3)?,
+            value_micro: r.i64(4)?,
+            reserve_micro: r.i64(5)?,
+            seed_micro: r.i64(6)?,
+            last_won_at_ms: r.opt_i64(7)?,
+        };
         if state.value_micro < 0 || state.reserve_micro < 0 || state.cycle < 1 {
             return Err(LedgerError::Invariant(format!(
                 "jackpot {}/{} read back out of range",
@@ -378,54 +405,51 @@ fn parse_reason(text: &str) -> Result<ClaimReason, LedgerError> {
     })
 }
 
-pub fn wins_for_round(
-    conn: &Connection,
+pub async fn wins_for_round<T: SqlTx>(
+    tx: &mut T,
     round_id: &RoundId,
 ) -> Result<Vec<JackpotWin>, LedgerError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT pool_id, level, cycle, amount_minor, reason FROM jackpot_awards \
-         WHERE round_id = $1 ORDER BY level",
-    )?;
-    let rows = stmt.query_map(params![round_id.as_str()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (pool, level, cycle, amount_minor, reason) = row?;
-        out.push(JackpotWin {
-            pool,
-            level,
-            cycle,
-            amount_minor,
-            reason: parse_reason(&reason)?,
-        });
-    }
-    Ok(out)
+    let rows = tx
+        .rows(
+            "SELECT pool_id, level, cycle, amount_minor, reason FROM jackpot_awards \
+             WHERE round_id = $1 ORDER BY level",
+            args![round_id.as_str()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(JackpotWin {
+                pool: r.text(0)?,
+                level: r.text(1)?,
+                cycle: r.i64(2)?,
+                amount_minor: r.i64(3)?,
+                reason: parse_reason(&r.text(4)?)?,
+            })
+        })
+        .collect()
 }
 
 /// Recomputes every level from its entries: value = seeds + contributions − payouts, reserve
 /// = reserve shares − reserve used for seeds; the bets' recorded shares equal the entries;
 /// every award has its payout entry and its player's credit.
-pub fn reconcile(conn: &Connection) -> Result<ReconcileReport, LedgerError> {
+pub async fn reconcile<T: SqlTx>(tx: &mut T) -> Result<ReconcileReport, LedgerError> {
     let mut report = ReconcileReport::default();
-    for state in pools(conn)? {
+    for state in pools(tx).await? {
         report.pools += 1;
-        let sum = |kind: &str| -> Result<i64, LedgerError> {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT COALESCE(SUM(amount_micro), 0) FROM jackpot_entries \
-                     WHERE pool_id = $1 AND level = $2 AND kind = $3",
-                )?
-                .query_row(params![state.pool, state.level, kind], |r| r.get(0))?)
-        };
-        let (seeds, contributions, payouts) = (sum("seed")?, sum("contribution")?, sum("payout")?);
-        let (reserve_in, reserve_out) = (sum("reserve")?, sum("reserve_to_seed")?);
+        let sums = tx
+            .rows(
+                "SELECT kind, CAST(COALESCE(SUM(amount_micro), 0) AS BIGINT) FROM jackpot_entries \
+                 WHERE pool_id = $1 AND level = $2 GROUP BY kind",
+                args![&state.pool, &state.level],
+            )
+            .await?;
+        let mut sum = std::collections::HashMap::new();
+        for r in &sums {
+            sum.insert(r.text(0)?, r.i64(1)?);
+        }
+        let of = |kind: &str| sum.get(kind).copied().unwrap_or(0);
+        let (seeds, contributions, payouts) = (of("seed"), of("contribution"), of("payout"));
+        let (reserve_in, reserve_out) = (of("reserve"), of("reserve_to_seed"));
         report.seeds_micro += seeds;
         report.contributions_micro += contributions;
         report.payouts_micro += payouts;
@@ -443,59 +467,59 @@ pub fn reconcile(conn: &Connection) -> Result<ReconcileReport, LedgerError> {
             ));
         }
     }
-    let pools: Vec<(String, i64, i64)> = {
-        let mut stmt = conn.prepare(
+    let by_pool = tx
+        .rows(
             "SELECT p.pool_id, \
-               (SELECT COALESCE(SUM(jackpot_micro), 0) FROM rounds r WHERE r.jackpot_pool = p.pool_id), \
-               (SELECT COALESCE(SUM(amount_micro), 0) FROM jackpot_entries e \
+               (SELECT CAST(COALESCE(SUM(jackpot_micro), 0) AS BIGINT) FROM rounds r \
+                  WHERE r.jackpot_pool = p.pool_id), \
+               (SELECT CAST(COALESCE(SUM(amount_micro), 0) AS BIGINT) FROM jackpot_entries e \
                   WHERE e.pool_id = p.pool_id AND e.kind IN ('contribution', 'reserve')) \
              FROM (SELECT DISTINCT pool_id FROM jackpot_pools) p",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for (pool, from_rounds, from_entries) in pools {
+            args![],
+        )
+        .await?;
+    for r in &by_pool {
+        let (pool, from_rounds, from_entries) = (r.text(0)?, r.i64(1)?, r.i64(2)?);
         if from_rounds != from_entries {
             report.mismatches.push(format!(
                 "{pool}: bets record {from_rounds} micro-units for the pool, its entries {from_entries}"
             ));
         }
     }
-    let awards: Vec<(String, String, i64, String, String, i64)> = {
-        let mut stmt = conn.prepare(
+    let awards = tx
+        .rows(
             "SELECT pool_id, level, cycle, round_id, player_id, amount_minor FROM jackpot_awards",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for (pool, level, cycle, round, player, amount) in awards {
+            args![],
+        )
+        .await?;
+    for r in &awards {
+        let (pool, level, cycle) = (r.text(0)?, r.text(1)?, r.i64(2)?);
+        let (round, player, amount) = (r.text(3)?, r.text(4)?, r.i64(5)?);
         report.awards += 1;
         let payout_tx = format!("{round}:jackpot:{pool}:{level}");
-        let payout: Option<i64> = conn
-            .prepare_cached("SELECT amount_micro FROM jackpot_entries WHERE tx_id = $1")?
-            .query_row(params![payout_tx], |r| r.get(0))
-            .optional()?;
+        let payout = tx
+            .row(
+                "SELECT amount_micro FROM jackpot_entries WHERE tx_id = $1",
+                args![payout_tx.as_str()],
+            )
+            .await?
+            .map(|r| r.i64(0))
+            .transpose()?;
         if payout != Some(amount * MICRO_PER_MINOR) {
             report.mismatches.push(format!(
                 "award {pool}/{level} cycle {cycle}: payout entry {payout:?}, award {amount}"
             ));
         }
         if amount > 0 {
-            let credit: Option<(i64, String)> = conn
-                .prepare_cached(
-                    "SELECT amount_minor, player_id FROM ledger_entries WHERE tx_id = $1 AND kind = 'jackpot'",
-                )?
-                .query_row(params![payout_tx], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
+            let credit = tx
+                .row(
+                    "SELECT amount_minor, player_id FROM ledger_entries \
+                     WHERE tx_id = $1 AND kind = 'jackpot'",
+                    args![payout_tx.as_str()],
+                )
+                .await?
+                .map(|r| Ok::<_, LedgerError>((r.i64(0)?, r.text(1)?)))
+                .transpose()?;
             if credit != Some((amount, player.clone())) {
                 report.mismatches.push(format!(
                     "award {pool}/{level} cycle {cycle}: credit {credit:?}, award {amount} to {player}"

@@ -7,6 +7,8 @@
 mod actor;
 mod jackpot_sql;
 pub mod ledger;
+mod ledger_sql;
+mod sql;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,805 @@
+//! The ledger's money logic and SQL, written once for both databases ([`SqlTx`]): applying
+//! movements (deposit, open, settle, void, accounts), reading rounds, entries and free spins,
+//! and the audit. Each function runs inside the caller's transaction; the embedded ledger
+//! drives these futures to completion synchronously on its writer thread (SQLite never waits),
+//! the PostgreSQL ledger awaits them on its connection.
+
+use super::jackpot_sql::JackpotBatch;
+use super::ledger::{
+    Account, Applied, AuditReport, Entry, EntryKind, FreeSpins, JackpotClaim, JackpotFeed,
+    LedgerError, Movement, MovementError, RoundRecord, RoundStatus,
+};
+use super::sql::{args, Row, SqlTx};
+use crate::ids::{PlayerId, ReqId, RoundId};
+
+pub type Outcome = Result<Result<Applied, MovementError>, LedgerError>;
+
+pub const ROUND_COLUMNS: &str = "round_id, player_id, req_id, game, status, bet_minor, \
+     stake_minor, win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms";
+
+fn invalid(what: &str) -> LedgerError {
+    LedgerError::Invariant(format!("stored value out of range: {what}"))
+}
+
+pub fn round_from_row(row: &Row) -> Result<RoundRecord, LedgerError> {
+    Ok(RoundRecord {
+        round_id: RoundId::parse(&row.text(0)?).map_err(|_| invalid("round_id"))?,
+        player: PlayerId::parse(&row.text(1)?).map_err(|_| invalid("player_id"))?,
+        req_id: ReqId::parse(&row.text(2)?).map_err(|_| invalid("req_id"))?,
+        game: row.text(3)?,
+        status: RoundStatus::parse(&row.text(4)?).ok_or_else(|| invalid("status"))?,
+        bet_minor: row.i64(5)?,
+        stake_minor: row.i64(6)?,
+        win_minor: row.i64(7)?,
+        free_spin: row.i64(8)? != 0,
+        multiplier: u32::try_from(row.i64(9)?).map_err(|_| invalid("multiplier"))?,
+        balance_after_minor: row.i64(10)?,
+        outcome_json: row.opt_text(11)?,
+        created_at_ms: row.i64(12)?,
+    })
+}
+
+async fn query_round<T: SqlTx>(
+    tx: &mut T,
+    where_clause: &str,
+    a: &[super::sql::Arg<'_>],
+) -> Result<Option<RoundRecord>, LedgerError> {
+    let sql = format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE {where_clause}");
+    match tx.row(&sql, a).await? {
+        Some(row) => Ok(Some(round_from_row(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn fetch_round<T: SqlTx>(
+    tx: &mut T,
+    round_id: &RoundId,
+) -> Result<Option<RoundRecord>, LedgerError> {
+    query_round(tx, "round_id = $1", args![round_id.as_str()]).await
+}
+
+pub async fn round_by_req<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    req_id: &ReqId,
+) -> Result<Option<RoundRecord>, LedgerError> {
+    query_round(
+        tx,
+        "player_id = $1 AND req_id = $2",
+        args![player.as_str(), req_id.as_str()],
+    )
+    .await
+}
+
+/// Adds `delta` to a balance unless it would go negative; returns the new balance.
+async fn adjust_balance<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    delta: i64,
+) -> Result<Option<i64>, LedgerError> {
+    let row = tx
+        .row(
+            "UPDATE accounts SET balance_minor = balance_minor + $1 \
+             WHERE player_id = $2 AND balance_minor + $1 >= 0 RETURNING balance_minor",
+            args![delta, player.as_str()],
+        )
+        .await?;
+    let balance = row.map(|r| r.i64(0)).transpose()?;
+    if let Some(b) = balance {
+        if b < 0 {
+            return Err(LedgerError::Invariant(format!("{player} balance {b} < 0")));
+        }
+    }
+    Ok(balance)
+}
+
+pub async fn balance_of<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+) -> Result<Option<i64>, LedgerError> {
+    let row = tx
+        .row(
+            "SELECT balance_minor FROM accounts WHERE player_id = $1",
+            args![player.as_str()],
+        )
+        .await?;
+    row.map(|r| r.i64(0)).transpose()
+}
+
+/// One ledger entry; its sign and `balance_after` are checked where money is written.
+#[allow(clippy::too_many_arguments)]
+async fn insert_entry<T: SqlTx>(
+    tx: &mut T,
+    tx_id: &str,
+    player: &PlayerId,
+    kind: EntryKind,
+    amount_minor: i64,
+    balance_after_minor: i64,
+    round_id: Option<&RoundId>,
+    now: i64,
+) -> Result<(), LedgerError> {
+    let sign_ok = match kind {
+        EntryKind::Bet => amount_minor < 0,
+        EntryKind::Deposit | EntryKind::Win | EntryKind::Refund | EntryKind::Jackpot => {
+            amount_minor > 0
+        }
+    };
+    if !sign_ok || balance_after_minor < 0 {
+        return Err(LedgerError::Invariant(format!(
+            "entry {tx_id}: {} of {amount_minor} leaving {balance_after_minor}",
+            kind.as_str()
+        )));
+    }
+    tx.exec(
+        "INSERT INTO ledger_entries \
+         (tx_id, player_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            tx_id,
+            player.as_str(),
+            kind.as_str(),
+            amount_minor,
+            balance_after_minor,
+            round_id.map(|r| r.as_str()),
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn deposit<T: SqlTx>(
+    tx: &mut T,
+    tx_id: &str,
+    player: &PlayerId,
+    amount_minor: i64,
+    now: i64,
+) -> Outcome {
+    if amount_minor <= 0 {
+        return Ok(Err(MovementError::NonPositiveAmount));
+    }
+    let existing = tx
+        .row(
+            "SELECT player_id, kind, amount_minor, balance_after_minor FROM ledger_entries \
+             WHERE tx_id = $1",
+            args![tx_id],
+        )
+        .await?;
+    if let Some(row) = existing {
+        let same = row.text(0)? == player.as_str()
+            && row.text(1)? == "deposit"
+            && row.i64(2)? == amount_minor;
+        return Ok(if same {
+            Ok(Applied::Deposited {
+                balance_minor: row.i64(3)?,
+                replayed: true,
+            })
+        } else {
+            Err(MovementError::TxConflict(tx_id.to_string()))
+        });
+    }
+    let Some(balance) = adjust_balance(tx, player, amount_minor).await? else {
+        return Ok(Err(MovementError::UnknownAccount(player.to_string())));
+    };
+    insert_entry(
+        tx,
+        tx_id,
+        player,
+        EntryKind::Deposit,
+        amount_minor,
+        balance,
+        None,
+        now,
+    )
+    .await?;
+    Ok(Ok(Applied::Deposited {
+        balance_minor: balance,
+        replayed: false,
+    }))
+}
+
+/// Takes one free spin on `game` if the player holds any: `(bet, multiplier, remaining after)`.
+async fn take_free_spin<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    game: &str,
+) -> Result<Option<(i64, u32, u32)>, LedgerError> {
+    let taken = tx
+        .row(
+            "UPDATE free_spins SET remaining = remaining - 1 \
+             WHERE player_id = $1 AND game = $2 AND remaining > 0 \
+             RETURNING bet_minor, multiplier, remaining",
+            args![player.as_str(), game],
+        )
+        .await?;
+    let Some(row) = taken else {
+        return Ok(None);
+    };
+    let (bet, multiplier, remaining) = (row.i64(0)?, row.i64(1)?, row.i64(2)?);
+    if remaining == 0 {
+        tx.exec(
+            "DELETE FROM free_spins WHERE player_id = $1 AND game = $2 AND remaining = 0",
+            args![player.as_str(), game],
+        )
+        .await?;
+    }
+    let multiplier = u32::try_from(multiplier).map_err(|_| invalid("free_spins.multiplier"))?;
+    let remaining = u32::try_from(remaining).map_err(|_| invalid("free_spins.remaining"))?;
+    Ok(Some((bet, multiplier, remaining)))
+}
+
+async fn give_free_spins<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    spins: &FreeSpins,
+) -> Result<(), LedgerError> {
+    // A retrigger adds spins at the bet and multiplier already held.
+    tx.exec(
+        "INSERT INTO free_spins (player_id, game, remaining, bet_minor, multiplier) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (player_id, game) DO UPDATE SET remaining = free_spins.remaining + excluded.remaining",
+        args![
+            player.as_str(),
+            spins.game.as_str(),
+            i64::from(spins.remaining),
+            spins.bet_minor,
+            i64::from(spins.multiplier)
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The round already opened under `(player, req_id)`, for a replayed OpenRound.
+async fn replayed_round<T: SqlTx>(tx: &mut T, player: &PlayerId, req_id: &ReqId) -> Outcome {
+    let round = round_by_req(tx, player, req_id)
+        .await?
+        .ok_or_else(|| LedgerError::Invariant(format!("round of {player}/{req_id} vanished")))?;
+    Ok(Ok(Applied::RoundOpened {
+        balance_minor: round.balance_after_minor,
+        round,
+        free_spins_left: 0,
+        replayed: true,
+        jackpot: Vec::new(),
+    }))
+}
+
+async fn round_exists<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    req_id: &ReqId,
+) -> Result<bool, LedgerError> {
+    Ok(tx
+        .row(
+            "SELECT 1 FROM rounds WHERE player_id = $1 AND req_id = $2",
+            args![player.as_str(), req_id.as_str()],
+        )
+        .await?
+        .is_some())
+}
+
+/// What an OpenRound asks for.
+pub struct OpenArgs<'a> {
+    pub round_id: &'a RoundId,
+    pub player: &'a PlayerId,
+    pub req_id: &'a ReqId,
+    pub game: &'a str,
+    pub bet_minor: Option<i64>,
+    pub try_free_spin: bool,
+    pub feed: Option<&'a JackpotFeed>,
+}
+
+/// Opens a round in as few statements as possible: the stake is taken first with conditional
+/// writes, and the rare paths (a replayed `req_id`, insufficient funds) undo or look up after.
+async fn open_round<T: SqlTx>(
+    tx: &mut T,
+    o: OpenArgs<'_>,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    let (round_id, player, req_id, game) = (o.round_id, o.player, o.req_id, o.game);
+    let free = if o.try_free_spin {
+        take_free_spin(tx, player, game).await?
+    } else {
+        None
+    };
+    let (debit, stake, multiplier) = match (free, o.bet_minor) {
+        (Some((stake, multiplier, _)), _) => (0, stake, multiplier),
+        (None, Some(bet)) if bet > 0 => (bet, bet, 1),
+        (None, _) if round_exists(tx, player, req_id).await? => {
+            return replayed_round(tx, player, req_id).await
+        }
+        (None, Some(_)) => return Ok(Err(MovementError::NonPositiveAmount)),
+        (None, None) => return Ok(Err(MovementError::BetRequired)),
+    };
+    let balance = if debit > 0 {
+        match adjust_balance(tx, player, -debit).await? {
+            Some(b) => b,
+            None if round_exists(tx, player, req_id).await? => {
+                return replayed_round(tx, player, req_id).await
+            }
+            None => {
+                return Ok(Err(match balance_of(tx, player).await? {
+                    Some(balance_minor) => MovementError::InsufficientFunds {
+                        balance_minor,
+                        needed_minor: debit,
+                    },
+                    None => MovementError::UnknownAccount(player.to_string()),
+                }))
+            }
+        }
+    } else {
+        match balance_of(tx, player).await? {
+            Some(b) => b,
+            None => return Ok(Err(MovementError::UnknownAccount(player.to_string()))),
+        }
+    };
+    // Only a paid bet feeds a jackpot: a free spin debits nothing.
+    let feed = o.feed.filter(|_| debit > 0);
+    let taken_micro: i64 = feed.map_or(0, |f| {
+        f.levels
+            .iter()
+            .map(|l| debit.saturating_mul(l.contribution_ppm + l.reserve_ppm))
+            .sum()
+    });
+    let inserted = tx
+        .exec(
+            "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
+             win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
+             jackpot_pool, jackpot_micro) \
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, NULL, $10, $11, $12) \
+             ON CONFLICT (player_id, req_id) DO NOTHING",
+            args![
+                round_id.as_str(),
+                player.as_str(),
+                req_id.as_str(),
+                game,
+                debit,
+                stake,
+                i64::from(free.is_some()),
+                i64::from(multiplier),
+                balance,
+                now,
+                feed.map(|f| f.pool.as_str()),
+                taken_micro
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        // A replayed req_id: give back what was just taken, return the original round.
+        if debit > 0 {
+            adjust_balance(tx, player, debit).await?;
+        }
+        if let Some((bet_minor, multiplier, _)) = free {
+            let spin = FreeSpins {
+                game: game.to_string(),
+                remaining: 1,
+                bet_minor,
+                multiplier,
+            };
+            give_free_spins(tx, player, &spin).await?;
+        }
+        return replayed_round(tx, player, req_id).await;
+    }
+    if debit > 0 {
+        let tx_id = round_id.tx("bet");
+        let at = Some(round_id);
+        insert_entry(tx, &tx_id, player, EntryKind::Bet, -debit, balance, at, now).await?;
+    }
+    let jackpot = match feed {
+        Some(feed) => {
+            let (taken, seen) = jackpots.contribute(tx, feed, debit).await?;
+            if taken != taken_micro {
+                return Err(LedgerError::Invariant(format!(
+                    "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
+                )));
+            }
+            seen
+        }
+        None => Vec::new(),
+    };
+    let round = RoundRecord {
+        round_id: round_id.clone(),
+        player: player.clone(),
+        req_id: req_id.clone(),
+        game: game.to_string(),
+        status: RoundStatus::Open,
+        bet_minor: debit,
+        stake_minor: stake,
+        win_minor: 0,
+        free_spin: free.is_some(),
+        multiplier,
+        balance_after_minor: balance,
+        outcome_json: None,
+        created_at_ms: now,
+    };
+    Ok(Ok(Applied::RoundOpened {
+        round,
+        balance_minor: balance,
+        free_spins_left: free.map_or(0, |f| f.2),
+        replayed: false,
+        jackpot,
+    }))
+}
+
+/// What a SettleRound asks for.
+pub struct SettleArgs<'a> {
+    pub round_id: &'a RoundId,
+    pub player: &'a PlayerId,
+    pub win_minor: i64,
+    pub outcome_json: &'a str,
+    pub free_spins_awarded: Option<&'a FreeSpins>,
+    pub claims: &'a [JackpotClaim],
+}
+
+/// Settles in two or three statements; a round that is not open (a replay, a conflict) is
+/// found out by the conditional update, and the credit is undone in that rare case.
+async fn settle_round<T: SqlTx>(
+    tx: &mut T,
+    s: SettleArgs<'_>,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    let (round_id, player, win_minor) = (s.round_id, s.player, s.win_minor);
+    if win_minor < 0 {
+        return Ok(Err(MovementError::NonPositiveAmount));
+    }
+    let Some(balance) = adjust_balance(tx, player, win_minor).await? else {
+        return Ok(Err(MovementError::UnknownAccount(player.to_string())));
+    };
+    let updated = tx
+        .exec(
+            "UPDATE rounds SET status = 'settled', win_minor = $1, outcome = $2, \
+             balance_after_minor = $3, settled_at_ms = $4 \
+             WHERE round_id = $5 AND player_id = $6 AND status = 'open'",
+            args![
+                win_minor,
+                s.outcome_json,
+                balance,
+                now,
+                round_id.as_str(),
+                player.as_str()
+            ],
+        )
+        .await?;
+    if updated != 1 {
+        adjust_balance(tx, player, -win_minor).await?;
+        let Some(round) = fetch_round(tx, round_id).await? else {
+            return Ok(Err(MovementError::UnknownRound(round_id.to_string())));
+        };
+        let same = &round.player == player
+            && round.win_minor == win_minor
+            && round.outcome_json.as_deref() == Some(s.outcome_json);
+        return Ok(match round.status {
+            RoundStatus::Settled if same => Ok(Applied::RoundSettled {
+                balance_minor: round.balance_after_minor,
+                replayed: true,
+                jackpot_wins: super::jackpot_sql::wins_for_round(tx, round_id).await?,
+            }),
+            RoundStatus::Void => Err(MovementError::RoundNotOpen(round_id.to_string())),
+            _ => Err(MovementError::TxConflict(round_id.tx("win"))),
+        });
+    }
+    if win_minor > 0 {
+        let tx_id = round_id.tx("win");
+        let at = Some(round_id);
+        insert_entry(tx, &tx_id, player, EntryKind::Win, win_minor, balance, at, now).await?;
+    }
+    if let Some(spins) = s.free_spins_awarded {
+        give_free_spins(tx, player, spins).await?;
+    }
+    let mut balance = balance;
+    let mut jackpot_wins = Vec::with_capacity(s.claims.len());
+    for claim in s.claims {
+        let won = jackpots.claim(tx, claim, round_id, player, now).await?;
+        if won.amount_minor > 0 {
+            balance = adjust_balance(tx, player, won.amount_minor)
+                .await?
+                .ok_or_else(|| LedgerError::Invariant(format!("{player} vanished mid-round")))?;
+            let tx_id = format!("{round_id}:jackpot:{}:{}", won.pool, won.level);
+            let (kind, amount, at) = (EntryKind::Jackpot, won.amount_minor, Some(round_id));
+            insert_entry(tx, &tx_id, player, kind, amount, balance, at, now).await?;
+        }
+        jackpot_wins.push(won);
+    }
+    if !jackpot_wins.is_empty() {
+        tx.exec(
+            "UPDATE rounds SET balance_after_minor = $1 WHERE round_id = $2",
+            args![balance, round_id.as_str()],
+        )
+        .await?;
+    }
+    Ok(Ok(Applied::RoundSettled {
+        balance_minor: balance,
+        replayed: false,
+        jackpot_wins,
+    }))
+}
+
+async fn void_round<T: SqlTx>(
+    tx: &mut T,
+    round_id: &RoundId,
+    player: &PlayerId,
+    now: i64,
+) -> Outcome {
+    let Some(round) = fetch_round(tx, round_id).await? else {
+        return Ok(Err(MovementError::UnknownRound(round_id.to_string())));
+    };
+    if &round.player != player {
+        return Ok(Err(MovementError::TxConflict(round_id.tx("refund"))));
+    }
+    match round.status {
+        RoundStatus::Open => {}
+        RoundStatus::Void => {
+            return Ok(Ok(Applied::RoundVoided {
+                balance_minor: round.balance_after_minor,
+                replayed: true,
+            }))
+        }
+        RoundStatus::Settled => return Ok(Err(MovementError::RoundNotOpen(round_id.to_string()))),
+    }
+    let balance = if round.bet_minor > 0 {
+        let Some(balance) = adjust_balance(tx, player, round.bet_minor).await? else {
+            return Ok(Err(MovementError::UnknownAccount(player.to_string())));
+        };
+        let tx_id = round_id.tx("refund");
+        let (kind, amount, at) = (EntryKind::Refund, round.bet_minor, Some(round_id));
+        insert_entry(tx, &tx_id, player, kind, amount, balance, at, now).await?;
+        balance
+    } else {
+        balance_of(tx, player).await?.unwrap_or(0)
+    };
+    if round.free_spin {
+        let spin = FreeSpins {
+            game: round.game.clone(),
+            remaining: 1,
+            bet_minor: round.stake_minor,
+            multiplier: round.multiplier,
+        };
+        give_free_spins(tx, player, &spin).await?;
+    }
+    tx.exec(
+        "UPDATE rounds SET status = 'void', balance_after_minor = $1, settled_at_ms = $2 \
+         WHERE round_id = $3 AND status = 'open'",
+        args![balance, now, round_id.as_str()],
+    )
+    .await?;
+    Ok(Ok(Applied::RoundVoided {
+        balance_minor: balance,
+        replayed: false,
+    }))
+}
+
+pub async fn ensure_account<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    currency: &str,
+    now: i64,
+) -> Result<Account, LedgerError> {
+    tx.exec(
+        "INSERT INTO accounts (player_id, currency, balance_minor, created_at_ms) \
+         VALUES ($1, $2, 0, $3) ON CONFLICT (player_id) DO NOTHING",
+        args![player.as_str(), currency, now],
+    )
+    .await?;
+    let row = tx
+        .row(
+            "SELECT currency, balance_minor FROM accounts WHERE player_id = $1",
+            args![player.as_str()],
+        )
+        .await?
+        .ok_or_else(|| LedgerError::Invariant(format!("account {player} vanished")))?;
+    Ok(Account {
+        player: player.clone(),
+        currency: row.text(0)?,
+        balance_minor: row.i64(1)?,
+    })
+}
+
+/// Applies one movement inside the caller's transaction.
+pub async fn apply<T: SqlTx>(
+    tx: &mut T,
+    movement: &Movement,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    match movement {
+        Movement::Deposit {
+            tx_id,
+            player,
+            amount_minor,
+        } => deposit(tx, tx_id, player, *amount_minor, now).await,
+        Movement::OpenRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            try_free_spin,
+            jackpot,
+        } => {
+            let o = OpenArgs {
+                round_id,
+                player,
+                req_id,
+                game,
+                bet_minor: *bet_minor,
+                try_free_spin: *try_free_spin,
+                feed: jackpot.as_ref(),
+            };
+            open_round(tx, o, now, jackpots).await
+        }
+        Movement::SettleRound {
+            round_id,
+            player,
+            win_minor,
+            outcome_json,
+            free_spins_awarded,
+            jackpot_claims,
+        } => {
+            let s = SettleArgs {
+                round_id,
+                player,
+                win_minor: *win_minor,
+                outcome_json,
+                free_spins_awarded: free_spins_awarded.as_ref(),
+                claims: jackpot_claims,
+            };
+            settle_round(tx, s, now, jackpots).await
+        }
+        Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now).await,
+        Movement::EnsureAccount { player, currency } => {
+            let account = ensure_account(tx, player, currency, now).await?;
+            Ok(Ok(Applied::AccountReady(account)))
+        }
+    }
+}
+
+pub async fn account<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+) -> Result<Option<Account>, LedgerError> {
+    let row = tx
+        .row(
+            "SELECT currency, balance_minor FROM accounts WHERE player_id = $1",
+            args![player.as_str()],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let balance_minor = row.i64(1)?;
+    if balance_minor < 0 {
+        return Err(LedgerError::Invariant(format!(
+            "{player} balance {balance_minor} < 0"
+        )));
+    }
+    Ok(Some(Account {
+        player: player.clone(),
+        currency: row.text(0)?,
+        balance_minor,
+    }))
+}
+
+pub async fn history<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    limit: u32,
+) -> Result<Vec<RoundRecord>, LedgerError> {
+    let sql = format!(
+        "SELECT {ROUND_COLUMNS} FROM rounds WHERE player_id = $1 \
+         ORDER BY created_at_ms DESC, round_id DESC LIMIT $2"
+    );
+    let rows = tx
+        .rows(&sql, args![player.as_str(), i64::from(limit)])
+        .await?;
+    rows.iter().map(round_from_row).collect()
+}
+
+pub async fn free_spins<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+) -> Result<Vec<FreeSpins>, LedgerError> {
+    let rows = tx
+        .rows(
+            "SELECT game, remaining, bet_minor, multiplier FROM free_spins \
+             WHERE player_id = $1 AND remaining > 0 ORDER BY game",
+            args![player.as_str()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FreeSpins {
+                game: r.text(0)?,
+                remaining: u32::try_from(r.i64(1)?)
+                    .map_err(|_| invalid("free_spins.remaining"))?,
+                bet_minor: r.i64(2)?,
+                multiplier: u32::try_from(r.i64(3)?)
+                    .map_err(|_| invalid("free_spins.multiplier"))?,
+            })
+        })
+        .collect()
+}
+
+pub async fn open_rounds<T: SqlTx>(tx: &mut T) -> Result<Vec<RoundRecord>, LedgerError> {
+    let sql = format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE status = 'open' ORDER BY round_id");
+    let rows = tx.rows(&sql, args![]).await?;
+    rows.iter().map(round_from_row).collect()
+}
+
+pub async fn entries<T: SqlTx>(tx: &mut T, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
+    let rows = tx
+        .rows(
+            "SELECT seq, tx_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms \
+             FROM ledger_entries WHERE player_id = $1 ORDER BY seq",
+            args![player.as_str()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Entry {
+                seq: r.i64(0)?,
+                tx_id: r.text(1)?,
+                player: player.clone(),
+                kind: EntryKind::parse(&r.text(2)?)
+                    .ok_or_else(|| invalid("ledger_entries.kind"))?,
+                amount_minor: r.i64(3)?,
+                balance_after_minor: r.i64(4)?,
+                round_id: r.opt_text(5)?,
+                created_at_ms: r.i64(6)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn audit<T: SqlTx>(tx: &mut T) -> Result<AuditReport, LedgerError> {
+    let mut report = AuditReport::default();
+    let sums = tx
+        .rows(
+            "SELECT a.player_id, a.balance_minor, CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT), \
+             COUNT(e.seq) FROM accounts a LEFT JOIN ledger_entries e ON e.player_id = a.player_id \
+             GROUP BY a.player_id, a.balance_minor",
+            args![],
+        )
+        .await?;
+    for r in &sums {
+        let (player, balance, sum, count) = (r.text(0)?, r.i64(1)?, r.i64(2)?, r.i64(3)?);
+        report.accounts += 1;
+        report.entries += count as u64;
+        if balance != sum || balance < 0 {
+            report.mismatches.push(format!(
+                "{player}: balance {balance} but entries sum to {sum}"
+            ));
+        }
+    }
+    // Each entry's balance_after must chain: previous balance_after + amount.
+    let chain = tx
+        .rows(
+            "SELECT player_id, tx_id, amount_minor, balance_after_minor FROM ledger_entries \
+             ORDER BY player_id, seq",
+            args![],
+        )
+        .await?;
+    let mut last: Option<(String, i64)> = None;
+    for r in &chain {
+        let (player, tx_id, amount, after) = (r.text(0)?, r.text(1)?, r.i64(2)?, r.i64(3)?);
+        let before = match &last {
+            Some((p, b)) if *p == player => *b,
+            _ => 0,
+        };
+        if before + amount != after {
+            report.mismatches.push(format!(
+                "{player}: entry {tx_id} moves {amount} from {before} but records {after}"
+            ));
+        }
+        last = Some((player, after));
+    }
+    let open = tx
+        .row("SELECT COUNT(*) FROM rounds WHERE status = 'open'", args![])
+        .await?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    report.open_rounds = open as u64;
+    Ok(report)
+}
