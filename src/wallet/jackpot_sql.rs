@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-
 use super::ledger::{
     ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, LedgerError, LevelSeen, PoolSpec,
     PoolState, ReconcileReport,
@@ -51,25 +50,27 @@ async fn level_of<T: SqlTx>(
     if levels.contains_key(&key) {
         return Ok(());
     }
-    let row = tx
-        .row(
-            "SELECT cycle, value_micro FROM jackpot_pools WHERE pool_id = $1 AND level = $2",
-            args![pool, level],
-        )
-        .await?;
-    let Some((cycle, value_micro)) = row.map(|r| Ok::<_, LedgerError>((r.i64(0)?, r.i64(1)?))).transpose()? else {
+    // The batch's first touch of this pool reads all its levels and, on PostgreSQL, locks them
+    // in level order until commit: batches sharing a pool queue here instead of deadlocking.
+    let sql = format!(
+        "SELECT level, cycle, value_micro FROM jackpot_pools WHERE pool_id = $1 ORDER BY level{}",
+        tx.lock_rows()
+    );
+    for row in tx.rows(&sql, args![pool]).await? {
+        let state = Level {
+            cycle: row.i64(1)?,
+            value_micro: row.i64(2)?,
+            ..Level::default()
+        };
+        levels
+            .entry((pool.to_string(), row.text(0)?))
+            .or_insert(state);
+    }
+    if !levels.contains_key(&key) {
         return Err(LedgerError::Invariant(format!(
             "jackpot level {pool}/{level} is not in the ledger (ensure_pools not run?)"
         )));
-    };
-    levels.insert(
-        key,
-        Level {
-            cycle,
-            value_micro,
-            ..Level::default()
-        },
-    );
+    }
     Ok(())
 }
 
@@ -226,7 +227,9 @@ impl JackpotBatch {
         let row = tx
             .row(&lock, args![&claim.pool, &claim.level])
             .await?
-            .ok_or_else(|| LedgerError::Invariant(format!("jackpot {}/{} vanished", claim.pool, claim.level)))?;
+            .ok_or_else(|| {
+                LedgerError::Invariant(format!("jackpot {}/{} vanished", claim.pool, claim.level))
+            })?;
         let (cycle, value, reserve, seed) = (row.i64(0)?, row.i64(1)?, row.i64(2)?, row.i64(3)?);
         let (paid_minor, carry) = payout_split(value);
         let (from_reserve, from_house) = seed_funding(seed, reserve);

@@ -483,7 +483,17 @@ async fn settle_round<T: SqlTx>(
     if win_minor > 0 {
         let tx_id = round_id.tx("win");
         let at = Some(round_id);
-        insert_entry(tx, &tx_id, player, EntryKind::Win, win_minor, balance, at, now).await?;
+        insert_entry(
+            tx,
+            &tx_id,
+            player,
+            EntryKind::Win,
+            win_minor,
+            balance,
+            at,
+            now,
+        )
+        .await?;
     }
     if let Some(spins) = s.free_spins_awarded {
         give_free_spins(tx, player, spins).await?;
@@ -711,8 +721,7 @@ pub async fn free_spins<T: SqlTx>(
         .map(|r| {
             Ok(FreeSpins {
                 game: r.text(0)?,
-                remaining: u32::try_from(r.i64(1)?)
-                    .map_err(|_| invalid("free_spins.remaining"))?,
+                remaining: u32::try_from(r.i64(1)?).map_err(|_| invalid("free_spins.remaining"))?,
                 bet_minor: r.i64(2)?,
                 multiplier: u32::try_from(r.i64(3)?)
                     .map_err(|_| invalid("free_spins.multiplier"))?,

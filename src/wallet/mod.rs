@@ -8,6 +8,7 @@ mod actor;
 mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]

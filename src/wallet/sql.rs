@@ -209,11 +209,15 @@ fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, LedgerError> {
     let mut values = Vec::with_capacity(r.columns().len());
     for (i, c) in r.columns().iter().enumerate() {
         let v = match c.type_info().name() {
-            "INT8" => r.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::I64),
+            "INT8" => r
+                .try_get::<Option<i64>, _>(i)?
+                .map_or(Value::Null, Value::I64),
             "INT4" => r
                 .try_get::<Option<i32>, _>(i)?
                 .map_or(Value::Null, |v| Value::I64(i64::from(v))),
-            "TEXT" | "VARCHAR" => r.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
+            "TEXT" | "VARCHAR" => r
+                .try_get::<Option<String>, _>(i)?
+                .map_or(Value::Null, Value::Text),
             other => {
                 return Err(LedgerError::Invariant(format!(
                     "column {i} ({}): unexpected type {other}",
@@ -228,7 +232,10 @@ fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, LedgerError> {
 
 impl SqlTx for PgTx<'_> {
     async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, LedgerError> {
-        Ok(pg_query(sql, args).execute(&mut *self.0).await?.rows_affected())
+        Ok(pg_query(sql, args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
     }
 
     async fn row(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, LedgerError> {

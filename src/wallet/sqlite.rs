@@ -231,7 +231,12 @@ fn commit_group(
         for job in group {
             let mut results = Vec::with_capacity(job.batch.len());
             for movement in &job.batch {
-                results.push(now(ledger_sql::apply(&mut lite, movement, at, &mut jackpots))?);
+                results.push(now(ledger_sql::apply(
+                    &mut lite,
+                    movement,
+                    at,
+                    &mut jackpots,
+                ))?);
             }
             all.push(results);
         }
@@ -282,8 +287,14 @@ impl Ledger for SqliteLedger {
         req_id: &ReqId,
     ) -> Result<Option<RoundRecord>, LedgerError> {
         let (player, req_id) = (player.clone(), req_id.clone());
-        self.read(move |conn| now(ledger_sql::round_by_req(&mut LiteTx(conn), &player, &req_id)))
-            .await
+        self.read(move |conn| {
+            now(ledger_sql::round_by_req(
+                &mut LiteTx(conn),
+                &player,
+                &req_id,
+            ))
+        })
+        .await
     }
 
     async fn history(
@@ -324,7 +335,11 @@ impl Ledger for SqliteLedger {
             // Start-up only, beside the writer thread: SQLite's lock orders the two.
             let mut conn = connect(&path, Durability::Full)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            now(jackpot_sql::ensure_pools(&mut LiteTx(&tx), &specs, now_ms()))?;
+            now(jackpot_sql::ensure_pools(
+                &mut LiteTx(&tx),
+                &specs,
+                now_ms(),
+            ))?;
             tx.commit()?;
             Ok(())
         })

@@ -1,5 +1,7 @@
-//! Ledger tests on a real SQLite file: idempotency, conflicts, refusals that change nothing,
-//! free spins, voids, and a property test that random movement sequences keep every invariant.
+//! The ledger conformance suite: every case runs against SQLite (a real file) and PostgreSQL
+//! (a fresh database on the server the test script starts; `CROUPIER_TEST_PG` names it):
+//! idempotency, conflicts, refusals that change nothing, free spins, voids, jackpots. A property
+//! test drives random movement sequences through SQLite and checks every invariant.
 
 use proptest::prelude::*;
 
@@ -14,6 +16,65 @@ async fn ledger() -> (SqliteLedger, tempfile::TempDir) {
         .unwrap();
     (ledger, dir)
 }
+
+/// A PostgreSQL ledger on a database of its own, or `None` (with a note) when no server was
+/// given; under the test script (`CROUPIER_REQUIRE_SERVICES=1`) a missing server fails.
+async fn pg_ledger() -> Option<super::postgres::PgLedger> {
+    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
+        assert!(
+            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipped on PostgreSQL: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
+        return None;
+    };
+    let name = format!("ledger_{}", uuid::Uuid::now_v7().simple());
+    super::postgres::create_database(&format!("{base}/postgres"), &name)
+        .await
+        .unwrap();
+    Some(
+        super::postgres::PgLedger::connect(&format!("{base}/{name}"), 8)
+            .await
+            .unwrap(),
+    )
+}
+
+/// Each case as a test on each database.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (l, _dir) = super::ledger().await;
+                    super::$case(&l).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(l) = super::pg_ledger().await {
+                        super::$case(&l).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_transaction_id_applies_once_and_conflicts_are_refused,
+    refused_movements_change_nothing_and_do_not_stop_the_batch,
+    rounds_open_settle_and_replay,
+    free_spins_are_taken_one_at_a_time_and_given_back_on_void,
+    void_refunds_exactly_once,
+    contributions_are_exact_and_folded_per_batch,
+    a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed,
+    a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing,
+    concurrent_batches_on_one_pool_add_up,
+);
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()
@@ -50,30 +111,28 @@ fn settle(round: &RoundId, player: &str, win: i64) -> Movement {
     }
 }
 
-async fn one(ledger: &SqliteLedger, m: Movement) -> Result<Applied, MovementError> {
+async fn one(ledger: &dyn Ledger, m: Movement) -> Result<Applied, MovementError> {
     ledger.commit_batch(&[m]).await.unwrap().remove(0)
 }
 
-#[tokio::test]
-async fn a_transaction_id_applies_once_and_conflicts_are_refused() {
-    let (l, _d) = ledger().await;
+async fn a_transaction_id_applies_once_and_conflicts_are_refused(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
     assert_eq!(
-        one(&l, deposit("d1", "a", 1000)).await,
+        one(l, deposit("d1", "a", 1000)).await,
         Ok(Applied::Deposited {
             balance_minor: 1000,
             replayed: false
         })
     );
     assert_eq!(
-        one(&l, deposit("d1", "a", 1000)).await,
+        one(l, deposit("d1", "a", 1000)).await,
         Ok(Applied::Deposited {
             balance_minor: 1000,
             replayed: true
         })
     );
     assert_eq!(
-        one(&l, deposit("d1", "a", 999)).await,
+        one(l, deposit("d1", "a", 999)).await,
         Err(MovementError::TxConflict("d1".into()))
     );
     assert_eq!(
@@ -83,9 +142,7 @@ async fn a_transaction_id_applies_once_and_conflicts_are_refused() {
     assert_eq!(l.entries(&pid("a")).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn refused_movements_change_nothing_and_do_not_stop_the_batch() {
-    let (l, _d) = ledger().await;
+async fn refused_movements_change_nothing_and_do_not_stop_the_batch(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
     let r1 = RoundId::new_v7();
     let r2 = RoundId::new_v7();
@@ -125,15 +182,13 @@ async fn refused_movements_change_nothing_and_do_not_stop_the_batch() {
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
-#[tokio::test]
-async fn rounds_open_settle_and_replay() {
-    let (l, _d) = ledger().await;
+async fn rounds_open_settle_and_replay(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
-    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    one(l, deposit("d", "a", 1000)).await.unwrap();
     let r = RoundId::new_v7();
-    one(&l, open(&r, "a", "q", Some(100))).await.unwrap();
+    one(l, open(&r, "a", "q", Some(100))).await.unwrap();
     // The same req_id opens nothing new, whatever round id it comes with.
-    let again = one(&l, open(&RoundId::new_v7(), "a", "q", Some(100)))
+    let again = one(l, open(&RoundId::new_v7(), "a", "q", Some(100)))
         .await
         .unwrap();
     let Applied::RoundOpened {
@@ -146,7 +201,7 @@ async fn rounds_open_settle_and_replay() {
     };
     assert_eq!(round.round_id, r);
     assert_eq!(
-        one(&l, settle(&r, "a", 250)).await,
+        one(l, settle(&r, "a", 250)).await,
         Ok(Applied::RoundSettled {
             balance_minor: 1150,
             replayed: false,
@@ -154,7 +209,7 @@ async fn rounds_open_settle_and_replay() {
         })
     );
     assert_eq!(
-        one(&l, settle(&r, "a", 250)).await,
+        one(l, settle(&r, "a", 250)).await,
         Ok(Applied::RoundSettled {
             balance_minor: 1150,
             replayed: true,
@@ -162,16 +217,16 @@ async fn rounds_open_settle_and_replay() {
         })
     );
     assert!(matches!(
-        one(&l, settle(&r, "a", 999)).await,
+        one(l, settle(&r, "a", 999)).await,
         Err(MovementError::TxConflict(_))
     ));
     assert!(matches!(
-        one(&l, settle(&r, "b", 250)).await,
+        one(l, settle(&r, "b", 250)).await,
         Err(MovementError::UnknownAccount(_))
     ));
     l.ensure_account(&pid("b"), "EUR").await.unwrap();
     assert!(matches!(
-        one(&l, settle(&r, "b", 250)).await,
+        one(l, settle(&r, "b", 250)).await,
         Err(MovementError::TxConflict(_))
     ));
     assert_eq!(
@@ -180,7 +235,7 @@ async fn rounds_open_settle_and_replay() {
     );
     assert!(matches!(
         one(
-            &l,
+            l,
             Movement::VoidRound {
                 round_id: r.clone(),
                 player: pid("a")
@@ -197,13 +252,11 @@ async fn rounds_open_settle_and_replay() {
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
-#[tokio::test]
-async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
-    let (l, _d) = ledger().await;
+async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
-    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    one(l, deposit("d", "a", 1000)).await.unwrap();
     let r = RoundId::new_v7();
-    one(&l, open(&r, "a", "q0", Some(100))).await.unwrap();
+    one(l, open(&r, "a", "q0", Some(100))).await.unwrap();
     let awarded = Movement::SettleRound {
         round_id: r.clone(),
         player: pid("a"),
@@ -217,9 +270,9 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
         }),
         jackpot_claims: Vec::new(),
     };
-    one(&l, awarded).await.unwrap();
+    one(l, awarded).await.unwrap();
     let f1 = RoundId::new_v7();
-    let opened = one(&l, open(&f1, "a", "q1", None)).await.unwrap();
+    let opened = one(l, open(&f1, "a", "q1", None)).await.unwrap();
     let Applied::RoundOpened {
         round,
         free_spins_left: 1,
@@ -237,7 +290,7 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
     );
     // Voiding a free-spin round gives the spin back and moves no money.
     one(
-        &l,
+        l,
         Movement::VoidRound {
             round_id: f1.clone(),
             player: pid("a"),
@@ -248,13 +301,13 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
     assert_eq!(l.free_spins(&pid("a")).await.unwrap()[0].remaining, 2);
     for q in ["q2", "q3"] {
         let r = RoundId::new_v7();
-        one(&l, open(&r, "a", q, Some(100))).await.unwrap();
-        one(&l, settle(&r, "a", 10)).await.unwrap();
+        one(l, open(&r, "a", q, Some(100))).await.unwrap();
+        one(l, settle(&r, "a", 10)).await.unwrap();
     }
     assert!(l.free_spins(&pid("a")).await.unwrap().is_empty());
     // Now a spin without a bet is refused; with a bet it is paid.
     assert_eq!(
-        one(&l, open(&RoundId::new_v7(), "a", "q4", None)).await,
+        one(l, open(&RoundId::new_v7(), "a", "q4", None)).await,
         Err(MovementError::BetRequired)
     );
     assert_eq!(
@@ -264,33 +317,31 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void() {
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
-#[tokio::test]
-async fn void_refunds_exactly_once() {
-    let (l, _d) = ledger().await;
+async fn void_refunds_exactly_once(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
-    one(&l, deposit("d", "a", 1000)).await.unwrap();
+    one(l, deposit("d", "a", 1000)).await.unwrap();
     let r = RoundId::new_v7();
-    one(&l, open(&r, "a", "q", Some(300))).await.unwrap();
+    one(l, open(&r, "a", "q", Some(300))).await.unwrap();
     let void = Movement::VoidRound {
         round_id: r.clone(),
         player: pid("a"),
     };
     assert_eq!(
-        one(&l, void.clone()).await,
+        one(l, void.clone()).await,
         Ok(Applied::RoundVoided {
             balance_minor: 1000,
             replayed: false
         })
     );
     assert_eq!(
-        one(&l, void).await,
+        one(l, void).await,
         Ok(Applied::RoundVoided {
             balance_minor: 1000,
             replayed: true
         })
     );
     assert!(matches!(
-        one(&l, settle(&r, "a", 5)).await,
+        one(l, settle(&r, "a", 5)).await,
         Err(MovementError::RoundNotOpen(_))
     ));
     assert!(l.open_rounds().await.unwrap().is_empty());
@@ -404,8 +455,7 @@ fn feed() -> JackpotFeed {
     }
 }
 
-async fn jackpot_ledger(players: &[&str]) -> (SqliteLedger, tempfile::TempDir) {
-    let (l, d) = ledger().await;
+async fn with_pools(l: &dyn Ledger, players: &[&str]) {
     let specs: Vec<PoolSpec> = [("mini", 10), ("major", 500)]
         .into_iter()
         .map(|(level, seed)| PoolSpec {
@@ -419,11 +469,10 @@ async fn jackpot_ledger(players: &[&str]) -> (SqliteLedger, tempfile::TempDir) {
     l.ensure_pools(&specs).await.unwrap(); // idempotent
     for p in players {
         l.ensure_account(&pid(p), "EUR").await.unwrap();
-        one(&l, deposit(&format!("d-{p}"), p, 100_000))
+        one(l, deposit(&format!("d-{p}"), p, 100_000))
             .await
             .unwrap();
     }
-    (l, d)
 }
 
 fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
@@ -458,9 +507,8 @@ fn level(pools: &[PoolState], name: &str) -> PoolState {
     pools.iter().find(|p| p.level == name).unwrap().clone()
 }
 
-#[tokio::test]
-async fn contributions_are_exact_and_folded_per_batch() {
-    let (l, _d) = jackpot_ledger(&["a", "b"]).await;
+async fn contributions_are_exact_and_folded_per_batch(l: &dyn Ledger) {
+    with_pools(l, &["a", "b"]).await;
     // 3 bets of 1.01 in ONE batch: 0.5% of 101 cents = 0.505 cents each, exact.
     let batch: Vec<Movement> = (0..3)
         .map(|i| {
@@ -506,12 +554,11 @@ async fn contributions_are_exact_and_folded_per_batch() {
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
-#[tokio::test]
-async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed() {
-    let (l, _d) = jackpot_ledger(&["a", "b"]).await;
+async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed(l: &dyn Ledger) {
+    with_pools(l, &["a", "b"]).await;
     let (ra, rb) = (RoundId::new_v7(), RoundId::new_v7());
-    one(&l, paid_open(&ra, "a", "qa", 10_000)).await.unwrap();
-    one(&l, paid_open(&rb, "b", "qb", 10_000)).await.unwrap();
+    one(l, paid_open(&ra, "a", "qa", 10_000)).await.unwrap();
+    one(l, paid_open(&rb, "b", "qb", 10_000)).await.unwrap();
     // Both saw cycle 1 (value 10.00 + 2 × 0.50); both claim it, in one batch.
     let results = l
         .commit_batch(&[claim_settle(&ra, "a", 1), claim_settle(&rb, "b", 1)])
@@ -537,7 +584,7 @@ async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed() {
     // The reserve (0.1% of 200.00 = 20 cents) funded the first reset; the house the rest.
     assert_eq!(mini.reserve_micro, 0);
     // A settlement resent after the win pays nothing more.
-    match one(&l, claim_settle(&ra, "a", 1)).await.unwrap() {
+    match one(l, claim_settle(&ra, "a", 1)).await.unwrap() {
         Applied::RoundSettled {
             replayed: true,
             jackpot_wins,
@@ -566,14 +613,13 @@ async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed() {
     );
 }
 
-#[tokio::test]
-async fn a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing() {
-    let (l, _d) = jackpot_ledger(&["a"]).await;
+async fn a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing(l: &dyn Ledger) {
+    with_pools(l, &["a"]).await;
     let r = RoundId::new_v7();
-    one(&l, paid_open(&r, "a", "q", 1_000)).await.unwrap();
+    one(l, paid_open(&r, "a", "q", 1_000)).await.unwrap();
     let before = l.pools().await.unwrap();
     // The same req_id again: the original round, no second contribution.
-    match one(&l, paid_open(&RoundId::new_v7(), "a", "q", 1_000))
+    match one(l, paid_open(&RoundId::new_v7(), "a", "q", 1_000))
         .await
         .unwrap()
     {
@@ -587,4 +633,52 @@ async fn a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing() {
     assert_eq!(l.pools().await.unwrap(), before);
     let report = l.reconcile().await.unwrap();
     assert!(report.mismatches.is_empty(), "{report:?}");
+}
+
+/// Many batches at once on one pool (PostgreSQL runs them in concurrent transactions): every
+/// bet's contribution lands once, the claims pay each cycle once, and the books balance.
+async fn concurrent_batches_on_one_pool_add_up(l: &dyn Ledger) {
+    let players: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
+    let names: Vec<&str> = players.iter().map(String::as_str).collect();
+    with_pools(l, &names).await;
+    let batches = (0..8).map(|p| {
+        let player = names[p];
+        async move {
+            let mut movements = Vec::new();
+            for i in 0..20 {
+                let r = RoundId::new_v7();
+                movements.push(paid_open(&r, player, &format!("q{i}"), 100));
+                // Every fifth round claims mini's cycle 1: the first claim wins it, the
+                // others win the cycles that follow (the fresh-seed rule).
+                let mut settle = claim_settle(&r, player, 1);
+                if let Movement::SettleRound { jackpot_claims, .. } = &mut settle {
+                    if i % 5 != 4 {
+                        jackpot_claims.clear();
+                    }
+                }
+                movements.push(settle);
+            }
+            l.commit_batch(&movements).await.unwrap()
+        }
+    });
+    let results = futures_util::future::join_all(batches).await;
+    let mut paid = 0i64;
+    for r in results.into_iter().flatten() {
+        if let Ok(Applied::RoundSettled { jackpot_wins, .. }) = r.clone() {
+            paid += jackpot_wins.iter().map(|w| w.amount_minor).sum::<i64>();
+        } else {
+            assert!(r.is_ok(), "{r:?}");
+        }
+    }
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert_eq!(
+        report.awards,
+        8 * 4,
+        "four claims per player, each paid once"
+    );
+    assert_eq!(report.payouts_micro, paid * MICRO);
+    // 160 bets of 1.00: mini gets 0.5% and major 0.25% of each, exactly.
+    assert_eq!(report.contributions_micro, 160 * 100 * (5_000 + 2_500));
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
