@@ -5,12 +5,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# promtool, nginx and PyYAML for the operations tests (installed only when missing).
+# PostgreSQL, promtool, nginx and PyYAML (installed only when missing).
 scripts/install-test-deps.sh
+
+# A throw-away PostgreSQL on a free loopback port for the ledger conformance suite and the
+# PostgreSQL node test; stopped and deleted when this script ends, whatever happens.
+services=$(mktemp -d)
+pg_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pg_port=$(free_port)
+stop_services() {
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$services"
+}
+trap stop_services EXIT
+chown postgres "$services"
+runuser -u postgres -- "$pg_bin/initdb" -D "$services/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg" -l "$services/pg.log" -w \
+  -o "-p $pg_port -k $services -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+export CROUPIER_TEST_PG="postgres://postgres@127.0.0.1:$pg_port"
+export CROUPIER_REQUIRE_SERVICES=1
+echo "test services: PostgreSQL on 127.0.0.1:$pg_port"
 # Release profile: the game-math tests enumerate and simulate tens of millions of spins.
 cargo build --release --workspace --all-targets
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+log="$services/test.log"
 status=0
 CROUPIER_BIN="$PWD/target/release/croupier" CROUPIER_REPO="$PWD" \
   cargo test --release --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?

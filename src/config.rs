@@ -76,6 +76,9 @@ pub struct LedgerConfig {
     pub wallet_shards: usize,
     pub wallet_queue: usize,
     pub batch_max: usize,
+    /// `""`: the embedded SQLite ledger; else the PostgreSQL URL of the cluster's ledger.
+    pub postgres_url: String,
+    pub postgres_max_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,6 +251,20 @@ impl Config {
             1_000_000,
         )?;
         range("ledger.batch_max", self.ledger.batch_max as u64, 1, 10_000)?;
+        range(
+            "ledger.postgres_max_connections",
+            u64::from(self.ledger.postgres_max_connections),
+            1,
+            1_000,
+        )?;
+        let url = &self.ledger.postgres_url;
+        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(fail(
+                "ledger.postgres_url",
+                "must be empty (embedded SQLite) or a postgres:// URL".into(),
+            ));
+        }
         range("rng.shards", self.rng.shards as u64, 0, 256)?;
         range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
         range(

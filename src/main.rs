@@ -90,10 +90,15 @@ fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Conf
     if let Ok(key) = std::env::var("CROUPIER_OPERATOR_KEY") {
         config.auth.operator_key = key;
     }
+    if let Ok(url) = std::env::var("CROUPIER_POSTGRES_URL") {
+        config.ledger.postgres_url = url;
+    }
     if let Some(dir) = data_dir {
         config.server.data_dir = dir;
     }
-    config.validate("the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY)")?;
+    config.validate(
+        "the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / CROUPIER_POSTGRES_URL)",
+    )?;
     Ok(config)
 }
 
@@ -163,12 +168,7 @@ fn audit(config: &PathBuf, data_dir: Option<PathBuf>, pools: bool) -> anyhow::Re
     let config = load_config(config, data_dir)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        use croupier::wallet::Ledger;
-        let ledger = croupier::wallet::sqlite::SqliteLedger::open(
-            &config.ledger_path(),
-            config.ledger.synchronous,
-        )
-        .await?;
+        let ledger = croupier::wallet::open_ledger(&config).await?;
         let mut report = ledger.audit().await?;
         if pools {
             let r = ledger.reconcile().await?;

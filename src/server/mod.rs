@@ -24,7 +24,6 @@ use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
 use crate::session::{recover_open_rounds, Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
-use crate::wallet::sqlite::SqliteLedger;
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
 use auth::{operator_key_matches, AuthError, TokenKeys};
 
@@ -254,8 +253,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         anyhow::bail!("no games found in {}", config.games.dir.display());
     }
     let metrics = Arc::new(Metrics::new());
-    let ledger: Arc<dyn Ledger> =
-        Arc::new(SqliteLedger::open(&config.ledger_path(), config.ledger.synchronous).await?);
+    let ledger: Arc<dyn Ledger> = crate::wallet::open_ledger(&config).await?;
     let ledger_handle = ledger.clone();
     let wallet = WalletPool::start(
         Config::per_core(config.ledger.wallet_shards),

@@ -31,6 +31,17 @@ pub use ledger::{
 use crate::ids::PlayerId;
 use crate::metrics::Metrics;
 
+/// Opens the ledger the config names: PostgreSQL when `ledger.postgres_url` is set, else the
+/// embedded SQLite file.
+pub async fn open_ledger(config: &crate::config::Config) -> Result<Arc<dyn Ledger>, LedgerError> {
+    let l = &config.ledger;
+    Ok(if l.postgres_url.is_empty() {
+        Arc::new(sqlite::SqliteLedger::open(&config.ledger_path(), l.synchronous).await?)
+    } else {
+        Arc::new(postgres::PgLedger::connect(&l.postgres_url, l.postgres_max_connections).await?)
+    })
+}
+
 /// Longest we wait for a committed answer. A batch normally commits in milliseconds; past this
 /// the database is considered unreachable for this request (the movement may still commit,
 /// which the `req_id` replay and start-up recovery handle).

@@ -1,0 +1,153 @@
+//! The server on the cluster ledger: money in PostgreSQL (a fresh database on the server the
+//! test script starts). Concurrent spinners on a hot jackpot pool, a kill -9 mid-play and a
+//! restart: every acknowledged round is in the ledger as told, open ones are refunded once,
+//! and `croupier reconcile` on PostgreSQL finds every balance and pool exact.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::json;
+
+/// The server for this test, or `None` when no PostgreSQL was given (outside the test script).
+async fn pg_url() -> Option<String> {
+    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
+        assert!(
+            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipped: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
+        return None;
+    };
+    let name = format!("node_{}", uuid_like().replace('-', "_"));
+    croupier::wallet::postgres::create_database(&format!("{base}/postgres"), &name)
+        .await
+        .unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+const HOT: &str = r#"
+[[pool]]
+id = "hot"
+currency = "EUR"
+games = ["classic_sevens", "starfall"]
+
+[[pool.level]]
+name = "mini"
+contribution = "0.05"
+seed = "1.00"
+mystery_drop_at = "2.00"
+must_drop_by = "3.00"
+"#;
+
+fn reconcile(server: &Server) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args(["reconcile", "--config"])
+        .arg(&server.config)
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
+    let Some(url) = pg_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pools = dir.path().join("jackpots.toml");
+    std::fs::write(&pools, HOT).unwrap();
+    let pools_line = format!("file = {:?}", pools.display().to_string());
+    let url_line = format!("postgres_url = {url:?}");
+    let server = Server::start_with(&[
+        ("rate_per_second = 50", "rate_per_second = 10000"),
+        ("burst = 100", "burst = 10000"),
+        ("postgres_url = \"\"", &url_line),
+        ("file = \"config/jackpots.toml\"", &pools_line),
+    ]);
+    let mut server = server;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for p in 0..4 {
+        let session = open_session(&server, &format!("pg-{p}")).await;
+        let mut client = Client::connect(&server, &session.token).await;
+        let acked = acked.clone();
+        let player = session.player.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10_000 {
+                let game = if i % 2 == 0 {
+                    "classic_sevens"
+                } else {
+                    "starfall"
+                };
+                let frame =
+                    json!({"type": "spin", "req_id": format!("k{i}"), "game": game, "bet": "1.00"});
+                if client.ws_send(frame).await.is_err() {
+                    break;
+                }
+                // Jackpot pushes may come first; stop at the first frame that is not one.
+                let reply = loop {
+                    match client.try_recv().await {
+                        Some(f) if JACKPOT_PUSHES.contains(&f["type"].as_str().unwrap_or("")) => {
+                            continue
+                        }
+                        other => break other,
+                    }
+                };
+                match reply {
+                    Some(r) if r["type"] == "spin_result" => {
+                        acked.lock().unwrap().push((player.clone(), r))
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.kill9();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let wins = acked
+        .iter()
+        .filter(|(_, r)| r.get("jackpot_wins").is_some())
+        .count();
+    assert!(wins > 0, "a hot pool drops within 300 spins");
+
+    // Restart on the same database: recovery refunds what was in flight.
+    let mut restarted = Server::spawn(&server.config, &server.data_dir);
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
+        .await
+        .unwrap();
+    use croupier::wallet::Ledger;
+    for (player, reply) in &acked {
+        let round_id = croupier::ids::RoundId::parse(reply["round_id"].as_str().unwrap()).unwrap();
+        let round = ledger
+            .round(&round_id)
+            .await
+            .unwrap()
+            .expect("acknowledged round is stored");
+        assert_eq!(round.player.as_str(), player);
+        assert_eq!(round.status, croupier::wallet::RoundStatus::Settled);
+        assert_eq!(round.win_minor, cents(reply["win"].as_str().unwrap()));
+    }
+    assert!(
+        ledger.open_rounds().await.unwrap().is_empty(),
+        "recovery voided the open rounds"
+    );
+    restarted.sigterm();
+    let (ok, report) = reconcile(&restarted);
+    assert!(ok, "{report}");
+    assert!(report.contains("mismatches 0"), "{report}");
+    println!(
+        "{} acknowledged spins, {wins} with a jackpot; {report}",
+        acked.len()
+    );
+}
