@@ -44,6 +44,8 @@ pub struct App {
     /// asks the ledger for a free spin; the ledger's count is the truth. Entries exist only
     /// while free spins are held, so it is bounded by the players holding them.
     pub free_spin_hints: dashmap::DashSet<(PlayerId, String)>,
+    /// A round open longer than this (ms) has lost its node: the sweeper voids it.
+    pub stale_round_ms: i64,
     ready: AtomicBool,
 }
 
@@ -61,6 +63,17 @@ impl App {
         tokens: TokenKeys,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
+        // A live-table bet stays open for its whole round: never call that stale.
+        let longest_round = tables
+            .configs()
+            .map(|t| {
+                let d = t.timings;
+                (d.betting + d.closed + d.result + d.settle).as_millis() as i64
+            })
+            .max()
+            .unwrap_or(0);
+        let stale_round_ms =
+            (config.ledger.stale_round_seconds as i64 * 1000).max(2 * longest_round);
         Self {
             currencies: config.currencies.clone(),
             config,
@@ -76,6 +89,7 @@ impl App {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             free_spin_hints: dashmap::DashSet::new(),
+            stale_round_ms,
             ready: AtomicBool::new(false),
         }
     }

@@ -78,6 +78,8 @@ pub struct LedgerConfig {
     pub batch_max: usize,
     /// `""`: the embedded SQLite ledger; else the PostgreSQL URL of the cluster's ledger.
     pub postgres_url: String,
+    /// A round open longer than this has lost its node: voided and refunded by the sweeper.
+    pub stale_round_seconds: u64,
     pub postgres_max_connections: u32,
 }
 
@@ -251,6 +253,12 @@ impl Config {
             1_000_000,
         )?;
         range("ledger.batch_max", self.ledger.batch_max as u64, 1, 10_000)?;
+        range(
+            "ledger.stale_round_seconds",
+            self.ledger.stale_round_seconds,
+            5,
+            86_400,
+        )?;
         range(
             "ledger.postgres_max_connections",
             u64::from(self.ledger.postgres_max_connections),

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
-use crate::session::{recover_open_rounds, Caller, PlayerSession};
+use crate::session::{recover_open_rounds, start_stale_sweeper, Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
 use auth::{operator_key_matches, AuthError, TokenKeys};
@@ -381,7 +381,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let max_connections = config.server.max_connections;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let app = build_app(config).await?;
-    let voided = recover_open_rounds(&app).await?;
+    // Embedded: this node owns every round, void them all. Shared ledger: only the stale ones;
+    // younger rounds may be in flight on other nodes (the sweeper gets the rest later).
+    let shared = !app.config.ledger.postgres_url.is_empty();
+    let older_than = if shared { app.stale_round_ms } else { 0 };
+    let voided = recover_open_rounds(&app, older_than, "recovery").await?;
+    start_stale_sweeper(&app);
     if voided > 0 {
         tracing::warn!(
             voided,

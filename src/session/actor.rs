@@ -130,6 +130,8 @@ pub struct PlayerSession {
     queue: VecDeque<ClientFrame>,
     closing: bool,
     joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Cancelled when the actor stops: ends the tasks that push to this connection.
+    gone: tokio_util::sync::CancellationToken,
 }
 
 impl PlayerSession {
@@ -151,6 +153,7 @@ impl PlayerSession {
             queue: VecDeque::new(),
             closing: false,
             joined: Arc::default(),
+            gone: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -370,6 +373,9 @@ impl PlayerSession {
         let caller = self.caller.clone();
         let out = self.out.clone();
         let me = ctx.address();
+        // Subscribed now, forwarded only after the welcome: it is always the first frame.
+        let events = self.app.jackpots.subscribe();
+        let gone = self.gone.clone();
         actix::spawn(async move {
             let ledger = app.wallet.ledger();
             let account = ledger.account(&caller.player).await;
@@ -415,7 +421,32 @@ impl PlayerSession {
             };
             let _ = out.try_send(Outbound::Text(Arc::from(frame.to_json())));
             me.do_send(FrameDone);
+            forward_jackpot_events(events, out, gone).await;
         });
+    }
+}
+
+/// Jackpot pool values and wins reach every player. A session that lags skips to the latest
+/// (a full send queue drops the push, not the connection: the next push supersedes it). Ends
+/// when the connection or the node does.
+async fn forward_jackpot_events(
+    mut events: tokio::sync::broadcast::Receiver<Arc<str>>,
+    out: mpsc::Sender<Outbound>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = out.closed() => break,
+            event = events.recv() => match event {
+                Ok(text) => {
+                    let _ = out.try_send(Outbound::Text(text));
+                }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            },
+        }
     }
 }
 
@@ -444,31 +475,6 @@ impl Actor for PlayerSession {
                 }
             });
         }
-        // Jackpot pool values and wins reach every player; a session that lags skips to the
-        // latest values (a full send queue drops the push, not the connection: pushes are
-        // informational and the next one supersedes it).
-        let mut events = self.app.jackpots.subscribe();
-        let (out, stop) = (self.out.clone(), self.app.shutdown.clone());
-        ctx.spawn(
-            async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        event = events.recv() => match event {
-                            Ok(text) => {
-                                if out.is_closed() {
-                                    break;
-                                }
-                                let _ = out.try_send(Outbound::Text(text));
-                            }
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                        },
-                    }
-                }
-            }
-            .into_actor(self),
-        );
         let shutdown = self.app.shutdown.clone();
         ctx.spawn(
             async move { shutdown.cancelled().await }
@@ -496,6 +502,7 @@ impl Actor for PlayerSession {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.app.metrics.ws_connections.dec();
+        self.gone.cancel();
         let joined = match self.joined.lock() {
             Ok(mut joined) => std::mem::take(&mut *joined),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),

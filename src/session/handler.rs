@@ -28,8 +28,6 @@ use crate::wallet::{
 /// already decided and must be honoured, a brief ledger outage should not void it.
 const SETTLE_ATTEMPTS: u32 = 5;
 const SETTLE_BACKOFF: Duration = Duration::from_millis(200);
-/// A round found still open this long after it started has lost its task: void and refund it.
-const STALE_ROUND_AFTER_MS: i64 = 60_000;
 
 /// Everything that can go wrong playing a frame, each mapped once to a client error code.
 #[derive(Debug, thiserror::Error)]
@@ -557,7 +555,7 @@ async fn replay_round(
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {
             let age = crate::wallet::sqlite::now_ms() - round.created_at_ms;
-            if age > STALE_ROUND_AFTER_MS {
+            if age > app.stale_round_ms {
                 void(app, &round, "stale").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
             } else {
@@ -567,13 +565,45 @@ async fn replay_round(
     }
 }
 
-/// Voids every round left open by a crash: the stake is refunded (or the free spin given
-/// back) exactly once, by the ledger's transaction id. Runs before the node accepts players.
-pub async fn recover_open_rounds(app: &Arc<App>) -> Result<usize, LedgerError> {
+/// Voids rounds left open by a crash: the stake is refunded (or the free spin given back)
+/// exactly once, by the ledger's transaction id. Runs before the node accepts players. With
+/// `older_than_ms` 0 (the embedded ledger: this node owns every round) all of them; on a shared
+/// ledger only those older than that, since younger ones may be in flight on other nodes.
+pub async fn recover_open_rounds(
+    app: &Arc<App>,
+    older_than_ms: i64,
+    cause: &str,
+) -> Result<usize, LedgerError> {
     let open = app.wallet.ledger().open_rounds().await?;
-    let count = open.len();
+    let now = crate::wallet::sqlite::now_ms();
+    let mut count = 0;
     for round in open {
-        void(app, &round, "recovery").await;
+        if now - round.created_at_ms >= older_than_ms {
+            void(app, &round, cause).await;
+            count += 1;
+        }
     }
     Ok(count)
+}
+
+/// Voids rounds whose node died (open longer than `ledger.stale_round_seconds`), every half
+/// of that, until shutdown: on a cluster the survivors refund a dead node's rounds.
+pub fn start_stale_sweeper(app: &Arc<App>) {
+    let app = app.clone();
+    actix::spawn(async move {
+        let every = std::time::Duration::from_millis((app.stale_round_ms / 2).max(1_000) as u64);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = app.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match recover_open_rounds(&app, app.stale_round_ms, "stale").await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(voided = n, "stale rounds voided and refunded"),
+                Err(error) => tracing::warn!(%error, "stale-round sweep failed; next time"),
+            }
+        }
+    });
 }

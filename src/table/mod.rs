@@ -83,6 +83,10 @@ impl TableRegistry {
         self.tables.keys().map(String::as_str)
     }
 
+    pub fn configs(&self) -> impl Iterator<Item = &TableConfig> {
+        self.tables.values().map(|t| t.config.as_ref())
+    }
+
     /// Every table as it is now; a table that does not answer in time is left out.
     pub async fn views(&self) -> Vec<TableView> {
         let asks = self.tables.values().map(|t| {

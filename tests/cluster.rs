@@ -1,0 +1,341 @@
+//! Three nodes behind nginx on one PostgreSQL ledger: players are spread over the nodes and
+//! share one hot jackpot pool; one node is killed with SIGKILL mid-play; its players reconnect
+//! through nginx to the others with their token, resend the request that was in flight and are
+//! never charged twice; the survivors refund the dead node's open rounds; every player's
+//! balance and every pool is exact to the cent at the end (`croupier reconcile`).
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const PLAYERS: usize = 9;
+const SPINS: usize = 60;
+/// Reconnect and resend attempts a player makes after losing its node (bounded).
+const ATTEMPTS: usize = 120;
+
+const HOT: &str = r#"
+[[pool]]
+id = "hot"
+currency = "EUR"
+games = ["classic_sevens", "starfall"]
+
+[[pool.level]]
+name = "mini"
+contribution = "0.05"
+seed = "1.00"
+mystery_drop_at = "2.00"
+must_drop_by = "3.00"
+"#;
+
+async fn pg_url() -> Option<String> {
+    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
+        assert!(
+            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipped: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
+        return None;
+    };
+    let name = format!("cluster_{}", uuid_like().replace('-', "_"));
+    croupier::wallet::postgres::create_database(&format!("{base}/postgres"), &name)
+        .await
+        .unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// deploy/nginx.conf with its three upstream servers pointed at the nodes and a loopback port.
+fn nginx_conf(nodes: &[&str], listen: u16) -> String {
+    let original = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
+    let mut next = nodes.iter();
+    let lines: Vec<String> = original
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            if let Some(rest) = trimmed.strip_prefix("server croupier") {
+                let options = rest.split_once(' ').map_or("", |(_, o)| o);
+                format!("{indent}server {} {options}", next.next().unwrap())
+            } else if trimmed == "listen 8080;" {
+                format!("{indent}listen 127.0.0.1:{listen};")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn connect(lb: &str, token: &str) -> Option<Client> {
+    let url = format!("ws://{lb}/v1/ws?token={token}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    let welcome = loop {
+        let frame = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let Message::Text(text) = frame {
+            break serde_json::from_str::<Value>(&text).ok()?;
+        }
+    };
+    (welcome["type"] == "welcome").then_some(Client { ws, welcome })
+}
+
+/// The next frame that is not a jackpot push, or `None` if the connection is gone.
+async fn reply(client: &mut Client) -> Option<Value> {
+    loop {
+        let f = client.try_recv().await?;
+        if !JACKPOT_PUSHES.contains(&f["type"].as_str().unwrap_or("")) {
+            return Some(f);
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Books {
+    staked: i64,
+    credited: i64,
+    reconnects: usize,
+    voided: usize,
+}
+
+/// Plays `SPINS` spins through the load balancer, reconnecting and resending the same
+/// `req_id` whenever the connection breaks, until each spin has an answer.
+async fn play(lb: String, token: String) -> Books {
+    let mut books = Books::default();
+    let mut client = connect(&lb, &token).await.expect("first connection");
+    for i in 0..SPINS {
+        let game = if i % 2 == 0 {
+            "classic_sevens"
+        } else {
+            "starfall"
+        };
+        let frame = json!({"type": "spin", "req_id": format!("s{i}"), "game": game, "bet": "1.00"});
+        let mut answer = None;
+        for _ in 0..ATTEMPTS {
+            let sent = client
+                .ws
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_ok();
+            match if sent { reply(&mut client).await } else { None } {
+                Some(r) if r["type"] == "spin_result" => {
+                    answer = Some(r);
+                    break;
+                }
+                Some(r) if r["code"] == "round_void" => {
+                    books.voided += 1;
+                    answer = Some(r);
+                    break;
+                }
+                // Still open on the dead node's behalf: wait for the sweeper.
+                Some(r) if r["code"] == "server_busy" || r["code"] == "service_unavailable" => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Some(r) => panic!("unexpected reply {r}"),
+                None => {
+                    books.reconnects += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if let Some(c) = connect(&lb, &token).await {
+                        client = c;
+                    }
+                }
+            }
+        }
+        let r = answer.expect("an answer within the attempts");
+        if r["type"] == "spin_result" {
+            books.staked += cents(r["bet"].as_str().unwrap());
+            books.credited += cents(r["win"].as_str().unwrap());
+            for w in r["jackpot_wins"].as_array().into_iter().flatten() {
+                books.credited += cents(w["amount"].as_str().unwrap());
+            }
+        }
+    }
+    // The final balance, from whichever node the balancer picks.
+    let balance = loop {
+        let _ = client
+            .ws
+            .send(Message::Text(
+                json!({"type": "balance", "req_id": "final"})
+                    .to_string()
+                    .into(),
+            ))
+            .await;
+        match reply(&mut client).await {
+            Some(r) if r["type"] == "balance" => break cents(r["balance"].as_str().unwrap()),
+            _ => client = connect(&lb, &token).await.expect("reconnect"),
+        }
+    };
+    assert_eq!(
+        balance,
+        100_000 - books.staked + books.credited,
+        "{books:?}"
+    );
+    books
+}
+
+async fn gauge(node: &Server, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", node.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
+    let Some(url) = pg_url().await else { return };
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        panic!("nginx is missing: run scripts/install-test-deps.sh");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pools = dir.path().join("jackpots.toml");
+    std::fs::write(&pools, HOT).unwrap();
+    let pools_line = format!("file = {:?}", pools.display().to_string());
+    let url_line = format!("postgres_url = {url:?}");
+    let first = Server::start_with(&[
+        ("rate_per_second = 50", "rate_per_second = 10000"),
+        ("burst = 100", "burst = 10000"),
+        ("postgres_url = \"\"", &url_line),
+        ("stale_round_seconds = 60", "stale_round_seconds = 5"),
+        ("file = \"config/tables.toml\"", "file = \"\""),
+        ("file = \"config/jackpots.toml\"", &pools_line),
+    ]);
+    let second = Server::spawn(&first.config, &dir.path().join("n2"));
+    let third = Server::spawn(&first.config, &dir.path().join("n3"));
+    let mut nodes = [first, second, third];
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|n| n.base.trim_start_matches("http://").to_string())
+        .collect();
+    let port = free_port();
+    let prefix = tempfile::tempdir().unwrap();
+    let conf = prefix.path().join("nginx.conf");
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    std::fs::write(&conf, nginx_conf(&refs, port)).unwrap();
+    let _proxy = Nginx(
+        Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(format!("{}/", prefix.path().display()))
+            .args(["-g", "daemon off; master_process off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let lb = format!("127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("http://{lb}/health/ready"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Sessions through the balancer (the demo deposit is exactly once, whichever node).
+    let mut tokens = Vec::new();
+    for p in 0..PLAYERS {
+        let body: Value = http
+            .post(format!("http://{lb}/v1/sessions"))
+            .json(&json!({"player_id": format!("cl-{p}"), "currency": "EUR"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(body["token"].as_str().unwrap().to_string());
+    }
+    let players: Vec<_> = tokens
+        .into_iter()
+        .map(|t| tokio::spawn(play(lb.clone(), t)))
+        .collect();
+    // Players spread over all three nodes; then node 2 dies mid-play.
+    let mut spread = [0.0; 3];
+    for _ in 0..100 {
+        for (i, n) in nodes.iter().enumerate() {
+            spread[i] = gauge(n, "croupier_websocket_connections").await;
+        }
+        if spread.iter().sum::<f64>() >= PLAYERS as f64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        spread.iter().all(|&c| c > 0.0),
+        "players on every node: {spread:?}"
+    );
+    for _ in 0..200 {
+        if gauge(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await >= 30.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    nodes[1].kill9();
+    let mut reconnects = 0;
+    let mut voided = 0;
+    for p in players {
+        let books = p.await.unwrap();
+        reconnects += books.reconnects;
+        voided += books.voided;
+    }
+    assert!(reconnects > 0, "the dead node's players reconnected");
+    // The survivors' sweepers refund whatever the dead node left open.
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
+        .await
+        .unwrap();
+    use croupier::wallet::Ledger;
+    for _ in 0..100 {
+        if ledger.open_rounds().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ledger.open_rounds().await.unwrap().is_empty());
+    let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args(["reconcile", "--config"])
+        .arg(&nodes[0].config)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{report}");
+    println!(
+        "spread {spread:?}; {reconnects} reconnects, {voided} spins refunded after the kill; {report}"
+    );
+}
