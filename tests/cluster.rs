@@ -19,44 +19,6 @@ const SPINS: usize = 60;
 /// Reconnect and resend attempts a player makes after losing its node (bounded).
 const ATTEMPTS: usize = 120;
 
-const HOT: &str = r#"
-[[pool]]
-id = "hot"
-currency = "EUR"
-games = ["classic_sevens", "starfall"]
-
-[[pool.level]]
-name = "mini"
-contribution = "0.05"
-seed = "1.00"
-mystery_drop_at = "2.00"
-must_drop_by = "3.00"
-"#;
-
-async fn pg_url() -> Option<String> {
-    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
-        assert!(
-            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
-        );
-        eprintln!("skipped: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
-        return None;
-    };
-    let name = format!("cluster_{}", uuid_like().replace('-', "_"));
-    croupier::wallet::postgres::create_database(&format!("{base}/postgres"), &name)
-        .await
-        .unwrap();
-    Some(format!("{base}/{name}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// deploy/nginx.conf with its three upstream servers pointed at the nodes and a loopback port.
 fn nginx_conf(nodes: &[&str], listen: u16) -> String {
     let original = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
@@ -211,7 +173,9 @@ async fn gauge(node: &Server, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
-    let Some(url) = pg_url().await else { return };
+    let Some(url) = pg_database("cluster").await else {
+        return;
+    };
     let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -219,9 +183,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         panic!("nginx is missing: run scripts/install-test-deps.sh");
     };
     let dir = tempfile::tempdir().unwrap();
-    let pools = dir.path().join("jackpots.toml");
-    std::fs::write(&pools, HOT).unwrap();
-    let pools_line = format!("file = {:?}", pools.display().to_string());
+    let pools_line = jackpots_file(dir.path(), HOT_POOL);
     let url_line = format!("postgres_url = {url:?}");
     let first = Server::start_with(&[
         ("rate_per_second = 50", "rate_per_second = 10000"),

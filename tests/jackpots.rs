@@ -40,9 +40,7 @@ must_drop_by = "6.00"
 "#;
 
 fn hot_server(dir: &tempfile::TempDir) -> Server {
-    let file = dir.path().join("jackpots.toml");
-    std::fs::write(&file, HOT).unwrap();
-    let line = format!("file = {:?}", file.display().to_string());
+    let line = jackpots_file(dir.path(), HOT);
     let mut edits = FAST.to_vec();
     edits.push(("file = \"config/jackpots.toml\"", &line));
     Server::start_with(&edits)
@@ -283,9 +281,8 @@ async fn the_shipped_network_pool_grows_by_its_exact_shares() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_bets_feed_and_win_a_pool_and_the_money_adds_up() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("jackpots.toml");
-    std::fs::write(
-        &file,
+    let line = jackpots_file(
+        dir.path(),
         r#"
 [[pool]]
 id = "tables"
@@ -298,9 +295,7 @@ contribution = "0.05"
 seed = "1.00"
 mystery_drop_at = "1.50"
 "#,
-    )
-    .unwrap();
-    let line = format!("file = {:?}", file.display().to_string());
+    );
     let mut edits = FAST.to_vec();
     edits.push(("file = \"config/jackpots.toml\"", &line));
     let server = Server::start_with_tables(&edits, &fast_tables(3));

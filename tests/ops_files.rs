@@ -1031,14 +1031,6 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
 
 // ---------------------------------------------------------------------------------- nginx
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// deploy/nginx.conf with the upstream servers pointed at `upstream` and the listen port
 /// changed: compose service names do not resolve outside the stack.
 fn nginx_test_copy(upstream: &str, listen: u16) -> String {

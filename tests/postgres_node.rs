@@ -10,37 +10,6 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use serde_json::json;
 
-/// The server for this test, or `None` when no PostgreSQL was given (outside the test script).
-async fn pg_url() -> Option<String> {
-    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
-        assert!(
-            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
-        );
-        eprintln!("skipped: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
-        return None;
-    };
-    let name = format!("node_{}", uuid_like().replace('-', "_"));
-    croupier::wallet::postgres::create_database(&format!("{base}/postgres"), &name)
-        .await
-        .unwrap();
-    Some(format!("{base}/{name}"))
-}
-
-const HOT: &str = r#"
-[[pool]]
-id = "hot"
-currency = "EUR"
-games = ["classic_sevens", "starfall"]
-
-[[pool.level]]
-name = "mini"
-contribution = "0.05"
-seed = "1.00"
-mystery_drop_at = "2.00"
-must_drop_by = "3.00"
-"#;
-
 fn reconcile(server: &Server) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
         .args(["reconcile", "--config"])
@@ -57,11 +26,11 @@ fn reconcile(server: &Server) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
-    let Some(url) = pg_url().await else { return };
+    let Some(url) = pg_database("node").await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let pools = dir.path().join("jackpots.toml");
-    std::fs::write(&pools, HOT).unwrap();
-    let pools_line = format!("file = {:?}", pools.display().to_string());
+    let pools_line = jackpots_file(dir.path(), HOT_POOL);
     let url_line = format!("postgres_url = {url:?}");
     let server = Server::start_with(&[
         ("rate_per_second = 50", "rate_per_second = 10000"),

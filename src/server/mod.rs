@@ -304,6 +304,12 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             let currency = match (slot, table) {
                 (_, Some(t)) => t.currency.code(),
                 (Some(_), None) => pool.currency.code(),
+                // A node running no tables (one table node in a cluster) still feeds the pool
+                // from its slots; the table ids belong to another node's tables.toml.
+                (None, None) if config.tables.file.as_os_str().is_empty() => {
+                    tracing::info!(pool = %pool.id, game = %game, "not on this node (no tables here)");
+                    continue;
+                }
                 (None, None) => anyhow::bail!(
                     "jackpots: pool {:?} lists {game:?}, which is neither a slot game nor a table",
                     pool.id

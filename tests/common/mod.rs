@@ -210,6 +210,56 @@ pub async fn open_session(server: &Server, player: &str) -> Session {
     }
 }
 
+/// A pool that drops often: mini about one spin in 20 (mystery, 5% of every bet) and at its
+/// 3.00 ceiling; fed by both slots.
+pub const HOT_POOL: &str = r#"
+[[pool]]
+id = "hot"
+currency = "EUR"
+games = ["classic_sevens", "starfall"]
+
+[[pool.level]]
+name = "mini"
+contribution = "0.05"
+seed = "1.00"
+mystery_drop_at = "2.00"
+must_drop_by = "3.00"
+"#;
+
+/// Writes `pools` as a jackpots file in `dir`; the config line that points at it (pass it as
+/// the replacement of `file = "config/jackpots.toml"`).
+pub fn jackpots_file(dir: &Path, pools: &str) -> String {
+    let file = dir.join("jackpots.toml");
+    std::fs::write(&file, pools).unwrap();
+    format!("file = {:?}", file.display().to_string())
+}
+
+/// A fresh database on the PostgreSQL the test script started (`CROUPIER_TEST_PG`), as a URL;
+/// `None` with a note outside the script, a failure inside it (`CROUPIER_REQUIRE_SERVICES`).
+pub async fn pg_database(prefix: &str) -> Option<String> {
+    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
+        assert!(
+            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+            "CROUPIER_TEST_PG is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipped: CROUPIER_TEST_PG is not set (scripts/test.sh sets it)");
+        return None;
+    };
+    let name = format!("{prefix}_{}", uuid_like().replace('-', "_"));
+    croupier::wallet::postgres::create_database(&format!("{base}/postgres"), &name)
+        .await
+        .unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Server pushes that may interleave with any reply when jackpots are on.
 pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
 
