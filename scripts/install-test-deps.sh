@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need when missing: PostgreSQL (the cluster ledger's conformance tests),
-# promtool, nginx and Python 3 with PyYAML (tests/ops_files.rs).
+# Installs what the tests need when missing: PostgreSQL and Redis (the cluster's conformance and
+# cluster tests), promtool, nginx and Python 3 with PyYAML (tests/ops_files.rs).
 # Idempotent; Debian 12, as root (or with sudo). Prints what it did.
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 # The test runs `python3` from PATH, falling back to /usr/bin/python3: one of them needs yaml.
@@ -14,7 +15,7 @@ if ! python3 -c 'import yaml' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import y
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-deps: postgresql, promtool, nginx and python3-yaml already present; nothing to do"
+  echo "install-test-deps: postgresql, redis-server, promtool, nginx and python3-yaml already present; nothing to do"
   exit 0
 fi
 
@@ -28,7 +29,7 @@ $sudo apt-get update -q
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian may start the services it installs (nginx on :80, prometheus on :9090, on machines
 # whose policy allows it); the tests need only the binaries, so stop what was just installed.
-for service in postgresql prometheus nginx; do
+for service in postgresql redis-server prometheus nginx; do
   [[ " ${missing[*]} " == *" $service "* ]] || continue
   if [ -d /run/systemd/system ] && systemctl is-active --quiet "$service" 2>/dev/null; then
     $sudo systemctl stop "$service" && echo "install-test-deps: stopped the $service service"

@@ -5,17 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# PostgreSQL, promtool, nginx and PyYAML (installed only when missing).
+# PostgreSQL, Redis, promtool, nginx and PyYAML (installed only when missing).
 scripts/install-test-deps.sh
 
-# A throw-away PostgreSQL on a free loopback port for the ledger conformance suite and the
-# PostgreSQL node test; stopped and deleted when this script ends, whatever happens.
+# A throw-away PostgreSQL and Redis on free loopback ports for the conformance suites and the
+# cluster tests; stopped and deleted when this script ends, whatever happens.
 services=$(mktemp -d)
 pg_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pg_port=$(free_port)
+redis_port=$(free_port)
 stop_services() {
   runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg" -m immediate stop >/dev/null 2>&1 || true
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$services"
 }
 trap stop_services EXIT
@@ -23,9 +25,12 @@ chown postgres "$services"
 runuser -u postgres -- "$pg_bin/initdb" -D "$services/pg" -A trust -U postgres >/dev/null
 runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg" -l "$services/pg.log" -w \
   -o "-p $pg_port -k $services -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$services/redis.pid" --logfile "$services/redis.log" >/dev/null
 export CROUPIER_TEST_PG="postgres://postgres@127.0.0.1:$pg_port"
+export CROUPIER_TEST_REDIS="redis://127.0.0.1:$redis_port/0"
 export CROUPIER_REQUIRE_SERVICES=1
-echo "test services: PostgreSQL on 127.0.0.1:$pg_port"
+echo "test services: PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port"
 # Release profile: the game-math tests enumerate and simulate tens of millions of spins.
 cargo build --release --workspace --all-targets
 log="$services/test.log"

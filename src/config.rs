@@ -44,6 +44,7 @@ pub struct Config {
     pub games: GamesConfig,
     pub tables: TablesConfig,
     pub jackpots: JackpotsConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
 
@@ -115,6 +116,13 @@ pub struct GamesConfig {
 pub struct TablesConfig {
     /// Live tables definition file; `""` runs no tables.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `""`: one node, events in process; else the Redis the nodes share (redis://host:port/db).
+    pub redis_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +273,13 @@ impl Config {
             1,
             1_000,
         )?;
+        let redis = &self.cluster.redis_url;
+        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(fail(
+                "cluster.redis_url",
+                "must be empty (one node) or a redis:// URL".into(),
+            ));
+        }
         let url = &self.ledger.postgres_url;
         if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {

@@ -35,6 +35,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`cluster`] | what nodes share besides the ledger: the event bus (Redis pub/sub or in process) |
 //! | [`config`] | typed settings, validation that names the key |
 //! | [`protocol`] | every WebSocket frame and the stable error codes |
 //! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings |
@@ -54,6 +55,7 @@
 //! round interrupted between stake and settlement is voided and refunded at start-up.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod games;
 pub mod ids;

@@ -176,6 +176,8 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("cluster").await else {
         return;
     };
+    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
+    let redis_line = format!("redis_url = {redis:?}");
     let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -192,6 +194,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         ("stale_round_seconds = 60", "stale_round_seconds = 5"),
         ("file = \"config/tables.toml\"", "file = \"\""),
         ("file = \"config/jackpots.toml\"", &pools_line),
+        ("redis_url = \"\"", &redis_line),
     ]);
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
@@ -244,6 +247,9 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
             .unwrap();
         tokens.push(body["token"].as_str().unwrap().to_string());
     }
+    // A watcher on node 1 who never spins: wins on every node reach it over Redis.
+    let watcher = open_session(&nodes[0], "cl-watch").await;
+    let mut watcher = Client::connect(&nodes[0], &watcher.token).await;
     let players: Vec<_> = tokens
         .into_iter()
         .map(|t| tokio::spawn(play(lb.clone(), t)))
@@ -290,6 +296,28 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ledger.open_rounds().await.unwrap().is_empty());
+    let node1_wins = {
+        let text = reqwest::get(format!("{}/metrics", nodes[0].base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("croupier_jackpot_wins_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as usize
+    };
+    let mut heard = 0;
+    while let Ok(Some(frame)) =
+        tokio::time::timeout(Duration::from_millis(500), watcher.try_recv()).await
+    {
+        heard += usize::from(frame["type"] == "jackpot_won");
+    }
+    assert!(
+        heard > node1_wins,
+        "the watcher on node 1 heard wins of other nodes ({heard} heard, {node1_wins} on node 1)"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
         .args(["reconcile", "--config"])
         .arg(&nodes[0].config)

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+
+use crate::cluster::Bus;
 
 use crate::games::slot::SpinOutcome;
 use crate::metrics::Metrics;
@@ -33,15 +34,13 @@ use config::PoolConfig;
 
 /// How often pool values are read and, when changed, pushed to players (at most every 500 ms).
 pub const PUSH_EVERY: Duration = Duration::from_millis(500);
-/// Pushes a slow session may fall behind by before it skips to the latest (it loses nothing
-/// but intermediate values).
-pub const EVENTS_BUFFER: usize = 64;
 
 /// Everything a node knows about the pools; the values themselves are in the ledger.
 pub struct Jackpots {
     pools: Vec<Arc<PoolConfig>>,
     by_game: HashMap<String, (Arc<PoolConfig>, JackpotFeed)>,
-    events: broadcast::Sender<Arc<str>>,
+    /// Wins go to every node's players; pool values each node reads and pushes itself.
+    events: Bus,
 }
 
 /// A masked player name for public win announcements: the first two characters, then `***`.
@@ -107,7 +106,7 @@ pub struct WinView {
 }
 
 impl Jackpots {
-    pub fn new(pools: Vec<PoolConfig>) -> Self {
+    pub fn new(pools: Vec<PoolConfig>, events: Bus) -> Self {
         let pools: Vec<Arc<PoolConfig>> = pools.into_iter().map(Arc::new).collect();
         let mut by_game = HashMap::new();
         for pool in &pools {
@@ -127,7 +126,6 @@ impl Jackpots {
                 by_game.insert(game.clone(), (pool.clone(), feed.clone()));
             }
         }
-        let (events, _) = broadcast::channel(EVENTS_BUFFER);
         Self {
             pools,
             by_game,
@@ -165,7 +163,7 @@ impl Jackpots {
     }
 
     /// Pool updates and win announcements for one session.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
         self.events.subscribe()
     }
 
@@ -182,7 +180,9 @@ impl Jackpots {
             game: game.to_string(),
             winner: mask(player),
         };
-        let _ = self.events.send(Arc::from(frame.to_json()));
+        let (bus, text) = (self.events.clone(), Arc::from(frame.to_json()));
+        // Called from request tasks and actors alike: a plain tokio task (no LocalSet needed).
+        tokio::spawn(async move { bus.publish(text).await });
     }
 
     pub fn win_view(win: &JackpotWin, currency: &Currency) -> WinView {
@@ -249,7 +249,7 @@ impl Jackpots {
                     let frame = ServerFrame::JackpotUpdate {
                         pools: views.clone(),
                     };
-                    let _ = me.events.send(Arc::from(frame.to_json()));
+                    me.events.publish_local(Arc::from(frame.to_json()));
                     last = views;
                 }
             }

@@ -337,7 +337,16 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             }
         }
     }
-    let jackpots = Arc::new(Jackpots::new(pool_configs));
+    let bus = if config.cluster.redis_url.is_empty() {
+        crate::cluster::Bus::in_process()
+    } else {
+        // The relay task lives as long as the process.
+        let relay = tokio_util::sync::CancellationToken::new();
+        crate::cluster::Bus::redis(&config.cluster.redis_url, relay)
+            .await
+            .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?
+    };
+    let jackpots = Arc::new(Jackpots::new(pool_configs, bus));
     ledger_handle.ensure_pools(&jackpots.specs()).await?;
     let levels: Vec<(&str, &str)> = jackpots
         .pools()

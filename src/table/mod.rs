@@ -165,7 +165,10 @@ pub mod testing {
             wallet,
             rng,
             metrics,
-            jackpots: Arc::new(crate::jackpot::Jackpots::new(Vec::new())),
+            jackpots: Arc::new(crate::jackpot::Jackpots::new(
+                Vec::new(),
+                crate::cluster::Bus::in_process(),
+            )),
         };
         (deps, ledger)
     }
