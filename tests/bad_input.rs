@@ -246,17 +246,30 @@ async fn a_flood_is_rate_limited_then_closed_with_a_reason() {
     );
     // Only accepted spins moved money (a spin accepted before the close still settles, even
     // though its reply could not be sent): the balance is exactly their effect.
+    // The one spin that was running when the socket closed may still be settling: read the
+    // books once they are quiet (no round open and two reads agreeing), bounded.
     let mut again = Client::connect(&server, &session.token).await;
-    let history = again
-        .request(json!({"type": "history", "req_id": "h"}))
-        .await;
-    let rounds = history["rounds"].as_array().unwrap();
-    assert!(rounds.len() >= results && rounds.len() <= 10, "{history}");
+    let mut last = None;
+    for attempt in 0..50 {
+        let history = again
+            .request(json!({"type": "history", "req_id": format!("h{attempt}")}))
+            .await;
+        let rounds = history["rounds"].as_array().unwrap().clone();
+        let balance = cents(&again.balance().await);
+        let quiet = rounds.iter().all(|r| r["status"] != "open");
+        if quiet && last.as_ref() == Some(&(rounds.clone(), balance)) {
+            break;
+        }
+        last = Some((rounds, balance));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (rounds, balance) = last.unwrap();
+    assert!(rounds.len() >= results && rounds.len() <= 10, "{rounds:?}");
     let moved: i64 = rounds
         .iter()
         .map(|r| cents(r["win"].as_str().unwrap()) - cents(r["bet"].as_str().unwrap()))
         .sum();
-    assert_eq!(cents(&again.balance().await), cents(&before) + moved);
+    assert_eq!(balance, cents(&before) + moved);
     let (ok, report) = server.audit();
     assert!(ok, "{report}");
     eprintln!("flood: {results} spins ran, {rate_limited} rate-limited, then closed; balance before {before}");
