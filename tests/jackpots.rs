@@ -17,21 +17,9 @@ const FAST: &[(&str, &str)] = &[
 /// Frames read while waiting for one reply: jackpot pushes interleave with replies.
 const MAX_FRAMES_WAITED: usize = 1_000;
 
-/// A pool that drops often: mini about one spin in 20 (mystery) and at 3.00 (ceiling), major
-/// at its 6.00 ceiling, fed 5% and 1% of every bet on both slots.
-const HOT: &str = r#"
-[[pool]]
-id = "hot"
-currency = "EUR"
-games = ["classic_sevens", "starfall"]
-
-[[pool.level]]
-name = "mini"
-contribution = "0.05"
-seed = "1.00"
-mystery_drop_at = "2.00"
-must_drop_by = "3.00"
-
+/// Added to [`HOT_POOL`] (mini: about one spin in 20, and at 3.00): a major level won at its
+/// 6.00 ceiling, fed 1% of every bet.
+const MAJOR_AT_CEILING: &str = r#"
 [[pool.level]]
 name = "major"
 contribution = "0.01"
@@ -40,7 +28,7 @@ must_drop_by = "6.00"
 "#;
 
 fn hot_server(dir: &tempfile::TempDir) -> Server {
-    let line = jackpots_file(dir.path(), HOT);
+    let line = jackpots_file(dir.path(), &format!("{HOT_POOL}{MAJOR_AT_CEILING}"));
     let mut edits = FAST.to_vec();
     edits.push(("file = \"config/jackpots.toml\"", &line));
     Server::start_with(&edits)
