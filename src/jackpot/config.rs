@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::math::{Share, MICRO_PER_MINOR};
+use crate::config::is_data_id as is_id;
 use crate::money::{Currency, CurrencyTable, Money};
 
 /// Bounds that keep a misconfigured network from taking more of a bet than any real one does.
@@ -90,22 +91,12 @@ pub struct PoolConfig {
     pub levels: Vec<LevelConfig>,
 }
 
-fn is_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 pub fn load(
     path: &std::path::Path,
     currencies: &CurrencyTable,
 ) -> Result<Vec<PoolConfig>, JackpotConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| JackpotConfigError {
-        key: path.display().to_string(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = crate::config::read_data_file(path)
+        .map_err(|(key, message)| JackpotConfigError { key, message })?;
     parse(&text, currencies)
 }
 
@@ -113,13 +104,8 @@ pub fn parse(
     text: &str,
     currencies: &CurrencyTable,
 ) -> Result<Vec<PoolConfig>, JackpotConfigError> {
-    let raw: RawFile =
-        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
-            JackpotConfigError {
-                key: e.path().to_string(),
-                message: e.inner().message().to_string(),
-            }
-        })?;
+    let raw: RawFile = crate::config::toml_with_key(text)
+        .map_err(|(key, message)| JackpotConfigError { key, message })?;
     if raw.pool.len() > MAX_POOLS {
         return Err(JackpotConfigError {
             key: "pool".into(),

@@ -111,21 +111,14 @@ pub fn load(
     path: &std::path::Path,
     currencies: &CurrencyTable,
 ) -> Result<Vec<TableConfig>, TableConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TableConfigError {
-        key: path.display().to_string(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = crate::config::read_data_file(path)
+        .map_err(|(key, message)| TableConfigError { key, message })?;
     parse(&text, currencies)
 }
 
 pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>, TableConfigError> {
-    let raw: RawFile =
-        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
-            TableConfigError {
-                key: e.path().to_string(),
-                message: e.inner().message().to_string(),
-            }
-        })?;
+    let raw: RawFile = crate::config::toml_with_key(text)
+        .map_err(|(key, message)| TableConfigError { key, message })?;
     if raw.table.len() > MAX_TABLES {
         return Err(TableConfigError {
             key: "table".into(),
@@ -141,12 +134,7 @@ pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>,
                 key: format!("table[{i}].{key}"),
                 message,
             };
-            let id_ok = !t.id.is_empty()
-                && t.id.len() <= 64
-                && t.id
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !id_ok {
+            if !crate::config::is_data_id(&t.id) {
                 return Err(fail("id", "must be 1-64 characters of a-z 0-9 _".into()));
             }
             if !seen.insert(t.id.clone()) {
