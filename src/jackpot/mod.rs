@@ -18,14 +18,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cluster::Bus;
 
 use crate::games::slot::SpinOutcome;
 use crate::metrics::Metrics;
 use crate::money::{Currency, Money};
-use crate::protocol::{PoolView, ServerFrame};
+use crate::protocol::{JackpotWinView, PoolView, ServerFrame};
 use crate::rng::RandomSource;
 use crate::wallet::{
     ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, Ledger, LevelFeed, LevelSeen, PoolSpec,
@@ -97,14 +95,6 @@ pub fn claims_for(
     claims
 }
 
-/// A jackpot win as the winner's reply shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WinView {
-    pub pool: String,
-    pub level: String,
-    pub amount: String,
-}
-
 impl Jackpots {
     pub fn new(pools: Vec<PoolConfig>, events: Bus) -> Self {
         let pools: Vec<Arc<PoolConfig>> = pools.into_iter().map(Arc::new).collect();
@@ -167,8 +157,24 @@ impl Jackpots {
         self.events.subscribe()
     }
 
-    /// Tells every player of the linked games about a win (masked winner).
-    pub fn announce(&self, player: &str, game: &str, win: &JackpotWin, currency: &Currency) {
+    /// A level was paid to `player` on `game` (a slot or a table): counts it and tells every
+    /// player of every node (masked winner). The ledger has already logged the win.
+    pub fn won(
+        &self,
+        metrics: &Metrics,
+        player: &str,
+        game: &str,
+        win: &JackpotWin,
+        currency: &Currency,
+    ) {
+        metrics
+            .jackpot_wins
+            .with_label_values(&[&win.pool, &win.level, win.reason.as_str()])
+            .inc();
+        metrics
+            .jackpot_paid_minor
+            .with_label_values(&[&win.pool, &win.level])
+            .inc_by(win.amount_minor.max(0) as u64);
         let frame = ServerFrame::JackpotWon {
             pool: win.pool.clone(),
             level: win.level.clone(),
@@ -185,14 +191,17 @@ impl Jackpots {
         tokio::spawn(async move { bus.publish(text).await });
     }
 
-    pub fn win_view(win: &JackpotWin, currency: &Currency) -> WinView {
-        WinView {
-            pool: win.pool.clone(),
-            level: win.level.clone(),
-            amount: Money::from_minor(win.amount_minor, currency)
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-        }
+    /// The wins as the winner's reply (`spin_result`, `bet_settled`) lists them.
+    pub fn views(wins: &[JackpotWin], currency: &Currency) -> Vec<JackpotWinView> {
+        wins.iter()
+            .map(|w| JackpotWinView {
+                pool: w.pool.clone(),
+                level: w.level.clone(),
+                amount: Money::from_minor(w.amount_minor, currency)
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// Reads the pools every [`PUSH_EVERY`]; when a value changed, pushes them to every

@@ -14,8 +14,9 @@ use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::config::PoolConfig;
 use crate::jackpot::math::MICRO_PER_MINOR;
+use crate::jackpot::Jackpots;
 use crate::money::{Currency, Money, MoneyError};
-use crate::protocol::{ClientFrame, ErrorCode, GameView, JackpotWinView, RoundView, ServerFrame};
+use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
 use crate::rng::RngError;
 use crate::table::rules::RulesError;
 use crate::table::TableError;
@@ -380,7 +381,9 @@ async fn spin(
     };
     let (balance_minor, jackpot_wins) = settle_with_retries(app, settle).await?;
     for won in &jackpot_wins {
-        record_jackpot_win(app, caller, game.id(), won);
+        let (player, currency) = (caller.player.as_str(), &caller.currency);
+        app.jackpots
+            .won(&app.metrics, player, game.id(), won, currency);
     }
     if outcome.free_spins_awarded > 0 {
         app.free_spin_hints.insert(hint);
@@ -404,18 +407,8 @@ async fn spin(
         free_spin: round.free_spin,
         outcome: outcome_value,
         free_spins_remaining,
-        jackpot_wins: jackpot_views(&jackpot_wins, &caller.currency),
+        jackpot_wins: Jackpots::views(&jackpot_wins, &caller.currency),
     })
-}
-
-fn jackpot_views(wins: &[JackpotWin], currency: &Currency) -> Vec<JackpotWinView> {
-    wins.iter()
-        .map(|w| JackpotWinView {
-            pool: w.pool.clone(),
-            level: w.level.clone(),
-            amount: money(w.amount_minor, currency),
-        })
-        .collect()
 }
 
 fn record_contributions(app: &App, pool: Option<&PoolConfig>, seen: &[LevelSeen]) {
@@ -426,19 +419,6 @@ fn record_contributions(app: &App, pool: Option<&PoolConfig>, seen: &[LevelSeen]
             .with_label_values(&[&pool.id, &level.level])
             .inc_by(level.contribution_micro as f64 / MICRO_PER_MINOR as f64);
     }
-}
-
-fn record_jackpot_win(app: &App, caller: &Caller, game: &str, won: &JackpotWin) {
-    let m = &app.metrics;
-    m.jackpot_wins
-        .with_label_values(&[&won.pool, &won.level, won.reason.as_str()])
-        .inc();
-    m.jackpot_paid_minor
-        .with_label_values(&[&won.pool, &won.level])
-        .inc_by(won.amount_minor.max(0) as u64);
-    tracing::info!(pool = %won.pool, level = %won.level, cycle = won.cycle, amount_minor = won.amount_minor, "jackpot won");
-    app.jackpots
-        .announce(caller.player.as_str(), game, won, &caller.currency);
 }
 
 fn record_spin_metrics(
@@ -547,7 +527,7 @@ async fn replay_round(
                 .iter()
                 .find(|f| f.game == round.game)
                 .map_or(0, |f| f.remaining),
-            jackpot_wins: jackpot_views(
+            jackpot_wins: Jackpots::views(
                 &app.wallet.ledger().jackpot_wins(&round.round_id).await?,
                 &caller.currency,
             ),

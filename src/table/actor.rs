@@ -459,7 +459,10 @@ impl LiveTable {
                 let balance = match &applied {
                     Some((balance_minor, won)) => {
                         for w in won {
-                            act.jackpot_won(&bet.player, w);
+                            let deps = &act.deps;
+                            let (table, currency) = (&act.config.id, &act.config.currency);
+                            deps.jackpots
+                                .won(&deps.metrics, bet.player.as_str(), table, w, currency);
                         }
                         money_text(*balance_minor, &bet.amount)
                     }
@@ -478,7 +481,7 @@ impl LiveTable {
                     returned: payout.returned.to_string(),
                     balance,
                     jackpot_wins: applied
-                        .map(|(_, won)| jackpot_views(&won, &bet.amount))
+                        .map(|(_, won)| Jackpots::views(&won, bet.amount.currency()))
                         .unwrap_or_default(),
                 };
                 let _ = bet.notify.push(Arc::from(frame.to_json()));
@@ -568,19 +571,6 @@ impl LiveTable {
         }));
     }
 
-    fn jackpot_won(&self, player: &PlayerId, won: &JackpotWin) {
-        let m = &self.deps.metrics;
-        m.jackpot_wins
-            .with_label_values(&[&won.pool, &won.level, won.reason.as_str()])
-            .inc();
-        m.jackpot_paid_minor
-            .with_label_values(&[&won.pool, &won.level])
-            .inc_by(won.amount_minor.max(0) as u64);
-        self.deps
-            .jackpots
-            .announce(player.as_str(), &self.config.id, won, &self.config.currency);
-    }
-
     fn money_done(&mut self) {
         self.money_in_flight -= 1;
         if self.money_in_flight == 0 && self.stopped {
@@ -589,16 +579,6 @@ impl LiveTable {
             }
         }
     }
-}
-
-fn jackpot_views(wins: &[JackpotWin], like: &Money) -> Vec<crate::protocol::JackpotWinView> {
-    wins.iter()
-        .map(|w| crate::protocol::JackpotWinView {
-            pool: w.pool.clone(),
-            level: w.level.clone(),
-            amount: money_text(w.amount_minor, like),
-        })
-        .collect()
 }
 
 /// Applies a settlement or refund, retrying transient failures: the balance after it and any
