@@ -19,28 +19,6 @@ const SPINS: usize = 60;
 /// Reconnect and resend attempts a player makes after losing its node (bounded).
 const ATTEMPTS: usize = 120;
 
-/// deploy/nginx.conf with its three upstream servers pointed at the nodes and a loopback port.
-fn nginx_conf(nodes: &[&str], listen: u16) -> String {
-    let original = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
-    let mut next = nodes.iter();
-    let lines: Vec<String> = original
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            let indent = &line[..line.len() - trimmed.len()];
-            if let Some(rest) = trimmed.strip_prefix("server croupier") {
-                let options = rest.split_once(' ').map_or("", |(_, o)| o);
-                format!("{indent}server {} {options}", next.next().unwrap())
-            } else if trimmed == "listen 8080;" {
-                format!("{indent}listen 127.0.0.1:{listen};")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect();
-    lines.join("\n")
-}
-
 struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
@@ -206,7 +184,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let port = free_port();
     let prefix = tempfile::tempdir().unwrap();
     let conf = prefix.path().join("nginx.conf");
-    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let refs = [&*addresses[0], &*addresses[1], &*addresses[2]];
     std::fs::write(&conf, nginx_conf(&refs, port)).unwrap();
     let _proxy = Nginx(
         Command::new(nginx)

@@ -1031,35 +1031,6 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
 
 // ---------------------------------------------------------------------------------- nginx
 
-/// deploy/nginx.conf with the upstream servers pointed at `upstream` and the listen port
-/// changed: compose service names do not resolve outside the stack.
-fn nginx_test_copy(upstream: &str, listen: u16) -> String {
-    let original = read("deploy/nginx.conf");
-    let mut changed = 0;
-    let copy: Vec<String> = original
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            let indent = &line[..line.len() - trimmed.len()];
-            if let Some(rest) = trimmed.strip_prefix("server croupier") {
-                changed += 1;
-                let options = rest.split_once(' ').map_or("", |(_, o)| o);
-                format!("{indent}server {upstream} {options}")
-            } else if trimmed == "listen 8080;" {
-                changed += 1;
-                format!("{indent}listen 127.0.0.1:{listen};")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect();
-    assert_eq!(
-        changed, 4,
-        "deploy/nginx.conf has three `server croupierN:8080` lines and `listen 8080;`"
-    );
-    copy.join("\n")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
     let nginx = require("nginx");
@@ -1068,7 +1039,7 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
     let port = free_port();
     let prefix = tempfile::tempdir().unwrap();
     let conf = prefix.path().join("nginx.conf");
-    std::fs::write(&conf, nginx_test_copy(&upstream, port)).unwrap();
+    std::fs::write(&conf, nginx_conf(&[&upstream; 3], port)).unwrap();
     let prefix_arg = format!("{}/", prefix.path().display());
     let (ok, out) = run(Command::new(&nginx)
         .arg("-t")

@@ -260,6 +260,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// deploy/nginx.conf with its three `server croupierN:8080` upstreams pointed at `nodes` and
+/// `listen 8080;` on a loopback port: the shipped balancer, run by the tests.
+pub fn nginx_conf(nodes: &[&str; 3], listen: u16) -> String {
+    let original = std::fs::read_to_string(repo_root().join("deploy/nginx.conf")).unwrap();
+    let mut next = nodes.iter();
+    let mut changed = 0;
+    let lines: Vec<String> = original
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            if let Some(rest) = trimmed.strip_prefix("server croupier") {
+                changed += 1;
+                let options = rest.split_once(' ').map_or("", |(_, o)| o);
+                let node = next.next().expect("three upstream servers");
+                format!("{indent}server {node} {options}")
+            } else if trimmed == "listen 8080;" {
+                changed += 1;
+                format!("{indent}listen 127.0.0.1:{listen};")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(
+        changed, 4,
+        "deploy/nginx.conf has three `server croupierN:8080` lines and `listen 8080;`"
+    );
+    lines.join("\n")
+}
+
 /// Server pushes that may interleave with any reply when jackpots are on.
 pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
 
