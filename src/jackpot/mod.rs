@@ -213,6 +213,9 @@ impl Jackpots {
         currencies: crate::money::CurrencyTable,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
+        if self.pools.is_empty() {
+            return; // no jackpots on this node: nothing to read every 500 ms
+        }
         let me = self.clone();
         actix::spawn(async move {
             let mut last: Vec<PoolView> = Vec::new();
