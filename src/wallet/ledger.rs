@@ -203,6 +203,32 @@ pub enum Movement {
     VoidRound { round_id: RoundId, player: PlayerId },
     /// Creates the player's account at zero if it does not exist (no money moves).
     EnsureAccount { player: PlayerId, currency: String },
+    /// A live-table movement taken under the table's lease: applied only while `fence` is
+    /// the table's current token (see [`Ledger::raise_fence`]), else refused with nothing changed.
+    Fenced {
+        fence: Fence,
+        movement: Box<Movement>,
+    },
+}
+
+/// A live table's fencing token, as the node running its rounds holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub table: String,
+    pub token: i64,
+}
+
+impl Movement {
+    /// This movement, fenced by `fence` when there is one (a table under a cluster lease).
+    pub fn fenced(self, fence: Option<&Fence>) -> Movement {
+        match fence {
+            Some(fence) => Movement::Fenced {
+                fence: fence.clone(),
+                movement: Box::new(self),
+            },
+            None => self,
+        }
+    }
 }
 
 impl Movement {
@@ -213,6 +239,7 @@ impl Movement {
             | Movement::SettleRound { player, .. }
             | Movement::VoidRound { player, .. }
             | Movement::EnsureAccount { player, .. } => player,
+            Movement::Fenced { movement, .. } => movement.player(),
         }
     }
 }
@@ -266,6 +293,12 @@ pub enum MovementError {
     UnknownRound(String),
     #[error("amount must be positive")]
     NonPositiveAmount,
+    #[error("table {table} has moved to another node (fence {token}, current {current})")]
+    Fenced {
+        table: String,
+        token: i64,
+        current: i64,
+    },
 }
 
 /// Why a whole batch failed: nothing of it was written.
@@ -345,6 +378,11 @@ pub struct AuditReport {
 
 #[async_trait]
 pub trait Ledger: Send + Sync + 'static {
+    /// Makes `token` the live table's fencing token, unless a newer one is already raised
+    /// (then `false`: the caller has lost the table). Movements fenced by an older token are
+    /// refused from then on.
+    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError>;
+
     /// Creates the account if missing (idempotent); returns it as stored.
     async fn ensure_account(
         &self,

@@ -606,6 +606,42 @@ pub async fn ensure_account<T: SqlTx>(
     })
 }
 
+/// Raises a table's fencing token; `false` if a newer token is already there.
+pub async fn raise_fence<T: SqlTx>(
+    tx: &mut T,
+    table: &str,
+    token: i64,
+    now: i64,
+) -> Result<bool, LedgerError> {
+    let changed = tx
+        .exec(
+            "INSERT INTO table_fences (table_id, token, raised_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (table_id) DO UPDATE SET token = excluded.token, \
+             raised_at_ms = excluded.raised_at_ms WHERE table_fences.token < excluded.token",
+            args![table, token, now],
+        )
+        .await?;
+    if changed == 1 {
+        return Ok(true);
+    }
+    Ok(current_fence(tx, table).await? == token)
+}
+
+/// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-
+/// locked to commit, so a raise waits for the movements checked under the old token.
+async fn current_fence<T: SqlTx>(tx: &mut T, table: &str) -> Result<i64, LedgerError> {
+    let lock = if tx.lock_rows().is_empty() {
+        ""
+    } else {
+        " FOR SHARE"
+    };
+    let sql = format!("SELECT token FROM table_fences WHERE table_id = $1{lock}");
+    match tx.row(&sql, args![table]).await? {
+        Some(row) => row.i64(0),
+        None => Ok(0),
+    }
+}
+
 /// Applies one movement inside the caller's transaction.
 pub async fn apply<T: SqlTx>(
     tx: &mut T,
@@ -613,6 +649,20 @@ pub async fn apply<T: SqlTx>(
     now: i64,
     jackpots: &mut JackpotBatch,
 ) -> Outcome {
+    let movement = match movement {
+        Movement::Fenced { fence, movement } => {
+            let current = current_fence(tx, &fence.table).await?;
+            if current != fence.token {
+                return Ok(Err(MovementError::Fenced {
+                    table: fence.table.clone(),
+                    token: fence.token,
+                    current,
+                }));
+            }
+            movement.as_ref()
+        }
+        other => other,
+    };
     match movement {
         Movement::Deposit {
             tx_id,
@@ -662,6 +712,9 @@ pub async fn apply<T: SqlTx>(
             let account = ensure_account(tx, player, currency, now).await?;
             Ok(Ok(Applied::AccountReady(account)))
         }
+        Movement::Fenced { .. } => Err(LedgerError::Invariant(
+            "a fenced movement inside a fenced movement".to_string(),
+        )),
     }
 }
 

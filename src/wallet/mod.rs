@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 pub use ledger::{
-    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, FreeSpins, JackpotClaim,
+    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,
     PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
@@ -107,6 +107,7 @@ impl WalletPool {
             Movement::SettleRound { .. } => "settle_round",
             Movement::VoidRound { .. } => "void_round",
             Movement::EnsureAccount { .. } => "ensure_account",
+            Movement::Fenced { .. } => "fenced",
         };
         let result = self.submit(movement).await;
         let label = match &result {

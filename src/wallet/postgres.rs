@@ -22,9 +22,10 @@ use super::sql::{args, PgTx, SqlTx};
 use super::sqlite::now_ms;
 use crate::ids::{PlayerId, ReqId, RoundId};
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/postgres/0001_ledger.sql"),
     include_str!("../../migrations/postgres/0002_jackpots.sql"),
+    include_str!("../../migrations/postgres/0003_table_fences.sql"),
 ];
 /// Key of the advisory lock that orders concurrent migrations (any constant will do).
 const MIGRATION_LOCK: i64 = 0x6372_6f75_7069_6572; // "croupier"
@@ -220,6 +221,13 @@ impl Ledger for PgLedger {
     async fn audit(&self) -> Result<AuditReport, LedgerError> {
         self.read(|mut tx| Box::pin(async move { ledger_sql::audit(&mut tx).await }))
             .await
+    }
+
+    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        let raised = ledger_sql::raise_fence(&mut PgTx(&mut tx), table, token, now_ms()).await?;
+        tx.commit().await?;
+        Ok(raised)
     }
 
     async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {

@@ -38,9 +38,10 @@ const IDLE_READERS: usize = 8;
 const STATEMENT_CACHE: usize = 64;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/sqlite/0001_ledger.sql"),
     include_str!("../../migrations/sqlite/0002_jackpots.sql"),
+    include_str!("../../migrations/sqlite/0003_table_fences.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -327,6 +328,25 @@ impl Ledger for SqliteLedger {
     async fn audit(&self) -> Result<AuditReport, LedgerError> {
         self.read(|conn| now(ledger_sql::audit(&mut LiteTx(conn))))
             .await
+    }
+
+    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError> {
+        let (path, table) = (self.path.clone(), table.to_string());
+        tokio::task::spawn_blocking(move || -> Result<bool, LedgerError> {
+            // Rare (a table changing hands), beside the writer thread: SQLite's lock orders them.
+            let mut conn = connect(&path, Durability::Full)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let raised = now(ledger_sql::raise_fence(
+                &mut LiteTx(&tx),
+                &table,
+                token,
+                now_ms(),
+            ))?;
+            tx.commit()?;
+            Ok(raised)
+        })
+        .await
+        .map_err(|_| LedgerError::WriterStopped)?
     }
 
     async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {

@@ -74,6 +74,7 @@ conformance!(
     a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed,
     a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing,
     concurrent_batches_on_one_pool_add_up,
+    a_raised_fence_refuses_the_old_owners_bets_and_settlements,
 );
 
 fn pid(name: &str) -> PlayerId {
@@ -113,6 +114,103 @@ fn settle(round: &RoundId, player: &str, win: i64) -> Movement {
 
 async fn one(ledger: &dyn Ledger, m: Movement) -> Result<Applied, MovementError> {
     ledger.commit_batch(&[m]).await.unwrap().remove(0)
+}
+
+/// A table changes hands: the new owner's token refuses the old owner's bets and settlements
+/// (nothing changes), a stale raise is refused, and the new owner's own movements apply.
+async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledger) {
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(l, deposit("d1", "a", 1000)).await.unwrap();
+    let old = Fence {
+        table: "roulette_1".into(),
+        token: 1,
+    };
+    let new = Fence {
+        table: "roulette_1".into(),
+        token: 2,
+    };
+    let unfenced_first = one(
+        l,
+        open(&RoundId::new_v7(), "a", "q0", Some(1)).fenced(Some(&old)),
+    )
+    .await;
+    assert!(
+        matches!(
+            unfenced_first,
+            Err(MovementError::Fenced { current: 0, .. })
+        ),
+        "{unfenced_first:?}"
+    );
+    assert!(l.raise_fence("roulette_1", 1).await.unwrap());
+    assert!(
+        l.raise_fence("roulette_1", 1).await.unwrap(),
+        "raising the same token again is a no-op"
+    );
+    let r1 = RoundId::new_v7();
+    one(l, open(&r1, "a", "q1", Some(100)).fenced(Some(&old)))
+        .await
+        .unwrap();
+    assert!(l.raise_fence("roulette_1", 2).await.unwrap());
+    assert!(
+        !l.raise_fence("roulette_1", 1).await.unwrap(),
+        "an older token cannot come back"
+    );
+    let late_settle = one(l, settle(&r1, "a", 500).fenced(Some(&old))).await;
+    assert_eq!(
+        late_settle,
+        Err(MovementError::Fenced {
+            table: "roulette_1".into(),
+            token: 1,
+            current: 2
+        })
+    );
+    let late_bet = one(
+        l,
+        open(&RoundId::new_v7(), "a", "q2", Some(100)).fenced(Some(&old)),
+    )
+    .await;
+    assert!(
+        matches!(late_bet, Err(MovementError::Fenced { .. })),
+        "{late_bet:?}"
+    );
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        900
+    );
+    assert_eq!(
+        l.round(&r1).await.unwrap().unwrap().status,
+        RoundStatus::Open
+    );
+    // The new owner voids the round in flight: refunded once.
+    let void = Movement::VoidRound {
+        round_id: r1.clone(),
+        player: pid("a"),
+    };
+    assert!(matches!(
+        one(l, void.clone()).await,
+        Ok(Applied::RoundVoided {
+            balance_minor: 1000,
+            replayed: false
+        })
+    ));
+    let r2 = RoundId::new_v7();
+    one(l, open(&r2, "a", "q3", Some(100)).fenced(Some(&new)))
+        .await
+        .unwrap();
+    let paid = one(l, settle(&r2, "a", 200).fenced(Some(&new))).await;
+    assert!(
+        matches!(
+            paid,
+            Ok(Applied::RoundSettled {
+                balance_minor: 1100,
+                ..
+            })
+        ),
+        "{paid:?}"
+    );
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+    // Other tables are not touched by this one's fence.
+    assert!(l.raise_fence("baccarat_1", 1).await.unwrap());
 }
 
 async fn a_transaction_id_applies_once_and_conflicts_are_refused(l: &dyn Ledger) {
