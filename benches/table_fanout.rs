@@ -38,7 +38,12 @@ fn main() {
                     player: PlayerId::parse(&format!("p{s}")).expect("valid id"),
                     pusher,
                 };
-                let joined = table.addr.send(join).await.expect("table answers");
+                let joined = table
+                    .local()
+                    .expect("runs here")
+                    .send(join)
+                    .await
+                    .expect("table answers");
                 assert!(joined.is_ok(), "seat {s} joins");
                 queues.push(queue);
             }

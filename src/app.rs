@@ -37,6 +37,9 @@ pub struct App {
     pub tokens: TokenKeys,
     /// Cancelled when the node shuts down or drains: sessions finish their request and close.
     pub shutdown: CancellationToken,
+    /// Cancelled once a drain has handed this node's tables over: sessions are told to
+    /// reconnect (to another node) after their request in flight.
+    pub draining: CancellationToken,
     /// Every request task in flight; shutdown waits for them before flushing the wallet.
     pub tasks: TaskTracker,
     /// Which players hold free spins on which game, as this node last saw it (loaded at
@@ -46,6 +49,12 @@ pub struct App {
     pub free_spin_hints: dashmap::DashSet<(PlayerId, String)>,
     /// A round open longer than this (ms) has lost its node: the sweeper voids it.
     pub stale_round_ms: i64,
+    /// Sessions, the shared reply log, presence: in process, or Redis in a cluster.
+    pub shared: crate::cluster::SharedState,
+    /// This node's name in the cluster.
+    pub node: Arc<str>,
+    /// This node's connected players, by session id (presence; bounded by connections).
+    pub connected: dashmap::DashMap<Arc<str>, PlayerId>,
     ready: AtomicBool,
 }
 
@@ -61,6 +70,8 @@ impl App {
         tables: TableRegistry,
         jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
+        shared: crate::cluster::SharedState,
+        node: Arc<str>,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
         // A live-table bet stays open for its whole round: never call that stale.
@@ -87,9 +98,13 @@ impl App {
             replies,
             tokens,
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
             tasks: TaskTracker::new(),
             free_spin_hints: dashmap::DashSet::new(),
             stale_round_ms,
+            shared,
+            node,
+            connected: dashmap::DashMap::new(),
             ready: AtomicBool::new(false),
         }
     }

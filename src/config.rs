@@ -123,6 +123,11 @@ pub struct TablesConfig {
 pub struct ClusterConfig {
     /// `""`: one node, events in process; else the Redis the nodes share (redis://host:port/db).
     pub redis_url: String,
+    /// This node's name in the cluster (`""`: generated at start from the host name).
+    pub node_id: String,
+    /// How long a live table's lease lasts unrenewed: when its node dies, another takes the
+    /// table after at most this long (plus one renewal period).
+    pub table_lease_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -294,6 +299,23 @@ impl Config {
             1,
             1_000,
         )?;
+        range(
+            "cluster.table_lease_ms",
+            self.cluster.table_lease_ms,
+            2 * crate::cluster::LEASE_RENEW_EVERY.as_millis() as u64,
+            60_000,
+        )?;
+        let node = &self.cluster.node_id;
+        if node.len() > 64
+            || !node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(fail(
+                "cluster.node_id",
+                "at most 64 of A-Z a-z 0-9 _ . - (or empty: generated)".into(),
+            ));
+        }
         let redis = &self.cluster.redis_url;
         if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(fail(

@@ -96,12 +96,15 @@ fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Conf
     if let Ok(url) = std::env::var("CROUPIER_REDIS_URL") {
         config.cluster.redis_url = url;
     }
+    if let Ok(node) = std::env::var("CROUPIER_NODE_ID") {
+        config.cluster.node_id = node;
+    }
     if let Some(dir) = data_dir {
         config.server.data_dir = dir;
     }
     config.validate(
         "the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / CROUPIER_POSTGRES_URL / \
-         CROUPIER_REDIS_URL)",
+         CROUPIER_REDIS_URL / CROUPIER_NODE_ID)",
     )?;
     Ok(config)
 }

@@ -18,8 +18,9 @@ const WIN_MULTIPLE_BUCKETS: &[f64] = &[
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// Why a round is voided: the `cause` label of `croupier_rounds_voided_total`.
-pub const VOID_CAUSES: [&str; 8] = [
+pub const VOID_CAUSES: [&str; 9] = [
     "late_debit",
+    "owner_lost",
     "recovery",
     "stale",
     "rng_unavailable",
@@ -42,6 +43,22 @@ pub const MOVEMENT_KINDS: [&str; 5] = [
     "settle_round",
     "void_round",
     "ensure_account",
+];
+/// Every Redis operation the cluster runs, as named in `croupier_redis_*{op}`.
+pub const REDIS_OPS: [&str; 13] = [
+    "session_open",
+    "session_get",
+    "replies_get",
+    "reply_log",
+    "heartbeat",
+    "presence",
+    "presence_get",
+    "nodes_get",
+    "lease_acquire",
+    "lease_renew",
+    "lease_release",
+    "lease_get",
+    "publish",
 ];
 pub const MOVEMENT_RESULTS: [&str; 4] = ["applied", "replayed", "refused", "failed"];
 
@@ -85,6 +102,12 @@ pub struct Metrics {
     pub jackpot_paid_minor: IntCounterVec,
     pub jackpot_last_win: IntGaugeVec,
     pub jackpot_ceiling: IntGaugeVec,
+    pub redis_command_seconds: HistogramVec,
+    pub redis_errors: IntCounterVec,
+    pub cluster_nodes: IntGauge,
+    pub table_owned: IntGaugeVec,
+    pub table_leases_acquired: IntCounterVec,
+    pub reply_log_dropped: IntCounter,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -402,7 +425,54 @@ impl Metrics {
                 "Must-drop-by ceiling of each jackpot level that has one, in minor units (from jackpots.toml).",
                 &["pool", "level"],
             ),
+            redis_command_seconds: histogram_vec(
+                &r,
+                "redis_command_duration_seconds",
+                "Time of each Redis command or pipeline (cluster mode), by operation, failures included.",
+                LATENCY_BUCKETS,
+                &["op"],
+            ),
+            redis_errors: counter_vec(
+                &r,
+                "redis_errors_total",
+                "Redis commands that failed or timed out (cluster mode), by operation.",
+                &["op"],
+            ),
+            cluster_nodes: gauge(
+                &r,
+                "cluster_nodes",
+                "Nodes alive in the cluster as this node's last heartbeat saw them (1 on one node).",
+            ),
+            table_owned: gauge_vec(
+                &r,
+                "table_owned",
+                "1 while this node runs the table's rounds (holds its lease), else 0.",
+                &["table"],
+            ),
+            table_leases_acquired: counter_vec(
+                &r,
+                "table_leases_acquired_total",
+                "Times this node took a table's lease (first start, an owner that died or drained).",
+                &["table"],
+            ),
+            reply_log_dropped: counter(
+                &r,
+                "reply_log_dropped_total",
+                "Replies not queued for the shared reply log because its queue was full (the ledger still answers their resends).",
+            ),
             registry: r,
+        }
+    }
+
+    /// Creates the cluster's series at zero (cluster mode only).
+    pub fn init_cluster_series(&self, tables: &[&str]) {
+        for op in REDIS_OPS {
+            self.redis_command_seconds.with_label_values(&[op]);
+            self.redis_errors.with_label_values(&[op]);
+        }
+        for table in tables {
+            self.table_owned.with_label_values(&[table]);
+            self.table_leases_acquired.with_label_values(&[table]);
         }
     }
 

@@ -54,7 +54,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             player: PlayerId::parse(player).unwrap(),
             pusher,
         };
-        assert!(table.addr.send(join).await.unwrap().is_ok());
+        assert!(table.local().unwrap().send(join).await.unwrap().is_ok());
     }
     // Bet as the slow player while betting is open: reserve, debit, confirm.
     let amount = Money::parse_positive("1.00", &roulette.currency).unwrap();
@@ -69,7 +69,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             amount: amount.clone(),
             pusher: slow_pusher.clone(),
         };
-        match table.addr.send(reserve).await.unwrap() {
+        match table.local().unwrap().send(reserve).await.unwrap() {
             Ok(reserved) => break reserved,
             Err(e) => {
                 assert_eq!(e.to_string(), "betting is closed for this round");
@@ -101,12 +101,12 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
         bet_id: reserved.bet_id.clone(),
         claims: Vec::new(),
     };
-    table.addr.send(confirm).await.unwrap().unwrap();
+    table.local().unwrap().send(confirm).await.unwrap().unwrap();
 
     // The slow seat is dropped once its queue is full; the watcher stays.
     let mut seated = 2;
     for _ in 0..POLLS {
-        seated = table.addr.send(Describe).await.unwrap().seated;
+        seated = table.local().unwrap().send(Describe).await.unwrap().seated;
         if seated == 1 {
             break;
         }

@@ -1,178 +1,146 @@
-//! What the nodes of a cluster share besides the ledger. So far: the event bus that carries
-//! jackpot win announcements to every node's players (pool values need no bus: every node reads
-//! them from the shared ledger). Redis pub/sub when `cluster.redis_url` is set; in process
-//! otherwise (one node).
+//! What the nodes of a cluster share besides the ledger, behind one face with two back ends:
+//! in process (one node, nothing installed) and Redis (`cluster.redis_url`). Money never lives
+//! here: Redis replication is asynchronous, so everything in it may be lost and rebuilt.
 //!
-//! Still to come here (docs/operations.md): sessions and the reply cache in Redis, presence,
-//! and live-table leases with fencing tokens.
+//! | piece | owns | in Redis |
+//! |---|---|---|
+//! | [`bus`] | pub/sub: jackpot wins, live-table events and asks between nodes | `PUBLISH` / `SUBSCRIBE` |
+//! | [`store`] | sessions, the `req_id` reply log, presence and the node registry | hashes, sorted sets, keys with TTL |
+//! | [`lease`] | which node runs each live table, with a fencing token | `SET NX PX` + `INCR`, renewed |
+//!
+//! Every Redis command goes through [`RedisLink`]: one multiplexed connection manager per node
+//! (it reconnects by itself), a timeout on each command, and latency and error metrics.
+
+pub mod bus;
+pub mod lease;
+pub mod store;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
+pub use bus::{Bus, EVENTS_CHANNEL};
+pub use lease::{Leases, LEASE_RENEW_EVERY};
+pub use store::{NodeInfo, SessionRecord, SharedState};
 
-/// The one pub/sub channel of a deployment's events.
-pub const EVENTS_CHANNEL: &str = "croupier:events";
-/// Events a node buffers for its local subscribers (a lagging one skips to the latest).
-pub const LOCAL_EVENTS: usize = 256;
-/// Wait before re-subscribing after Redis went away (bounded retry forever, one at a time).
-const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+use crate::metrics::Metrics;
+
+/// Longest one Redis command (or pipeline) may take before it counts as failed: a node that
+/// lost Redis answers `service_unavailable` quickly instead of hanging its callers.
+pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a (re)connection attempt to Redis may take.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
-pub enum BusError {
+pub enum ClusterError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("unexpected data in redis at {key}: {message}")]
+    Corrupt { key: String, message: String },
 }
 
-/// Events published anywhere in the cluster reach every node's local subscribers.
+/// A node's way to Redis. Cloning shares the connection.
 #[derive(Clone)]
-pub struct Bus {
-    local: broadcast::Sender<Arc<str>>,
-    redis: Option<redis::aio::ConnectionManager>,
+pub struct RedisLink {
+    client: redis::Client,
+    manager: redis::aio::ConnectionManager,
+    metrics: Arc<Metrics>,
 }
 
-impl Bus {
-    /// A bus for one node: events stay in this process.
-    pub fn in_process() -> Bus {
-        let (local, _) = broadcast::channel(LOCAL_EVENTS);
-        Bus { local, redis: None }
-    }
-
-    /// A bus over Redis pub/sub: a multiplexed connection manager publishes (it reconnects by
-    /// itself), and a subscriber task relays the channel to this node's subscribers until
-    /// `stop`, re-subscribing whenever Redis comes back.
-    pub async fn redis(url: &str, stop: CancellationToken) -> Result<Bus, BusError> {
+impl RedisLink {
+    pub async fn connect(url: &str, metrics: Arc<Metrics>) -> Result<RedisLink, ClusterError> {
         let client = redis::Client::open(url)?;
-        let manager = client.get_connection_manager().await?;
-        let (local, _) = broadcast::channel(LOCAL_EVENTS);
-        let relay = local.clone();
-        tokio::spawn(async move {
-            while !stop.is_cancelled() {
-                match client.get_async_pubsub().await {
-                    Ok(mut pubsub) => {
-                        if let Err(error) = pubsub.subscribe(EVENTS_CHANNEL).await {
-                            tracing::warn!(%error, "bus: cannot subscribe");
-                        } else {
-                            let mut messages = pubsub.on_message();
-                            loop {
-                                tokio::select! {
-                                    _ = stop.cancelled() => return,
-                                    message = messages.next() => match message {
-                                        Some(m) => {
-                                            if let Ok(text) = m.get_payload::<String>() {
-                                                let _ = relay.send(Arc::from(text));
-                                            }
-                                        }
-                                        None => break,
-                                    },
-                                }
-                            }
-                            tracing::warn!("bus: redis subscription ended; re-subscribing");
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "bus: redis unreachable; retrying"),
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
-                }
-            }
-        });
-        Ok(Bus {
-            local,
-            redis: Some(manager),
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+            .set_response_timeout(REDIS_COMMAND_TIMEOUT)
+            .set_number_of_retries(2)
+            .set_max_delay(1000);
+        let manager = tokio::time::timeout(
+            REDIS_CONNECT_TIMEOUT * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| ClusterError::Timeout(REDIS_CONNECT_TIMEOUT * 2))??;
+        Ok(RedisLink {
+            client,
+            manager,
+            metrics,
         })
     }
 
-    /// Publishes to every node (this one included). Over Redis, a failure is reported and the
-    /// event is delivered locally only: announcements are informational, money never rides here.
-    pub async fn publish(&self, event: Arc<str>) {
-        match &self.redis {
-            None => {
-                let _ = self.local.send(event);
-            }
-            Some(manager) => {
-                let mut conn = manager.clone();
-                let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                    .arg(EVENTS_CHANNEL)
-                    .arg(event.as_ref())
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(error) = sent {
-                    tracing::warn!(%error, "bus: publish failed; delivering on this node only");
-                    let _ = self.local.send(event);
-                }
-            }
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Runs one command; `op` names it in the metrics (a fixed word, never a key).
+    pub async fn query<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, ClusterError> {
+        let mut conn = self.manager.clone();
+        self.observe(op, cmd.query_async(&mut conn)).await
+    }
+
+    /// Runs a pipeline in one round trip.
+    pub async fn pipeline<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, ClusterError> {
+        let mut conn = self.manager.clone();
+        self.observe(op, pipe.query_async(&mut conn)).await
+    }
+
+    /// Runs a Lua script (atomic on the server).
+    pub async fn script<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, ClusterError> {
+        let mut conn = self.manager.clone();
+        self.observe(op, invocation.invoke_async(&mut conn)).await
+    }
+
+    async fn observe<T>(
+        &self,
+        op: &'static str,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, ClusterError> {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, fut).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(ClusterError::Redis(e)),
+            Err(_) => Err(ClusterError::Timeout(REDIS_COMMAND_TIMEOUT)),
+        };
+        self.metrics
+            .redis_command_seconds
+            .with_label_values(&[op])
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.metrics.redis_errors.with_label_values(&[op]).inc();
         }
-    }
-
-    /// Delivers to this node's subscribers only (what every node computes for itself).
-    pub fn publish_local(&self, event: Arc<str>) {
-        let _ = self.local.send(event);
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
-        self.local.subscribe()
+        result
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn next(rx: &mut broadcast::Receiver<Arc<str>>) -> String {
-        let got = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("event within 10 s")
-            .expect("open channel");
-        got.to_string()
-    }
-
-    #[tokio::test]
-    async fn in_process_events_reach_every_local_subscriber() {
-        let bus = Bus::in_process();
-        let (mut a, mut b) = (bus.subscribe(), bus.subscribe());
-        bus.publish(Arc::from("won")).await;
-        assert_eq!(next(&mut a).await, "won");
-        assert_eq!(next(&mut b).await, "won");
-    }
-
-    /// Two nodes' buses on one Redis (the test script's, `CROUPIER_TEST_REDIS`): an event
-    /// published on one reaches the other's subscribers, and its own.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn redis_events_reach_every_node() {
-        let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
-            assert!(
-                std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-                "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
-            );
-            eprintln!("skipped: CROUPIER_TEST_REDIS is not set (scripts/test.sh sets it)");
-            return;
-        };
-        let stop = CancellationToken::new();
-        let one = Bus::redis(&url, stop.clone()).await.unwrap();
-        let two = Bus::redis(&url, stop.clone()).await.unwrap();
-        let (mut on_one, mut on_two) = (one.subscribe(), two.subscribe());
-        // The subscriber tasks subscribe asynchronously: publish until the other node hears.
-        let mut heard = None;
-        for i in 0..100 {
-            one.publish(Arc::from(format!("won-{i}"))).await;
-            if let Ok(Ok(text)) =
-                tokio::time::timeout(Duration::from_millis(100), on_two.recv()).await
-            {
-                heard = Some(text.to_string());
-                break;
-            }
+/// A node's name in the cluster: `cluster.node_id`, or generated at start.
+pub fn node_id(configured: &str) -> Arc<str> {
+    if configured.is_empty() {
+        let host = std::env::var("HOSTNAME").unwrap_or_default();
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let host: String = host
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(32)
+            .collect();
+        if host.is_empty() {
+            Arc::from(format!("node-{suffix}"))
+        } else {
+            Arc::from(format!("{host}-{suffix}"))
         }
-        let heard = heard.expect("node two heard node one");
-        assert!(heard.starts_with("won-"), "{heard}");
-        two.publish(Arc::from("back")).await;
-        let mut got = next(&mut on_one).await;
-        while got != "back" {
-            got = next(&mut on_one).await;
-        }
-        stop.cancel();
+    } else {
+        Arc::from(configured)
     }
 }

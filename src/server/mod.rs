@@ -49,6 +49,8 @@ pub enum HttpError {
     Wallet(#[from] WalletError),
     #[error("the node is not accepting new players right now")]
     NotReady,
+    #[error("shared session store unavailable: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 impl HttpError {
@@ -58,9 +60,10 @@ impl HttpError {
             HttpError::Auth(_) => ErrorCode::InvalidToken,
             HttpError::BadRequest(_) => ErrorCode::BadRequest,
             HttpError::Money(_) => ErrorCode::BadAmount,
-            HttpError::Ledger(_) | HttpError::Wallet(_) | HttpError::NotReady => {
-                ErrorCode::ServiceUnavailable
-            }
+            HttpError::Ledger(_)
+            | HttpError::Wallet(_)
+            | HttpError::NotReady
+            | HttpError::Cluster(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -99,15 +102,7 @@ async fn open_session(
     }
     let auth_cfg = &app.config.auth;
     if !auth_cfg.demo_mode {
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !operator_key_matches(given, &auth_cfg.operator_key) {
-            return Err(AuthError::BadOperatorKey.into());
-        }
+        check_operator(&app, &req)?;
     }
     let request: NewSession = serde_json::from_slice(&body)
         .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?;
@@ -146,6 +141,14 @@ async fn open_session(
         }
     }
     let (token, claims) = app.tokens.issue(&player, currency.code())?;
+    let record = crate::cluster::SessionRecord {
+        session_id: claims.sid.clone(),
+        player: player.clone(),
+        currency: currency.code().to_string(),
+        opened_at_ms: crate::wallet::sqlite::now_ms(),
+        expires_at: claims.exp,
+    };
+    app.shared.open_session(&record).await?;
     app.metrics.sessions_opened.inc();
     Ok(HttpResponse::Created().json(serde_json::json!({
         "token": token,
@@ -153,6 +156,68 @@ async fn open_session(
         "currency": currency.code(),
         "balance": Money::from_minor(balance_minor, &currency)?.to_string(),
         "expires_at": claims.exp,
+    })))
+}
+
+fn check_operator(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if operator_key_matches(given, &app.config.auth.operator_key) {
+        Ok(())
+    } else {
+        Err(AuthError::BadOperatorKey.into())
+    }
+}
+
+/// The cluster as this node sees it: every live node (from the heartbeats), this node's name,
+/// and which node runs each live table.
+async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
+    let nodes = app.shared.nodes().await?;
+    let tables: serde_json::Map<String, serde_json::Value> = app
+        .tables
+        .ids()
+        .filter_map(|id| {
+            let run = match app.tables.get(id)?.run() {
+                crate::table::Run::Here { .. } => serde_json::json!(app.node.as_ref()),
+                crate::table::Run::There { node } => serde_json::json!(node),
+                crate::table::Run::Nobody => serde_json::Value::Null,
+            };
+            Some((id.to_string(), run))
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "node": app.node.as_ref(),
+        "ready": app.is_ready(),
+        "nodes": nodes,
+        "tables": tables,
+    })))
+}
+
+/// Drains this node (operator key): it stops taking players (`/health/ready` 503), hands its
+/// live tables to other nodes (the round in flight is voided and refunded), tells every player
+/// to reconnect once their request in flight is answered, and keeps serving nothing new until
+/// stopped. Idempotent.
+async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+    check_operator(&app, &req)?;
+    let first = !app.draining.is_cancelled();
+    if first {
+        tracing::info!(
+            "draining: no new players; tables to other nodes; sessions told to reconnect"
+        );
+        app.set_ready(false);
+        let app = app.clone().into_inner();
+        actix_rt::spawn(async move {
+            app.tables.stop_all("shutdown").await;
+            app.draining.cancel();
+        });
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "draining": true,
+        "sessions": app.connected.len(),
     })))
 }
 
@@ -337,16 +402,30 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             }
         }
     }
-    let bus = if config.cluster.redis_url.is_empty() {
-        crate::cluster::Bus::in_process()
+    let node = crate::cluster::node_id(&config.cluster.node_id);
+    let table_ids: Vec<String> = table_configs.iter().map(|t| t.id.clone()).collect();
+    let lease_ttl = Duration::from_millis(config.cluster.table_lease_ms);
+    let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
+        (
+            crate::cluster::Bus::in_process(),
+            crate::cluster::SharedState::in_process(),
+            None,
+        )
     } else {
-        // The relay task lives as long as the process.
-        let relay = tokio_util::sync::CancellationToken::new();
-        crate::cluster::Bus::redis(&config.cluster.redis_url, relay)
+        let link = crate::cluster::RedisLink::connect(&config.cluster.redis_url, metrics.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?
+            .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
+        metrics.init_cluster_series(&table_ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let channels = crate::table::cluster::channels(&node, &table_ids);
+        // The bus's subscriber task lives as long as the process.
+        let relay = tokio_util::sync::CancellationToken::new();
+        (
+            crate::cluster::Bus::redis(link.clone(), &channels, relay),
+            crate::cluster::SharedState::redis(link.clone()),
+            Some(crate::cluster::Leases::redis(link, lease_ttl)),
+        )
     };
-    let jackpots = Arc::new(Jackpots::new(pool_configs, bus));
+    let jackpots = Arc::new(Jackpots::new(pool_configs, bus.clone()));
     ledger_handle.ensure_pools(&jackpots.specs()).await?;
     let levels: Vec<(&str, &str)> = jackpots
         .pools()
@@ -364,16 +443,19 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             }
         }
     }
-    let tables = TableRegistry::start(
-        table_configs,
-        TableDeps {
-            wallet: wallet.clone(),
-            rng: rng.clone(),
-            metrics: metrics.clone(),
-            jackpots: jackpots.clone(),
-        },
-        Config::per_core(0),
-    );
+    let table_deps = TableDeps {
+        wallet: wallet.clone(),
+        rng: rng.clone(),
+        metrics: metrics.clone(),
+        jackpots: jackpots.clone(),
+    };
+    let tables = match leases {
+        None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
+        Some(leases) => {
+            let cluster = crate::table::cluster::TableCluster::new(node.clone(), bus, leases);
+            TableRegistry::clustered(table_configs, table_deps, Config::per_core(0), cluster)
+        }
+    };
     Ok(Arc::new(App::new(
         config,
         demo.balance.currency().clone(),
@@ -384,6 +466,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         tables,
         jackpots,
         tokens,
+        shared,
+        node,
     )))
 }
 
@@ -402,6 +486,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let older_than = if shared { app.stale_round_ms } else { 0 };
     let voided = recover_open_rounds(&app, older_than, "recovery").await?;
     start_stale_sweeper(&app);
+    crate::table::cluster::start(app.clone());
+    crate::cluster::store::start_heartbeat(app.clone());
     if voided > 0 {
         tracing::warn!(
             voided,
@@ -439,6 +525,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/jackpots", web::get().to(list_jackpots))
+            .route("/v1/cluster", web::get().to(cluster_view))
+            .route("/v1/admin/drain", web::post().to(drain))
             .route("/v1/ws", web::get().to(websocket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
@@ -470,6 +558,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.tasks.close();
     if tokio::time::timeout(grace, app.tasks.wait()).await.is_err() {
         tracing::warn!("rounds still in flight after the grace period; recovery will void them");
+    }
+    if let Err(error) = app.shared.forget_node(&app.node).await {
+        tracing::warn!(%error, "node not taken out of the cluster registry; it expires by itself");
     }
     app.wallet.flush().await;
     handle.stop(true).await;

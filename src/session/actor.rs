@@ -57,29 +57,72 @@ pub enum PushError {
     Gone,
 }
 
-/// How a live table reaches one connection: its bounded send queue, and a way to drop it.
+/// How a live table reaches one connection: its bounded send queue and a way to drop it, or,
+/// for a player connected to another node, the table's outbox to that node (cluster mode).
 /// Pushing is a `try_send` of a frame serialised once for all seats: it never waits.
 #[derive(Clone)]
 pub struct Pusher {
-    out: mpsc::Sender<Outbound>,
-    /// `None` for a detached pusher (benchmarks): nothing to close.
-    session: Option<Recipient<Kick>>,
+    route: PushRoute,
     pub session_id: Arc<str>,
+}
+
+#[derive(Clone)]
+enum PushRoute {
+    Local {
+        out: mpsc::Sender<Outbound>,
+        /// `None` for a detached pusher (benchmarks): nothing to close.
+        session: Option<Recipient<Kick>>,
+    },
+    Remote {
+        node: Arc<str>,
+        outbox: crate::table::cluster::TableOutbox,
+    },
 }
 
 impl Pusher {
     pub fn push(&self, text: Arc<str>) -> Result<(), PushError> {
-        self.out
-            .try_send(Outbound::Text(text))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => PushError::Full,
-                mpsc::error::TrySendError::Closed(_) => PushError::Gone,
-            })
+        match &self.route {
+            PushRoute::Local { out, .. } => {
+                out.try_send(Outbound::Text(text)).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => PushError::Full,
+                    mpsc::error::TrySendError::Closed(_) => PushError::Gone,
+                })
+            }
+            PushRoute::Remote { outbox, .. } => outbox.send_to(&self.session_id, text),
+        }
     }
 
+    /// Drops the connection (a remote one is dropped by its own node when it falls behind).
     pub fn kick(&self, reason: &'static str) {
-        if let Some(session) = &self.session {
+        if let PushRoute::Local {
+            session: Some(session),
+            ..
+        } = &self.route
+        {
             session.do_send(Kick(reason));
+        }
+    }
+
+    /// The node a remote seat's connection is on; `None` for a connection on this node.
+    pub fn remote_node(&self) -> Option<&str> {
+        match &self.route {
+            PushRoute::Local { .. } => None,
+            PushRoute::Remote { node, .. } => Some(node),
+        }
+    }
+
+    /// A seat whose connection is on another node: pushes go out through the table's outbox.
+    pub fn remote(
+        session_id: &str,
+        node: &str,
+        outbox: crate::table::cluster::TableOutbox,
+    ) -> Pusher {
+        Pusher {
+            route: PushRoute::Remote {
+                node: Arc::from(node),
+                outbox,
+            },
+            session_id: Arc::from(session_id),
         }
     }
 
@@ -88,8 +131,7 @@ impl Pusher {
     pub fn detached(session_id: &str, queue: usize) -> (Pusher, DetachedQueue) {
         let (out, rx) = mpsc::channel(queue);
         let pusher = Pusher {
-            out,
-            session: None,
+            route: PushRoute::Local { out, session: None },
             session_id: Arc::from(session_id),
         };
         (pusher, DetachedQueue(rx))
@@ -132,6 +174,8 @@ pub struct PlayerSession {
     joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     /// Cancelled when the actor stops: ends the tasks that push to this connection.
     gone: tokio_util::sync::CancellationToken,
+    /// This connection's key in the node's presence map.
+    presence_key: Arc<str>,
 }
 
 impl PlayerSession {
@@ -154,14 +198,17 @@ impl PlayerSession {
             closing: false,
             joined: Arc::default(),
             gone: tokio_util::sync::CancellationToken::new(),
+            presence_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         }
     }
 
     fn link(&self, ctx: &Context<Self>) -> SessionLink {
         SessionLink {
             pusher: Pusher {
-                out: self.out.clone(),
-                session: Some(ctx.address().recipient()),
+                route: PushRoute::Local {
+                    out: self.out.clone(),
+                    session: Some(ctx.address().recipient()),
+                },
                 session_id: Arc::from(self.caller.session_id.as_str()),
             },
             joined: self.joined.clone(),
@@ -234,7 +281,11 @@ impl PlayerSession {
     }
 
     fn shut_down(&mut self, ctx: &mut Context<Self>) {
-        let reason = "server shutting down";
+        let reason = if self.app.shutdown.is_cancelled() {
+            "server shutting down"
+        } else {
+            "node draining"
+        };
         self.close_after_replies(
             Some(ServerFrame::Reconnect {
                 reason: reason.into(),
@@ -354,6 +405,12 @@ impl PlayerSession {
                         _ => true,
                     };
                     let text: Arc<str> = Arc::from(reply.to_json());
+                    if keep
+                        && app.shared.is_shared()
+                        && !app.shared.record_reply(&caller.player, &req_id, &text)
+                    {
+                        app.metrics.reply_log_dropped.inc();
+                    }
                     app.replies.finish(ticket, text.clone(), keep);
                     text
                 }
@@ -377,6 +434,21 @@ impl PlayerSession {
         let events = self.app.jackpots.subscribe();
         let gone = self.gone.clone();
         actix::spawn(async move {
+            if app.shared.is_shared() {
+                // Replies this player got from other nodes: a resend here gets the same bytes.
+                match app.shared.recent_replies(&caller.player).await {
+                    Ok(replies) => {
+                        for (req_id, reply) in replies {
+                            if let Ok(req_id) = crate::ids::ReqId::parse(&req_id) {
+                                app.replies.preload(&caller.player, &req_id, reply);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "reply log unavailable; resends are answered from the ledger")
+                    }
+                }
+            }
             let ledger = app.wallet.ledger();
             let account = ledger.account(&caller.player).await;
             let free = ledger.free_spins(&caller.player).await;
@@ -455,6 +527,9 @@ impl Actor for PlayerSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.app.metrics.ws_connections.inc();
+        self.app
+            .connected
+            .insert(self.presence_key.clone(), self.caller.player.clone());
         self.app.metrics.ws_connections_opened.inc();
         // The writer task: the only place that writes to the socket, in queue order.
         if let Some(mut rx) = self.out_rx.take() {
@@ -475,17 +550,22 @@ impl Actor for PlayerSession {
                 }
             });
         }
-        let shutdown = self.app.shutdown.clone();
+        let (shutdown, draining) = (self.app.shutdown.clone(), self.app.draining.clone());
         ctx.spawn(
-            async move { shutdown.cancelled().await }
-                .into_actor(self)
-                .map(|_, act, ctx| {
-                    act.closing = true;
-                    act.queue.clear();
-                    if !act.busy {
-                        act.shut_down(ctx);
-                    }
-                }),
+            async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {},
+                    _ = draining.cancelled() => {},
+                }
+            }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.closing = true;
+                act.queue.clear();
+                if !act.busy {
+                    act.shut_down(ctx);
+                }
+            }),
         );
         let idle = Duration::from_secs(self.app.config.session.idle_timeout_seconds);
         ctx.run_interval(IDLE_CHECK_EVERY, move |act, ctx| {
@@ -502,6 +582,7 @@ impl Actor for PlayerSession {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.app.metrics.ws_connections.dec();
+        self.app.connected.remove(&self.presence_key);
         self.gone.cancel();
         let joined = match self.joined.lock() {
             Ok(mut joined) => std::mem::take(&mut *joined),

@@ -73,6 +73,8 @@ pub enum PlayError {
     TooManyTables(usize),
     #[error("you are not seated at table {0}")]
     NotJoined(String),
+    #[error("{0}")]
+    Ask(#[from] crate::table::cluster::AskError),
 }
 
 impl PlayError {
@@ -116,6 +118,10 @@ impl PlayError {
             PlayError::TableBusy => ErrorCode::ServerBusy,
             PlayError::TooManyTables(_) => ErrorCode::BadRequest,
             PlayError::NotJoined(_) => ErrorCode::NotSeated,
+            PlayError::Ask(e) => e.code(),
+            PlayError::Wallet(WalletError::Refused(MovementError::Fenced { .. })) => {
+                ErrorCode::ServerBusy
+            }
             PlayError::Wallet(WalletError::Failed(WalletFailure::Invariant(_)))
             | PlayError::Wallet(WalletError::Refused(_))
             | PlayError::Ledger(LedgerError::Invariant(_))

@@ -4,7 +4,7 @@
 mod actor;
 pub mod handler;
 mod reply_cache;
-mod tables;
+pub mod tables;
 
 pub use actor::{
     DetachedQueue, Kick, PlayerSession, PushError, Pusher, SessionLink, MAX_QUEUED_FRAMES,

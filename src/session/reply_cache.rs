@@ -71,6 +71,15 @@ impl ReplyCache {
         ready.clone()
     }
 
+    /// Remembers a reply another node sent (from the shared reply log), unless this node has
+    /// its own entry for that `req_id` already.
+    pub fn preload(&self, player: &PlayerId, req_id: &ReqId, reply: Arc<str>) {
+        let (_sender, receiver) = watch::channel(Some(reply));
+        self.slots
+            .entry((player.clone(), req_id.clone()))
+            .or_insert(receiver);
+    }
+
     /// Drops a slot whose owner died without answering, so the next resend runs again.
     pub fn invalidate(&self, player: &PlayerId, req_id: &ReqId) {
         self.slots.invalidate(&(player.clone(), req_id.clone()));
@@ -106,6 +115,30 @@ mod tests {
             panic!("kept reply must replay")
         };
         assert_eq!(ReplyCache::wait(later).await.as_deref(), Some("reply-1"));
+    }
+
+    #[tokio::test]
+    async fn a_preloaded_reply_replays_and_never_overwrites_this_nodes_own() {
+        let cache = ReplyCache::new(100, Duration::from_secs(60));
+        let (p, r) = ids("dora", "r1");
+        cache.preload(&p, &r, Arc::from("from-another-node"));
+        let Claim::Replay(slot) = cache.claim(&p, &r) else {
+            panic!("a preloaded reply must replay")
+        };
+        assert_eq!(
+            ReplyCache::wait(slot).await.as_deref(),
+            Some("from-another-node")
+        );
+        let (_, r2) = ids("dora", "r2");
+        let Claim::Run(ticket) = cache.claim(&p, &r2) else {
+            panic!()
+        };
+        cache.preload(&p, &r2, Arc::from("stale"));
+        cache.finish(ticket, Arc::from("mine"), true);
+        let Claim::Replay(slot) = cache.claim(&p, &r2) else {
+            panic!()
+        };
+        assert_eq!(ReplyCache::wait(slot).await.as_deref(), Some("mine"));
     }
 
     #[tokio::test]

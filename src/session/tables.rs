@@ -1,16 +1,26 @@
 //! The live-table frames of a session: join, leave and bet. A bet is parsed and checked
 //! against the table's limits here (pure, off the table's thread), reserved at the table,
 //! debited through the wallet (exactly once per `req_id`), then confirmed at the table.
+//!
+//! In a cluster the table may run on another node: a join or a bet is then asked of that node
+//! over the bus ([`crate::table::cluster`]), which runs the same code with a remote seat, and
+//! its reply comes back as this request's reply.
+
+use actix::Addr;
 
 use super::handler::{money, void, PlayError};
-use super::{Caller, SessionLink, MAX_TABLES_PER_SESSION};
+use super::{Caller, Pusher, SessionLink, MAX_TABLES_PER_SESSION};
 use crate::app::App;
 use crate::ids::ReqId;
 use crate::money::Money;
 use crate::protocol::ServerFrame;
-use crate::table::actor::{round_of_bet, Cancel, Confirm, Join, Reserve};
-use crate::table::{TableError, TableHandle, TABLE_REPLY_TIMEOUT};
-use crate::wallet::{Applied, LedgerError, Movement, MovementError, RoundStatus, WalletError};
+use crate::table::actor::{round_of_bet, Cancel, Confirm, Join, Joined, Reserve};
+use crate::table::cluster::AskOp;
+use crate::table::rules::TableBet;
+use crate::table::{LiveTable, LocalSeat, Run, TableError, TableSlot, TABLE_REPLY_TIMEOUT};
+use crate::wallet::{
+    Applied, Fence, LedgerError, Movement, MovementError, RoundStatus, WalletError,
+};
 
 /// A `table_bet` frame's fields.
 pub struct BetRequest<'a> {
@@ -20,20 +30,20 @@ pub struct BetRequest<'a> {
     pub amount: &'a str,
 }
 
-fn table<'a>(app: &'a App, id: &str) -> Result<&'a TableHandle, PlayError> {
+fn table<'a>(app: &'a App, id: &str) -> Result<&'a TableSlot, PlayError> {
     app.tables
         .get(id)
         .ok_or_else(|| PlayError::UnknownTable(id.chars().take(64).collect()))
 }
 
 /// Sends `msg` to the table and waits (bounded) for its answer.
-async fn ask<M>(t: &TableHandle, msg: M) -> Result<M::Result, PlayError>
+async fn ask<M>(addr: &Addr<LiveTable>, msg: M) -> Result<M::Result, PlayError>
 where
     M: actix::Message + Send + 'static,
     M::Result: Send,
     crate::table::LiveTable: actix::Handler<M>,
 {
-    match tokio::time::timeout(TABLE_REPLY_TIMEOUT, t.addr.send(msg)).await {
+    match tokio::time::timeout(TABLE_REPLY_TIMEOUT, addr.send(msg)).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(_)) | Err(_) => Err(PlayError::TableBusy),
     }
@@ -59,11 +69,18 @@ pub async fn join(
             return Err(PlayError::TooManyTables(MAX_TABLES_PER_SESSION));
         }
     }
-    let msg = Join {
+    // Seated here first, so the table's events reach this connection from the first one.
+    t.add_seat(LocalSeat {
         player: caller.player.clone(),
         pusher: link.pusher.clone(),
+    });
+    let state = match sit_down(app, t, &caller.player, &link.pusher).await {
+        Ok(state) => state,
+        Err(e) => {
+            t.remove_seat(&link.pusher.session_id);
+            return Err(e);
+        }
     };
-    let state = ask(t, msg).await??;
     joined(link).insert(id.to_string());
     Ok(ServerFrame::TableState {
         req_id: req_id.to_string(),
@@ -90,14 +107,41 @@ pub fn leave(
     })
 }
 
-pub async fn bet(
+/// Seats `pusher`'s connection at the table, wherever it runs.
+pub async fn sit_down(
     app: &App,
+    t: &TableSlot,
+    player: &crate::ids::PlayerId,
+    pusher: &Pusher,
+) -> Result<Joined, PlayError> {
+    match t.run() {
+        Run::Here { addr, .. } => {
+            let msg = Join {
+                player: player.clone(),
+                pusher: pusher.clone(),
+            };
+            Ok(ask(&addr, msg).await??)
+        }
+        Run::There { node } => {
+            let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
+            let op = AskOp::Join {
+                player: player.clone(),
+                session: pusher.session_id.to_string(),
+            };
+            let value = cluster.ask(&t.config.id, &node, op).await?;
+            serde_json::from_value(value)
+                .map_err(|e| PlayError::Ledger(LedgerError::Invariant(format!("join answer: {e}"))))
+        }
+        Run::Nobody => Err(PlayError::TableBusy),
+    }
+}
+
+/// The bet as the table will take it: right currency, a valid amount, within the limits.
+fn parse_bet(
+    t: &TableSlot,
     caller: &Caller,
-    link: &SessionLink,
-    req_id: &ReqId,
-    request: BetRequest<'_>,
-) -> Result<ServerFrame, PlayError> {
-    let t = table(app, request.table)?;
+    request: &BetRequest<'_>,
+) -> Result<(Money, TableBet), PlayError> {
     let config = &t.config;
     if config.currency.code() != caller.currency.code() {
         return Err(PlayError::WrongCurrency {
@@ -110,32 +154,133 @@ pub async fn bet(
     let bet = t
         .rules
         .parse_bet(config, request.kind, request.numbers, &amount)?;
+    Ok((amount, bet))
+}
+
+pub async fn bet(
+    app: &App,
+    caller: &Caller,
+    link: &SessionLink,
+    req_id: &ReqId,
+    request: BetRequest<'_>,
+) -> Result<ServerFrame, PlayError> {
+    let t = table(app, request.table)?;
+    let (amount, bet) = parse_bet(t, caller, &request)?;
+    match t.run() {
+        Run::Here { addr, running } => {
+            let fence = running.map(|r| r.fence);
+            let here = Here {
+                addr: &addr,
+                fence: fence.as_ref(),
+            };
+            place(
+                app,
+                caller,
+                &link.pusher,
+                req_id,
+                t,
+                here,
+                &request,
+                amount,
+                bet,
+            )
+            .await
+        }
+        Run::There { node } => {
+            let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
+            let op = AskOp::Bet {
+                player: caller.player.clone(),
+                currency: caller.currency.code().to_string(),
+                session: link.pusher.session_id.to_string(),
+                req_id: req_id.clone(),
+                kind: request.kind.to_string(),
+                numbers: request.numbers.to_vec(),
+                amount: request.amount.to_string(),
+            };
+            let value = cluster.ask(&t.config.id, &node, op).await?;
+            serde_json::from_value(value)
+                .map_err(|e| PlayError::Ledger(LedgerError::Invariant(format!("bet answer: {e}"))))
+        }
+        Run::Nobody => Err(PlayError::TableBusy),
+    }
+}
+
+/// A bet asked of this node by another node's player (this node runs the table): the same
+/// checks and money path, with a seat whose pushes go back through the table's outbox.
+pub async fn bet_for_remote(
+    app: &App,
+    t: &TableSlot,
+    caller: &Caller,
+    pusher: &Pusher,
+    req_id: &ReqId,
+    request: BetRequest<'_>,
+) -> ServerFrame {
+    let placed = async {
+        let (amount, bet) = parse_bet(t, caller, &request)?;
+        let Run::Here { addr, running } = t.run() else {
+            return Err(PlayError::TableBusy);
+        };
+        let fence = running.map(|r| r.fence);
+        let here = Here {
+            addr: &addr,
+            fence: fence.as_ref(),
+        };
+        place(app, caller, pusher, req_id, t, here, &request, amount, bet).await
+    };
+    placed.await.unwrap_or_else(|error| {
+        ServerFrame::error(Some(req_id.to_string()), error.code(), error.to_string())
+    })
+}
+
+/// The table actor this node runs, and the fence its money moves under.
+struct Here<'a> {
+    addr: &'a Addr<LiveTable>,
+    fence: Option<&'a Fence>,
+}
+
+/// Reserves the bet at the table, debits it, confirms it.
+#[allow(clippy::too_many_arguments)]
+async fn place(
+    app: &App,
+    caller: &Caller,
+    pusher: &Pusher,
+    req_id: &ReqId,
+    t: &TableSlot,
+    here: Here<'_>,
+    request: &BetRequest<'_>,
+    amount: Money,
+    bet: TableBet,
+) -> Result<ServerFrame, PlayError> {
+    let config = &t.config;
     let reserve = Reserve {
         player: caller.player.clone(),
         req_id: req_id.clone(),
         bet,
         amount: amount.clone(),
-        pusher: link.pusher.clone(),
+        pusher: pusher.clone(),
     };
-    let reserved = ask(t, reserve).await??;
+    let reserved = ask(here.addr, reserve).await??;
     tracing::Span::current().record("round", tracing::field::display(&reserved.round_id));
     let cancel = || {
-        let _ = t.addr.try_send(Cancel {
+        let _ = here.addr.try_send(Cancel {
             round_id: reserved.round_id.clone(),
             bet_id: reserved.bet_id.clone(),
         });
     };
     let opened = app
         .wallet
-        .apply(Movement::OpenRound {
-            round_id: reserved.bet_id.clone(),
-            player: caller.player.clone(),
-            req_id: req_id.clone(),
-            game: config.id.clone(),
-            bet_minor: Some(amount.minor()),
-            try_free_spin: false,
-            jackpot: app.jackpots.feed_for(&config.id, &config.currency),
-        })
+        .apply(
+            Movement::OpenRound {
+                round_id: reserved.bet_id.clone(),
+                player: caller.player.clone(),
+                req_id: req_id.clone(),
+                game: config.id.clone(),
+                bet_minor: Some(amount.minor()),
+                try_free_spin: false,
+                jackpot: app.jackpots.feed_for(&config.id, &config.currency),
+            }
+            .fenced(here.fence),
+        )
         .await;
     let (round, balance_minor, replayed, seen) = match opened {
         Ok(Applied::RoundOpened {
@@ -209,7 +354,7 @@ pub async fn bet(
         bet_id: reserved.bet_id.clone(),
         claims,
     };
-    match ask(t, confirm).await {
+    match ask(here.addr, confirm).await {
         Ok(Ok(())) => Ok(accepted(
             reserved.round_id.as_str(),
             reserved.bet_id.as_str(),

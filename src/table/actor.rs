@@ -25,7 +25,7 @@ use crate::protocol::{LimitView, PastRound, ServerFrame, TableBetView, TableView
 use crate::rng::RngPool;
 use crate::session::{PushError, Pusher};
 use crate::wallet::sqlite::now_ms;
-use crate::wallet::{Applied, JackpotClaim, JackpotWin, Movement, WalletPool};
+use crate::wallet::{Applied, Fence, JackpotClaim, JackpotWin, Movement, WalletPool};
 
 /// How often the table looks at the clock: phase changes land within this of their deadline.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -80,6 +80,7 @@ pub struct Join {
     pub pusher: Pusher,
 }
 
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Joined {
     pub view: TableView,
     pub your_bets: Vec<TableBetView>,
@@ -131,6 +132,21 @@ pub struct Cancel {
 #[rtype(result = "TableView")]
 pub struct Describe;
 
+/// Drops the seats of connections on nodes that are no longer alive (cluster mode).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PruneNodes {
+    pub alive: std::collections::HashSet<String>,
+}
+
+/// What a table runs under in a cluster: the lease's fencing token, which every bet and
+/// settlement carries to the ledger, and the outbox to the players seated on other nodes.
+#[derive(Clone)]
+pub struct Running {
+    pub fence: Fence,
+    pub outbox: super::cluster::TableOutbox,
+}
+
 /// Stops the table: voids the round in flight (refunding every bet), waits for every
 /// settlement and refund to commit, then answers.
 #[derive(Message)]
@@ -158,6 +174,9 @@ pub struct LiveTable {
     money_in_flight: usize,
     stop_waiters: Vec<oneshot::Sender<()>>,
     stopped: bool,
+    /// `None` on one node: no lease, no other nodes to reach.
+    running: Option<Running>,
+    remote_seats: usize,
 }
 
 /// The ledger id of a table bet: `<table round id>-b<n>`, so every bet names its round.
@@ -179,6 +198,11 @@ fn money_text(minor: i64, like: &Money) -> String {
 
 impl LiveTable {
     pub fn new(config: Arc<TableConfig>, deps: TableDeps) -> Self {
+        Self::running(config, deps, None)
+    }
+
+    /// A table run under a cluster lease (`Some`), or alone on one node (`None`).
+    pub fn running(config: Arc<TableConfig>, deps: TableDeps, running: Option<Running>) -> Self {
         let (machine, _first) = RoundMachine::start(config.timings, 1, now_ms());
         let round_id = RoundId::new_v7();
         Self {
@@ -198,7 +222,26 @@ impl LiveTable {
             money_in_flight: 0,
             stop_waiters: Vec::new(),
             stopped: false,
+            running,
+            remote_seats: 0,
         }
+    }
+
+    fn fence(&self) -> Option<&Fence> {
+        self.running.as_ref().map(|r| &r.fence)
+    }
+
+    fn count_seats(&mut self) {
+        self.remote_seats = self
+            .seats
+            .values()
+            .filter(|s| s.pusher.remote_node().is_some())
+            .count();
+        self.deps
+            .metrics
+            .table_seated
+            .with_label_values(&[&self.config.id])
+            .set(self.seats.len() as i64);
     }
 
     fn id(&self) -> &str {
@@ -241,7 +284,15 @@ impl LiveTable {
         let started = Instant::now();
         let text: Arc<str> = Arc::from(frame.to_json());
         let mut dropped = Vec::new();
+        if self.remote_seats > 0 {
+            if let Some(running) = &self.running {
+                running.outbox.send_all(text.clone());
+            }
+        }
         for (session, seat) in &self.seats {
+            if seat.pusher.remote_node().is_some() {
+                continue;
+            }
             match seat.pusher.push(text.clone()) {
                 Ok(()) => {}
                 Err(PushError::Full) => {
@@ -252,7 +303,8 @@ impl LiveTable {
             }
         }
         let m = &self.deps.metrics;
-        m.ws_messages_sent.inc_by(self.seats.len() as u64);
+        m.ws_messages_sent
+            .inc_by((self.seats.len() - self.remote_seats) as u64);
         for (session, slow) in dropped {
             self.seats.remove(&session);
             if slow {
@@ -261,9 +313,8 @@ impl LiveTable {
                     .inc();
             }
         }
-        m.table_seated
-            .with_label_values(&[&self.config.id])
-            .set(self.seats.len() as i64);
+        self.count_seats();
+        let m = &self.deps.metrics;
         m.table_broadcast_seconds
             .with_label_values(&[&self.config.id])
             .observe(started.elapsed().as_secs_f64());
@@ -417,8 +468,10 @@ impl LiveTable {
         m.table_rounds.with_label_values(&[&table, "settled"]).inc();
         let wallet = self.deps.wallet.clone();
         let table_id = table.clone();
+        let fence = self.fence().cloned();
         let work = bets.into_iter().zip(payouts).map(move |(bet, payout)| {
             let wallet = wallet.clone();
+            let fence = fence.clone();
             let outcome_json = serde_json::json!({
                 "table": table_id,
                 "table_round": round_of_bet(bet.bet_id.as_str()),
@@ -436,7 +489,8 @@ impl LiveTable {
                     outcome_json: outcome_json.to_string(),
                     free_spins_awarded: None,
                     jackpot_claims: bet.claims.clone(),
-                };
+                }
+                .fenced(fence.as_ref());
                 let applied = apply_with_retries(&wallet, movement).await;
                 (bet, payout, applied)
             }
@@ -533,15 +587,18 @@ impl LiveTable {
         };
         self.broadcast(&frame);
         let wallet = self.deps.wallet.clone();
+        let fence = self.fence().cloned();
         let work: Vec<_> = bets
             .into_iter()
             .map(|bet| {
                 let wallet = wallet.clone();
+                let fence = fence.clone();
                 async move {
                     let movement = Movement::VoidRound {
                         round_id: bet.bet_id.clone(),
                         player: bet.player.clone(),
-                    };
+                    }
+                    .fenced(fence.as_ref());
                     let applied = apply_with_retries(&wallet, movement).await;
                     (bet, applied)
                 }
@@ -668,11 +725,7 @@ impl Handler<Join> for LiveTable {
                 pusher: msg.pusher,
             },
         );
-        self.deps
-            .metrics
-            .table_seated
-            .with_label_values(&[&self.config.id])
-            .set(self.seats.len() as i64);
+        self.count_seats();
         Ok(Joined {
             view: self.view(),
             your_bets,
@@ -686,11 +739,20 @@ impl Handler<Leave> for LiveTable {
 
     fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
         self.seats.remove(msg.session_id.as_str());
-        self.deps
-            .metrics
-            .table_seated
-            .with_label_values(&[&self.config.id])
-            .set(self.seats.len() as i64);
+        self.count_seats();
+    }
+}
+
+impl Handler<PruneNodes> for LiveTable {
+    type Result = ();
+
+    fn handle(&mut self, msg: PruneNodes, _ctx: &mut Self::Context) {
+        self.seats.retain(|_, seat| {
+            seat.pusher
+                .remote_node()
+                .is_none_or(|node| msg.alive.contains(node))
+        });
+        self.count_seats();
     }
 }
 

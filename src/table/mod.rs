@@ -17,12 +17,13 @@
 
 pub mod actor;
 pub mod book;
+pub mod cluster;
 pub mod config;
 pub mod round;
 pub mod rules;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -31,7 +32,10 @@ use tokio::sync::oneshot;
 pub use actor::{LiveTable, TableDeps, TableError};
 pub use config::TableConfig;
 
+use crate::ids::PlayerId;
 use crate::protocol::TableView;
+use crate::session::Pusher;
+use crate::wallet::Fence;
 
 /// Longest a session waits for a table's answer; a table answers in microseconds unless its
 /// mailbox is flooded, which this turns into `server_busy`.
@@ -39,43 +43,158 @@ pub const TABLE_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest shutdown waits for each table's refunds and settlements to commit.
 pub const TABLE_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct TableHandle {
-    pub config: Arc<TableConfig>,
-    pub rules: rules::TableRules,
-    pub addr: Addr<LiveTable>,
+/// Who runs a table's rounds, as this node knows it.
+#[derive(Clone)]
+pub enum Run {
+    /// This node: its `LiveTable` actor (with the lease's fence and outbox in a cluster).
+    Here {
+        addr: Addr<LiveTable>,
+        running: Option<actor::Running>,
+    },
+    /// Another node holds the lease: joins and bets are asked of it over the bus.
+    There { node: String },
+    /// Nobody yet (start-up, or an owner's lease not yet expired after it died).
+    Nobody,
 }
 
-/// Every table of this node, started once at boot; read-only afterwards, so no lock.
-#[derive(Default)]
+/// A connection of this node seated at a table (whoever runs it).
+#[derive(Clone)]
+pub struct LocalSeat {
+    pub player: PlayerId,
+    pub pusher: Pusher,
+}
+
+/// One table as this node sees it.
+pub struct TableSlot {
+    pub config: Arc<TableConfig>,
+    pub rules: rules::TableRules,
+    arbiter: ArbiterHandle,
+    run: RwLock<Run>,
+    /// This node's connections at the table, by session id: whoever runs the table, these are
+    /// the players this node delivers its events to (bounded by the table's seats).
+    seats: Mutex<HashMap<Arc<str>, LocalSeat>>,
+}
+
+impl TableSlot {
+    pub fn run(&self) -> Run {
+        self.run
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_run(&self, run: Run) {
+        *self
+            .run
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = run;
+    }
+
+    /// The local actor, when this node runs the table.
+    pub fn local(&self) -> Option<Addr<LiveTable>> {
+        match self.run() {
+            Run::Here { addr, .. } => Some(addr),
+            _ => None,
+        }
+    }
+
+    /// The fence bets and settlements carry (`None` on one node).
+    pub fn fence(&self) -> Option<Fence> {
+        match self.run() {
+            Run::Here { running, .. } => running.map(|r| r.fence),
+            _ => None,
+        }
+    }
+
+    fn seats(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LocalSeat>> {
+        self.seats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn add_seat(&self, seat: LocalSeat) {
+        self.seats().insert(seat.pusher.session_id.clone(), seat);
+    }
+
+    pub fn remove_seat(&self, session_id: &str) -> Option<LocalSeat> {
+        self.seats().remove(session_id)
+    }
+
+    pub fn local_seats(&self) -> Vec<LocalSeat> {
+        self.seats().values().cloned().collect()
+    }
+
+    fn start_here(&self, deps: &TableDeps, running: Option<actor::Running>) -> Addr<LiveTable> {
+        let (c, d, r) = (self.config.clone(), deps.clone(), running.clone());
+        let addr = LiveTable::start_in_arbiter(&self.arbiter, move |_| LiveTable::running(c, d, r));
+        self.set_run(Run::Here {
+            addr: addr.clone(),
+            running,
+        });
+        addr
+    }
+}
+
+/// Every table of this node. One node: every table runs here from the start. Cluster: each
+/// table runs on the node holding its lease ([`cluster`]); the others relay.
 pub struct TableRegistry {
-    tables: BTreeMap<String, TableHandle>,
+    tables: BTreeMap<String, TableSlot>,
+    deps: TableDeps,
+    /// Kept so the arbiters outlive the start-up call.
+    _arbiters: Vec<Arbiter>,
+    cluster: Option<Arc<cluster::TableCluster>>,
 }
 
 impl TableRegistry {
-    /// Starts one `LiveTable` per config, spread over `threads` arbiters.
+    /// One node: starts one `LiveTable` per config, spread over `threads` arbiters.
     pub fn start(configs: Vec<TableConfig>, deps: TableDeps, threads: usize) -> Self {
+        let registry = Self::slots(configs, deps, threads, None);
+        for slot in registry.tables.values() {
+            slot.start_here(&registry.deps, None);
+        }
+        registry
+    }
+
+    /// Cluster: no table runs until [`cluster::start`] takes its lease.
+    pub fn clustered(
+        configs: Vec<TableConfig>,
+        deps: TableDeps,
+        threads: usize,
+        cluster: Arc<cluster::TableCluster>,
+    ) -> Self {
+        Self::slots(configs, deps, threads, Some(cluster))
+    }
+
+    fn slots(
+        configs: Vec<TableConfig>,
+        deps: TableDeps,
+        threads: usize,
+        cluster: Option<Arc<cluster::TableCluster>>,
+    ) -> Self {
         let arbiters: Vec<Arbiter> = (0..threads.max(1)).map(|_| Arbiter::new()).collect();
         let tables = configs
             .into_iter()
             .enumerate()
             .map(|(i, config)| {
-                let config = Arc::new(config);
-                let (c, d) = (config.clone(), deps.clone());
-                let arbiter = &arbiters[i % arbiters.len()];
-                let addr =
-                    LiveTable::start_in_arbiter(&arbiter.handle(), move |_| LiveTable::new(c, d));
-                let handle = TableHandle {
+                let slot = TableSlot {
                     rules: rules::TableRules::of(&config),
-                    config,
-                    addr,
+                    config: Arc::new(config),
+                    arbiter: arbiters[i % arbiters.len()].handle(),
+                    run: RwLock::new(Run::Nobody),
+                    seats: Mutex::default(),
                 };
-                (handle.config.id.clone(), handle)
+                (slot.config.id.clone(), slot)
             })
             .collect();
-        Self { tables }
+        Self {
+            tables,
+            deps,
+            _arbiters: arbiters,
+            cluster,
+        }
     }
 
-    pub fn get(&self, id: &str) -> Option<&TableHandle> {
+    pub fn get(&self, id: &str) -> Option<&TableSlot> {
         self.tables.get(id)
     }
 
@@ -87,50 +206,110 @@ impl TableRegistry {
         self.tables.values().map(|t| t.config.as_ref())
     }
 
-    /// Every table as it is now; a table that does not answer in time is left out.
+    pub fn deps(&self) -> &TableDeps {
+        &self.deps
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<cluster::TableCluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Tables this node runs now.
+    pub fn running_here(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .filter(|(_, slot)| matches!(slot.run(), Run::Here { .. }))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Every table as it is now, asked of whichever node runs it; a table that does not
+    /// answer in time (or has no owner at the moment) is left out.
     pub async fn views(&self) -> Vec<TableView> {
-        let asks = self.tables.values().map(|t| {
-            let ask = t.addr.send(actor::Describe);
-            tokio::time::timeout(TABLE_REPLY_TIMEOUT, ask)
+        let asks = self.tables.values().map(|slot| async move {
+            match slot.run() {
+                Run::Here { addr, .. } => {
+                    tokio::time::timeout(TABLE_REPLY_TIMEOUT, addr.send(actor::Describe))
+                        .await
+                        .ok()?
+                        .ok()
+                }
+                Run::There { node } => {
+                    let cluster = self.cluster.as_ref()?;
+                    let op = cluster::AskOp::Describe;
+                    let value = cluster.ask(&slot.config.id, &node, op).await.ok()?;
+                    serde_json::from_value(value).ok()
+                }
+                Run::Nobody => None,
+            }
         });
         futures_util::future::join_all(asks)
             .await
             .into_iter()
-            .filter_map(|r| r.ok()?.ok())
+            .flatten()
             .collect()
     }
 
-    /// A connection left (or closed): free its seat. Best effort: a seat whose connection is
-    /// gone is also removed at the next push.
+    /// A connection left (or closed): free its seat here and at the table's node. Best
+    /// effort: a seat whose connection is gone is also removed at the next push.
     pub fn leave(&self, table: &str, session_id: &str) {
-        if let Some(t) = self.tables.get(table) {
-            let _ = t.addr.try_send(actor::Leave {
-                session_id: session_id.to_string(),
-            });
+        let Some(slot) = self.tables.get(table) else {
+            return;
+        };
+        slot.remove_seat(session_id);
+        match slot.run() {
+            Run::Here { addr, .. } => {
+                let _ = addr.try_send(actor::Leave {
+                    session_id: session_id.to_string(),
+                });
+            }
+            Run::There { node } => {
+                if let Some(cluster) = self.cluster.clone() {
+                    let (table, session) = (table.to_string(), session_id.to_string());
+                    tokio::spawn(async move {
+                        let op = cluster::AskOp::Leave { session };
+                        cluster.tell(&table, &node, op).await;
+                    });
+                }
+            }
+            Run::Nobody => {}
         }
     }
 
-    /// Stops every table: rounds in flight are voided and refunded; returns once their money
-    /// has committed (or the timeout passed: start-up recovery refunds the rest).
+    /// Stops every table this node runs: rounds in flight are voided and refunded; returns
+    /// once their money has committed (or the timeout passed: recovery refunds the rest).
+    /// In a cluster the leases are then given up, so other nodes take the tables at once.
     pub async fn stop_all(&self, reason: &'static str) {
-        let waits = self.tables.values().map(|t| {
-            let (done, wait) = oneshot::channel();
-            let stop = t.addr.send(actor::Stop { reason, done });
-            async move {
-                let stopped = async {
-                    if stop.await.is_ok() {
-                        let _ = wait.await;
-                    }
-                };
-                if tokio::time::timeout(TABLE_STOP_TIMEOUT, stopped)
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!("a table did not finish its refunds in time; recovery will");
+        if let Some(cluster) = &self.cluster {
+            cluster.stop_taking();
+        }
+        let waits = self.tables.values().map(|slot| async move {
+            if let Run::Here { addr, running } = slot.run() {
+                stop_table(&addr, reason).await;
+                slot.set_run(Run::Nobody);
+                if let (Some(cluster), Some(running)) = (&self.cluster, running) {
+                    cluster.release(&slot.config.id, running.fence.token).await;
                 }
             }
         });
         futures_util::future::join_all(waits).await;
+    }
+}
+
+/// Stops one table actor and waits (bounded) for its refunds and settlements to commit.
+async fn stop_table(addr: &Addr<LiveTable>, reason: &'static str) {
+    let (done, wait) = oneshot::channel();
+    let stop = addr.send(actor::Stop { reason, done });
+    let stopped = async {
+        if stop.await.is_ok() {
+            let _ = wait.await;
+        }
+    };
+    if tokio::time::timeout(TABLE_STOP_TIMEOUT, stopped)
+        .await
+        .is_err()
+    {
+        tracing::warn!("a table did not finish its refunds in time; recovery will");
     }
 }
 

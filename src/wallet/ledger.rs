@@ -219,6 +219,18 @@ pub struct Fence {
 }
 
 impl Movement {
+    /// The movement's kind, as labelled in the metrics (a fenced one by what it fences).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Movement::Deposit { .. } => "deposit",
+            Movement::OpenRound { .. } => "open_round",
+            Movement::SettleRound { .. } => "settle_round",
+            Movement::VoidRound { .. } => "void_round",
+            Movement::EnsureAccount { .. } => "ensure_account",
+            Movement::Fenced { movement, .. } => movement.kind(),
+        }
+    }
+
     /// This movement, fenced by `fence` when there is one (a table under a cluster lease).
     pub fn fenced(self, fence: Option<&Fence>) -> Movement {
         match fence {

@@ -101,14 +101,7 @@ impl WalletPool {
 
     /// Submits one movement and waits for its committed result.
     pub async fn apply(&self, movement: Movement) -> Result<Applied, WalletError> {
-        let kind = match &movement {
-            Movement::Deposit { .. } => "deposit",
-            Movement::OpenRound { .. } => "open_round",
-            Movement::SettleRound { .. } => "settle_round",
-            Movement::VoidRound { .. } => "void_round",
-            Movement::EnsureAccount { .. } => "ensure_account",
-            Movement::Fenced { .. } => "fenced",
-        };
+        let kind = movement.kind();
         let result = self.submit(movement).await;
         let label = match &result {
             Ok(

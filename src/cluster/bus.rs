@@ -1,0 +1,232 @@
+//! The cluster's pub/sub. Channels are fixed at start: the events channel (jackpot wins, to
+//! every player of every node), each live table's channel (its owner's events to the players
+//! seated on other nodes) and ask channel (other nodes' joins and bets to its owner), and this
+//! node's own channel (answers to its asks). Over Redis a subscriber task relays every channel
+//! to this node's local receivers, re-subscribing whenever Redis comes back; in process, a
+//! publish reaches the local receivers directly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::{ClusterError, RedisLink};
+
+/// The one pub/sub channel of a deployment's player-wide events.
+pub const EVENTS_CHANNEL: &str = "croupier:events";
+/// Events a node buffers for its local subscribers (a lagging one skips to the latest).
+pub const LOCAL_EVENTS: usize = 256;
+/// Messages buffered per table or node channel for its one local reader (a relay task that
+/// never waits): a burst beyond this is dropped and counted as lagged.
+pub const CHANNEL_BUFFER: usize = 4096;
+/// Wait before re-subscribing after Redis went away (bounded retry forever, one at a time).
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Messages published anywhere in the cluster reach every node's local receivers.
+#[derive(Clone)]
+pub struct Bus {
+    channels: Arc<HashMap<String, broadcast::Sender<Arc<str>>>>,
+    redis: Option<RedisLink>,
+}
+
+fn senders(extra: &[String]) -> HashMap<String, broadcast::Sender<Arc<str>>> {
+    let mut map = HashMap::new();
+    map.insert(
+        EVENTS_CHANNEL.to_string(),
+        broadcast::channel(LOCAL_EVENTS).0,
+    );
+    for name in extra {
+        map.insert(name.clone(), broadcast::channel(CHANNEL_BUFFER).0);
+    }
+    map
+}
+
+impl Bus {
+    /// A bus for one node with only the events channel: events stay in this process.
+    pub fn in_process() -> Bus {
+        Bus::in_process_with(&[])
+    }
+
+    /// A bus for one node with these channels besides the events channel.
+    pub fn in_process_with(channels: &[String]) -> Bus {
+        Bus {
+            channels: Arc::new(senders(channels)),
+            redis: None,
+        }
+    }
+
+    /// A bus over Redis pub/sub with these channels besides the events channel: publishing
+    /// goes through the node's `RedisLink`, and a subscriber task relays every channel to this
+    /// node's receivers until `stop`, re-subscribing whenever Redis comes back.
+    pub fn redis(link: RedisLink, channels: &[String], stop: CancellationToken) -> Bus {
+        let map = Arc::new(senders(channels));
+        let relay = map.clone();
+        let client = link.client().clone();
+        let names: Vec<String> = map.keys().cloned().collect();
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if let Err(error) = pubsub.subscribe(&names).await {
+                            tracing::warn!(%error, "bus: cannot subscribe");
+                        } else {
+                            let mut messages = pubsub.on_message();
+                            loop {
+                                tokio::select! {
+                                    _ = stop.cancelled() => return,
+                                    message = messages.next() => match message {
+                                        Some(m) => {
+                                            let sender = relay.get(m.get_channel_name());
+                                            if let (Some(sender), Ok(text)) = (sender, m.get_payload::<String>()) {
+                                                let _ = sender.send(Arc::from(text));
+                                            }
+                                        }
+                                        None => break,
+                                    },
+                                }
+                            }
+                            tracing::warn!("bus: redis subscription ended; re-subscribing");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "bus: redis unreachable; retrying"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
+                }
+            }
+        });
+        Bus {
+            channels: map,
+            redis: Some(link),
+        }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Publishes a player-wide event to every node (this one included). Over Redis, a failure
+    /// is reported and the event is delivered locally only: announcements are informational,
+    /// money never rides here.
+    pub async fn publish(&self, event: Arc<str>) {
+        if let Err(error) = self.publish_on(EVENTS_CHANNEL, &[event.clone()]).await {
+            tracing::warn!(%error, "bus: publish failed; delivering on this node only");
+            self.publish_local(event);
+        }
+    }
+
+    /// Publishes messages, in order, on one channel (one round trip over Redis).
+    pub async fn publish_on(
+        &self,
+        channel: &str,
+        messages: &[Arc<str>],
+    ) -> Result<(), ClusterError> {
+        match &self.redis {
+            None => {
+                if let Some(sender) = self.channels.get(channel) {
+                    for m in messages {
+                        let _ = sender.send(m.clone());
+                    }
+                }
+                Ok(())
+            }
+            Some(link) => {
+                let mut pipe = redis::pipe();
+                for m in messages {
+                    pipe.cmd("PUBLISH").arg(channel).arg(m.as_ref()).ignore();
+                }
+                link.pipeline::<()>("publish", &pipe).await
+            }
+        }
+    }
+
+    /// Delivers to this node's subscribers only (what every node computes for itself).
+    pub fn publish_local(&self, event: Arc<str>) {
+        if let Some(sender) = self.channels.get(EVENTS_CHANNEL) {
+            let _ = sender.send(event);
+        }
+    }
+
+    /// The events channel, as this node receives it.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.listen(EVENTS_CHANNEL)
+            .unwrap_or_else(|| broadcast::channel(1).1)
+    }
+
+    /// A channel given at start, as this node receives it.
+    pub fn listen(&self, channel: &str) -> Option<broadcast::Receiver<Arc<str>>> {
+        self.channels.get(channel).map(broadcast::Sender::subscribe)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(rx: &mut broadcast::Receiver<Arc<str>>) -> String {
+        let got = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("event within 10 s")
+            .expect("open channel");
+        got.to_string()
+    }
+
+    #[tokio::test]
+    async fn in_process_events_reach_every_local_subscriber() {
+        let bus = Bus::in_process();
+        let (mut a, mut b) = (bus.subscribe(), bus.subscribe());
+        bus.publish(Arc::from("won")).await;
+        assert_eq!(next(&mut a).await, "won");
+        assert_eq!(next(&mut b).await, "won");
+    }
+
+    /// Two nodes' buses on one Redis (the test script's, `CROUPIER_TEST_REDIS`): an event
+    /// published on one reaches the other's subscribers, and its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_events_reach_every_node() {
+        let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
+            assert!(
+                std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+                "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
+            );
+            eprintln!("skipped: CROUPIER_TEST_REDIS is not set (scripts/test.sh sets it)");
+            return;
+        };
+        let stop = CancellationToken::new();
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let link = || RedisLink::connect(&url, metrics.clone());
+        let one = Bus::redis(link().await.unwrap(), &["t".into()], stop.clone());
+        let two = Bus::redis(link().await.unwrap(), &["t".into()], stop.clone());
+        let (mut on_one, mut on_two) = (one.subscribe(), two.subscribe());
+        // The subscriber tasks subscribe asynchronously: publish until the other node hears.
+        let mut heard = None;
+        for i in 0..100 {
+            one.publish(Arc::from(format!("won-{i}"))).await;
+            if let Ok(Ok(text)) =
+                tokio::time::timeout(Duration::from_millis(100), on_two.recv()).await
+            {
+                heard = Some(text.to_string());
+                break;
+            }
+        }
+        let heard = heard.expect("node two heard node one");
+        assert!(heard.starts_with("won-"), "{heard}");
+        two.publish(Arc::from("back")).await;
+        let mut got = next(&mut on_one).await;
+        while got != "back" {
+            got = next(&mut on_one).await;
+        }
+        // Other channels are kept apart, in order, several messages per round trip.
+        let mut table_on_two = two.listen("t").unwrap();
+        let batch: Vec<Arc<str>> = vec![Arc::from("a"), Arc::from("b")];
+        one.publish_on("t", &batch).await.unwrap();
+        assert_eq!(next(&mut table_on_two).await, "a");
+        assert_eq!(next(&mut table_on_two).await, "b");
+        assert!(two.listen("not-given").is_none());
+        stop.cancel();
+    }
+}

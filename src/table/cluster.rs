@@ -1,0 +1,770 @@
+//! Live tables across nodes. Each table runs on exactly one node at a time, the one holding its
+//! lease ([`crate::cluster::lease`]); every other node relays.
+//!
+//! ```text
+//!  node B (player seated)                          node A (holds the lease, runs LiveTable)
+//!  join / table_bet ── ask  croupier:table:<id>:ask ──▶ ask server: the same join / bet code,
+//!                                                      with a remote seat for B's connection
+//!  request's reply  ◀─ answer croupier:node:<B> ─────── answer
+//!  relay ──▶ B's seated connections ◀─ croupier:table:<id> ── outbox: broadcasts once per event,
+//!                                                      personal frames (bet_settled) by session
+//! ```
+//!
+//! Each node runs, per table, a lease task: the holder renews; the others try to take a free
+//! lease every [`LEASE_RENEW_EVERY`]. Taking a table means: raise its fencing token in the
+//! ledger (the old holder's bets and settlements are refused from then on), void and refund
+//! every bet the old holder left open (`owner_lost`), start the `LiveTable`, and seat this
+//! node's own connections. A holder that cannot renew for a lease period stops its table. The
+//! other nodes notice the new holder and seat their connections there again.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::actor::{self, Running};
+use super::{LocalSeat, Run, TableSlot};
+use crate::app::App;
+use crate::cluster::{Bus, ClusterError, Leases, LEASE_RENEW_EVERY};
+use crate::ids::{PlayerId, ReqId};
+use crate::protocol::{ErrorCode, ServerFrame};
+use crate::session::{Caller, PushError, Pusher};
+use crate::wallet::{Applied, Fence, Movement};
+
+/// Longest a node waits for the table's node to answer an ask: then `server_busy`.
+pub const ASK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Asks one node may have waiting for answers; past this, `server_busy`.
+pub const MAX_PENDING_ASKS: usize = 10_000;
+/// Asks one table's node serves at once; past this the asker gets `server_busy`.
+pub const ASKS_IN_FLIGHT: usize = 512;
+/// Frames a table's outbox holds for the bus; a burst past this is dropped (the remote
+/// players miss that event, like a local player whose queue is full).
+pub const OUTBOX_QUEUE: usize = 8192;
+/// Frames published per round trip by an outbox.
+const OUTBOX_BATCH: usize = 256;
+/// Every this many lease renewals, the holder drops the seats of nodes that died.
+const PRUNE_EVERY_RENEWALS: u64 = 5;
+
+pub fn table_channel(table: &str) -> String {
+    format!("croupier:table:{table}")
+}
+pub fn ask_channel(table: &str) -> String {
+    format!("croupier:table:{table}:ask")
+}
+pub fn node_channel(node: &str) -> String {
+    format!("croupier:node:{node}")
+}
+
+/// The bus channels a node with these tables listens on.
+pub fn channels(node: &str, tables: &[String]) -> Vec<String> {
+    let mut all = vec![node_channel(node)];
+    for t in tables {
+        all.push(table_channel(t));
+        all.push(ask_channel(t));
+    }
+    all
+}
+
+/// What one node asks of the node running a table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AskOp {
+    Join {
+        player: PlayerId,
+        session: String,
+    },
+    Leave {
+        session: String,
+    },
+    Bet {
+        player: PlayerId,
+        currency: String,
+        session: String,
+        req_id: ReqId,
+        kind: String,
+        numbers: Vec<u8>,
+        amount: String,
+    },
+    Describe,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Ask {
+    id: String,
+    from: String,
+    to: String,
+    #[serde(flatten)]
+    op: AskOp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RemoteError {
+    code: ErrorCode,
+    message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Answer {
+    id: String,
+    #[serde(default)]
+    ok: Option<serde_json::Value>,
+    #[serde(default)]
+    err: Option<RemoteError>,
+}
+
+/// Why an ask got no useful answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error("the table's node did not answer in time; retry with the same req_id")]
+    NoAnswer,
+    #[error("too many requests waiting on other nodes; retry")]
+    TooMany,
+    #[error("cannot reach the other nodes: {0}")]
+    Bus(#[from] ClusterError),
+    #[error("{message}")]
+    Remote { code: ErrorCode, message: String },
+}
+
+impl AskError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AskError::NoAnswer | AskError::TooMany => ErrorCode::ServerBusy,
+            AskError::Bus(_) => ErrorCode::ServiceUnavailable,
+            AskError::Remote { code, .. } => *code,
+        }
+    }
+}
+
+/// A table's way to the players seated on other nodes: frames queued here are published on
+/// the table's channel by one task, in order, batched. Never waits.
+#[derive(Clone)]
+pub struct TableOutbox(mpsc::Sender<(Arc<str>, Arc<str>)>);
+
+const TO_EVERYONE: &str = "*";
+
+impl TableOutbox {
+    /// Starts the outbox of `table` on `bus`; it ends when the last sender is dropped.
+    pub fn start(bus: Bus, node: Arc<str>, table: &str) -> TableOutbox {
+        let (tx, mut rx) = mpsc::channel::<(Arc<str>, Arc<str>)>(OUTBOX_QUEUE);
+        let channel = table_channel(table);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < OUTBOX_BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let messages: Vec<Arc<str>> = batch
+                    .iter()
+                    .map(|(to, text)| Arc::from(format!("{node}\t{to}\t{text}")))
+                    .collect();
+                if let Err(error) = bus.publish_on(&channel, &messages).await {
+                    tracing::warn!(%error, frames = messages.len(), table = %channel, "table events not published to other nodes");
+                }
+            }
+        });
+        TableOutbox(tx)
+    }
+
+    pub fn send_all(&self, text: Arc<str>) {
+        let _ = self.0.try_send((Arc::from(TO_EVERYONE), text));
+    }
+
+    pub fn send_to(&self, session: &Arc<str>, text: Arc<str>) -> Result<(), PushError> {
+        self.0
+            .try_send((session.clone(), text))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => PushError::Full,
+                mpsc::error::TrySendError::Closed(_) => PushError::Gone,
+            })
+    }
+}
+
+/// A node's part in running tables across the cluster.
+pub struct TableCluster {
+    pub node: Arc<str>,
+    bus: Bus,
+    leases: Leases,
+    pending: DashMap<String, oneshot::Sender<Answer>>,
+    taking: AtomicBool,
+}
+
+impl TableCluster {
+    pub fn new(node: Arc<str>, bus: Bus, leases: Leases) -> Arc<TableCluster> {
+        Arc::new(TableCluster {
+            node,
+            bus,
+            leases,
+            pending: DashMap::new(),
+            taking: AtomicBool::new(true),
+        })
+    }
+
+    /// Stops taking leases (drain, shutdown): the tables go to the other nodes.
+    pub fn stop_taking(&self) {
+        self.taking.store(false, Ordering::Release);
+    }
+
+    fn taking(&self) -> bool {
+        self.taking.load(Ordering::Acquire)
+    }
+
+    pub async fn release(&self, table: &str, token: i64) {
+        if let Err(error) = self.leases.release(table, &self.node, token).await {
+            tracing::warn!(%error, table, "lease not released; it expires by itself");
+        }
+    }
+
+    /// Asks `node` (running `table`) and waits, bounded, for its answer.
+    pub async fn ask(
+        &self,
+        table: &str,
+        node: &str,
+        op: AskOp,
+    ) -> Result<serde_json::Value, AskError> {
+        if self.pending.len() >= MAX_PENDING_ASKS {
+            return Err(AskError::TooMany);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let (tx, rx) = oneshot::channel();
+        self.pending.insert(id.clone(), tx);
+        let ask = Ask {
+            id: id.clone(),
+            from: self.node.to_string(),
+            to: node.to_string(),
+            op,
+        };
+        let text: Arc<str> = Arc::from(serde_json::to_string(&ask).unwrap_or_default());
+        if let Err(e) = self.bus.publish_on(&ask_channel(table), &[text]).await {
+            self.pending.remove(&id);
+            return Err(e.into());
+        }
+        let answer = tokio::time::timeout(ASK_TIMEOUT, rx).await;
+        self.pending.remove(&id);
+        match answer {
+            Ok(Ok(Answer {
+                ok: Some(value), ..
+            })) => Ok(value),
+            Ok(Ok(Answer {
+                err: Some(RemoteError { code, message }),
+                ..
+            })) => Err(AskError::Remote { code, message }),
+            _ => Err(AskError::NoAnswer),
+        }
+    }
+
+    /// Tells `node` something that needs no answer (a player left).
+    pub async fn tell(&self, table: &str, node: &str, op: AskOp) {
+        let ask = Ask {
+            id: String::new(),
+            from: self.node.to_string(),
+            to: node.to_string(),
+            op,
+        };
+        let text: Arc<str> = Arc::from(serde_json::to_string(&ask).unwrap_or_default());
+        let _ = self.bus.publish_on(&ask_channel(table), &[text]).await;
+    }
+
+    async fn answer(&self, to: &str, answer: Answer) {
+        let text: Arc<str> = Arc::from(serde_json::to_string(&answer).unwrap_or_default());
+        if let Err(error) = self.bus.publish_on(&node_channel(to), &[text]).await {
+            tracing::warn!(%error, to, "answer to another node not sent");
+        }
+    }
+}
+
+/// Starts this node's cluster tasks for every table: answers, relays, ask servers and leases.
+/// They end when the node shuts down.
+pub fn start(app: Arc<App>) {
+    let Some(cluster) = app.tables.cluster().cloned() else {
+        return;
+    };
+    tokio::spawn(receive_answers(app.clone(), cluster.clone()));
+    let ids: Vec<String> = app.tables.ids().map(str::to_string).collect();
+    for id in ids {
+        tokio::spawn(relay(app.clone(), cluster.clone(), id.clone()));
+        tokio::spawn(serve_asks(app.clone(), cluster.clone(), id.clone()));
+        tokio::spawn(hold_lease(app.clone(), cluster.clone(), id));
+    }
+}
+
+async fn receive_answers(app: Arc<App>, cluster: Arc<TableCluster>) {
+    let Some(mut answers) = cluster.bus.listen(&node_channel(&cluster.node)) else {
+        return;
+    };
+    loop {
+        let text = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            next = answers.recv() => match next {
+                Ok(text) => text,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "answers from other nodes skipped (their asks time out)");
+                    continue;
+                }
+                Err(_) => return,
+            },
+        };
+        if let Ok(answer) = serde_json::from_str::<Answer>(&text) {
+            if let Some((_, waiting)) = cluster.pending.remove(&answer.id) {
+                let _ = waiting.send(answer);
+            }
+        }
+    }
+}
+
+/// Delivers the table's events published by the node running it to this node's seats.
+async fn relay(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
+    let (Some(slot), Some(mut events)) =
+        (app.tables.get(&id), cluster.bus.listen(&table_channel(&id)))
+    else {
+        return;
+    };
+    loop {
+        let text = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            next = events.recv() => match next {
+                Ok(text) => text,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(table = %id, skipped = n, "table events skipped");
+                    continue;
+                }
+                Err(_) => return,
+            },
+        };
+        let mut parts = text.splitn(3, '\t');
+        let (Some(from), Some(to), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if from == cluster.node.as_ref() || matches!(slot.run(), Run::Here { .. }) {
+            continue; // this node's own events reach its seats directly
+        }
+        let frame: Arc<str> = Arc::from(frame);
+        let targets: Vec<LocalSeat> = if to == TO_EVERYONE {
+            slot.local_seats()
+        } else {
+            slot.local_seats()
+                .into_iter()
+                .filter(|s| s.pusher.session_id.as_ref() == to)
+                .collect()
+        };
+        for seat in targets {
+            match seat.pusher.push(frame.clone()) {
+                Ok(()) => app.metrics.ws_messages_sent.inc(),
+                Err(PushError::Full) => {
+                    seat.pusher.kick(actor::TOO_FAR_BEHIND);
+                    slot.remove_seat(&seat.pusher.session_id);
+                    app.metrics
+                        .table_slow_clients_dropped
+                        .with_label_values(&[&id])
+                        .inc();
+                }
+                Err(PushError::Gone) => {
+                    slot.remove_seat(&seat.pusher.session_id);
+                }
+            }
+        }
+    }
+}
+
+/// Serves other nodes' asks while this node runs the table.
+async fn serve_asks(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
+    let Some(mut asks) = cluster.bus.listen(&ask_channel(&id)) else {
+        return;
+    };
+    let in_flight = Arc::new(Semaphore::new(ASKS_IN_FLIGHT));
+    loop {
+        let text = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            next = asks.recv() => match next {
+                Ok(text) => text,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(table = %id, skipped = n, "asks skipped (their askers time out)");
+                    continue;
+                }
+                Err(_) => return,
+            },
+        };
+        let Ok(ask) = serde_json::from_str::<Ask>(&text) else {
+            continue;
+        };
+        if ask.to != cluster.node.as_ref() {
+            continue;
+        }
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            let err = RemoteError {
+                code: ErrorCode::ServerBusy,
+                message: "the table's node is busy; retry".into(),
+            };
+            let answer = Answer {
+                id: ask.id,
+                ok: None,
+                err: Some(err),
+            };
+            cluster.answer(&ask.from, answer).await;
+            continue;
+        };
+        let (app, cluster, id) = (app.clone(), cluster.clone(), id.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let (asker, ask_id) = (ask.from.clone(), ask.id.clone());
+            let result = serve_ask(&app, &id, ask).await;
+            if ask_id.is_empty() {
+                return; // a tell
+            }
+            let answer = match result {
+                Ok(value) => Answer {
+                    id: ask_id,
+                    ok: Some(value),
+                    err: None,
+                },
+                Err(err) => Answer {
+                    id: ask_id,
+                    ok: None,
+                    err: Some(err),
+                },
+            };
+            cluster.answer(&asker, answer).await;
+        });
+    }
+}
+
+async fn serve_ask(app: &App, id: &str, ask: Ask) -> Result<serde_json::Value, RemoteError> {
+    let not_here = || RemoteError {
+        code: ErrorCode::ServerBusy,
+        message: "the table is moving to another node; retry".into(),
+    };
+    let slot = app.tables.get(id).ok_or_else(not_here)?;
+    let Run::Here {
+        addr,
+        running: Some(running),
+    } = slot.run()
+    else {
+        return Err(not_here());
+    };
+    let remote = |session: &str| Pusher::remote(session, &ask.from, running.outbox.clone());
+    let to_value = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| RemoteError {
+            code: ErrorCode::Internal,
+            message: e.to_string(),
+        })
+    };
+    match ask.op {
+        AskOp::Join { player, session } => {
+            let join = actor::Join {
+                player,
+                pusher: remote(&session),
+            };
+            match tokio::time::timeout(super::TABLE_REPLY_TIMEOUT, addr.send(join)).await {
+                Ok(Ok(Ok(joined))) => to_value(serde_json::to_value(joined)),
+                Ok(Ok(Err(e))) => {
+                    let e = crate::session::PlayError::from(e);
+                    Err(RemoteError {
+                        code: e.code(),
+                        message: e.to_string(),
+                    })
+                }
+                _ => Err(not_here()),
+            }
+        }
+        AskOp::Leave { session } => {
+            let _ = addr.try_send(actor::Leave {
+                session_id: session,
+            });
+            Ok(serde_json::Value::Null)
+        }
+        AskOp::Describe => match addr.send(actor::Describe).await {
+            Ok(view) => to_value(serde_json::to_value(view)),
+            Err(_) => Err(not_here()),
+        },
+        AskOp::Bet {
+            player,
+            currency,
+            session,
+            req_id,
+            kind,
+            numbers,
+            amount,
+        } => {
+            let currency = app.currencies.get(&currency).map_err(|e| RemoteError {
+                code: ErrorCode::WrongCurrency,
+                message: e.to_string(),
+            })?;
+            let caller = Caller {
+                player,
+                currency,
+                session_id: session.clone(),
+            };
+            let request = crate::session::tables::BetRequest {
+                table: id,
+                kind: &kind,
+                numbers: &numbers,
+                amount: &amount,
+            };
+            let reply = crate::session::tables::bet_for_remote(
+                app,
+                slot,
+                &caller,
+                &remote(&session),
+                &req_id,
+                request,
+            )
+            .await;
+            to_value(serde_json::to_value(reply))
+        }
+    }
+}
+
+/// The table's lease, as seen from this node: renew it while running the table; otherwise
+/// take it when it is free, or follow whoever holds it.
+async fn hold_lease(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
+    let Some(slot) = app.tables.get(&id) else {
+        return;
+    };
+    let ttl = cluster.leases.ttl();
+    let mut ticker = tokio::time::interval(LEASE_RENEW_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_renewed = Instant::now();
+    let mut renewals = 0u64;
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        match slot.run() {
+            Run::Here {
+                addr,
+                running: Some(running),
+            } => match cluster
+                .leases
+                .renew(&id, &cluster.node, running.fence.token)
+                .await
+            {
+                Ok(true) => {
+                    last_renewed = Instant::now();
+                    renewals += 1;
+                    if renewals % PRUNE_EVERY_RENEWALS == 0 {
+                        if let Ok(nodes) = app.shared.nodes().await {
+                            let alive: HashSet<String> =
+                                nodes.into_iter().map(|n| n.node).collect();
+                            let _ = addr.try_send(actor::PruneNodes { alive });
+                        }
+                    }
+                }
+                Ok(false) => give_up(&app, slot, &addr, "the lease was taken by another node"),
+                Err(error) => {
+                    // Past the lease period another node may hold the table: stop now.
+                    if last_renewed.elapsed() + LEASE_RENEW_EVERY >= ttl {
+                        give_up(&app, slot, &addr, "redis unreachable for a lease period");
+                    } else {
+                        tracing::warn!(%error, table = %id, "lease not renewed; retrying");
+                    }
+                }
+            },
+            Run::Here { running: None, .. } => return, // one node: nothing to hold
+            current => {
+                if !cluster.taking() {
+                    continue;
+                }
+                match cluster.leases.acquire(&id, &cluster.node).await {
+                    Ok(Some(token)) => {
+                        warned = false;
+                        if take_over(&app, &cluster, slot, token).await {
+                            last_renewed = Instant::now();
+                        } else {
+                            cluster.release(&id, token).await;
+                        }
+                    }
+                    Ok(None) => match cluster.leases.holder(&id).await {
+                        Ok(Some(holder)) => follow(&app, slot, current, holder.node),
+                        Ok(None) => {}
+                        Err(error) => tracing::debug!(%error, table = %id, "lease holder unknown"),
+                    },
+                    Err(error) => {
+                        if !warned {
+                            tracing::warn!(%error, table = %id, "cannot look at the table's lease");
+                            warned = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// This node lost the table: stop running it (its refunds are fenced: the new holder's void
+/// wins), and let the lease task find the new holder.
+fn give_up(app: &App, slot: &TableSlot, addr: &actix::Addr<super::LiveTable>, why: &str) {
+    tracing::warn!(table = %slot.config.id, why, "no longer running this table");
+    slot.set_run(Run::Nobody);
+    app.metrics
+        .table_owned
+        .with_label_values(&[&slot.config.id])
+        .set(0);
+    let (done, _wait) = oneshot::channel();
+    addr.do_send(actor::Stop {
+        reason: "owner_lost",
+        done,
+    });
+}
+
+/// Another node runs the table: seat this node's connections there if it is a new holder.
+fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: String) {
+    if matches!(&current, Run::There { node } if node == &holder) {
+        return;
+    }
+    tracing::info!(table = %slot.config.id, node = %holder, "table runs on another node");
+    slot.set_run(Run::There {
+        node: holder.clone(),
+    });
+    let seats = slot.local_seats();
+    if seats.is_empty() {
+        return;
+    }
+    let (app, id) = (app.clone(), slot.config.id.clone());
+    tokio::spawn(async move {
+        let Some(slot) = app.tables.get(&id) else {
+            return;
+        };
+        for seat in seats {
+            if let Err(error) =
+                crate::session::tables::sit_down(&app, slot, &seat.player, &seat.pusher).await
+            {
+                tracing::warn!(table = %id, %error, "could not seat a player at the table's new node");
+            }
+        }
+    });
+}
+
+/// Takes the table over with `token`: fence, refund what the old holder left open, run it.
+/// `false` if it could not (the lease should be given back).
+async fn take_over(
+    app: &Arc<App>,
+    cluster: &Arc<TableCluster>,
+    slot: &TableSlot,
+    token: i64,
+) -> bool {
+    let id = slot.config.id.clone();
+    let ledger = app.wallet.ledger();
+    match ledger.raise_fence(&id, token).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(table = %id, token, "a newer fence is already raised; not taking the table");
+            return false;
+        }
+        Err(error) => {
+            tracing::warn!(%error, table = %id, "cannot raise the table's fence; not taking it");
+            return false;
+        }
+    }
+    let fence = Fence {
+        table: id.clone(),
+        token,
+    };
+    let open = match ledger.open_rounds().await {
+        Ok(open) => open,
+        Err(error) => {
+            tracing::warn!(%error, table = %id, "cannot read the open rounds; not taking the table");
+            return false;
+        }
+    };
+    let outbox = TableOutbox::start(cluster.bus.clone(), cluster.node.clone(), &id);
+    let mut voided_rounds = std::collections::BTreeSet::new();
+    for round in open.into_iter().filter(|r| r.game == id) {
+        let void = Movement::VoidRound {
+            round_id: round.round_id.clone(),
+            player: round.player.clone(),
+        }
+        .fenced(Some(&fence));
+        match app.wallet.apply(void).await {
+            Ok(Applied::RoundVoided { replayed, .. }) => {
+                if !replayed {
+                    app.metrics
+                        .rounds_voided
+                        .with_label_values(&["owner_lost"])
+                        .inc();
+                }
+                voided_rounds.insert(actor::round_of_bet(round.round_id.as_str()).to_string());
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(table = %id, round = %round.round_id, "bet left open by the old node not refunded now; the stale sweeper will");
+            }
+        }
+    }
+    for round_id in &voided_rounds {
+        let frame = ServerFrame::RoundVoid {
+            table: id.clone(),
+            round_id: round_id.clone(),
+            reason: "owner_lost".into(),
+        };
+        let text: Arc<str> = Arc::from(frame.to_json());
+        outbox.send_all(text.clone());
+        for seat in slot.local_seats() {
+            let _ = seat.pusher.push(text.clone());
+        }
+    }
+    if !voided_rounds.is_empty() {
+        tracing::warn!(table = %id, rounds = voided_rounds.len(), "voided and refunded the rounds the previous node left open");
+    }
+    let running = Running { fence, outbox };
+    let addr = slot.start_here(app.tables.deps(), Some(running));
+    app.metrics.table_owned.with_label_values(&[&id]).set(1);
+    app.metrics
+        .table_leases_acquired
+        .with_label_values(&[&id])
+        .inc();
+    tracing::info!(table = %id, token, "running this table");
+    for seat in slot.local_seats() {
+        let join = actor::Join {
+            player: seat.player,
+            pusher: seat.pusher,
+        };
+        let _ = addr.send(join).await;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asks_and_answers_round_trip_as_json() {
+        let ask = Ask {
+            id: "1".into(),
+            from: "a".into(),
+            to: "b".into(),
+            op: AskOp::Bet {
+                player: PlayerId::parse("p").unwrap(),
+                currency: "EUR".into(),
+                session: "s".into(),
+                req_id: ReqId::parse("r").unwrap(),
+                kind: "straight".into(),
+                numbers: vec![17],
+                amount: "1.00".into(),
+            },
+        };
+        let text = serde_json::to_string(&ask).unwrap();
+        let back: Ask = serde_json::from_str(&text).unwrap();
+        assert!(matches!(back.op, AskOp::Bet { ref numbers, .. } if numbers == &[17]));
+        let answer = Answer {
+            id: "1".into(),
+            ok: None,
+            err: Some(RemoteError {
+                code: ErrorCode::TableFull,
+                message: "full".into(),
+            }),
+        };
+        let back: Answer = serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap();
+        assert_eq!(back.err.unwrap().code, ErrorCode::TableFull);
+        // A player id that is not valid does not parse: a node never acts on it.
+        let bad = text.replace("\"player\":\"p\"", "\"player\":\"no spaces\"");
+        assert!(serde_json::from_str::<Ask>(&bad).is_err());
+    }
+}
