@@ -211,12 +211,15 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Sessions through the balancer (the demo deposit is exactly once, whichever node).
+    // Sessions through the balancer (the demo deposit is exactly once, whichever node). Player
+    // ids are new on every run: the test Redis outlives each test's fresh ledger, and a
+    // player's reply log there would answer this run's req_ids with the last run's replies.
+    let run = uuid::Uuid::now_v7().simple().to_string();
     let mut tokens = Vec::new();
     for p in 0..PLAYERS {
         let body: Value = http
             .post(format!("http://{lb}/v1/sessions"))
-            .json(&json!({"player_id": format!("cl-{p}"), "currency": "EUR"}))
+            .json(&json!({"player_id": format!("cl-{run}-{p}"), "currency": "EUR"}))
             .send()
             .await
             .unwrap()
@@ -253,6 +256,8 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let before_kill = gauge(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await;
+    eprintln!("node 2 starfall spins at the kill: {before_kill}");
     nodes[1].kill9();
     let mut reconnects = 0;
     let mut voided = 0;

@@ -48,6 +48,9 @@ pub const OUTBOX_QUEUE: usize = 8192;
 const OUTBOX_BATCH: usize = 256;
 /// Every this many lease renewals, the holder drops the seats of nodes that died.
 const PRUNE_EVERY_RENEWALS: u64 = 5;
+/// Attempts to seat a connection again at a table's new node (it may still be taking over).
+const RESEAT_ATTEMPTS: u32 = 20;
+const RESEAT_BACKOFF: Duration = Duration::from_millis(250);
 
 pub fn table_channel(table: &str) -> String {
     format!("croupier:table:{table}")
@@ -628,15 +631,29 @@ fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: String) {
         return;
     }
     let (app, id) = (app.clone(), slot.config.id.clone());
+    let holder = holder.clone();
     tokio::spawn(async move {
         let Some(slot) = app.tables.get(&id) else {
             return;
         };
         for seat in seats {
-            if let Err(error) =
-                crate::session::tables::sit_down(&app, slot, &seat.player, &seat.pusher).await
-            {
-                tracing::warn!(table = %id, %error, "could not seat a player at the table's new node");
+            for attempt in 1..=RESEAT_ATTEMPTS {
+                let still_here = slot
+                    .local_seats()
+                    .iter()
+                    .any(|s| s.pusher.session_id == seat.pusher.session_id);
+                if !still_here || !matches!(slot.run(), Run::There { ref node } if node == &holder)
+                {
+                    break;
+                }
+                match crate::session::tables::sit_down(&app, slot, &seat.player, &seat.pusher).await
+                {
+                    Ok(_) => break,
+                    Err(error) if attempt == RESEAT_ATTEMPTS => {
+                        tracing::warn!(table = %id, %error, "could not seat a player at the table's new node");
+                    }
+                    Err(_) => tokio::time::sleep(RESEAT_BACKOFF).await,
+                }
             }
         }
     });

@@ -1,0 +1,291 @@
+//! A live table across three nodes on one PostgreSQL and one Redis: the table runs on the node
+//! holding its lease; players connected to every node join it, bet on it and are paid by it,
+//! and all see the same round. Then the table's node is killed with SIGKILL in the middle of a
+//! round: its players reconnect to the other nodes with their token, another node takes the
+//! lease, voids the round in flight and refunds every bet of it exactly once, and play goes on.
+//! At the end every balance is exact to the cent, no round is left open and the ledger audit
+//! is clean.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+const TABLE: &str = "roulette_1";
+const PLAYERS_PER_NODE: usize = 2;
+const STAKE: i64 = 100; // cents, on red
+/// Frames a test reads while waiting for one kind (rounds push about one a second).
+const MAX_FRAMES_WAITED: usize = 600;
+
+async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..MAX_FRAMES_WAITED {
+        let frame = client.recv().await;
+        assert_ne!(frame["type"], "__closed", "closed while waiting for {what}");
+        if pred(&frame) {
+            return frame;
+        }
+    }
+    panic!("no {what} within {MAX_FRAMES_WAITED} frames");
+}
+
+async fn ask(client: &mut Client, frame: Value) -> Value {
+    let req_id = frame["req_id"].clone();
+    client.send(frame).await;
+    wait_for(client, "the reply", |f| f["req_id"] == req_id).await
+}
+
+/// Which node runs the table, as `node`'s `/v1/cluster` says.
+async fn table_node(node: &Server) -> Option<String> {
+    let view: Value = reqwest::get(format!("{}/v1/cluster", node.base))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    view["tables"][TABLE].as_str().map(str::to_string)
+}
+
+async fn node_name(node: &Server) -> String {
+    let view: Value = reqwest::get(format!("{}/v1/cluster", node.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    view["node"].as_str().unwrap().to_string()
+}
+
+/// Waits (bounded) until every node in `nodes` names the same runner for the table.
+async fn agreed_runner(nodes: &[&Server]) -> String {
+    for _ in 0..200 {
+        let mut seen = BTreeSet::new();
+        for n in nodes {
+            seen.insert(table_node(n).await);
+        }
+        if seen.len() == 1 {
+            if let Some(Some(runner)) = seen.into_iter().next() {
+                return runner;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the nodes never agreed on who runs {TABLE}");
+}
+
+struct Player {
+    name: String,
+    token: String,
+    node: usize,
+    client: Client,
+    /// Cents expected on the balance: deposits − stakes kept + returns.
+    expected: i64,
+}
+
+/// Joins the table, retrying (same `req_id`, bounded) while it is moving between nodes.
+async fn join(client: &mut Client, tag: &str) {
+    let frame = json!({"type": "join_table", "req_id": format!("join-{tag}"), "table": TABLE});
+    for _ in 0..20 {
+        let state = ask(client, frame.clone()).await;
+        if state["code"] == "server_busy" {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        assert_eq!(state["type"], "table_state", "{state}");
+        return;
+    }
+    panic!("{tag} could not join {TABLE}");
+}
+
+/// Waits for the next `betting_open` and places one bet on red for every player.
+/// Returns the round id every player saw.
+async fn bet_everyone(players: &mut [Player], round_tag: &str) -> String {
+    let mut rounds = BTreeSet::new();
+    for p in players.iter_mut() {
+        let open = wait_for(&mut p.client, "betting_open", |f| {
+            f["type"] == "betting_open"
+        })
+        .await;
+        rounds.insert(open["round_id"].as_str().unwrap().to_string());
+    }
+    // A slow reader may have seen the next round open: everyone bets on the latest one.
+    for p in players.iter_mut() {
+        let req = format!("{round_tag}-{}", p.name);
+        let reply = ask(
+            &mut p.client,
+            json!({"type": "table_bet", "req_id": req, "table": TABLE, "kind": "red", "amount": "1.00"}),
+        )
+        .await;
+        assert_eq!(
+            reply["type"], "bet_accepted",
+            "{} on node {}: {reply}",
+            p.name, p.node
+        );
+        p.expected -= STAKE;
+        rounds.insert(reply["round_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        rounds.len(),
+        1,
+        "every node's players saw one round: {rounds:?}"
+    );
+    rounds.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies() {
+    let Some(url) = pg_database("cltables").await else {
+        return;
+    };
+    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
+    let redis_line = format!("redis_url = {redis:?}");
+    let url_line = format!("postgres_url = {url:?}");
+    let edits = [
+        ("postgres_url = \"\"", url_line.as_str()),
+        ("redis_url = \"\"", redis_line.as_str()),
+        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
+    ];
+    let first = Server::start_with_tables(&edits, &fast_tables(3));
+    let dir = tempfile::tempdir().unwrap();
+    let second = Server::spawn(&first.config, &dir.path().join("n2"));
+    let third = Server::spawn(&first.config, &dir.path().join("n3"));
+    let mut nodes = vec![first, second, third];
+    let names: Vec<String> = futures_util::future::join_all(nodes.iter().map(node_name)).await;
+    let runner = agreed_runner(&nodes.iter().collect::<Vec<_>>()).await;
+    let owner = names
+        .iter()
+        .position(|n| n == &runner)
+        .expect("a node of ours runs it");
+
+    // Two players per node, every one seated at the one table.
+    let run = uuid_like();
+    let mut players = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        for k in 0..PLAYERS_PER_NODE {
+            let name = format!("ct-{run}-{i}{k}");
+            let session = open_session(node, &name).await;
+            let mut client = Client::connect(node, &session.token).await;
+            join(&mut client, &name).await;
+            players.push(Player {
+                expected: cents(&session.balance),
+                name,
+                token: session.token,
+                node: i,
+                client,
+            });
+        }
+    }
+
+    // Round 1: everyone bets; every bettor is paid by the table's node, wherever they are.
+    let round1 = bet_everyone(&mut players, "r1").await;
+    let mut results = BTreeSet::new();
+    for p in players.iter_mut() {
+        let settled = wait_for(&mut p.client, "bet_settled", |f| {
+            f["type"] == "bet_settled" && f["round_id"] == round1.as_str()
+        })
+        .await;
+        p.expected += cents(settled["returned"].as_str().unwrap());
+        assert_eq!(
+            cents(settled["balance"].as_str().unwrap()),
+            p.expected,
+            "{settled}"
+        );
+        let result = wait_for(&mut p.client, "round_settled", |f| {
+            f["type"] == "round_settled" && f["round_id"] == round1.as_str()
+        })
+        .await;
+        results.insert(result["returned"].to_string());
+    }
+    assert_eq!(results.len(), 1, "one result for everyone: {results:?}");
+
+    // Round 2: everyone bets, then the table's node dies while betting is still open.
+    let round2 = bet_everyone(&mut players, "r2").await;
+    nodes[owner].kill9();
+    let survivors: Vec<usize> = (0..nodes.len()).filter(|&i| i != owner).collect();
+    // The dead node's players come back on the survivors with their token and sit down again.
+    for (n, p) in players.iter_mut().filter(|p| p.node == owner).enumerate() {
+        let node = survivors[n % survivors.len()];
+        p.node = node;
+        p.client = Client::connect(&nodes[node], &p.token).await;
+        join(&mut p.client, &format!("{}-again", p.name)).await;
+    }
+    let alive: Vec<&Server> = survivors.iter().map(|&i| &nodes[i]).collect();
+    let new_runner = agreed_runner(&alive).await;
+    assert_ne!(new_runner, runner, "the table moved");
+    // The new node voids round 2 and refunds every bet of it exactly once; the players who
+    // stayed connected are told.
+    for p in players.iter_mut() {
+        p.expected += STAKE;
+    }
+    let mut told = 0;
+    for p in players.iter_mut() {
+        let frame = wait_for(&mut p.client, "round_void or the next round", |f| {
+            (f["type"] == "round_void" && f["round_id"] == round2.as_str())
+                || f["type"] == "betting_open"
+        })
+        .await;
+        if frame["type"] == "round_void" {
+            assert_eq!(frame["reason"], "owner_lost", "{frame}");
+            told += 1;
+        }
+    }
+    assert!(
+        told >= 1,
+        "players who stayed connected were told round 2 was void"
+    );
+    for p in players.iter_mut() {
+        let history = ask(
+            &mut p.client,
+            json!({"type": "history", "req_id": format!("h-{}", uuid_like()), "limit": 10}),
+        )
+        .await;
+        let voided: Vec<&Value> = history["rounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["round_id"].as_str().unwrap_or("").starts_with(&round2))
+            .collect();
+        assert_eq!(voided.len(), 1, "{}: one bet in round 2: {history}", p.name);
+        assert_eq!(voided[0]["status"], "void", "{}", voided[0]);
+    }
+
+    // Round 3 on the new node, players on both survivors.
+    let round3 = bet_everyone(&mut players, "r3").await;
+    assert_ne!(round3, round2);
+    for p in players.iter_mut() {
+        let settled = wait_for(&mut p.client, "bet_settled", |f| {
+            f["type"] == "bet_settled" && f["round_id"] == round3.as_str()
+        })
+        .await;
+        p.expected += cents(settled["returned"].as_str().unwrap());
+    }
+
+    // The money audit: every balance exact, nothing left open, entries add up.
+    let mut balances = BTreeMap::new();
+    for p in players.iter_mut() {
+        let reply = ask(
+            &mut p.client,
+            json!({"type": "balance", "req_id": format!("b-{}", uuid_like())}),
+        )
+        .await;
+        let balance = cents(reply["balance"].as_str().unwrap());
+        assert_eq!(balance, p.expected, "{}'s balance", p.name);
+        balances.insert(p.name.clone(), balance);
+    }
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
+        .await
+        .unwrap();
+    use croupier::wallet::Ledger;
+    assert!(
+        ledger.open_rounds().await.unwrap().is_empty(),
+        "no bet left open"
+    );
+    let audit = ledger.audit().await.unwrap();
+    assert!(audit.mismatches.is_empty(), "{audit:?}");
+    eprintln!(
+        "table ran on {runner}, then on {new_runner}; {} players, balances {balances:?}",
+        players.len()
+    );
+}
