@@ -67,9 +67,14 @@ impl Bus {
         let client = link.client().clone();
         let names: Vec<String> = map.keys().cloned().collect();
         tokio::spawn(async move {
+            let mut failing = false;
             while !stop.is_cancelled() {
                 match client.get_async_pubsub().await {
                     Ok(mut pubsub) => {
+                        if failing {
+                            tracing::info!("bus: redis is back; subscribed again");
+                        }
+                        failing = false;
                         if let Err(error) = pubsub.subscribe(&names).await {
                             tracing::warn!(%error, "bus: cannot subscribe");
                         } else {
@@ -91,7 +96,12 @@ impl Bus {
                             tracing::warn!("bus: redis subscription ended; re-subscribing");
                         }
                     }
-                    Err(error) => tracing::warn!(%error, "bus: redis unreachable; retrying"),
+                    Err(error) => {
+                        if !failing {
+                            tracing::warn!(%error, "bus: redis unreachable; retrying every second");
+                        }
+                        failing = true;
+                    }
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return,

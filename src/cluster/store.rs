@@ -480,6 +480,7 @@ pub fn start_heartbeat(app: Arc<crate::app::App>) {
 async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
     let keep = -(REPLIES_PER_PLAYER as i64) - 1;
     let ttl = REPLY_LOG_TTL.as_millis() as u64;
+    let mut failing = false;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < REPLY_LOG_BATCH {
@@ -505,8 +506,14 @@ async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
                 .ignore();
             pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
         }
-        if let Err(error) = link.pipeline::<()>("reply_log", &pipe).await {
-            tracing::warn!(%error, replies = batch.len(), "reply log: batch not written; the ledger answers those resends");
+        match link.pipeline::<()>("reply_log", &pipe).await {
+            Ok(()) => failing = false,
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, replies = batch.len(), "reply log: batches not written until redis is back; the ledger answers those resends");
+                }
+                failing = true;
+            }
         }
     }
 }

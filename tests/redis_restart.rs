@@ -1,0 +1,279 @@
+//! Redis restarted (empty: no persistence) under a cluster node in full play. While Redis is
+//! down the node answers what needs it (opening a session) with `service_unavailable`, keeps
+//! playing spins (money is in PostgreSQL, never in Redis) and stops running its live table
+//! once its lease could have passed to another node. When Redis is back the node recovers by
+//! itself: sessions open again, the table runs again, players reconnect with their token and
+//! carry on. No money is lost: every balance is exact and the ledger audit is clean.
+//!
+//! The test runs its own Redis (a free loopback port, no persistence), so stopping it
+//! disturbs no other test.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+const PLAYERS: usize = 4;
+/// Time Redis stays down: longer than the table lease (2.5 s here), so the node must give
+/// the table up and take it back.
+const OUTAGE: Duration = Duration::from_secs(5);
+
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Child {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/install-test-deps.sh installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {port}");
+    }
+
+    fn start() -> Redis {
+        let port = free_port();
+        Redis {
+            child: Some(Self::start_on(port)),
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.child = Some(Self::start_on(self.port));
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn open(server: &Server, player: &str) -> (u16, Value) {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/sessions", server.base))
+        .json(&json!({"player_id": player, "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+async fn runs_table_here(server: &Server) -> bool {
+    let Ok(reply) = reqwest::get(format!("{}/v1/cluster", server.base)).await else {
+        return false;
+    };
+    let view: Value = reply.json().await.unwrap_or(Value::Null);
+    view["tables"]["roulette_1"].is_string() && view["tables"]["roulette_1"] == view["node"]
+}
+
+/// Spins until `stop`, reconnecting with the token when the connection breaks; returns the
+/// cents staked and won over every acknowledged spin, and the final balance.
+async fn spinner(server: String, token: String, stop: Arc<AtomicBool>) -> (i64, i64, i64, usize) {
+    let url = format!("{}/v1/ws?token={token}", server.replace("http://", "ws://"));
+    let connect = || async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.ok()?;
+        let welcome = next_json(&mut ws).await;
+        (welcome["type"] == "welcome").then_some(ws)
+    };
+    let mut ws = connect().await.expect("first connection");
+    let (mut staked, mut won, mut busy) = (0, 0, 0);
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let req = format!("s{i}");
+        use futures_util::SinkExt;
+        let frame = json!({"type": "spin", "req_id": req, "game": "classic_sevens", "bet": "1.00"});
+        if ws.send(frame.to_string().into()).await.is_err() {
+            ws = connect().await.expect("reconnect");
+            continue;
+        }
+        let reply = loop {
+            let r = next_json(&mut ws).await;
+            if r["req_id"] == req.as_str() {
+                break r;
+            }
+        };
+        match reply["type"].as_str() {
+            Some("spin_result") => {
+                staked += cents(reply["bet"].as_str().unwrap());
+                won += cents(reply["win"].as_str().unwrap());
+                i += 1;
+            }
+            _ if reply["code"] == "server_busy" || reply["code"] == "service_unavailable" => {
+                busy += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ => panic!("unexpected reply {reply}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    use futures_util::SinkExt;
+    let balance = loop {
+        let _ = ws
+            .send(
+                json!({"type": "balance", "req_id": "final"})
+                    .to_string()
+                    .into(),
+            )
+            .await;
+        let r = next_json(&mut ws).await;
+        if r["type"] == "balance" {
+            break cents(r["balance"].as_str().unwrap());
+        }
+    };
+    (staked, won, balance, busy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itself() {
+    let Some(pg) = pg_database("redisrestart").await else {
+        return;
+    };
+    let mut redis = Redis::start();
+    let pg_line = format!("postgres_url = {pg:?}");
+    let redis_line = format!("redis_url = {:?}", redis.url());
+    let edits = [
+        ("postgres_url = \"\"", pg_line.as_str()),
+        ("redis_url = \"\"", redis_line.as_str()),
+        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
+    ];
+    let server = Server::start_with_tables(&edits, &fast_tables(2));
+    for _ in 0..100 {
+        if runs_table_here(&server).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        runs_table_here(&server).await,
+        "the only node runs the table"
+    );
+
+    let run = uuid_like();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut players = Vec::new();
+    let mut deposits = 0;
+    for p in 0..PLAYERS {
+        let (status, body) = open(&server, &format!("rr-{run}-{p}")).await;
+        assert_eq!(status, 201, "{body}");
+        deposits += cents(body["balance"].as_str().unwrap());
+        let token = body["token"].as_str().unwrap().to_string();
+        players.push(tokio::spawn(spinner(
+            server.base.clone(),
+            token,
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    redis.stop();
+    // What needs Redis is refused clearly; spins go on (they never wait on Redis).
+    let (status, body) = open(&server, &format!("rr-{run}-late")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "service_unavailable", "{body}");
+    let spins_before = metric(&server, "croupier_spins_total{game=\"classic_sevens\"}").await;
+    tokio::time::sleep(OUTAGE).await;
+    let spins_during = metric(&server, "croupier_spins_total{game=\"classic_sevens\"}").await;
+    assert!(spins_during > spins_before, "spins went on without Redis");
+    assert!(
+        !runs_table_here(&server).await,
+        "the table stopped once its lease could have passed"
+    );
+    assert!(metric(&server, "croupier_redis_errors_total{op=\"lease_renew\"}").await >= 1.0);
+
+    redis.restart();
+    // Back without a restart of the node: sessions open, the table runs again.
+    let mut reopened = None;
+    for _ in 0..100 {
+        let (status, body) = open(&server, &format!("rr-{run}-late")).await;
+        if status == 201 {
+            reopened = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reopened = reopened.expect("sessions open again once Redis is back");
+    for _ in 0..100 {
+        if runs_table_here(&server).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(runs_table_here(&server).await, "the table runs again");
+    // A late player joins the table after the outage.
+    let late = reopened["token"].as_str().unwrap().to_string();
+    let mut client = Client::connect(&server, &late).await;
+    let state = client
+        .request(json!({"type": "join_table", "req_id": "j", "table": "roulette_1"}))
+        .await;
+    assert_eq!(state["type"], "table_state", "{state}");
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut staked, mut won, mut balances, mut busy) = (0, 0, 0, 0);
+    for p in players {
+        let (s, w, b, r) = p.await.unwrap();
+        assert!(s > 0, "every player spun");
+        staked += s;
+        won += w;
+        balances += b;
+        busy += r;
+    }
+    assert_eq!(
+        balances,
+        deposits - staked + won,
+        "every cent accounted for"
+    );
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&pg, 2)
+        .await
+        .unwrap();
+    use croupier::wallet::Ledger;
+    assert!(ledger.open_rounds().await.unwrap().is_empty());
+    assert!(ledger.audit().await.unwrap().mismatches.is_empty());
+    eprintln!(
+        "{PLAYERS} players: {} spins, {busy} busy answers while Redis was down for {OUTAGE:?}",
+        staked / 100
+    );
+}
+
+async fn metric(server: &Server, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
