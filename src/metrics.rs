@@ -464,7 +464,7 @@ impl Metrics {
         }
     }
 
-    /// Creates the cluster's series at zero (cluster mode only).
+    /// Creates the cluster's series at zero (on one node too: its Redis series stay at zero).
     pub fn init_cluster_series(&self, tables: &[&str]) {
         for op in REDIS_OPS {
             self.redis_command_seconds.with_label_values(&[op]);

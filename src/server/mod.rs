@@ -405,6 +405,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let node = crate::cluster::node_id(&config.cluster.node_id);
     let table_ids: Vec<String> = table_configs.iter().map(|t| t.id.clone()).collect();
     let lease_ttl = Duration::from_millis(config.cluster.table_lease_ms);
+    metrics.init_cluster_series(&table_ids.iter().map(String::as_str).collect::<Vec<_>>());
     let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
         (
             crate::cluster::Bus::in_process(),
@@ -415,7 +416,6 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         let link = crate::cluster::RedisLink::connect(&config.cluster.redis_url, metrics.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
-        metrics.init_cluster_series(&table_ids.iter().map(String::as_str).collect::<Vec<_>>());
         let channels = crate::table::cluster::channels(&node, &table_ids);
         // The bus's subscriber task lives as long as the process.
         let relay = tokio_util::sync::CancellationToken::new();
