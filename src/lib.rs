@@ -31,11 +31,17 @@
 //!            (folded per batch); claims (trigger / mystery / ceiling) ride on SettleRound and
 //!            reset the level exactly once per (pool, level, cycle). A pusher task reads the
 //!            pools every 500 ms and broadcasts changes to every session.
+//!
+//!  cluster (cluster.redis_url): money in PostgreSQL; sessions, the reply log, presence and
+//!            table leases in Redis (cluster::{store, lease}); a table runs on its lease
+//!            holder, other nodes' players reach it over pub/sub (table::cluster): asks to the
+//!            holder, its events relayed back; every table movement carries the lease's
+//!            fencing token, which the ledger checks.
 //! ```
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`cluster`] | what nodes share besides the ledger: the event bus (Redis pub/sub or in process) |
+//! | [`cluster`] | what nodes share besides the ledger, in process or on Redis: pub/sub, sessions, reply log, presence, table leases |
 //! | [`config`] | typed settings, validation that names the key |
 //! | [`protocol`] | every WebSocket frame and the stable error codes |
 //! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings |
@@ -45,14 +51,15 @@
 //! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
 //! | [`jackpot`] | `jackpots.toml`, exact pool arithmetic, which round claims which level, live pool pushes |
-//! | [`table`] | live tables: `tables.toml`, round machine and bet book (pure), `LiveTable` actors |
+//! | [`table`] | live tables: `tables.toml`, round machine and bet book (pure), `LiveTable` actors, tables across nodes |
 //! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
 //!
 //! Money rules: amounts are `Decimal` in code and integer minor units in the ledger; every
 //! movement has a unique transaction id and is idempotent; a balance never goes negative; a
-//! round interrupted between stake and settlement is voided and refunded at start-up.
+//! round interrupted between stake and settlement is voided and refunded at start-up (in a
+//! cluster: by the stale-round sweeper, or by the node that takes a dead node's table over).
 
 pub mod app;
 pub mod cluster;
