@@ -136,19 +136,6 @@ async fn play(lb: String, token: String) -> Books {
     books
 }
 
-async fn gauge(node: &Server, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", node.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("cluster").await else {
@@ -239,7 +226,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let mut spread = [0.0; 3];
     for _ in 0..100 {
         for (i, n) in nodes.iter().enumerate() {
-            spread[i] = gauge(n, "croupier_websocket_connections").await;
+            spread[i] = metric(n, "croupier_websocket_connections").await;
         }
         if spread.iter().sum::<f64>() >= PLAYERS as f64 {
             break;
@@ -251,12 +238,12 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         "players on every node: {spread:?}"
     );
     for _ in 0..200 {
-        if gauge(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await >= 30.0 {
+        if metric(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await >= 30.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let before_kill = gauge(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await;
+    let before_kill = metric(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await;
     eprintln!("node 2 starfall spins at the kill: {before_kill}");
     nodes[1].kill9();
     let mut reconnects = 0;

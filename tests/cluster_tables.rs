@@ -18,26 +18,7 @@ use serde_json::{json, Value};
 const TABLE: &str = "roulette_1";
 const PLAYERS_PER_NODE: usize = 2;
 const STAKE: i64 = 100; // cents, on red
-/// Frames a test reads while waiting for one kind (rounds push about one a second).
-const MAX_FRAMES_WAITED: usize = 600;
 const OPERATOR_KEY: &str = "cluster-tables-operator-key-0123456789";
-
-async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..MAX_FRAMES_WAITED {
-        let frame = client.recv().await;
-        assert_ne!(frame["type"], "__closed", "closed while waiting for {what}");
-        if pred(&frame) {
-            return frame;
-        }
-    }
-    panic!("no {what} within {MAX_FRAMES_WAITED} frames");
-}
-
-async fn ask(client: &mut Client, frame: Value) -> Value {
-    let req_id = frame["req_id"].clone();
-    client.send(frame).await;
-    wait_for(client, "the reply", |f| f["req_id"] == req_id).await
-}
 
 /// Which node runs the table, as `node`'s `/v1/cluster` says.
 async fn table_node(node: &Server) -> Option<String> {

@@ -13,30 +13,8 @@ const FAST: &[(&str, &str)] = &[
     ("rate_per_second = 50", "rate_per_second = 10000"),
     ("burst = 100", "burst = 10000"),
 ];
-/// Frames a test reads while waiting for one kind: rounds push about one frame a second.
-const MAX_FRAMES_WAITED: usize = 400;
-
-/// Reads frames until one matches, skipping the others (countdowns, other events).
-async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..MAX_FRAMES_WAITED {
-        let frame = client.recv().await;
-        assert_ne!(frame["type"], "__closed", "closed while waiting for {what}");
-        if pred(&frame) {
-            return frame;
-        }
-    }
-    panic!("no {what} within {MAX_FRAMES_WAITED} frames");
-}
-
 async fn wait_type(client: &mut Client, kind: &str) -> Value {
     wait_for(client, kind, |f| f["type"] == kind).await
-}
-
-/// Sends a request and waits for the frame answering its `req_id` (pushes skipped).
-async fn ask(client: &mut Client, frame: Value) -> Value {
-    let req_id = frame["req_id"].clone();
-    client.send(frame).await;
-    wait_for(client, "the reply", |f| f["req_id"] == req_id).await
 }
 
 /// The balance, skipping any table pushes that arrive before the reply.

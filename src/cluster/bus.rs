@@ -198,19 +198,13 @@ mod tests {
     /// published on one reaches the other's subscribers, and its own.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_events_reach_every_node() {
-        let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
-            assert!(
-                std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-                "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
-            );
-            eprintln!("skipped: CROUPIER_TEST_REDIS is not set (scripts/test.sh sets it)");
+        let Some(first) = crate::cluster::test_redis().await else {
             return;
         };
+        let second = crate::cluster::test_redis().await.expect("the same Redis");
         let stop = CancellationToken::new();
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        let link = || RedisLink::connect(&url, metrics.clone());
-        let one = Bus::redis(link().await.unwrap(), &["t".into()], stop.clone());
-        let two = Bus::redis(link().await.unwrap(), &["t".into()], stop.clone());
+        let one = Bus::redis(first, &["t".into()], stop.clone());
+        let two = Bus::redis(second, &["t".into()], stop.clone());
         let (mut on_one, mut on_two) = (one.subscribe(), two.subscribe());
         // The subscriber tasks subscribe asynchronously: publish until the other node hears.
         let mut heard = None;

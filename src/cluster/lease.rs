@@ -225,20 +225,9 @@ impl Leases {
 mod tests {
     //! The same cases on the in-process leases and on Redis (`CROUPIER_TEST_REDIS`).
     use super::*;
-    use std::sync::Arc;
 
     async fn redis_leases(ttl: Duration) -> Option<Leases> {
-        let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
-            assert!(
-                std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-                "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
-            );
-            eprintln!("skipped on Redis: CROUPIER_TEST_REDIS is not set");
-            return None;
-        };
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        let link = RedisLink::connect(&url, metrics).await.unwrap();
-        Some(Leases::redis(link, ttl))
+        Some(Leases::redis(crate::cluster::test_redis().await?, ttl))
     }
 
     fn table() -> String {

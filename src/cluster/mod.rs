@@ -125,6 +125,26 @@ impl RedisLink {
     }
 }
 
+/// The test script's Redis (`CROUPIER_TEST_REDIS`), or `None` with a note when it is not set;
+/// under the test script (`CROUPIER_REQUIRE_SERVICES=1`) a missing Redis fails.
+#[cfg(test)]
+pub(crate) async fn test_redis() -> Option<RedisLink> {
+    let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
+        assert!(
+            std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
+            "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
+        );
+        eprintln!("skipped on Redis: CROUPIER_TEST_REDIS is not set (scripts/test.sh sets it)");
+        return None;
+    };
+    let metrics = Arc::new(Metrics::new());
+    Some(
+        RedisLink::connect(&url, metrics)
+            .await
+            .expect("the test Redis answers"),
+    )
+}
+
 /// A node's name in the cluster: `cluster.node_id`, or generated at start.
 pub fn node_id(configured: &str) -> Arc<str> {
     if configured.is_empty() {

@@ -525,18 +525,7 @@ mod tests {
     use super::*;
 
     async fn redis_store() -> Option<SharedState> {
-        let Ok(url) = std::env::var("CROUPIER_TEST_REDIS") else {
-            assert!(
-                std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
-                "CROUPIER_TEST_REDIS is not set: run the suite with scripts/test.sh"
-            );
-            eprintln!("skipped on Redis: CROUPIER_TEST_REDIS is not set");
-            return None;
-        };
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        Some(SharedState::redis(
-            RedisLink::connect(&url, metrics).await.unwrap(),
-        ))
+        Some(SharedState::redis(crate::cluster::test_redis().await?))
     }
 
     fn unique(prefix: &str) -> String {

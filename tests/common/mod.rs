@@ -398,3 +398,39 @@ pub fn cents(text: &str) -> i64 {
     let d: rust_decimal::Decimal = text.parse().unwrap();
     (d * rust_decimal::Decimal::from(100)).try_into().unwrap()
 }
+
+/// Frames a test reads while waiting for one kind: live tables push about one frame a second.
+pub const MAX_FRAMES_WAITED: usize = 600;
+
+/// Reads frames until one matches, skipping the others (countdowns, other events).
+pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..MAX_FRAMES_WAITED {
+        let frame = client.recv().await;
+        assert_ne!(frame["type"], "__closed", "closed while waiting for {what}");
+        if pred(&frame) {
+            return frame;
+        }
+    }
+    panic!("no {what} within {MAX_FRAMES_WAITED} frames");
+}
+
+/// Sends a request and waits for the frame answering its `req_id` (pushes skipped).
+pub async fn ask(client: &mut Client, frame: Value) -> Value {
+    let req_id = frame["req_id"].clone();
+    client.send(frame).await;
+    wait_for(client, "the reply", |f| f["req_id"] == req_id).await
+}
+
+/// A sample of a node's `/metrics` (`name` with its labels, as printed), 0 if absent.
+pub async fn metric(node: &Server, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", node.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
