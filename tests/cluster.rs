@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -18,15 +18,6 @@ const PLAYERS: usize = 9;
 const SPINS: usize = 60;
 /// Reconnect and resend attempts a player makes after losing its node (bounded).
 const ATTEMPTS: usize = 120;
-
-struct Nginx(std::process::Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn connect(lb: &str, token: &str) -> Option<Client> {
     let url = format!("ws://{lb}/v1/ws?token={token}");
@@ -143,12 +134,6 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     };
     let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
     let redis_line = format!("redis_url = {redis:?}");
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        panic!("nginx is missing: run scripts/install-test-deps.sh");
-    };
     let dir = tempfile::tempdir().unwrap();
     let pools_line = jackpots_file(dir.path(), HOT_POOL);
     let url_line = format!("postgres_url = {url:?}");
@@ -164,40 +149,9 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
     let mut nodes = [first, second, third];
-    let addresses: Vec<String> = nodes
-        .iter()
-        .map(|n| n.base.trim_start_matches("http://").to_string())
-        .collect();
-    let port = free_port();
-    let prefix = tempfile::tempdir().unwrap();
-    let conf = prefix.path().join("nginx.conf");
-    let refs = [&*addresses[0], &*addresses[1], &*addresses[2]];
-    std::fs::write(&conf, nginx_conf(&refs, port)).unwrap();
-    let _proxy = Nginx(
-        Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(format!("{}/", prefix.path().display()))
-            .args(["-g", "daemon off; master_process off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let lb = format!("127.0.0.1:{port}");
+    let proxy = Nginx::start(&nodes).await;
+    let lb = proxy.base.trim_start_matches("http://").to_string();
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("http://{lb}/health/ready"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // Sessions through the balancer (the demo deposit is exactly once, whichever node). Player
     // ids are new on every run: the test Redis outlives each test's fresh ledger, and a
     // player's reply log there would answer this run's req_ids with the last run's replies.

@@ -1,7 +1,7 @@
-//! A live table across three nodes on one PostgreSQL and one Redis: the table runs on the node
-//! holding its lease; players connected to every node join it, bet on it and are paid by it,
-//! and all see the same round. Then the table's node is killed with SIGKILL in the middle of a
-//! round: its players reconnect to the other nodes with their token, another node takes the
+//! A live table across three nodes behind nginx, on one PostgreSQL and one Redis: the table
+//! runs on the node holding its lease; players connected to every node join it, bet on it and
+//! are paid by it, and all see the same round. Then the table's node is killed with SIGKILL in
+//! the middle of a round: its players reconnect through nginx with their token, another node takes the
 //! lease, voids the round in flight and refunds every bet of it exactly once, and play goes on.
 //! Then the new table node is drained (`POST /v1/admin/drain`): it hands the table to the last
 //! node and tells its players to reconnect, which they do. At the end every balance is exact
@@ -61,7 +61,6 @@ async fn agreed_runner(nodes: &[&Server]) -> String {
 struct Player {
     name: String,
     token: String,
-    node: usize,
     client: Client,
     /// Cents expected on the balance: deposits − stakes kept + returns.
     expected: i64,
@@ -111,11 +110,7 @@ async fn bet_everyone(players: &mut [Player], round_tag: &str) -> String {
                 .await;
                 continue;
             }
-            assert_eq!(
-                reply["type"], "bet_accepted",
-                "{} on node {}: {reply}",
-                p.name, p.node
-            );
+            assert_eq!(reply["type"], "bet_accepted", "{}: {reply}", p.name);
             p.expected -= STAKE;
             accepted.insert(reply["round_id"].as_str().unwrap().to_string());
             break;
@@ -127,6 +122,44 @@ async fn bet_everyone(players: &mut [Player], round_tag: &str) -> String {
         "every node's players bet in one round: {accepted:?} (opens seen: {rounds:?})"
     );
     accepted.into_iter().next().unwrap()
+}
+
+/// Whether the player's connection still answers; a `reconnect` push seen on the way is
+/// returned (a draining node says why it lets the player go).
+async fn still_connected(p: &mut Player) -> (bool, Option<Value>) {
+    let ping = format!("ping-{}", uuid_like());
+    if p.client
+        .ws_send(json!({"type": "ping", "req_id": ping}))
+        .await
+        .is_err()
+    {
+        return (false, None);
+    }
+    let mut told = None;
+    while let Some(frame) = p.client.try_recv().await {
+        if frame["type"] == "reconnect" {
+            told = Some(frame);
+        } else if frame["req_id"] == ping.as_str() {
+            return (true, told);
+        }
+    }
+    (false, told)
+}
+
+/// Players whose node is gone come back through the balancer with their token and sit down
+/// at the table again. Returns how many did, and the `reconnect` pushes they were sent.
+async fn come_back(players: &mut [Player], lb: &str, tag: &str) -> (usize, Vec<Value>) {
+    let (mut back, mut told) = (0, Vec::new());
+    for p in players.iter_mut() {
+        let (alive, reconnect) = still_connected(p).await;
+        told.extend(reconnect);
+        if !alive {
+            p.client = Client::connect_at(lb, &p.token).await;
+            join(&mut p.client, &format!("{}-{tag}", p.name)).await;
+            back += 1;
+        }
+    }
+    (back, told)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,6 +182,8 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
     let mut nodes = vec![first, second, third];
+    let proxy = Nginx::start(&nodes).await;
+    let lb = proxy.base.clone();
     let names: Vec<String> = futures_util::future::join_all(nodes.iter().map(node_name)).await;
     let runner = agreed_runner(&nodes.iter().collect::<Vec<_>>()).await;
     let owner = names
@@ -156,23 +191,24 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         .position(|n| n == &runner)
         .expect("a node of ours runs it");
 
-    // Two players per node, every one seated at the one table.
+    // Six players through nginx (least_conn: two per node), every one at the one table.
     let run = uuid_like();
     let mut players = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        for k in 0..PLAYERS_PER_NODE {
-            let name = format!("ct-{run}-{i}{k}");
-            let session = open_session(node, &name).await;
-            let mut client = Client::connect(node, &session.token).await;
-            join(&mut client, &name).await;
-            players.push(Player {
-                expected: cents(&session.balance),
-                name,
-                token: session.token,
-                node: i,
-                client,
-            });
-        }
+    for k in 0..3 * PLAYERS_PER_NODE {
+        let name = format!("ct-{run}-{k}");
+        let session = open_session_at(&lb, &name).await;
+        let mut client = Client::connect_at(&lb, &session.token).await;
+        join(&mut client, &name).await;
+        players.push(Player {
+            expected: cents(&session.balance),
+            name,
+            token: session.token,
+            client,
+        });
+    }
+    for node in &nodes {
+        let here = metric(node, "croupier_websocket_connections").await;
+        assert!(here >= 1.0, "players on every node");
     }
 
     // Round 1: everyone bets; every bettor is paid by the table's node, wherever they are.
@@ -197,17 +233,13 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     }
     assert_eq!(results.len(), 1, "one result for everyone: {results:?}");
 
-    // Round 2: everyone bets, then the table's node dies while betting is still open.
+    // Round 2: everyone bets, then the table's node dies while betting is still open. Its
+    // players come back through nginx on the other nodes with their token.
     let round2 = bet_everyone(&mut players, "r2").await;
     nodes[owner].kill9();
+    let (back, _) = come_back(&mut players, &lb, "again").await;
+    assert!(back >= 1, "the dead node's players reconnected");
     let survivors: Vec<usize> = (0..nodes.len()).filter(|&i| i != owner).collect();
-    // The dead node's players come back on the survivors with their token and sit down again.
-    for (n, p) in players.iter_mut().filter(|p| p.node == owner).enumerate() {
-        let node = survivors[n % survivors.len()];
-        p.node = node;
-        p.client = Client::connect(&nodes[node], &p.token).await;
-        join(&mut p.client, &format!("{}-again", p.name)).await;
-    }
     let alive: Vec<&Server> = survivors.iter().map(|&i| &nodes[i]).collect();
     let new_runner = agreed_runner(&alive).await;
     assert_ne!(new_runner, runner, "the table moved");
@@ -260,7 +292,7 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     }
 
     // Drain the table's node: it stops taking players, hands the table to the last node and
-    // tells its players to reconnect; they do, and play on.
+    // tells its players to reconnect; they do, through nginx, and play on.
     let drained = names.iter().position(|n| n == &new_runner).unwrap();
     let last = survivors.iter().copied().find(|&i| i != drained).unwrap();
     let http = reqwest::Client::new();
@@ -300,13 +332,12 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         Some(&names[last]),
         "the last node runs the table"
     );
-    for p in players.iter_mut().filter(|p| p.node == drained) {
-        let told = wait_for(&mut p.client, "reconnect", |f| f["type"] == "reconnect").await;
-        assert_eq!(told["reason"], "node draining", "{told}");
-        p.node = last;
-        p.client = Client::connect(&nodes[last], &p.token).await;
-        join(&mut p.client, &format!("{}-drained", p.name)).await;
-    }
+    let (back, told) = come_back(&mut players, &lb, "drained").await;
+    assert!(back >= 1, "the drained node's players reconnected");
+    assert!(
+        told.iter().any(|f| f["reason"] == "node draining"),
+        "they were told why: {told:?}"
+    );
     let round4 = bet_everyone(&mut players, "r4").await;
     for p in players.iter_mut() {
         let settled = wait_for(&mut p.client, "bet_settled", |f| {
@@ -316,8 +347,10 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         p.expected += cents(settled["returned"].as_str().unwrap());
     }
 
-    // The money audit: every balance exact, nothing left open, entries add up.
+    // The money audit: every balance exact; the players' money plus the house's take is the
+    // money they started with; nothing left open; every balance equals its entries.
     let mut balances = BTreeMap::new();
+    let mut total = 0;
     for p in players.iter_mut() {
         let reply = ask(
             &mut p.client,
@@ -326,6 +359,7 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         .await;
         let balance = cents(reply["balance"].as_str().unwrap());
         assert_eq!(balance, p.expected, "{}'s balance", p.name);
+        total += balance;
         balances.insert(p.name.clone(), balance);
     }
     let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
@@ -338,8 +372,24 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     );
     let audit = ledger.audit().await.unwrap();
     assert!(audit.mismatches.is_empty(), "{audit:?}");
+    let mut house = 0;
+    for p in &players {
+        let id = croupier::ids::PlayerId::parse(&p.name).unwrap();
+        for round in ledger.history(&id, 100).await.unwrap() {
+            if round.status == croupier::wallet::RoundStatus::Settled {
+                house += round.bet_minor - round.win_minor;
+            }
+        }
+    }
+    let started = 100_000 * players.len() as i64;
+    assert_eq!(
+        total + house,
+        started,
+        "balances + house = the money the players started with"
+    );
     eprintln!(
-        "table ran on {runner}, then on {new_runner}; {} players, balances {balances:?}",
+        "table ran on {runner}, then {new_runner}, then {}; {} players, house {house}, balances {balances:?}",
+        names[last],
         players.len()
     );
 }

@@ -195,8 +195,13 @@ pub struct Session {
 }
 
 pub async fn open_session(server: &Server, player: &str) -> Session {
+    open_session_at(&server.base, player).await
+}
+
+/// [`open_session`] at any base URL (a load balancer in front of nodes).
+pub async fn open_session_at(base: &str, player: &str) -> Session {
     let reply = reqwest::Client::new()
-        .post(format!("{}/v1/sessions", server.base))
+        .post(format!("{base}/v1/sessions"))
         .json(&json!({"player_id": player, "currency": "EUR"}))
         .send()
         .await
@@ -291,6 +296,62 @@ pub fn nginx_conf(nodes: &[&str; 3], listen: u16) -> String {
     lines.join("\n")
 }
 
+/// nginx in front of three nodes, with the shipped `deploy/nginx.conf` (rewritten by
+/// [`nginx_conf`]); stopped when dropped.
+pub struct Nginx {
+    child: std::process::Child,
+    _prefix: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl Nginx {
+    pub async fn start(nodes: &[Server]) -> Nginx {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("nginx is missing: run scripts/install-test-deps.sh");
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| n.base.trim_start_matches("http://").to_string())
+            .collect();
+        let refs = [&*addresses[0], &*addresses[1], &*addresses[2]];
+        let port = free_port();
+        let prefix = tempfile::tempdir().unwrap();
+        let conf = prefix.path().join("nginx.conf");
+        std::fs::write(&conf, nginx_conf(&refs, port)).unwrap();
+        let child = Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(format!("{}/", prefix.path().display()))
+            .args(["-g", "daemon off; master_process off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{base}/health/ready")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Nginx {
+            child,
+            _prefix: prefix,
+            base,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Server pushes that may interleave with any reply when jackpots are on.
 pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
 
@@ -301,7 +362,13 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(server: &Server, token: &str) -> Client {
-        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url(token))
+        Self::connect_at(&server.base, token).await
+    }
+
+    /// [`Client::connect`] at any base URL (a load balancer in front of nodes).
+    pub async fn connect_at(base: &str, token: &str) -> Client {
+        let url = format!("{}/v1/ws?token={token}", base.replace("http://", "ws://"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket upgrade");
         let welcome = next_json(&mut ws).await;
