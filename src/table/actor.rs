@@ -521,7 +521,7 @@ impl LiveTable {
                         money_text(*balance_minor, &bet.amount)
                     }
                     None => {
-                        tracing::error!(table = %table, bet = %bet.bet_id, "settlement not committed; start-up recovery will refund it");
+                        tracing::error!(table = %table, bet = %bet.bet_id, "settlement not committed: the table's new node refunds it if the table moved, else recovery does");
                         continue;
                     }
                 };
@@ -608,7 +608,7 @@ impl LiveTable {
         ctx.spawn(join_all(work).into_actor(self).map(move |results, act, _ctx| {
             for (bet, applied) in results {
                 let Some((balance_minor, _)) = applied else {
-                    tracing::error!(table = %table, bet = %bet.bet_id, "refund not committed; start-up recovery will refund it");
+                    tracing::error!(table = %table, bet = %bet.bet_id, "refund not committed: the table's new node refunds it if the table moved, else recovery does");
                     continue;
                 };
                 let frame = ServerFrame::BetSettled {
@@ -656,6 +656,12 @@ async fn apply_with_retries(
             }
             Ok(other) => {
                 tracing::error!(?other, "unexpected wallet answer to a table movement");
+                return None;
+            }
+            Err(crate::wallet::WalletError::Refused(
+                refused @ crate::wallet::MovementError::Fenced { .. },
+            )) => {
+                tracing::warn!(%refused, "table movement refused by the fence: this node no longer runs the table");
                 return None;
             }
             Err(crate::wallet::WalletError::Refused(refused)) => {
