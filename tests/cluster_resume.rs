@@ -1,0 +1,124 @@
+//! Resume anywhere: a player who moves to another node of the cluster (same token) gets the
+//! very same replies for the `req_id`s already answered on the first node, from the shared
+//! reply log in Redis, and is never charged again. A `balance` request, which the ledger cannot
+//! rebuild, proves the reply came from the log: resent after the balance changed, it still
+//! answers the balance of the first time. Presence and the node registry follow the player.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+async fn cluster_view(node: &Server) -> Value {
+    reqwest::get(format!("{}/v1/cluster", node.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice() {
+    let Some(url) = pg_database("clresume").await else {
+        return;
+    };
+    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
+    let redis_line = format!("redis_url = {redis:?}");
+    let url_line = format!("postgres_url = {url:?}");
+    let a = Server::start_with(&[
+        ("postgres_url = \"\"", url_line.as_str()),
+        ("redis_url = \"\"", redis_line.as_str()),
+        ("file = \"config/tables.toml\"", "file = \"\""),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let b = Server::spawn(&a.config, &dir.path().join("b"));
+
+    let player = format!("resume-{}", uuid_like());
+    let session = open_session(&a, &player).await;
+    let mut on_a = Client::connect(&a, &session.token).await;
+    let spin = json!({"type": "spin", "req_id": "s1", "game": "classic_sevens", "bet": "1.00"});
+    let first_spin = on_a.request(spin.clone()).await;
+    assert_eq!(first_spin["type"], "spin_result", "{first_spin}");
+    let balance = json!({"type": "balance", "req_id": "b1"});
+    let first_balance = on_a.request(balance.clone()).await;
+    assert_eq!(first_balance["type"], "balance", "{first_balance}");
+    // The balance moves on after b1 was answered.
+    let second = on_a
+        .request(json!({"type": "spin", "req_id": "s2", "game": "classic_sevens", "bet": "1.00"}))
+        .await;
+    assert_eq!(second["type"], "spin_result", "{second}");
+
+    // The reply log is written behind the reply: wait (bounded) until it holds s2.
+    let redis_client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = redis_client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let key = format!("croupier:replies:{player}");
+    let mut logged = 0;
+    for _ in 0..100 {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        logged = members.len();
+        if members.iter().any(|m| m.starts_with("s2\n")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(logged, 3, "s1, b1 and s2 in the player's reply log");
+
+    // On node B the old req_ids answer as the first time: b1 with the balance of then.
+    let mut on_b = Client::connect(&b, &session.token).await;
+    assert_eq!(
+        on_b.welcome["balance"], second["balance"],
+        "the same balance on any node"
+    );
+    assert_ne!(first_balance["balance"], second["balance"]);
+    assert_eq!(
+        on_b.request(spin).await,
+        first_spin,
+        "s1 replayed, not charged"
+    );
+    assert_eq!(on_b.request(balance).await, first_balance, "b1 replayed");
+    let now = on_b.balance().await;
+    assert_eq!(
+        now,
+        second["balance"].as_str().unwrap(),
+        "charged once per spin"
+    );
+
+    // Presence: node B's heartbeat lists the player's connection.
+    let name_b = cluster_view(&b).await["node"].clone();
+    let mut listed = false;
+    for _ in 0..50 {
+        let view = cluster_view(&a).await;
+        let nodes = view["nodes"].as_array().cloned().unwrap_or_default();
+        listed = nodes.len() == 2
+            && nodes
+                .iter()
+                .any(|n| n["node"] == name_b && n["players"].as_u64() >= Some(1));
+        if listed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(listed, "both nodes in the registry, the player on B");
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
+        .await
+        .unwrap();
+    use croupier::wallet::Ledger;
+    let id = croupier::ids::PlayerId::parse(&player).unwrap();
+    assert_eq!(
+        ledger.history(&id, 10).await.unwrap().len(),
+        2,
+        "two spins, two rounds"
+    );
+}
