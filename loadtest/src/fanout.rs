@@ -26,9 +26,11 @@ const ROUND_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Args)]
 pub struct FanoutArgs {
-    /// Server URL (loopback only).
+    /// Server URL(s) (loopback only): several (repeat the flag or separate by commas) spread
+    /// the clients round-robin over the nodes of a cluster; the table runs on one of them and
+    /// the others relay its events. Broadcast figures are read from the first.
     #[arg(long, short = 't', default_value = "http://127.0.0.1:8080")]
-    pub target: String,
+    pub target: Vec<String>,
     /// Clients to seat at the table.
     #[arg(long, short = 'p', default_value_t = 1000)]
     pub players: usize,
@@ -124,7 +126,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     if args.rounds == 0 || args.rounds > MAX_FANOUT_ROUNDS {
         bail!("--rounds must be 1 to {MAX_FANOUT_ROUNDS}");
     }
-    let target = parse_targets(std::slice::from_ref(&args.target), false, false)?.remove(0);
+    let targets = parse_targets(&args.target, false, false)?;
+    let target = targets[0].clone();
     let http = http_client()?;
     let run_id = std::process::id();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -132,7 +135,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(SEATING_CONCURRENCY));
     for i in 0..args.players {
-        let (target, http, tx) = (target.clone(), http.clone(), tx.clone());
+        let target = targets[i % targets.len()].clone();
+        let (http, tx) = (http.clone(), tx.clone());
         let (table, permits) = (args.table.clone(), permits.clone());
         let player = format!("fanout-{run_id}-{i}");
         let rounds = args.rounds;
@@ -164,9 +168,10 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     let mut rounds: Vec<(String, Vec<Instant>)> = by_round.into_iter().collect();
     rounds.sort_by(|a, b| a.0.cmp(&b.0));
     println!(
-        "table-fanout: {} clients at {}, {} rounds seen, {failures} clients failed, {:.1} s",
+        "table-fanout: {} clients at {} over {} node(s), {} rounds seen, {failures} clients failed, {:.1} s",
         args.players,
         args.table,
+        targets.len(),
         rounds.len(),
         started.elapsed().as_secs_f64()
     );
