@@ -317,15 +317,14 @@ impl Config {
             ));
         }
         let redis = &self.cluster.redis_url;
-        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(fail(
                 "cluster.redis_url",
                 "must be empty (one node) or a redis:// URL".into(),
             ));
         }
         let url = &self.ledger.postgres_url;
-        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
+        if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(fail(
                 "ledger.postgres_url",
                 "must be empty (embedded SQLite) or a postgres:// URL".into(),

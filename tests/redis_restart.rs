@@ -37,12 +37,15 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server (scripts/install-test-deps.sh installs it)");
+        let mut child = child;
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return child;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not listen on {port}");
     }
 

@@ -123,7 +123,10 @@ impl Bus {
     /// is reported and the event is delivered locally only: announcements are informational,
     /// money never rides here.
     pub async fn publish(&self, event: Arc<str>) {
-        if let Err(error) = self.publish_on(EVENTS_CHANNEL, &[event.clone()]).await {
+        if let Err(error) = self
+            .publish_on(EVENTS_CHANNEL, std::slice::from_ref(&event))
+            .await
+        {
             tracing::warn!(%error, "bus: publish failed; delivering on this node only");
             self.publish_local(event);
         }

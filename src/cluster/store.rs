@@ -76,9 +76,12 @@ struct ReplyWrite {
     member: String,
 }
 
+/// A player's latest replies, oldest first: `(req_id, reply)`.
+type ReplyLog = VecDeque<(String, Arc<str>)>;
+
 #[derive(Default)]
 struct Local {
-    replies: Mutex<HashMap<PlayerId, VecDeque<(String, Arc<str>)>>>,
+    replies: Mutex<HashMap<PlayerId, ReplyLog>>,
     nodes: Mutex<HashMap<String, (NodeInfo, i64)>>,
     presence: Mutex<HashMap<PlayerId, (String, i64)>>,
 }
@@ -628,7 +631,11 @@ mod tests {
             seen_at_ms: now_ms(),
         };
         store
-            .heartbeat(&info(&a, true), &[player.clone()], Duration::from_secs(30))
+            .heartbeat(
+                &info(&a, true),
+                std::slice::from_ref(&player),
+                Duration::from_secs(30),
+            )
             .await
             .unwrap();
         store

@@ -756,7 +756,7 @@ impl Handler<PruneNodes> for LiveTable {
         self.seats.retain(|_, seat| {
             seat.pusher
                 .remote_node()
-                .is_none_or(|node| msg.alive.contains(node))
+                .map_or(true, |node| msg.alive.contains(node))
         });
         self.count_seats();
     }
