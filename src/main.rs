@@ -82,7 +82,7 @@ enum Command {
     },
 }
 
-fn load_config(path: &PathBuf, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     let mut config = Config::load(path)?;
     if let Ok(secret) = std::env::var("CROUPIER_AUTH_SECRET") {
         config.auth.secret = secret;

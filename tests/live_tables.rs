@@ -106,7 +106,9 @@ async fn every_seated_player_sees_the_same_round_and_is_paid_by_the_rules() {
         vec![("dozen", vec![2], "3.00"), ("column", vec![1], "1.00")],
         vec![("even", vec![], "5.00"), ("black", vec![], "4.00")],
     ];
-    let mut accepted: Vec<HashMap<String, (String, Vec<u8>, i64)>> = Vec::new();
+    /// Each player's accepted bets: bet id → (kind, numbers, stake in cents).
+    type Accepted = HashMap<String, (String, Vec<u8>, i64)>;
+    let mut accepted: Vec<Accepted> = Vec::new();
     for (p, c) in clients.iter_mut().enumerate() {
         let mut mine = HashMap::new();
         for (i, (kind, numbers, amount)) in plan[p].iter().enumerate() {
