@@ -171,7 +171,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// `audit` (balances against entries) and `reconcile` (that, plus every jackpot pool).
-fn audit(config: &PathBuf, data_dir: Option<PathBuf>, pools: bool) -> anyhow::Result<()> {
+fn audit(config: &std::path::Path, data_dir: Option<PathBuf>, pools: bool) -> anyhow::Result<()> {
     let config = load_config(config, data_dir)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
