@@ -32,6 +32,10 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
         ("postgres_url = \"\"", url_line.as_str()),
         ("redis_url = \"\"", redis_line.as_str()),
         ("file = \"config/tables.toml\"", "file = \"\""),
+        (
+            "operator_key = \"\"",
+            "operator_key = \"resume-operator-key-0123456789abcdef\"",
+        ),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
@@ -111,6 +115,45 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(listed, "both nodes in the registry, the player on B");
+    // An operator asks any node where the player is.
+    let key = "resume-operator-key-0123456789abcdef";
+    let http = reqwest::Client::new();
+    let url_on_a = format!("{}/v1/admin/players/{player}", a.base);
+    let refused = http.get(&url_on_a).send().await.unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        401,
+        "presence needs the operator key"
+    );
+    drop(on_a);
+    let mut at = Value::Null;
+    for _ in 0..50 {
+        at = http
+            .get(&url_on_a)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if at["node"] == name_b {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(at["node"], name_b, "{at}");
+    let bad = http
+        .get(format!("{}/v1/admin/players/no%20spaces", a.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status().as_u16(),
+        400,
+        "a player id that cannot be is refused"
+    );
     let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
         .await
         .unwrap();

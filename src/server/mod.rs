@@ -221,6 +221,22 @@ async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, Ht
     })))
 }
 
+/// Where a player is connected (operator key): the node from the presence heartbeats (on any
+/// node of the cluster), or `null` when the player is not connected.
+async fn player_presence(
+    app: web::Data<App>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    check_operator(&app, &req)?;
+    let player = PlayerId::parse(&path).map_err(|e| HttpError::BadRequest(e.to_string()))?;
+    let node = app.shared.presence(&player).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "player_id": player.as_str(),
+        "node": node,
+    })))
+}
+
 async fn list_tables(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "tables": app.tables.views().await }))
 }
@@ -527,6 +543,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/jackpots", web::get().to(list_jackpots))
             .route("/v1/cluster", web::get().to(cluster_view))
             .route("/v1/admin/drain", web::post().to(drain))
+            .route("/v1/admin/players/{player}", web::get().to(player_presence))
             .route("/v1/ws", web::get().to(websocket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
