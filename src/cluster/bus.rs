@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{ClusterError, RedisLink};
+use super::{ClusterError, RedisLink, Seal};
 
 /// The one pub/sub channel of a deployment's player-wide events.
 pub const EVENTS_CHANNEL: &str = "croupier:events";
@@ -30,6 +30,8 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 pub struct Bus {
     channels: Arc<HashMap<String, broadcast::Sender<Arc<str>>>>,
     redis: Option<RedisLink>,
+    /// Seals the events channel over Redis (the table channels are sealed by their users).
+    seal: Option<Seal>,
 }
 
 fn senders(extra: &[String]) -> HashMap<String, broadcast::Sender<Arc<str>>> {
@@ -55,15 +57,17 @@ impl Bus {
         Bus {
             channels: Arc::new(senders(channels)),
             redis: None,
+            seal: None,
         }
     }
 
     /// A bus over Redis pub/sub with these channels besides the events channel: publishing
     /// goes through the node's `RedisLink`, and a subscriber task relays every channel to this
     /// node's receivers until `stop`, re-subscribing whenever Redis comes back.
-    pub fn redis(link: RedisLink, channels: &[String], stop: CancellationToken) -> Bus {
+    pub fn redis(link: RedisLink, channels: &[String], seal: Seal, stop: CancellationToken) -> Bus {
         let map = Arc::new(senders(channels));
         let relay = map.clone();
+        let opener = seal.clone();
         let client = link.client().clone();
         let names: Vec<String> = map.keys().cloned().collect();
         tokio::spawn(async move {
@@ -84,9 +88,16 @@ impl Bus {
                                     _ = stop.cancelled() => return,
                                     message = messages.next() => match message {
                                         Some(m) => {
-                                            let sender = relay.get(m.get_channel_name());
+                                            let channel = m.get_channel_name();
+                                            let sender = relay.get(channel);
                                             if let (Some(sender), Ok(text)) = (sender, m.get_payload::<String>()) {
-                                                let _ = sender.send(Arc::from(text));
+                                                if channel != EVENTS_CHANNEL {
+                                                    let _ = sender.send(Arc::from(text));
+                                                } else if let Some(body) = opener.open(&text) {
+                                                    let _ = sender.send(Arc::from(body));
+                                                } else {
+                                                    tracing::warn!("bus: event with a wrong seal ignored (same auth.secret on every node?)");
+                                                }
                                             }
                                         }
                                         None => break,
@@ -112,6 +123,7 @@ impl Bus {
         Bus {
             channels: map,
             redis: Some(link),
+            seal: Some(seal),
         }
     }
 
@@ -123,10 +135,11 @@ impl Bus {
     /// is reported and the event is delivered locally only: announcements are informational,
     /// money never rides here.
     pub async fn publish(&self, event: Arc<str>) {
-        if let Err(error) = self
-            .publish_on(EVENTS_CHANNEL, std::slice::from_ref(&event))
-            .await
-        {
+        let sealed = match &self.seal {
+            Some(seal) => Arc::from(seal.seal(&event)),
+            None => event.clone(),
+        };
+        if let Err(error) = self.publish_on(EVENTS_CHANNEL, &[sealed]).await {
             tracing::warn!(%error, "bus: publish failed; delivering on this node only");
             self.publish_local(event);
         }
@@ -206,8 +219,9 @@ mod tests {
         };
         let second = crate::cluster::test_redis().await.expect("the same Redis");
         let stop = CancellationToken::new();
-        let one = Bus::redis(first, &["t".into()], stop.clone());
-        let two = Bus::redis(second, &["t".into()], stop.clone());
+        let seal = Seal::new("test secret");
+        let one = Bus::redis(first, &["t".into()], seal.clone(), stop.clone());
+        let two = Bus::redis(second, &["t".into()], seal, stop.clone());
         let (mut on_one, mut on_two) = (one.subscribe(), two.subscribe());
         // The subscriber tasks subscribe asynchronously: publish until the other node hears.
         let mut heard = None;
@@ -227,6 +241,15 @@ mod tests {
         while got != "back" {
             got = next(&mut on_one).await;
         }
+        // An event someone without the secret publishes straight on Redis is dropped.
+        let forged: Arc<str> = Arc::from("{\"type\":\"jackpot_won\",\"amount\":\"1000000.00\"}");
+        one.publish_on(EVENTS_CHANNEL, &[forged]).await.unwrap();
+        two.publish(Arc::from("after")).await;
+        assert_eq!(
+            next(&mut on_one).await,
+            "after",
+            "the forged event never arrived"
+        );
         // Other channels are kept apart, in order, several messages per round trip.
         let mut table_on_two = two.listen("t").unwrap();
         let batch: Vec<Arc<str>> = vec![Arc::from("a"), Arc::from("b")];

@@ -125,6 +125,87 @@ impl RedisLink {
     }
 }
 
+/// Signs and checks what nodes tell each other over Redis (asks, answers, table events) with
+/// HMAC-SHA256 under `auth.secret`, which every node of a deployment shares: a Redis client
+/// without the secret can neither place a bet in a player's name nor show players a result
+/// that the table did not draw.
+#[derive(Clone)]
+pub struct Seal {
+    key: hmac::Hmac<sha2::Sha256>,
+}
+
+/// Hex digits of a seal (HMAC-SHA256).
+const SEAL_HEX: usize = 64;
+
+impl Seal {
+    pub fn new(secret: &str) -> Seal {
+        use hmac::Mac;
+        let key = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes keys of any length");
+        Seal { key }
+    }
+
+    /// `<seal>\t<body>`.
+    pub fn seal(&self, body: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.key.clone();
+        mac.update(body.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(SEAL_HEX + 1 + body.len());
+        for byte in tag {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        out.push('\t');
+        out.push_str(body);
+        out
+    }
+
+    /// The body of a sealed message, if the seal is right (checked in constant time).
+    pub fn open<'a>(&self, text: &'a str) -> Option<&'a str> {
+        use hmac::Mac;
+        let (tag, body) = text.split_once('\t')?;
+        if tag.len() != SEAL_HEX {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..SEAL_HEX)
+            .step_by(2)
+            .map(|i| u8::from_str_radix(tag.get(i..i + 2)?, 16).ok())
+            .collect();
+        let mut mac = self.key.clone();
+        mac.update(body.as_bytes());
+        mac.verify_slice(&bytes?).ok()?;
+        Some(body)
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::Seal;
+
+    #[test]
+    fn only_a_node_with_the_secret_can_seal_a_message() {
+        let seal = Seal::new("the deployment's secret");
+        let sealed = seal.seal("{\"op\":\"bet\"}\tand a tab");
+        assert_eq!(seal.open(&sealed), Some("{\"op\":\"bet\"}\tand a tab"));
+        let tampered = sealed.replace("bet", "win");
+        assert_eq!(seal.open(&tampered), None, "a changed body");
+        assert_eq!(
+            Seal::new("another secret").open(&sealed),
+            None,
+            "another key"
+        );
+        for junk in [
+            "",
+            "no tab",
+            "\t",
+            "zz\tbody",
+            &format!("{}\tbody", "g".repeat(64)),
+        ] {
+            assert_eq!(seal.open(junk), None, "{junk:?}");
+        }
+    }
+}
+
 /// The test script's Redis (`CROUPIER_TEST_REDIS`), or `None` with a note when it is not set;
 /// under the test script (`CROUPIER_REQUIRE_SERVICES=1`) a missing Redis fails.
 #[cfg(test)]

@@ -436,7 +436,12 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         // The bus's subscriber task lives as long as the process.
         let relay = tokio_util::sync::CancellationToken::new();
         (
-            crate::cluster::Bus::redis(link.clone(), &channels, relay),
+            crate::cluster::Bus::redis(
+                link.clone(),
+                &channels,
+                crate::cluster::Seal::new(&config.auth.secret),
+                relay,
+            ),
             crate::cluster::SharedState::redis(link.clone()),
             Some(crate::cluster::Leases::redis(link, lease_ttl)),
         )
@@ -468,7 +473,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let tables = match leases {
         None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
         Some(leases) => {
-            let cluster = crate::table::cluster::TableCluster::new(node.clone(), bus, leases);
+            let seal = crate::cluster::Seal::new(&config.auth.secret);
+            let cluster = crate::table::cluster::TableCluster::new(node.clone(), bus, leases, seal);
             TableRegistry::clustered(table_configs, table_deps, Config::per_core(0), cluster)
         }
     };

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::actor::{self, Running};
 use super::{LocalSeat, Run, TableSlot};
 use crate::app::App;
-use crate::cluster::{Bus, ClusterError, Leases, LEASE_RENEW_EVERY};
+use crate::cluster::{Bus, ClusterError, Leases, Seal, LEASE_RENEW_EVERY};
 use crate::ids::{PlayerId, ReqId};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::session::{Caller, PushError, Pusher};
@@ -151,7 +151,7 @@ const TO_EVERYONE: &str = "*";
 
 impl TableOutbox {
     /// Starts the outbox of `table` on `bus`; it ends when the last sender is dropped.
-    pub fn start(bus: Bus, node: Arc<str>, table: &str) -> TableOutbox {
+    pub fn start(bus: Bus, node: Arc<str>, seal: Seal, table: &str) -> TableOutbox {
         let (tx, mut rx) = mpsc::channel::<(Arc<str>, Arc<str>)>(OUTBOX_QUEUE);
         let channel = table_channel(table);
         tokio::spawn(async move {
@@ -165,7 +165,7 @@ impl TableOutbox {
                 }
                 let messages: Vec<Arc<str>> = batch
                     .iter()
-                    .map(|(to, text)| Arc::from(format!("{node}\t{to}\t{text}")))
+                    .map(|(to, text)| Arc::from(seal.seal(&format!("{node}\t{to}\t{text}"))))
                     .collect();
                 if let Err(error) = bus.publish_on(&channel, &messages).await {
                     tracing::warn!(%error, frames = messages.len(), table = %channel, "table events not published to other nodes");
@@ -193,16 +193,19 @@ impl TableOutbox {
 pub struct TableCluster {
     pub node: Arc<str>,
     bus: Bus,
+    seal: Seal,
     leases: Leases,
     pending: DashMap<String, oneshot::Sender<Answer>>,
     taking: AtomicBool,
 }
 
 impl TableCluster {
-    pub fn new(node: Arc<str>, bus: Bus, leases: Leases) -> Arc<TableCluster> {
+    /// `seal` signs and checks every message between the nodes (see [`Seal`]).
+    pub fn new(node: Arc<str>, bus: Bus, leases: Leases, seal: Seal) -> Arc<TableCluster> {
         Arc::new(TableCluster {
             node,
             bus,
+            seal,
             leases,
             pending: DashMap::new(),
             taking: AtomicBool::new(true),
@@ -243,7 +246,10 @@ impl TableCluster {
             to: node.to_string(),
             op,
         };
-        let text: Arc<str> = Arc::from(serde_json::to_string(&ask).unwrap_or_default());
+        let text: Arc<str> = Arc::from(
+            self.seal
+                .seal(&serde_json::to_string(&ask).unwrap_or_default()),
+        );
         if let Err(e) = self.bus.publish_on(&ask_channel(table), &[text]).await {
             self.pending.remove(&id);
             return Err(e.into());
@@ -270,16 +276,32 @@ impl TableCluster {
             to: node.to_string(),
             op,
         };
-        let text: Arc<str> = Arc::from(serde_json::to_string(&ask).unwrap_or_default());
+        let text: Arc<str> = Arc::from(
+            self.seal
+                .seal(&serde_json::to_string(&ask).unwrap_or_default()),
+        );
         let _ = self.bus.publish_on(&ask_channel(table), &[text]).await;
     }
 
     async fn answer(&self, to: &str, answer: Answer) {
-        let text: Arc<str> = Arc::from(serde_json::to_string(&answer).unwrap_or_default());
+        let text: Arc<str> = Arc::from(
+            self.seal
+                .seal(&serde_json::to_string(&answer).unwrap_or_default()),
+        );
         if let Err(error) = self.bus.publish_on(&node_channel(to), &[text]).await {
             tracing::warn!(%error, to, "answer to another node not sent");
         }
     }
+}
+
+/// The body of a message from another node, or `None` (logged) when its seal is wrong: a
+/// node with another `auth.secret`, or someone else publishing on the cluster's Redis.
+fn opened<'a>(seal: &Seal, text: &'a str) -> Option<&'a str> {
+    let body = seal.open(text);
+    if body.is_none() {
+        tracing::warn!(bytes = text.len(), "message on the cluster bus with a wrong seal ignored (same auth.secret on every node?)");
+    }
+    body
 }
 
 /// Starts this node's cluster tasks for every table: answers, relays, ask servers and leases.
@@ -313,7 +335,10 @@ async fn receive_answers(app: Arc<App>, cluster: Arc<TableCluster>) {
                 Err(_) => return,
             },
         };
-        if let Ok(answer) = serde_json::from_str::<Answer>(&text) {
+        let Some(body) = opened(&cluster.seal, &text) else {
+            continue;
+        };
+        if let Ok(answer) = serde_json::from_str::<Answer>(body) {
             if let Some((_, waiting)) = cluster.pending.remove(&answer.id) {
                 let _ = waiting.send(answer);
             }
@@ -340,7 +365,10 @@ async fn relay(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
                 Err(_) => return,
             },
         };
-        let mut parts = text.splitn(3, '\t');
+        let Some(body) = opened(&cluster.seal, &text) else {
+            continue;
+        };
+        let mut parts = body.splitn(3, '\t');
         let (Some(from), Some(to), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
@@ -393,7 +421,9 @@ async fn serve_asks(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
                 Err(_) => return,
             },
         };
-        let Ok(ask) = serde_json::from_str::<Ask>(&text) else {
+        let Some(ask) =
+            opened(&cluster.seal, &text).and_then(|b| serde_json::from_str::<Ask>(b).ok())
+        else {
             continue;
         };
         if ask.to != cluster.node.as_ref() {
@@ -691,7 +721,12 @@ async fn take_over(
             return false;
         }
     };
-    let outbox = TableOutbox::start(cluster.bus.clone(), cluster.node.clone(), &id);
+    let outbox = TableOutbox::start(
+        cluster.bus.clone(),
+        cluster.node.clone(),
+        cluster.seal.clone(),
+        &id,
+    );
     let mut voided_rounds = std::collections::BTreeSet::new();
     for round in open.into_iter().filter(|r| r.game == id) {
         let void = Movement::VoidRound {
