@@ -178,34 +178,6 @@ impl Seal {
     }
 }
 
-#[cfg(test)]
-mod seal_tests {
-    use super::Seal;
-
-    #[test]
-    fn only_a_node_with_the_secret_can_seal_a_message() {
-        let seal = Seal::new("the deployment's secret");
-        let sealed = seal.seal("{\"op\":\"bet\"}\tand a tab");
-        assert_eq!(seal.open(&sealed), Some("{\"op\":\"bet\"}\tand a tab"));
-        let tampered = sealed.replace("bet", "win");
-        assert_eq!(seal.open(&tampered), None, "a changed body");
-        assert_eq!(
-            Seal::new("another secret").open(&sealed),
-            None,
-            "another key"
-        );
-        for junk in [
-            "",
-            "no tab",
-            "\t",
-            "zz\tbody",
-            &format!("{}\tbody", "g".repeat(64)),
-        ] {
-            assert_eq!(seal.open(junk), None, "{junk:?}");
-        }
-    }
-}
-
 /// The test script's Redis (`CROUPIER_TEST_REDIS`), or `None` with a note when it is not set;
 /// under the test script (`CROUPIER_REQUIRE_SERVICES=1`) a missing Redis fails.
 #[cfg(test)]
@@ -243,5 +215,33 @@ pub fn node_id(configured: &str) -> Arc<str> {
         }
     } else {
         Arc::from(configured)
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::Seal;
+
+    #[test]
+    fn only_a_node_with_the_secret_can_seal_a_message() {
+        let seal = Seal::new("the deployment's secret");
+        let sealed = seal.seal("{\"op\":\"bet\"}\tand a tab");
+        assert_eq!(seal.open(&sealed), Some("{\"op\":\"bet\"}\tand a tab"));
+        let tampered = sealed.replace("bet", "win");
+        assert_eq!(seal.open(&tampered), None, "a changed body");
+        assert_eq!(
+            Seal::new("another secret").open(&sealed),
+            None,
+            "another key"
+        );
+        for junk in [
+            "",
+            "no tab",
+            "\t",
+            "zz\tbody",
+            &format!("{}\tbody", "g".repeat(64)),
+        ] {
+            assert_eq!(seal.open(junk), None, "{junk:?}");
+        }
     }
 }
