@@ -125,6 +125,8 @@ pub struct ClusterConfig {
     pub redis_url: String,
     /// This node's name in the cluster (`""`: generated at start from the host name).
     pub node_id: String,
+    /// Prefix of every Redis key and channel: deployments sharing one Redis stay apart.
+    pub namespace: String,
     /// How long a live table's lease lasts unrenewed: when its node dies, another takes the
     /// table after at most this long (plus one renewal period).
     pub table_lease_ms: u64,
@@ -305,6 +307,18 @@ impl Config {
             2 * crate::cluster::LEASE_RENEW_EVERY.as_millis() as u64,
             60_000,
         )?;
+        let ns = &self.cluster.namespace;
+        if ns.is_empty()
+            || ns.len() > 32
+            || !ns
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(fail(
+                "cluster.namespace",
+                "1 to 32 of A-Z a-z 0-9 _ . -".into(),
+            ));
+        }
         let node = &self.cluster.node_id;
         if node.len() > 64
             || !node
@@ -467,5 +481,44 @@ mod tests {
         assert!(e.contains("ledger.synchronous"), "{e}");
         let e = error_for("demo_mode = true", "demo_mode = false");
         assert!(e.contains("auth.secret"), "{e}");
+    }
+
+    #[test]
+    fn invalid_cluster_values_are_named() {
+        for (from, to, key) in [
+            (
+                "namespace = \"croupier\"",
+                "namespace = \"\"",
+                "cluster.namespace",
+            ),
+            (
+                "namespace = \"croupier\"",
+                "namespace = \"a:b\"",
+                "cluster.namespace",
+            ),
+            (
+                "node_id = \"\"",
+                "node_id = \"node one\"",
+                "cluster.node_id",
+            ),
+            (
+                "table_lease_ms = 5000",
+                "table_lease_ms = 500",
+                "cluster.table_lease_ms",
+            ),
+            (
+                "table_lease_ms = 5000",
+                "table_lease_ms = 600000",
+                "cluster.table_lease_ms",
+            ),
+            (
+                "redis_url = \"\"",
+                "redis_url = \"http://redis\"",
+                "cluster.redis_url",
+            ),
+        ] {
+            let e = error_for(from, to);
+            assert!(e.contains(key), "{to}: {e}");
+        }
     }
 }

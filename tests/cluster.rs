@@ -137,6 +137,8 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let pools_line = jackpots_file(dir.path(), HOT_POOL);
     let url_line = format!("postgres_url = {url:?}");
+    // A namespace of its own on the shared test Redis.
+    let namespace_line = format!("namespace = \"t{}\"", uuid_like());
     let first = Server::start_with(&[
         ("rate_per_second = 50", "rate_per_second = 10000"),
         ("burst = 100", "burst = 10000"),
@@ -145,6 +147,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         ("file = \"config/tables.toml\"", "file = \"\""),
         ("file = \"config/jackpots.toml\"", &pools_line),
         ("redis_url = \"\"", &redis_line),
+        ("namespace = \"croupier\"", &namespace_line),
     ]);
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));

@@ -28,6 +28,9 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
     let redis_line = format!("redis_url = {redis:?}");
     let url_line = format!("postgres_url = {url:?}");
+    // A namespace of its own on the shared test Redis.
+    let namespace = format!("t{}", uuid_like());
+    let namespace_line = format!("namespace = {namespace:?}");
     let a = Server::start_with(&[
         ("postgres_url = \"\"", url_line.as_str()),
         ("redis_url = \"\"", redis_line.as_str()),
@@ -36,6 +39,7 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
             "operator_key = \"\"",
             "operator_key = \"resume-operator-key-0123456789abcdef\"",
         ),
+        ("namespace = \"croupier\"", &namespace_line),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
@@ -61,7 +65,7 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let key = format!("croupier:replies:{player}");
+    let key = format!("{namespace}:replies:{player}");
     let mut logged = 0;
     for _ in 0..100 {
         let members: Vec<String> = redis::cmd("ZRANGE")

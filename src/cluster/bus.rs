@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ClusterError, RedisLink, Seal};
 
-/// The one pub/sub channel of a deployment's player-wide events.
-pub const EVENTS_CHANNEL: &str = "croupier:events";
+/// The pub/sub channel of a deployment's player-wide events. Channel names here are logical:
+/// on Redis each is prefixed with the namespace (`croupier:events` by default).
+pub const EVENTS_CHANNEL: &str = "events";
 /// Events a node buffers for its local subscribers (a lagging one skips to the latest).
 pub const LOCAL_EVENTS: usize = 256;
 /// Messages buffered per table or node channel for its one local reader (a relay task that
@@ -69,7 +70,8 @@ impl Bus {
         let relay = map.clone();
         let opener = seal.clone();
         let client = link.client().clone();
-        let names: Vec<String> = map.keys().cloned().collect();
+        let names: Vec<String> = map.keys().map(|name| link.key(name)).collect();
+        let prefix = link.key("");
         tokio::spawn(async move {
             let mut failing = false;
             while !stop.is_cancelled() {
@@ -89,6 +91,7 @@ impl Bus {
                                     message = messages.next() => match message {
                                         Some(m) => {
                                             let channel = m.get_channel_name();
+                                            let channel = channel.strip_prefix(prefix.as_str()).unwrap_or(channel);
                                             let sender = relay.get(channel);
                                             if let (Some(sender), Ok(text)) = (sender, m.get_payload::<String>()) {
                                                 if channel != EVENTS_CHANNEL {
@@ -162,8 +165,9 @@ impl Bus {
             }
             Some(link) => {
                 let mut pipe = redis::pipe();
+                let channel = link.key(channel);
                 for m in messages {
-                    pipe.cmd("PUBLISH").arg(channel).arg(m.as_ref()).ignore();
+                    pipe.cmd("PUBLISH").arg(&channel).arg(m.as_ref()).ignore();
                 }
                 link.pipeline::<()>("publish", &pipe).await
             }

@@ -38,11 +38,11 @@ pub struct Leases {
     ttl: Duration,
 }
 
-fn lease_key(table: &str) -> String {
-    format!("croupier:table:{table}:lease")
+fn lease_key(link: &RedisLink, table: &str) -> String {
+    link.key(&format!("table:{table}:lease"))
 }
-fn fence_key(table: &str) -> String {
-    format!("croupier:table:{table}:fence")
+fn fence_key(link: &RedisLink, table: &str) -> String {
+    link.key(&format!("table:{table}:fence"))
 }
 
 const ACQUIRE: &str = r"
@@ -117,8 +117,8 @@ impl Leases {
                 let script = redis::Script::new(ACQUIRE);
                 let mut invocation = script.prepare_invoke();
                 invocation
-                    .key(lease_key(table))
-                    .key(fence_key(table))
+                    .key(lease_key(link, table))
+                    .key(fence_key(link, table))
                     .arg(node)
                     .arg(self.ttl.as_millis() as u64);
                 let token: i64 = link.script("lease_acquire", &invocation).await?;
@@ -149,7 +149,7 @@ impl Leases {
                 let script = redis::Script::new(RENEW);
                 let mut invocation = script.prepare_invoke();
                 invocation
-                    .key(lease_key(table))
+                    .key(lease_key(link, table))
                     .arg(value(node, token))
                     .arg(self.ttl.as_millis() as u64);
                 let renewed: i64 = link.script("lease_renew", &invocation).await?;
@@ -177,7 +177,9 @@ impl Leases {
             Back::Redis(link) => {
                 let script = redis::Script::new(RELEASE);
                 let mut invocation = script.prepare_invoke();
-                invocation.key(lease_key(table)).arg(value(node, token));
+                invocation
+                    .key(lease_key(link, table))
+                    .arg(value(node, token));
                 link.script::<i64>("lease_release", &invocation).await?;
                 Ok(())
             }
@@ -198,7 +200,7 @@ impl Leases {
                     .map(|(h, _)| h.clone()))
             }
             Back::Redis(link) => {
-                let key = lease_key(table);
+                let key = lease_key(link, table);
                 let got: Option<String> =
                     link.query("lease_get", redis::cmd("GET").arg(&key)).await?;
                 let Some(got) = got else { return Ok(None) };

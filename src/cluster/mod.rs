@@ -46,10 +46,17 @@ pub struct RedisLink {
     client: redis::Client,
     manager: redis::aio::ConnectionManager,
     metrics: Arc<Metrics>,
+    /// Prefix of every key and channel (`cluster.namespace`): deployments sharing one Redis
+    /// never see each other's data.
+    namespace: Arc<str>,
 }
 
 impl RedisLink {
-    pub async fn connect(url: &str, metrics: Arc<Metrics>) -> Result<RedisLink, ClusterError> {
+    pub async fn connect(
+        url: &str,
+        namespace: &str,
+        metrics: Arc<Metrics>,
+    ) -> Result<RedisLink, ClusterError> {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
@@ -66,7 +73,13 @@ impl RedisLink {
             client,
             manager,
             metrics,
+            namespace: Arc::from(namespace),
         })
+    }
+
+    /// `<namespace>:<name>`: the Redis name of a key or channel.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.namespace)
     }
 
     pub fn client(&self) -> &redis::Client {
@@ -192,7 +205,7 @@ pub(crate) async fn test_redis() -> Option<RedisLink> {
     };
     let metrics = Arc::new(Metrics::new());
     Some(
-        RedisLink::connect(&url, metrics)
+        RedisLink::connect(&url, "croupier-test", metrics)
             .await
             .expect("the test Redis answers"),
     )

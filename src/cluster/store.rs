@@ -102,19 +102,21 @@ pub struct SharedState {
     back: Back,
 }
 
-fn session_key(sid: &str) -> String {
-    format!("croupier:session:{sid}")
+fn session_key(link: &RedisLink, sid: &str) -> String {
+    link.key(&format!("session:{sid}"))
 }
-fn replies_key(player: &PlayerId) -> String {
-    format!("croupier:replies:{player}")
+fn replies_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("replies:{player}"))
 }
-fn node_key(node: &str) -> String {
-    format!("croupier:node:{node}")
+fn node_key(link: &RedisLink, node: &str) -> String {
+    link.key(&format!("node:{node}"))
 }
-fn presence_key(player: &PlayerId) -> String {
-    format!("croupier:presence:{player}")
+fn presence_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("presence:{player}"))
 }
-const NODES_KEY: &str = "croupier:nodes";
+fn nodes_key(link: &RedisLink) -> String {
+    link.key("nodes")
+}
 
 fn member(req_id: &ReqId, reply: &str) -> String {
     format!("{req_id}\n{reply}")
@@ -158,7 +160,7 @@ impl SharedState {
                 Ok(())
             }
             Back::Redis { link, .. } => {
-                let key = session_key(&record.session_id);
+                let key = session_key(link, &record.session_id);
                 let mut pipe = redis::pipe();
                 pipe.atomic()
                     .hset_multiple(
@@ -188,7 +190,7 @@ impl SharedState {
                 Ok(sessions.get(sid).filter(|s| s.expires_at > now))
             }
             Back::Redis { link, .. } => {
-                let key = session_key(sid);
+                let key = session_key(link, sid);
                 let fields: HashMap<String, String> = link
                     .query("session_get", redis::cmd("HGETALL").arg(&key))
                     .await?;
@@ -269,7 +271,10 @@ impl SharedState {
                 let members: Vec<String> = link
                     .query(
                         "replies_get",
-                        redis::cmd("ZRANGE").arg(replies_key(player)).arg(0).arg(-1),
+                        redis::cmd("ZRANGE")
+                            .arg(replies_key(link, player))
+                            .arg(0)
+                            .arg(-1),
                     )
                     .await?;
                 Ok(members.iter().filter_map(|m| parse_member(m)).collect())
@@ -306,24 +311,24 @@ impl SharedState {
             }
             Back::Redis { link, .. } => {
                 let json = serde_json::to_string(info).map_err(|e| ClusterError::Corrupt {
-                    key: node_key(&info.node),
+                    key: node_key(link, &info.node),
                     message: e.to_string(),
                 })?;
                 let px = ttl.as_millis() as u64;
                 let mut pipe = redis::pipe();
                 pipe.cmd("SET")
-                    .arg(node_key(&info.node))
+                    .arg(node_key(link, &info.node))
                     .arg(json)
                     .arg("PX")
                     .arg(px)
                     .ignore()
                     .cmd("ZADD")
-                    .arg(NODES_KEY)
+                    .arg(nodes_key(link))
                     .arg(expires)
                     .arg(&info.node)
                     .ignore()
                     .cmd("ZREMRANGEBYSCORE")
-                    .arg(NODES_KEY)
+                    .arg(nodes_key(link))
                     .arg("-inf")
                     .arg(now)
                     .ignore();
@@ -332,7 +337,7 @@ impl SharedState {
                     let mut pipe = redis::pipe();
                     for p in chunk {
                         pipe.cmd("SET")
-                            .arg(presence_key(p))
+                            .arg(presence_key(link, p))
                             .arg(&info.node)
                             .arg("PX")
                             .arg(px)
@@ -359,8 +364,11 @@ impl SharedState {
                     .map(|(node, _)| node.clone()))
             }
             Back::Redis { link, .. } => {
-                link.query("presence_get", redis::cmd("GET").arg(presence_key(player)))
-                    .await
+                link.query(
+                    "presence_get",
+                    redis::cmd("GET").arg(presence_key(link, player)),
+                )
+                .await
             }
         }
     }
@@ -387,7 +395,7 @@ impl SharedState {
                     .query(
                         "nodes_get",
                         redis::cmd("ZRANGEBYSCORE")
-                            .arg(NODES_KEY)
+                            .arg(nodes_key(link))
                             .arg(now)
                             .arg("+inf"),
                     )
@@ -395,7 +403,7 @@ impl SharedState {
                 if names.is_empty() {
                     return Ok(Vec::new());
                 }
-                let keys: Vec<String> = names.iter().map(|n| node_key(n)).collect();
+                let keys: Vec<String> = names.iter().map(|n| node_key(link, n)).collect();
                 let infos: Vec<Option<String>> = link
                     .query("nodes_get", redis::cmd("MGET").arg(&keys))
                     .await?;
@@ -423,8 +431,8 @@ impl SharedState {
             }
             Back::Redis { link, .. } => {
                 let mut pipe = redis::pipe();
-                pipe.cmd("ZREM").arg(NODES_KEY).arg(node).ignore();
-                pipe.cmd("DEL").arg(node_key(node)).ignore();
+                pipe.cmd("ZREM").arg(nodes_key(link)).arg(node).ignore();
+                pipe.cmd("DEL").arg(node_key(link, node)).ignore();
                 link.pipeline("heartbeat", &pipe).await
             }
         }
@@ -496,7 +504,7 @@ async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
         let base = now_ms() * 1000;
         let mut pipe = redis::pipe();
         for (i, write) in batch.iter().enumerate() {
-            let key = replies_key(&write.player);
+            let key = replies_key(&link, &write.player);
             pipe.cmd("ZADD")
                 .arg(&key)
                 .arg(base + i as i64)

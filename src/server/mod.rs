@@ -429,9 +429,13 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             None,
         )
     } else {
-        let link = crate::cluster::RedisLink::connect(&config.cluster.redis_url, metrics.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
+        let link = crate::cluster::RedisLink::connect(
+            &config.cluster.redis_url,
+            &config.cluster.namespace,
+            metrics.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
         let channels = crate::table::cluster::channels(&node, &table_ids);
         // The bus's subscriber task lives as long as the process.
         let relay = tokio_util::sync::CancellationToken::new();

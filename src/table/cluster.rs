@@ -53,13 +53,13 @@ const RESEAT_ATTEMPTS: u32 = 20;
 const RESEAT_BACKOFF: Duration = Duration::from_millis(250);
 
 pub fn table_channel(table: &str) -> String {
-    format!("croupier:table:{table}")
+    format!("table:{table}")
 }
 pub fn ask_channel(table: &str) -> String {
-    format!("croupier:table:{table}:ask")
+    format!("table:{table}:ask")
 }
 pub fn node_channel(node: &str) -> String {
-    format!("croupier:node:{node}")
+    format!("node:{node}")
 }
 
 /// The bus channels a node with these tables listens on.
