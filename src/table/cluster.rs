@@ -319,22 +319,31 @@ pub fn start(app: Arc<App>) {
     }
 }
 
+/// The next message of a bus channel, or `None` once the node shuts down. Messages a slow
+/// reader missed are counted in the log as `what` and skipped.
+async fn next_message(
+    app: &App,
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<str>>,
+    what: &str,
+) -> Option<Arc<str>> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            _ = app.shutdown.cancelled() => return None,
+            next = rx.recv() => match next {
+                Ok(text) => return Some(text),
+                Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, what, "bus messages skipped"),
+                Err(RecvError::Closed) => return None,
+            },
+        }
+    }
+}
+
 async fn receive_answers(app: Arc<App>, cluster: Arc<TableCluster>) {
     let Some(mut answers) = cluster.bus.listen(&node_channel(&cluster.node)) else {
         return;
     };
-    loop {
-        let text = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
-            next = answers.recv() => match next {
-                Ok(text) => text,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "answers from other nodes skipped (their asks time out)");
-                    continue;
-                }
-                Err(_) => return,
-            },
-        };
+    while let Some(text) = next_message(&app, &mut answers, "answers (their asks time out)").await {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
         };
@@ -353,18 +362,7 @@ async fn relay(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
     else {
         return;
     };
-    loop {
-        let text = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
-            next = events.recv() => match next {
-                Ok(text) => text,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(table = %id, skipped = n, "table events skipped");
-                    continue;
-                }
-                Err(_) => return,
-            },
-        };
+    while let Some(text) = next_message(&app, &mut events, "table events").await {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
         };
@@ -409,18 +407,7 @@ async fn serve_asks(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
         return;
     };
     let in_flight = Arc::new(Semaphore::new(ASKS_IN_FLIGHT));
-    loop {
-        let text = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
-            next = asks.recv() => match next {
-                Ok(text) => text,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(table = %id, skipped = n, "asks skipped (their askers time out)");
-                    continue;
-                }
-                Err(_) => return,
-            },
-        };
+    while let Some(text) = next_message(&app, &mut asks, "asks (their askers time out)").await {
         let Some(ask) =
             opened(&cluster.seal, &text).and_then(|b| serde_json::from_str::<Ask>(b).ok())
         else {
