@@ -132,23 +132,18 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("cluster").await else {
         return;
     };
-    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
-    let redis_line = format!("redis_url = {redis:?}");
     let dir = tempfile::tempdir().unwrap();
     let pools_line = jackpots_file(dir.path(), HOT_POOL);
-    let url_line = format!("postgres_url = {url:?}");
-    // A namespace of its own on the shared test Redis.
-    let namespace_line = format!("namespace = \"t{}\"", uuid_like());
-    let first = Server::start_with(&[
+    let cluster = ClusterLines::new(&url);
+    let mut edits = cluster.edits();
+    edits.extend([
         ("rate_per_second = 50", "rate_per_second = 10000"),
         ("burst = 100", "burst = 10000"),
-        ("postgres_url = \"\"", &url_line),
         ("stale_round_seconds = 60", "stale_round_seconds = 5"),
         ("file = \"config/tables.toml\"", "file = \"\""),
         ("file = \"config/jackpots.toml\"", &pools_line),
-        ("redis_url = \"\"", &redis_line),
-        ("namespace = \"croupier\"", &namespace_line),
     ]);
+    let first = Server::start_with(&edits);
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
     let mut nodes = [first, second, third];

@@ -47,17 +47,9 @@ async fn a_paused_table_node_wakes_up_fenced_and_pays_nothing_twice() {
     let Some(url) = pg_database("clpause").await else {
         return;
     };
-    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
-    let redis_line = format!("redis_url = {redis:?}");
-    let url_line = format!("postgres_url = {url:?}");
-    // A namespace of its own on the shared test Redis: no lease or log of another test.
-    let namespace_line = format!("namespace = \"t{}\"", uuid_like());
-    let edits = [
-        ("postgres_url = \"\"", url_line.as_str()),
-        ("redis_url = \"\"", redis_line.as_str()),
-        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
-        ("namespace = \"croupier\"", &namespace_line),
-    ];
+    let cluster = ClusterLines::new(&url);
+    let mut edits = cluster.edits();
+    edits.push(("table_lease_ms = 5000", "table_lease_ms = 2500"));
     // Long betting phase: the bet is still in its round when the node is paused.
     let a = Server::start_with_tables(&edits, &fast_tables(6));
     let dir = tempfile::tempdir().unwrap();

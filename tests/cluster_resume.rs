@@ -25,22 +25,16 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     let Some(url) = pg_database("clresume").await else {
         return;
     };
-    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
-    let redis_line = format!("redis_url = {redis:?}");
-    let url_line = format!("postgres_url = {url:?}");
-    // A namespace of its own on the shared test Redis.
-    let namespace = format!("t{}", uuid_like());
-    let namespace_line = format!("namespace = {namespace:?}");
-    let a = Server::start_with(&[
-        ("postgres_url = \"\"", url_line.as_str()),
-        ("redis_url = \"\"", redis_line.as_str()),
+    let cluster = ClusterLines::new(&url);
+    let mut edits = cluster.edits();
+    edits.extend([
         ("file = \"config/tables.toml\"", "file = \"\""),
         (
             "operator_key = \"\"",
             "operator_key = \"resume-operator-key-0123456789abcdef\"",
         ),
-        ("namespace = \"croupier\"", &namespace_line),
     ]);
+    let a = Server::start_with(&edits);
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
 
@@ -60,12 +54,12 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     assert_eq!(second["type"], "spin_result", "{second}");
 
     // The reply log is written behind the reply: wait (bounded) until it holds s2.
-    let redis_client = redis::Client::open(redis.as_str()).unwrap();
+    let redis_client = redis::Client::open(cluster.redis_url.as_str()).unwrap();
     let mut conn = redis_client
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let key = format!("{namespace}:replies:{player}");
+    let key = format!("{}:replies:{player}", cluster.namespace);
     let mut logged = 0;
     for _ in 0..100 {
         let members: Vec<String> = redis::cmd("ZRANGE")

@@ -174,19 +174,13 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let Some(url) = pg_database("cltables").await else {
         return;
     };
-    let redis = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
-    let redis_line = format!("redis_url = {redis:?}");
-    let url_line = format!("postgres_url = {url:?}");
-    // A namespace of its own on the shared test Redis: no lease or log of another test.
-    let namespace_line = format!("namespace = \"t{}\"", uuid_like());
     let key_line = format!("operator_key = {OPERATOR_KEY:?}");
-    let edits = [
-        ("postgres_url = \"\"", url_line.as_str()),
-        ("redis_url = \"\"", redis_line.as_str()),
+    let cluster = ClusterLines::new(&url);
+    let mut edits = cluster.edits();
+    edits.extend([
         ("table_lease_ms = 5000", "table_lease_ms = 2500"),
-        ("namespace = \"croupier\"", &namespace_line),
         ("operator_key = \"\"", &key_line),
-    ];
+    ]);
     let first = Server::start_with_tables(&edits, &fast_tables(3));
     let dir = tempfile::tempdir().unwrap();
     let second = Server::spawn(&first.config, &dir.path().join("n2"));

@@ -501,3 +501,38 @@ pub async fn metric(node: &Server, name: &str) -> f64 {
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// What puts a node in cluster mode for a test: the test PostgreSQL database `postgres_url`
+/// (from [`pg_database`]), the test script's Redis, and a Redis namespace of its own (no lease,
+/// reply log or event of another test).
+pub struct ClusterLines {
+    pub redis_url: String,
+    pub namespace: String,
+    lines: [String; 3],
+}
+
+impl ClusterLines {
+    pub fn new(postgres_url: &str) -> ClusterLines {
+        let redis_url = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
+        let namespace = format!("t{}", uuid_like());
+        let lines = [
+            format!("postgres_url = {postgres_url:?}"),
+            format!("redis_url = {redis_url:?}"),
+            format!("namespace = {namespace:?}"),
+        ];
+        ClusterLines {
+            redis_url,
+            namespace,
+            lines,
+        }
+    }
+
+    /// The config edits, for [`config_with`] and the `Server::start_*` helpers.
+    pub fn edits(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("postgres_url = \"\"", self.lines[0].as_str()),
+            ("redis_url = \"\"", self.lines[1].as_str()),
+            ("namespace = \"croupier\"", self.lines[2].as_str()),
+        ]
+    }
+}
