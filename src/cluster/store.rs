@@ -486,12 +486,20 @@ pub fn start_heartbeat(app: Arc<crate::app::App>) {
     });
 }
 
+/// A reply's score in its log: time in ms × 1000 (exact in a double), and always above the
+/// previous score, so replies written in the same millisecond (in one batch or two) keep their
+/// order and trimming drops the oldest.
+fn reply_score(now_ms: i64, last: i64) -> i64 {
+    (now_ms * 1000).max(last + 1)
+}
+
 /// The reply-log writer: waits for one reply, takes whatever else is queued (up to a batch),
 /// and writes them all in one pipeline. A failed batch is dropped and counted.
 async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
     let keep = -(REPLIES_PER_PLAYER as i64) - 1;
     let ttl = REPLY_LOG_TTL.as_millis() as u64;
     let mut failing = false;
+    let mut last_score = 0i64;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < REPLY_LOG_BATCH {
@@ -500,14 +508,13 @@ async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
                 Err(_) => break,
             }
         }
-        // Scored by time, then by place in the batch (ms × 1000 stays exact in a double).
-        let base = now_ms() * 1000;
         let mut pipe = redis::pipe();
-        for (i, write) in batch.iter().enumerate() {
+        for write in &batch {
+            last_score = reply_score(now_ms(), last_score);
             let key = replies_key(&link, &write.player);
             pipe.cmd("ZADD")
                 .arg(&key)
-                .arg(base + i as i64)
+                .arg(last_score)
                 .arg(&write.member)
                 .ignore();
             pipe.cmd("ZREMRANGEBYRANK")
@@ -564,6 +571,23 @@ mod tests {
                 )*
             }
         };
+    }
+
+    #[test]
+    fn reply_scores_only_grow_even_within_one_millisecond() {
+        let first = reply_score(1_000, 0);
+        let same_ms = reply_score(1_000, first);
+        let next_batch_same_ms = reply_score(1_000, same_ms);
+        assert!(first < same_ms && same_ms < next_batch_same_ms);
+        assert_eq!(
+            reply_score(2_000, next_batch_same_ms),
+            2_000_000,
+            "time moves on"
+        );
+        assert!(
+            reply_score(999, 2_000_000) > 2_000_000,
+            "a clock step back changes no order"
+        );
     }
 
     conformance!(
