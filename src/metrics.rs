@@ -108,6 +108,7 @@ pub struct Metrics {
     pub table_owned: IntGaugeVec,
     pub table_leases_acquired: IntCounterVec,
     pub reply_log_dropped: IntCounter,
+    pub table_asks: IntCounterVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -460,6 +461,12 @@ impl Metrics {
                 "reply_log_dropped_total",
                 "Replies not queued for the shared reply log because its queue was full (the ledger still answers their resends).",
             ),
+            table_asks: counter_vec(
+                &r,
+                "table_asks_total",
+                "Joins, bets and views this node asked of the node running a live table (cluster mode), by table, kind and outcome (answered, refused, no_answer, too_many, unreachable).",
+                &["table", "kind", "outcome"],
+            ),
             registry: r,
         }
     }
@@ -473,6 +480,11 @@ impl Metrics {
         for table in tables {
             self.table_owned.with_label_values(&[table]);
             self.table_leases_acquired.with_label_values(&[table]);
+            for kind in ["join", "bet"] {
+                for outcome in ["answered", "refused", "no_answer"] {
+                    self.table_asks.with_label_values(&[table, kind, outcome]);
+                }
+            }
         }
     }
 

@@ -336,6 +336,12 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         Some(&names[last]),
         "the last node runs the table"
     );
+    // Its players' bets of rounds 1 and 2 went to the first table node as asks, answered.
+    let asked = "croupier_table_asks_total{kind=\"bet\",outcome=\"answered\",table=\"roulette_1\"}";
+    assert!(
+        metric(&nodes[drained], asked).await >= 1.0,
+        "bets asked across nodes"
+    );
     let (back, told) = come_back(&mut players, &lb, "drained").await;
     assert!(back >= 1, "the drained node's players reconnected");
     assert!(

@@ -478,7 +478,13 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
         Some(leases) => {
             let seal = crate::cluster::Seal::new(&config.auth.secret);
-            let cluster = crate::table::cluster::TableCluster::new(node.clone(), bus, leases, seal);
+            let cluster = crate::table::cluster::TableCluster::new(
+                node.clone(),
+                bus,
+                leases,
+                seal,
+                metrics.clone(),
+            );
             TableRegistry::clustered(table_configs, table_deps, Config::per_core(0), cluster)
         }
     };

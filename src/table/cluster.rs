@@ -31,6 +31,7 @@ use super::{LocalSeat, Run, TableSlot};
 use crate::app::App;
 use crate::cluster::{Bus, ClusterError, Leases, Seal, LEASE_RENEW_EVERY};
 use crate::ids::{PlayerId, ReqId};
+use crate::metrics::Metrics;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::session::{Caller, PushError, Pusher};
 use crate::wallet::{Applied, Fence, Movement};
@@ -93,6 +94,18 @@ pub enum AskOp {
         amount: String,
     },
     Describe,
+}
+
+impl AskOp {
+    /// The ask's kind, as labelled in the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AskOp::Join { .. } => "join",
+            AskOp::Leave { .. } => "leave",
+            AskOp::Bet { .. } => "bet",
+            AskOp::Describe => "describe",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -194,6 +207,7 @@ pub struct TableCluster {
     pub node: Arc<str>,
     bus: Bus,
     seal: Seal,
+    metrics: Arc<Metrics>,
     leases: Leases,
     pending: DashMap<String, oneshot::Sender<Answer>>,
     taking: AtomicBool,
@@ -201,12 +215,19 @@ pub struct TableCluster {
 
 impl TableCluster {
     /// `seal` signs and checks every message between the nodes (see [`Seal`]).
-    pub fn new(node: Arc<str>, bus: Bus, leases: Leases, seal: Seal) -> Arc<TableCluster> {
+    pub fn new(
+        node: Arc<str>,
+        bus: Bus,
+        leases: Leases,
+        seal: Seal,
+        metrics: Arc<Metrics>,
+    ) -> Arc<TableCluster> {
         Arc::new(TableCluster {
             node,
             bus,
             seal,
             leases,
+            metrics,
             pending: DashMap::new(),
             taking: AtomicBool::new(true),
         })
@@ -227,8 +248,31 @@ impl TableCluster {
         }
     }
 
-    /// Asks `node` (running `table`) and waits, bounded, for its answer.
+    /// Asks `node` (running `table`) and waits, bounded, for its answer; counted in
+    /// `croupier_table_asks_total` by kind and outcome.
     pub async fn ask(
+        &self,
+        table: &str,
+        node: &str,
+        op: AskOp,
+    ) -> Result<serde_json::Value, AskError> {
+        let kind = op.kind();
+        let result = self.ask_once(table, node, op).await;
+        let outcome = match &result {
+            Ok(_) => "answered",
+            Err(AskError::Remote { .. }) => "refused",
+            Err(AskError::NoAnswer) => "no_answer",
+            Err(AskError::TooMany) => "too_many",
+            Err(AskError::Bus(_)) => "unreachable",
+        };
+        self.metrics
+            .table_asks
+            .with_label_values(&[table, kind, outcome])
+            .inc();
+        result
+    }
+
+    async fn ask_once(
         &self,
         table: &str,
         node: &str,
@@ -498,10 +542,13 @@ async fn serve_ask(app: &App, id: &str, ask: Ask) -> Result<serde_json::Value, R
             });
             Ok(serde_json::Value::Null)
         }
-        AskOp::Describe => match addr.send(actor::Describe).await {
-            Ok(view) => to_value(serde_json::to_value(view)),
-            Err(_) => Err(not_here()),
-        },
+        AskOp::Describe => {
+            match tokio::time::timeout(super::TABLE_REPLY_TIMEOUT, addr.send(actor::Describe)).await
+            {
+                Ok(Ok(view)) => to_value(serde_json::to_value(view)),
+                _ => Err(not_here()),
+            }
+        }
         AskOp::Bet {
             player,
             currency,
