@@ -9,18 +9,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const TABLE: &str = "roulette_1";
-
-async fn cluster_view(node: &Server) -> Value {
-    reqwest::get(format!("{}/v1/cluster", node.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 fn signal(node: &Server, sig: &str) {
     let pid = node.child.id().to_string();

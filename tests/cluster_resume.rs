@@ -11,15 +11,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-async fn cluster_view(node: &Server) -> Value {
-    reqwest::get(format!("{}/v1/cluster", node.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice() {
     let Some(url) = pg_database("clresume").await else {

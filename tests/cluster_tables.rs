@@ -22,23 +22,16 @@ const OPERATOR_KEY: &str = "cluster-tables-operator-key-0123456789";
 
 /// Which node runs the table, as `node`'s `/v1/cluster` says.
 async fn table_node(node: &Server) -> Option<String> {
-    let view: Value = reqwest::get(format!("{}/v1/cluster", node.base))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    view["tables"][TABLE].as_str().map(str::to_string)
+    cluster_view(node).await["tables"][TABLE]
+        .as_str()
+        .map(str::to_string)
 }
 
 async fn node_name(node: &Server) -> String {
-    let view: Value = reqwest::get(format!("{}/v1/cluster", node.base))
-        .await
+    cluster_view(node).await["node"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    view["node"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 /// Waits (bounded) until every node in `nodes` names the same runner for the table, one of

@@ -305,6 +305,7 @@ impl LiveTable {
         let m = &self.deps.metrics;
         m.ws_messages_sent
             .inc_by((self.seats.len() - self.remote_seats) as u64);
+        let recount = !dropped.is_empty();
         for (session, slow) in dropped {
             self.seats.remove(&session);
             if slow {
@@ -313,7 +314,9 @@ impl LiveTable {
                     .inc();
             }
         }
-        self.count_seats();
+        if recount {
+            self.count_seats();
+        }
         let m = &self.deps.metrics;
         m.table_broadcast_seconds
             .with_label_values(&[&self.config.id])

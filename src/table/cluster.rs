@@ -284,17 +284,7 @@ impl TableCluster {
         let id = uuid::Uuid::now_v7().to_string();
         let (tx, rx) = oneshot::channel();
         self.pending.insert(id.clone(), tx);
-        let ask = Ask {
-            id: id.clone(),
-            from: self.node.to_string(),
-            to: node.to_string(),
-            op,
-        };
-        let text: Arc<str> = Arc::from(
-            self.seal
-                .seal(&serde_json::to_string(&ask).unwrap_or_default()),
-        );
-        if let Err(e) = self.bus.publish_on(&ask_channel(table), &[text]).await {
+        if let Err(e) = self.send_ask(table, node, id.clone(), op).await {
             self.pending.remove(&id);
             return Err(e.into());
         }
@@ -314,27 +304,40 @@ impl TableCluster {
 
     /// Tells `node` something that needs no answer (a player left).
     pub async fn tell(&self, table: &str, node: &str, op: AskOp) {
+        let _ = self.send_ask(table, node, String::new(), op).await;
+    }
+
+    /// Publishes an ask (an empty `id`: a tell) on the table's ask channel, sealed.
+    async fn send_ask(
+        &self,
+        table: &str,
+        node: &str,
+        id: String,
+        op: AskOp,
+    ) -> Result<(), ClusterError> {
         let ask = Ask {
-            id: String::new(),
+            id,
             from: self.node.to_string(),
             to: node.to_string(),
             op,
         };
-        let text: Arc<str> = Arc::from(
-            self.seal
-                .seal(&serde_json::to_string(&ask).unwrap_or_default()),
-        );
-        let _ = self.bus.publish_on(&ask_channel(table), &[text]).await;
+        self.bus
+            .publish_on(&ask_channel(table), &[self.sealed(&ask)])
+            .await
     }
 
     async fn answer(&self, to: &str, answer: Answer) {
-        let text: Arc<str> = Arc::from(
-            self.seal
-                .seal(&serde_json::to_string(&answer).unwrap_or_default()),
-        );
+        let text = self.sealed(&answer);
         if let Err(error) = self.bus.publish_on(&node_channel(to), &[text]).await {
             tracing::warn!(%error, to, "answer to another node not sent");
         }
+    }
+
+    fn sealed(&self, message: &impl Serialize) -> Arc<str> {
+        Arc::from(
+            self.seal
+                .seal(&serde_json::to_string(message).unwrap_or_default()),
+        )
     }
 }
 

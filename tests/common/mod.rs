@@ -536,3 +536,13 @@ impl ClusterLines {
         ]
     }
 }
+
+/// A node's `GET /v1/cluster`: its name, the live nodes, who runs each table.
+pub async fn cluster_view(node: &Server) -> Value {
+    reqwest::get(format!("{}/v1/cluster", node.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
