@@ -18,6 +18,11 @@ const PLAYERS: usize = 9;
 const SPINS: usize = 60;
 /// Reconnect and resend attempts a player makes after losing its node (bounded).
 const ATTEMPTS: usize = 120;
+/// Players stop before this spin until node 2 has been killed, so the kill always lands
+/// mid-play (it waits for 30 starfall spins on node 2, which fast players could outrun).
+const HOLD_AT: usize = 40;
+/// Longest a player holds at [`HOLD_AT`] for the kill.
+const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 async fn connect(lb: &str, token: &str) -> Option<Client> {
     let url = format!("ws://{lb}/v1/ws?token={token}");
@@ -54,10 +59,13 @@ struct Books {
 
 /// Plays `SPINS` spins through the load balancer, reconnecting and resending the same
 /// `req_id` whenever the connection breaks, until each spin has an answer.
-async fn play(lb: String, token: String) -> Books {
+async fn play(lb: String, token: String, mut killed: tokio::sync::watch::Receiver<bool>) -> Books {
     let mut books = Books::default();
     let mut client = connect(&lb, &token).await.expect("first connection");
     for i in 0..SPINS {
+        if i == HOLD_AT {
+            let _ = tokio::time::timeout(HOLD_LIMIT, killed.wait_for(|k| *k)).await;
+        }
         let game = if i % 2 == 0 {
             "classic_sevens"
         } else {
@@ -116,7 +124,10 @@ async fn play(lb: String, token: String) -> Books {
             .await;
         match reply(&mut client).await {
             Some(r) if r["type"] == "balance" => break cents(r["balance"].as_str().unwrap()),
-            _ => client = connect(&lb, &token).await.expect("reconnect"),
+            _ => {
+                books.reconnects += 1;
+                client = connect(&lb, &token).await.expect("reconnect");
+            }
         }
     };
     assert_eq!(
@@ -170,9 +181,10 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     // A watcher on node 1 who never spins: wins on every node reach it over Redis.
     let watcher = open_session(&nodes[0], "cl-watch").await;
     let mut watcher = Client::connect(&nodes[0], &watcher.token).await;
+    let (kill_done, killed) = tokio::sync::watch::channel(false);
     let players: Vec<_> = tokens
         .into_iter()
-        .map(|t| tokio::spawn(play(lb.clone(), t)))
+        .map(|t| tokio::spawn(play(lb.clone(), t, killed.clone())))
         .collect();
     // Players spread over all three nodes; then node 2 dies mid-play.
     let mut spread = [0.0; 3];
@@ -198,6 +210,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let before_kill = metric(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await;
     eprintln!("node 2 starfall spins at the kill: {before_kill}");
     nodes[1].kill9();
+    let _ = kill_done.send(true);
     let mut reconnects = 0;
     let mut voided = 0;
     for p in players {

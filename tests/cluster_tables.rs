@@ -86,10 +86,7 @@ async fn join(client: &mut Client, tag: &str) {
 async fn bet_everyone(players: &mut [Player], round_tag: &str) -> String {
     let mut rounds = BTreeSet::new();
     for p in players.iter_mut() {
-        let open = wait_for(&mut p.client, "betting_open", |f| {
-            f["type"] == "betting_open"
-        })
-        .await;
+        let open = wait_for(&mut p.client, "betting_open", fresh_betting_open).await;
         rounds.insert(open["round_id"].as_str().unwrap().to_string());
     }
     let mut accepted = BTreeSet::new();
@@ -335,6 +332,14 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         metric(&nodes[drained], asked).await >= 1.0,
         "bets asked across nodes"
     );
+    // The node closes its sockets once the table is handed over; wait for that, or a ping
+    // could still be answered by the draining node.
+    for _ in 0..100 {
+        if metric(&nodes[drained], "croupier_websocket_connections").await == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (back, told) = come_back(&mut players, &lb, "drained").await;
     assert!(back >= 1, "the drained node's players reconnected");
     assert!(

@@ -97,7 +97,8 @@ async fn every_seated_player_sees_the_same_round_and_is_paid_by_the_rules() {
     assert_eq!(row["game"], "european_roulette");
 
     // Everyone waits for the same fresh round (its countdown reaches every seat), then bets.
-    let round_id = wait_type(&mut clients[0], "betting_open").await["round_id"].clone();
+    let round_id =
+        wait_for(&mut clients[0], "betting_open", fresh_betting_open).await["round_id"].clone();
     for c in clients.iter_mut().skip(1) {
         wait_for(c, "the same round", |f| f["round_id"] == round_id).await;
     }
@@ -200,7 +201,7 @@ async fn baccarat_rounds_deal_by_the_rules_and_settle_every_bet_kind() {
     let mut staked = 0;
     let mut returned = 0;
     for round in 0..2 {
-        let open = wait_type(&mut c, "betting_open").await;
+        let open = wait_for(&mut c, "betting_open", fresh_betting_open).await;
         let mut mine = HashMap::new();
         for (i, (kind, amount)) in [
             ("player", "10.00"),

@@ -111,7 +111,14 @@ async fn spinner(server: String, token: String, stop: Arc<AtomicBool>) -> (i64, 
     let mut ws = connect().await.expect("first connection");
     let (mut staked, mut won, mut busy) = (0, 0, 0);
     let mut i = 0;
-    while !stop.load(Ordering::Relaxed) {
+    // A spin answered "busy" may still commit: resend its req_id until it is answered, even
+    // after `stop` (bounded), so the books below count it.
+    let mut unresolved = false;
+    let mut resends_after_stop = 0;
+    while !stop.load(Ordering::Relaxed) || (unresolved && resends_after_stop < 200) {
+        if stop.load(Ordering::Relaxed) {
+            resends_after_stop += 1;
+        }
         let req = format!("s{i}");
         use futures_util::SinkExt;
         let frame = json!({"type": "spin", "req_id": req, "game": "classic_sevens", "bet": "1.00"});
@@ -130,9 +137,11 @@ async fn spinner(server: String, token: String, stop: Arc<AtomicBool>) -> (i64, 
                 staked += cents(reply["bet"].as_str().unwrap());
                 won += cents(reply["win"].as_str().unwrap());
                 i += 1;
+                unresolved = false;
             }
             _ if reply["code"] == "server_busy" || reply["code"] == "service_unavailable" => {
                 busy += 1;
+                unresolved = true;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             _ => panic!("unexpected reply {reply}"),

@@ -104,7 +104,18 @@ async fn stop_signal_ends_a_long_run() {
     cfg.duration = Some(Duration::from_secs(600));
     let (tx, stop) = watch::channel(false);
     let handle = tokio::spawn(run(cfg, stop));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stop once play is under way (bounded: 10 s at most).
+    for _ in 0..1_000 {
+        if server
+            .stats
+            .frames
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 20
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let _ = tx.send(true);
     let report = tokio::time::timeout(TEST_TIMEOUT, handle)
         .await

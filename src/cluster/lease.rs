@@ -285,13 +285,18 @@ mod tests {
         assert_eq!(leases.holder(&t).await.unwrap().unwrap().node, "b");
     }
 
+    /// A lease the case expects to keep: far longer than any stall of a busy test machine.
+    const HELD: Duration = Duration::from_secs(10);
+    /// A lease the case lets expire (it sleeps past it).
+    const SHORT: Duration = Duration::from_millis(300);
+
     macro_rules! both {
-        ($($case:ident),*) => {
+        ($($case:ident: $ttl:expr),*) => {
             mod in_process {
                 $(
                     #[tokio::test]
                     async fn $case() {
-                        super::$case(&super::Leases::in_process(super::Duration::from_millis(300))).await;
+                        super::$case(&super::Leases::in_process($ttl)).await;
                     }
                 )*
             }
@@ -299,7 +304,7 @@ mod tests {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $case() {
-                        if let Some(l) = super::redis_leases(super::Duration::from_millis(300)).await {
+                        if let Some(l) = super::redis_leases($ttl).await {
                             super::$case(&l).await;
                         }
                     }
@@ -309,7 +314,7 @@ mod tests {
     }
 
     both!(
-        one_holder_and_tokens_only_grow,
-        an_unrenewed_lease_expires_and_the_old_holder_cannot_renew
+        one_holder_and_tokens_only_grow: super::HELD,
+        an_unrenewed_lease_expires_and_the_old_holder_cannot_renew: super::SHORT
     );
 }

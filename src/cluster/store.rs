@@ -651,6 +651,8 @@ mod tests {
     }
 
     async fn presence_and_nodes_follow_heartbeats(store: &SharedState) {
+        // Node b's heartbeat must outlive two Redis round trips on a busy machine, then lapse.
+        const B_TTL: Duration = Duration::from_millis(1500);
         let (a, b) = (unique("node-a"), unique("node-b"));
         let player = PlayerId::parse(&unique("p")).unwrap();
         let info = |node: &str, ready| NodeInfo {
@@ -670,10 +672,7 @@ mod tests {
             )
             .await
             .unwrap();
-        store
-            .heartbeat(&info(&b, false), &[], Duration::from_millis(300))
-            .await
-            .unwrap();
+        store.heartbeat(&info(&b, false), &[], B_TTL).await.unwrap();
         let names = |nodes: Vec<NodeInfo>| -> Vec<String> {
             nodes
                 .into_iter()
@@ -686,7 +685,7 @@ mod tests {
             vec![a.clone(), b.clone()]
         );
         assert_eq!(store.presence(&player).await.unwrap(), Some(a.clone()));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(B_TTL + Duration::from_millis(200)).await;
         assert_eq!(
             names(store.nodes().await.unwrap()),
             vec![a.clone()],

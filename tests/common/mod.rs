@@ -460,6 +460,20 @@ pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> V
     }
 }
 
+/// Betting time a test needs left in a round to place its handful of bets; a `betting_open`
+/// read later than that (the test stalled, frames queued) is skipped for the next round's.
+pub const BETTING_LEFT_NEEDED_MS: i64 = 1_500;
+
+/// Whether `frame` opens betting with at least [`BETTING_LEFT_NEEDED_MS`] still to go.
+pub fn fresh_betting_open(frame: &Value) -> bool {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    frame["type"] == "betting_open"
+        && frame["closes_at"].as_i64().unwrap_or(0) - now_ms >= BETTING_LEFT_NEEDED_MS
+}
+
 /// Parses an amount string into integer cents.
 pub fn cents(text: &str) -> i64 {
     let d: rust_decimal::Decimal = text.parse().unwrap();
