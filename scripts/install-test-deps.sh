@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need when missing: PostgreSQL and Redis (the cluster's conformance and
-# cluster tests), promtool, nginx and Python 3 with PyYAML (tests/ops_files.rs).
+# cluster tests), promtool, nginx, HAProxy and Python 3 with PyYAML (tests/ops_files.rs,
+# tests/haproxy.rs).
 # Idempotent; Debian 12, as root (or with sudo). Prints what it did.
 set -euo pipefail
 
@@ -9,13 +10,14 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 # The test runs `python3` from PATH, falling back to /usr/bin/python3: one of them needs yaml.
 if ! python3 -c 'import yaml' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1; then
   missing+=(python3 python3-yaml)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-deps: postgresql, redis-server, promtool, nginx and python3-yaml already present; nothing to do"
+  echo "install-test-deps: postgresql, redis-server, promtool, nginx, haproxy and python3-yaml already present; nothing to do"
   exit 0
 fi
 
@@ -29,7 +31,7 @@ $sudo apt-get update -q
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Debian may start the services it installs (nginx on :80, prometheus on :9090, on machines
 # whose policy allows it); the tests need only the binaries, so stop what was just installed.
-for service in postgresql redis-server prometheus nginx; do
+for service in postgresql redis-server prometheus nginx haproxy; do
   [[ " ${missing[*]} " == *" $service "* ]] || continue
   if [ -d /run/systemd/system ] && systemctl is-active --quiet "$service" 2>/dev/null; then
     $sudo systemctl stop "$service" && echo "install-test-deps: stopped the $service service"
@@ -37,4 +39,4 @@ for service in postgresql redis-server prometheus nginx; do
     $sudo "/etc/init.d/$service" stop >/dev/null && echo "install-test-deps: stopped the $service service"
   fi
 done
-echo "install-test-deps: done ($(promtool --version 2>&1 | head -n1); $(nginx -v 2>&1))"
+echo "install-test-deps: done ($(promtool --version 2>&1 | head -n1); $(nginx -v 2>&1); $(haproxy -v 2>&1 | head -n1))"

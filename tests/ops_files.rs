@@ -1215,6 +1215,29 @@ fn compose_stack_is_complete_and_consistent() {
     ] {
         assert!(nginx.contains(directive), "nginx.conf has {directive}");
     }
+    // HAProxy, the other balancer, too, with active checks on /health/ready.
+    let haproxy = read("deploy/haproxy.cfg");
+    let servers: BTreeSet<String> = haproxy
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("server croupier"))
+        .filter_map(|rest| rest.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(servers, expected, "haproxy backend servers");
+    for directive in [
+        "option httpchk",
+        "http-check send meth GET uri /health/ready",
+        "http-check expect status 200",
+        "timeout tunnel",
+    ] {
+        assert!(haproxy.contains(directive), "haproxy.cfg has {directive}");
+    }
+    let haproxy_mounts = strs(&services["haproxy"]["volumes"]);
+    assert!(
+        haproxy_mounts
+            .iter()
+            .any(|m| m.starts_with("./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg")),
+        "haproxy mounts deploy/haproxy.cfg where its image looks"
+    );
     let prometheus = yaml("deploy/prometheus.yml");
     let targets: BTreeSet<String> = prometheus["scrape_configs"]
         .as_array()
