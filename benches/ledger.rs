@@ -45,6 +45,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 bet_minor: Some(100),
                 try_free_spin: false,
                 jackpot: None,
+                opened_json: None,
             })
             .collect();
         ledger.commit_batch(&opens).await.unwrap();

@@ -252,6 +252,15 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         if frame["type"] == "round_void" {
             assert_eq!(frame["reason"], "owner_lost", "{frame}");
             told += 1;
+            // And their own refund, like any voided bet: amount back, balance as it now is.
+            let refund = wait_for(&mut p.client, "the refund's bet_settled", |f| {
+                f["type"] == "bet_settled" && f["round_id"] == round2.as_str()
+            })
+            .await;
+            assert_eq!(refund["outcome"], "void", "{refund}");
+            assert_eq!(refund["kind"], "red", "{refund}");
+            assert_eq!(cents(refund["returned"].as_str().unwrap()), STAKE);
+            assert_eq!(cents(refund["balance"].as_str().unwrap()), p.expected);
         }
     }
     assert!(

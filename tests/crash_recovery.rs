@@ -105,6 +105,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
             bet_minor: Some(500),
             try_free_spin: false,
             jackpot: None,
+            opened_json: None,
         }])
         .await
         .unwrap();

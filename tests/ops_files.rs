@@ -888,6 +888,7 @@ async fn leave_a_round_open(server: &Server, player: &str) {
             bet_minor: Some(100),
             try_free_spin: false,
             jackpot: None,
+            opened_json: None,
         }])
         .await
         .unwrap();

@@ -86,6 +86,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             bet_minor: Some(100),
             try_free_spin: false,
             jackpot: None,
+            opened_json: None,
         })
         .await
         .unwrap();

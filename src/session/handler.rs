@@ -309,6 +309,7 @@ async fn spin(
             bet_minor,
             try_free_spin,
             jackpot: feed,
+            opened_json: None,
         })
         .await
         .map_err(|e| match e {

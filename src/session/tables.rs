@@ -252,6 +252,7 @@ async fn place(
     bet: TableBet,
 ) -> Result<ServerFrame, PlayError> {
     let config = &t.config;
+    let bet_spec = bet.spec();
     let reserve = Reserve {
         player: caller.player.clone(),
         req_id: req_id.clone(),
@@ -278,6 +279,15 @@ async fn place(
                 bet_minor: Some(amount.minor()),
                 try_free_spin: false,
                 jackpot: app.jackpots.feed_for(&config.id, &config.currency),
+                opened_json: Some(
+                    serde_json::json!({
+                        "table": config.id,
+                        "table_round": reserved.round_id.as_str(),
+                        "bet": bet_spec,
+                        "amount": amount.to_string(),
+                    })
+                    .to_string(),
+                ),
             }
             .fenced(here.fence),
         )

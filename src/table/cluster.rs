@@ -32,9 +32,10 @@ use crate::app::App;
 use crate::cluster::{Bus, ClusterError, Leases, Seal, LEASE_RENEW_EVERY};
 use crate::ids::{PlayerId, ReqId};
 use crate::metrics::Metrics;
+use crate::money::Money;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::session::{Caller, PushError, Pusher};
-use crate::wallet::{Applied, Fence, Movement};
+use crate::wallet::{Applied, Fence, Movement, RoundRecord};
 
 /// Longest a node waits for the table's node to answer an ask: then `server_busy`.
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -161,6 +162,8 @@ impl AskError {
 pub struct TableOutbox(mpsc::Sender<(Arc<str>, Arc<str>)>);
 
 const TO_EVERYONE: &str = "*";
+/// Prefix of an address naming a player (every seat of theirs), not a session.
+const TO_PLAYER: &str = "player:";
 
 impl TableOutbox {
     /// Starts the outbox of `table` on `bus`; it ends when the last sender is dropped.
@@ -190,6 +193,12 @@ impl TableOutbox {
 
     pub fn send_all(&self, text: Arc<str>) {
         let _ = self.0.try_send((Arc::from(TO_EVERYONE), text));
+    }
+
+    /// To every seat `player` holds at the table, on every other node.
+    pub fn send_to_player(&self, player: &PlayerId, text: Arc<str>) {
+        let to: Arc<str> = Arc::from(format!("{TO_PLAYER}{player}"));
+        let _ = self.0.try_send((to, text));
     }
 
     pub fn send_to(&self, session: &Arc<str>, text: Arc<str>) -> Result<(), PushError> {
@@ -423,6 +432,11 @@ async fn relay(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
         let frame: Arc<str> = Arc::from(frame);
         let targets: Vec<LocalSeat> = if to == TO_EVERYONE {
             slot.local_seats()
+        } else if let Some(player) = to.strip_prefix(TO_PLAYER) {
+            slot.local_seats()
+                .into_iter()
+                .filter(|s| s.player.as_str() == player)
+                .collect()
         } else {
             slot.local_seats()
                 .into_iter()
@@ -684,6 +698,29 @@ fn give_up(app: &App, slot: &TableSlot, addr: &actix::Addr<super::LiveTable>, wh
     });
 }
 
+/// The `bet_settled` telling a bettor that `round`, a bet the old node left open, was voided
+/// and refunded, from the details stored when the bet was debited; `None` if it has none.
+fn refund_frame(
+    table: &super::config::TableConfig,
+    round: &RoundRecord,
+    balance_minor: i64,
+) -> Option<ServerFrame> {
+    let opened: serde_json::Value = serde_json::from_str(round.outcome_json.as_deref()?).ok()?;
+    let amount = Money::from_minor(round.bet_minor, &table.currency).ok()?;
+    let balance = Money::from_minor(balance_minor, &table.currency).ok()?;
+    Some(ServerFrame::BetSettled {
+        table: table.id.clone(),
+        round_id: opened["table_round"].as_str()?.to_string(),
+        bet_id: round.round_id.to_string(),
+        kind: opened["bet"]["kind"].as_str()?.to_string(),
+        amount: amount.to_string(),
+        outcome: "void".to_string(),
+        returned: amount.to_string(),
+        balance: balance.to_string(),
+        jackpot_wins: Vec::new(),
+    })
+}
+
 /// Another node runs the table: seat this node's connections there if it is a new holder.
 fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: String) {
     if matches!(&current, Run::There { node } if node == &holder) {
@@ -765,6 +802,7 @@ async fn take_over(
         &id,
     );
     let mut voided_rounds = std::collections::BTreeSet::new();
+    let mut refunds: Vec<(PlayerId, Arc<str>)> = Vec::new();
     for round in open.into_iter().filter(|r| r.game == id) {
         let void = Movement::VoidRound {
             round_id: round.round_id.clone(),
@@ -772,12 +810,24 @@ async fn take_over(
         }
         .fenced(Some(&fence));
         match app.wallet.apply(void).await {
-            Ok(Applied::RoundVoided { replayed, .. }) => {
+            Ok(Applied::RoundVoided {
+                replayed,
+                balance_minor,
+                ..
+            }) => {
                 if !replayed {
                     app.metrics
                         .rounds_voided
                         .with_label_values(&["owner_lost"])
                         .inc();
+                    match refund_frame(&slot.config, &round, balance_minor) {
+                        Some(frame) => {
+                            refunds.push((round.player.clone(), Arc::from(frame.to_json())))
+                        }
+                        None => {
+                            tracing::warn!(table = %id, round = %round.round_id, "refunded, but the bet was stored without its details: the player learns it from balance and history");
+                        }
+                    }
                 }
                 voided_rounds.insert(actor::round_of_bet(round.round_id.as_str()).to_string());
             }
@@ -795,6 +845,18 @@ async fn take_over(
         let text: Arc<str> = Arc::from(frame.to_json());
         outbox.send_all(text.clone());
         for seat in slot.local_seats() {
+            let _ = seat.pusher.push(text.clone());
+        }
+    }
+    // Each refunded bettor's own `bet_settled`, to their seats here and on every other node (a
+    // player who has not sat down again yet sees the refund in balance and history).
+    for (player, text) in refunds {
+        outbox.send_to_player(&player, text.clone());
+        for seat in slot
+            .local_seats()
+            .into_iter()
+            .filter(|s| s.player == player)
+        {
             let _ = seat.pusher.push(text.clone());
         }
     }
@@ -822,6 +884,49 @@ async fn take_over(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The refund a takeover sends is built from what the bet stored when it was debited.
+    #[test]
+    fn a_refund_frame_comes_from_the_bets_stored_details_or_not_at_all() {
+        let table = super::super::testing::fast_tables(3)
+            .into_iter()
+            .find(|t| t.id == "roulette_1")
+            .unwrap();
+        let opened = serde_json::json!({
+            "table": "roulette_1", "table_round": "r7", "amount": "2.50",
+            "bet": {"kind": "split", "numbers": [17, 20]},
+        });
+        let mut round = RoundRecord {
+            round_id: crate::ids::RoundId::parse("r7-b3").unwrap(),
+            player: PlayerId::parse("p").unwrap(),
+            req_id: ReqId::parse("q").unwrap(),
+            game: "roulette_1".into(),
+            status: crate::wallet::RoundStatus::Open,
+            bet_minor: 250,
+            stake_minor: 250,
+            win_minor: 0,
+            free_spin: false,
+            multiplier: 1,
+            balance_after_minor: 9_750,
+            outcome_json: Some(opened.to_string()),
+            created_at_ms: 0,
+        };
+        let frame: serde_json::Value =
+            serde_json::from_str(&refund_frame(&table, &round, 10_000).unwrap().to_json()).unwrap();
+        assert_eq!(frame["type"], "bet_settled");
+        assert_eq!(frame["round_id"], "r7");
+        assert_eq!(frame["bet_id"], "r7-b3");
+        assert_eq!(frame["kind"], "split");
+        assert_eq!(frame["outcome"], "void");
+        assert_eq!(frame["amount"], "2.50");
+        assert_eq!(frame["returned"], "2.50");
+        assert_eq!(frame["balance"], "100.00");
+        // Stored without details (a bet debited before they were kept), or garbled: no frame.
+        round.outcome_json = None;
+        assert!(refund_frame(&table, &round, 10_000).is_none());
+        round.outcome_json = Some("{\"table_round\": 7}".into());
+        assert!(refund_frame(&table, &round, 10_000).is_none());
+    }
 
     #[test]
     fn asks_and_answers_round_trip_as_json() {

@@ -188,6 +188,10 @@ pub enum Movement {
         try_free_spin: bool,
         /// The jackpot pool this game feeds: a paid bet contributes to it in this transaction.
         jackpot: Option<JackpotFeed>,
+        /// What was bet, kept as the round's outcome until it settles (a table bet: its table,
+        /// table round, bet and amount, so whoever voids it can tell the player); `None` for
+        /// a spin, whose outcome is drawn before it opens.
+        opened_json: Option<String>,
     },
     /// Credits the win, stores the outcome and any free spins awarded. Transaction id `<round>:win`.
     /// Each jackpot claim resets its level and credits it (`<round>:jackpot:<level>`).

@@ -287,6 +287,7 @@ pub struct OpenArgs<'a> {
     pub bet_minor: Option<i64>,
     pub try_free_spin: bool,
     pub feed: Option<&'a JackpotFeed>,
+    pub opened_json: Option<&'a str>,
 }
 
 /// Opens a round in as few statements as possible: the stake is taken first with conditional
@@ -347,7 +348,7 @@ async fn open_round<T: SqlTx>(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
              win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
              jackpot_pool, jackpot_micro) \
-             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, NULL, $10, $11, $12) \
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (player_id, req_id) DO NOTHING",
             args![
                 round_id.as_str(),
@@ -359,6 +360,7 @@ async fn open_round<T: SqlTx>(
                 i64::from(free.is_some()),
                 i64::from(multiplier),
                 balance,
+                o.opened_json,
                 now,
                 feed.map(|f| f.pool.as_str()),
                 taken_micro
@@ -677,6 +679,7 @@ pub async fn apply<T: SqlTx>(
             bet_minor,
             try_free_spin,
             jackpot,
+            opened_json,
         } => {
             let o = OpenArgs {
                 round_id,
@@ -686,6 +689,7 @@ pub async fn apply<T: SqlTx>(
                 bet_minor: *bet_minor,
                 try_free_spin: *try_free_spin,
                 feed: jackpot.as_ref(),
+                opened_json: opened_json.as_deref(),
             };
             open_round(tx, o, now, jackpots).await
         }

@@ -98,6 +98,7 @@ fn open(round: &RoundId, player: &str, req: &str, bet: Option<i64>) -> Movement 
         bet_minor: bet,
         try_free_spin: true,
         jackpot: None,
+        opened_json: None,
     }
 }
 
@@ -147,9 +148,14 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
         "raising the same token again is a no-op"
     );
     let r1 = RoundId::new_v7();
-    one(l, open(&r1, "a", "q1", Some(100)).fenced(Some(&old)))
-        .await
-        .unwrap();
+    // A table bet keeps what was bet with the round, for whoever voids it.
+    let details =
+        r#"{"table":"roulette_1","table_round":"t1","bet":{"kind":"red"},"amount":"1.00"}"#;
+    let mut bet = open(&r1, "a", "q1", Some(100));
+    if let Movement::OpenRound { opened_json, .. } = &mut bet {
+        *opened_json = Some(details.to_string());
+    }
+    one(l, bet.fenced(Some(&old))).await.unwrap();
     assert!(l.raise_fence("roulette_1", 2).await.unwrap());
     assert!(
         !l.raise_fence("roulette_1", 1).await.unwrap(),
@@ -193,6 +199,13 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
             replayed: false
         })
     ));
+    let voided = l.round(&r1).await.unwrap().unwrap();
+    assert_eq!(voided.status, RoundStatus::Void);
+    assert_eq!(
+        voided.outcome_json.as_deref(),
+        Some(details),
+        "kept through the void"
+    );
     let r2 = RoundId::new_v7();
     one(l, open(&r2, "a", "q3", Some(100)).fenced(Some(&new)))
         .await
@@ -582,6 +595,7 @@ fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
         bet_minor: Some(bet),
         try_free_spin: false,
         jackpot: Some(feed()),
+        opened_json: None,
     }
 }
 
