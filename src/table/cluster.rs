@@ -430,20 +430,12 @@ async fn relay(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
             continue; // this node's own events reach its seats directly
         }
         let frame: Arc<str> = Arc::from(frame);
-        let targets: Vec<LocalSeat> = if to == TO_EVERYONE {
-            slot.local_seats()
-        } else if let Some(player) = to.strip_prefix(TO_PLAYER) {
-            slot.local_seats()
-                .into_iter()
-                .filter(|s| s.player.as_str() == player)
-                .collect()
-        } else {
-            slot.local_seats()
-                .into_iter()
-                .filter(|s| s.pusher.session_id.as_ref() == to)
-                .collect()
+        let addressed = |seat: &LocalSeat| match to.strip_prefix(TO_PLAYER) {
+            _ if to == TO_EVERYONE => true,
+            Some(player) => seat.player.as_str() == player,
+            None => seat.pusher.session_id.as_ref() == to,
         };
-        for seat in targets {
+        for seat in slot.local_seats().into_iter().filter(addressed) {
             match seat.pusher.push(frame.clone()) {
                 Ok(()) => app.metrics.ws_messages_sent.inc(),
                 Err(PushError::Full) => {
