@@ -231,18 +231,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ledger.open_rounds().await.unwrap().is_empty());
-    let node1_wins = {
-        let text = reqwest::get(format!("{}/metrics", nodes[0].base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|l| l.starts_with("croupier_jackpot_wins_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as usize
-    };
+    let node1_wins = metric_sum(&nodes[0], "croupier_jackpot_wins_total").await as usize;
     let mut heard = 0;
     while let Ok(Some(frame)) =
         tokio::time::timeout(Duration::from_millis(500), watcher.try_recv()).await

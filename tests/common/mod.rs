@@ -627,14 +627,27 @@ pub async fn ask(client: &mut Client, frame: Value) -> Value {
     wait_for(client, "the reply", |f| f["req_id"] == req_id).await
 }
 
-/// A sample of a node's `/metrics` (`name` with its labels, as printed), 0 if absent.
-pub async fn metric(node: &Server, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", node.base))
+async fn metrics_text(node: &Server) -> String {
+    reqwest::get(format!("{}/metrics", node.base))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The sum of every sample of the metric family `name` (all label sets) on a node.
+pub async fn metric_sum(node: &Server, name: &str) -> f64 {
+    let text = metrics_text(node).await;
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A sample of a node's `/metrics` (`name` with its labels, as printed), 0 if absent.
+pub async fn metric(node: &Server, name: &str) -> f64 {
+    let text = metrics_text(node).await;
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
