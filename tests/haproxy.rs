@@ -211,6 +211,14 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
 
     // A node killed outright fails its checks too; its players move to the last node.
     drop(newcomers);
+    // The newcomers' sockets close; count the killed node's players once they are gone.
+    for _ in 0..100 {
+        let left = connections(&nodes[1]).await + connections(&nodes[2]).await;
+        if left == PLAYERS as f64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let on_killed = connections(&nodes[1]).await as usize;
     nodes[1].kill9();
     let noticed = wait_state(&proxy, "croupier2", "DOWN").await;
