@@ -46,6 +46,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 try_free_spin: false,
                 jackpot: None,
                 opened_json: None,
+                node: None,
             })
             .collect();
         ledger.commit_batch(&opens).await.unwrap();

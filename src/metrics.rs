@@ -18,8 +18,9 @@ const WIN_MULTIPLE_BUCKETS: &[f64] = &[
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 /// Why a round is voided: the `cause` label of `croupier_rounds_voided_total`.
-pub const VOID_CAUSES: [&str; 9] = [
+pub const VOID_CAUSES: [&str; 10] = [
     "late_debit",
+    "node_lost",
     "owner_lost",
     "recovery",
     "stale",

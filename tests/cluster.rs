@@ -138,6 +138,40 @@ async fn play(lb: String, token: String, mut killed: tokio::sync::watch::Receive
     books
 }
 
+/// Opens a 1.00 spin for a new `player` straight in the ledger, as node `node` would.
+async fn stranded_spin(
+    ledger: &croupier::wallet::postgres::PgLedger,
+    player: &str,
+    node: &str,
+) -> croupier::ids::RoundId {
+    use croupier::wallet::{Ledger, Movement};
+    let player = croupier::ids::PlayerId::parse(player).unwrap();
+    ledger.ensure_account(&player, "EUR").await.unwrap();
+    let round = croupier::ids::RoundId::new_v7();
+    let movements = [
+        Movement::Deposit {
+            tx_id: format!("{player}:seed"),
+            player: player.clone(),
+            amount_minor: 100,
+        },
+        Movement::OpenRound {
+            round_id: round.clone(),
+            player,
+            req_id: croupier::ids::ReqId::parse("stranded").unwrap(),
+            game: "starfall".into(),
+            bet_minor: Some(100),
+            try_free_spin: false,
+            jackpot: None,
+            opened_json: None,
+            node: Some(node.to_string()),
+        },
+    ];
+    for applied in ledger.commit_batch(&movements).await.unwrap() {
+        applied.unwrap();
+    }
+    round
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("cluster").await else {
@@ -150,7 +184,6 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     edits.extend([
         ("rate_per_second = 50", "rate_per_second = 10000"),
         ("burst = 100", "burst = 10000"),
-        ("stale_round_seconds = 60", "stale_round_seconds = 5"),
         ("file = \"config/tables.toml\"", "file = \"\""),
         ("file = \"config/jackpots.toml\"", &pools_line),
     ]);
@@ -209,7 +242,20 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     }
     let before_kill = metric(&nodes[1], "croupier_spins_total{game=\"starfall\"}").await;
     eprintln!("node 2 starfall spins at the kill: {before_kill}");
+    // A spin surely in flight on node 2 when it dies (opened straight in the ledger under its
+    // name, so the test does not depend on catching one): the survivors must refund it once
+    // node 2 has left the registry, long before ledger.stale_round_seconds (60 s, the default).
+    use croupier::wallet::Ledger;
+    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
+        .await
+        .unwrap();
+    let node2 = cluster_view(&nodes[1]).await["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stranded = stranded_spin(&ledger, &format!("cl-{run}-stranded"), &node2).await;
     nodes[1].kill9();
+    let killed_at = std::time::Instant::now();
     let _ = kill_done.send(true);
     let mut reconnects = 0;
     let mut voided = 0;
@@ -219,11 +265,33 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         voided += books.voided;
     }
     assert!(reconnects > 0, "the dead node's players reconnected");
-    // The survivors' sweepers refund whatever the dead node left open.
-    let ledger = croupier::wallet::postgres::PgLedger::connect(&url, 2)
-        .await
-        .unwrap();
-    use croupier::wallet::Ledger;
+    // The survivors refund whatever the dead node left open, within seconds.
+    for _ in 0..150 {
+        let round = ledger.round(&stranded).await.unwrap().unwrap();
+        if round.status == croupier::wallet::RoundStatus::Void {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refunded_after = killed_at.elapsed();
+    let round = ledger.round(&stranded).await.unwrap().unwrap();
+    assert_eq!(
+        round.status,
+        croupier::wallet::RoundStatus::Void,
+        "{round:?}"
+    );
+    eprintln!("node 2's stranded spin refunded {refunded_after:?} after the kill");
+    let lost = metric(
+        &nodes[0],
+        "croupier_rounds_voided_total{cause=\"node_lost\"}",
+    )
+    .await
+        + metric(
+            &nodes[2],
+            "croupier_rounds_voided_total{cause=\"node_lost\"}",
+        )
+        .await;
+    assert!(lost >= 1.0, "voided as node_lost by a survivor");
     for _ in 0..100 {
         if ledger.open_rounds().await.unwrap().is_empty() {
             break;

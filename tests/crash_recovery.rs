@@ -106,6 +106,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
             try_free_spin: false,
             jackpot: None,
             opened_json: None,
+            node: None,
         }])
         .await
         .unwrap();

@@ -889,6 +889,7 @@ async fn leave_a_round_open(server: &Server, player: &str) {
             try_free_spin: false,
             jackpot: None,
             opened_json: None,
+            node: None,
         }])
         .await
         .unwrap();

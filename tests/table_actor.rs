@@ -87,6 +87,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             try_free_spin: false,
             jackpot: None,
             opened_json: None,
+            node: None,
         })
         .await
         .unwrap();

@@ -22,7 +22,9 @@ use crate::metrics::Metrics;
 use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
-use crate::session::{recover_open_rounds, start_stale_sweeper, Caller, PlayerSession};
+use crate::session::{
+    recover_open_rounds, start_lost_node_sweeper, start_stale_sweeper, Caller, PlayerSession,
+};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
 use auth::{operator_key_matches, AuthError, TokenKeys};
@@ -518,6 +520,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let older_than = if shared { app.stale_round_ms } else { 0 };
     let voided = recover_open_rounds(&app, older_than, "recovery").await?;
     start_stale_sweeper(&app);
+    start_lost_node_sweeper(&app);
     crate::table::cluster::start(app.clone());
     crate::cluster::store::start_heartbeat(app.clone());
     if voided > 0 {

@@ -310,6 +310,7 @@ async fn spin(
             try_free_spin,
             jackpot: feed,
             opened_json: None,
+            node: Some(app.node.to_string()),
         })
         .await
         .map_err(|e| match e {
@@ -541,9 +542,15 @@ async fn replay_round(
         }),
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {
-            let age = crate::wallet::sqlite::now_ms() - round.created_at_ms;
-            if age > app.stale_round_ms {
+            let now = crate::wallet::sqlite::now_ms();
+            if now - round.created_at_ms > app.stale_round_ms {
                 void(app, &round, "stale").await;
+                Err(PlayError::RoundVoid(round.round_id.to_string()))
+            } else if live_nodes(app)
+                .await
+                .is_some_and(|live| opened_by_a_lost_node(&round, &app.node, &live, now))
+            {
+                void(app, &round, "node_lost").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
             } else {
                 Err(PlayError::InProgress)
@@ -573,6 +580,96 @@ pub async fn recover_open_rounds(
     Ok(count)
 }
 
+/// How long a round must have been open before its node's absence from the node registry
+/// counts: a registry entry outlives its node's last heartbeat by this much, so a node that is
+/// alive, or only just started, is never taken for lost.
+pub const NODE_LOST_GRACE: Duration = crate::cluster::store::NODE_TTL;
+
+/// Whether `round` was opened by a node that has left the cluster: recorded, not this node,
+/// absent from `live`, and open for longer than [`NODE_LOST_GRACE`]. Live-table bets are not
+/// judged here: the node that takes their table over refunds them (`owner_lost`).
+pub fn opened_by_a_lost_node(
+    round: &RoundRecord,
+    me: &str,
+    live: &std::collections::HashSet<String>,
+    now_ms: i64,
+) -> bool {
+    round
+        .node
+        .as_deref()
+        .is_some_and(|node| node != me && !live.contains(node))
+        && now_ms - round.created_at_ms >= NODE_LOST_GRACE.as_millis() as i64
+}
+
+/// The nodes alive in the cluster, this one included; `None` when that cannot be told (not a
+/// cluster, Redis unreachable, or the registry does not list this node yet, as just after Redis
+/// came back empty): then nobody is taken for lost.
+async fn live_nodes(app: &App) -> Option<std::collections::HashSet<String>> {
+    if !app.shared.is_shared() {
+        return None;
+    }
+    let live: std::collections::HashSet<String> = match app.shared.nodes().await {
+        Ok(nodes) => nodes.into_iter().map(|n| n.node).collect(),
+        Err(error) => {
+            tracing::debug!(%error, "node registry unreadable; no round judged lost");
+            return None;
+        }
+    };
+    live.contains(app.node.as_ref()).then_some(live)
+}
+
+/// Refunds the open spins of nodes that left the cluster (killed, crashed, partitioned past
+/// their registry entry) every [`crate::cluster::store::HEARTBEAT_EVERY`], instead of after
+/// `ledger.stale_round_seconds`: a player who resumes elsewhere gets an answer within seconds.
+pub fn start_lost_node_sweeper(app: &Arc<App>) {
+    if !app.shared.is_shared() {
+        return;
+    }
+    let app = app.clone();
+    actix::spawn(async move {
+        let mut tick = tokio::time::interval(crate::cluster::store::HEARTBEAT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = app.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match sweep_lost_nodes(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    voided = n,
+                    "rounds of nodes that left the cluster voided and refunded"
+                ),
+                Err(error) => tracing::warn!(%error, "lost-node sweep failed; next time"),
+            }
+        }
+    });
+}
+
+async fn sweep_lost_nodes(app: &App) -> Result<usize, LedgerError> {
+    let open = app.wallet.ledger().open_rounds().await?;
+    let now = crate::wallet::sqlite::now_ms();
+    let candidates: Vec<RoundRecord> = open
+        .into_iter()
+        .filter(|r| app.tables.get(&r.game).is_none())
+        .filter(|r| now - r.created_at_ms >= NODE_LOST_GRACE.as_millis() as i64)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let Some(live) = live_nodes(app).await else {
+        return Ok(0);
+    };
+    let mut count = 0;
+    for round in candidates {
+        if opened_by_a_lost_node(&round, &app.node, &live, now) {
+            void(app, &round, "node_lost").await;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 /// Voids rounds whose node died (open longer than `ledger.stale_round_seconds`), every half
 /// of that, until shutdown: on a cluster the survivors refund a dead node's rounds.
 pub fn start_stale_sweeper(app: &Arc<App>) {
@@ -593,4 +690,63 @@ pub fn start_stale_sweeper(app: &Arc<App>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wallet::RoundStatus;
+
+    fn round(node: Option<&str>, created_at_ms: i64) -> RoundRecord {
+        RoundRecord {
+            round_id: RoundId::parse("r1").unwrap(),
+            player: PlayerId::parse("p").unwrap(),
+            req_id: ReqId::parse("q").unwrap(),
+            game: "starfall".into(),
+            status: RoundStatus::Open,
+            bet_minor: 100,
+            stake_minor: 100,
+            win_minor: 0,
+            free_spin: false,
+            multiplier: 1,
+            balance_after_minor: 0,
+            outcome_json: None,
+            created_at_ms,
+            node: node.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_a_round_of_a_node_gone_from_the_registry_past_the_grace_is_lost() {
+        let grace = NODE_LOST_GRACE.as_millis() as i64;
+        let live: std::collections::HashSet<String> = ["me", "b"].map(String::from).into();
+        let now = 1_000_000;
+        let old = now - grace;
+        assert!(opened_by_a_lost_node(
+            &round(Some("dead"), old),
+            "me",
+            &live,
+            now
+        ));
+        // Not lost: a live node's, this node's own, not recorded, or too young to tell.
+        assert!(!opened_by_a_lost_node(
+            &round(Some("b"), old),
+            "me",
+            &live,
+            now
+        ));
+        assert!(!opened_by_a_lost_node(
+            &round(Some("me"), old),
+            "me",
+            &live,
+            now
+        ));
+        assert!(!opened_by_a_lost_node(&round(None, old), "me", &live, now));
+        assert!(!opened_by_a_lost_node(
+            &round(Some("dead"), old + 1),
+            "me",
+            &live,
+            now
+        ));
+    }
 }

@@ -288,6 +288,7 @@ async fn place(
                     })
                     .to_string(),
                 ),
+                node: Some(app.node.to_string()),
             }
             .fenced(here.fence),
         )

@@ -902,6 +902,7 @@ mod tests {
             balance_after_minor: 9_750,
             outcome_json: Some(opened.to_string()),
             created_at_ms: 0,
+            node: None,
         };
         let frame: serde_json::Value =
             serde_json::from_str(&refund_frame(&table, &round, 10_000).unwrap().to_json()).unwrap();

@@ -192,6 +192,9 @@ pub enum Movement {
         /// table round, bet and amount, so whoever voids it can tell the player); `None` for
         /// a spin, whose outcome is drawn before it opens.
         opened_json: Option<String>,
+        /// The node opening it (cluster mode): if that node leaves the cluster with the round
+        /// still open, the others refund it at once.
+        node: Option<String>,
     },
     /// Credits the win, stores the outcome and any free spins awarded. Transaction id `<round>:win`.
     /// Each jackpot claim resets its level and credits it (`<round>:jackpot:<level>`).
@@ -358,6 +361,8 @@ pub struct RoundRecord {
     pub balance_after_minor: i64,
     pub outcome_json: Option<String>,
     pub created_at_ms: i64,
+    /// The node that opened it, where recorded (cluster mode).
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use crate::ids::{PlayerId, ReqId, RoundId};
 pub type Outcome = Result<Result<Applied, MovementError>, LedgerError>;
 
 pub const ROUND_COLUMNS: &str = "round_id, player_id, req_id, game, status, bet_minor, \
-     stake_minor, win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms";
+     stake_minor, win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
+     node_id";
 
 fn invalid(what: &str) -> LedgerError {
     LedgerError::Invariant(format!("stored value out of range: {what}"))
@@ -36,6 +37,7 @@ pub fn round_from_row(row: &Row) -> Result<RoundRecord, LedgerError> {
         balance_after_minor: row.i64(10)?,
         outcome_json: row.opt_text(11)?,
         created_at_ms: row.i64(12)?,
+        node: row.opt_text(13)?,
     })
 }
 
@@ -288,6 +290,7 @@ pub struct OpenArgs<'a> {
     pub try_free_spin: bool,
     pub feed: Option<&'a JackpotFeed>,
     pub opened_json: Option<&'a str>,
+    pub node: Option<&'a str>,
 }
 
 /// Opens a round in as few statements as possible: the stake is taken first with conditional
@@ -347,8 +350,8 @@ async fn open_round<T: SqlTx>(
         .exec(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
              win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
-             jackpot_pool, jackpot_micro) \
-             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
+             jackpot_pool, jackpot_micro, node_id) \
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (player_id, req_id) DO NOTHING",
             args![
                 round_id.as_str(),
@@ -363,7 +366,8 @@ async fn open_round<T: SqlTx>(
                 o.opened_json,
                 now,
                 feed.map(|f| f.pool.as_str()),
-                taken_micro
+                taken_micro,
+                o.node
             ],
         )
         .await?;
@@ -412,8 +416,9 @@ async fn open_round<T: SqlTx>(
         free_spin: free.is_some(),
         multiplier,
         balance_after_minor: balance,
-        outcome_json: None,
+        outcome_json: o.opened_json.map(str::to_string),
         created_at_ms: now,
+        node: o.node.map(str::to_string),
     };
     Ok(Ok(Applied::RoundOpened {
         round,
@@ -680,6 +685,7 @@ pub async fn apply<T: SqlTx>(
             try_free_spin,
             jackpot,
             opened_json,
+            node,
         } => {
             let o = OpenArgs {
                 round_id,
@@ -690,6 +696,7 @@ pub async fn apply<T: SqlTx>(
                 try_free_spin: *try_free_spin,
                 feed: jackpot.as_ref(),
                 opened_json: opened_json.as_deref(),
+                node: node.as_deref(),
             };
             open_round(tx, o, now, jackpots).await
         }

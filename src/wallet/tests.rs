@@ -99,6 +99,7 @@ fn open(round: &RoundId, player: &str, req: &str, bet: Option<i64>) -> Movement 
         try_free_spin: true,
         jackpot: None,
         opened_json: None,
+        node: None,
     }
 }
 
@@ -596,6 +597,7 @@ fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
         try_free_spin: false,
         jackpot: Some(feed()),
         opened_json: None,
+        node: None,
     }
 }
 
