@@ -59,7 +59,9 @@
 //! Money rules: amounts are `Decimal` in code and integer minor units in the ledger; every
 //! movement has a unique transaction id and is idempotent; a balance never goes negative; a
 //! round interrupted between stake and settlement is voided and refunded at start-up (in a
-//! cluster: by the stale-round sweeper, or by the node that takes a dead node's table over).
+//! cluster: by a survivor once the dead node has left the Redis node registry (each round
+//! records its node), by the node that takes a dead node's table over, or, as the fallback,
+//! by the stale-round sweeper).
 
 pub mod app;
 pub mod cluster;

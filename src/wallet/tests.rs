@@ -153,8 +153,12 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
     let details =
         r#"{"table":"roulette_1","table_round":"t1","bet":{"kind":"red"},"amount":"1.00"}"#;
     let mut bet = open(&r1, "a", "q1", Some(100));
-    if let Movement::OpenRound { opened_json, .. } = &mut bet {
+    if let Movement::OpenRound {
+        opened_json, node, ..
+    } = &mut bet
+    {
         *opened_json = Some(details.to_string());
+        *node = Some("node-a".to_string());
     }
     one(l, bet.fenced(Some(&old))).await.unwrap();
     assert!(l.raise_fence("roulette_1", 2).await.unwrap());
@@ -206,6 +210,11 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
         voided.outcome_json.as_deref(),
         Some(details),
         "kept through the void"
+    );
+    assert_eq!(
+        voided.node.as_deref(),
+        Some("node-a"),
+        "the node that opened it"
     );
     let r2 = RoundId::new_v7();
     one(l, open(&r2, "a", "q3", Some(100)).fenced(Some(&new)))
