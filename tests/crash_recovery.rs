@@ -12,11 +12,6 @@ use croupier::wallet::sqlite::{Durability, SqliteLedger};
 use croupier::wallet::{Applied, Ledger, Movement, RoundStatus};
 use serde_json::json;
 
-const FAST: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_play_loses_no_acknowledged_round() {
     let mut server = Server::start_with(FAST);

@@ -9,11 +9,6 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-const FAST: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
-
 async fn raw_reply(client: &mut Client) -> String {
     loop {
         let message = tokio::time::timeout(REPLY_TIMEOUT, client.ws.next())

@@ -105,9 +105,8 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
     let key_line = format!("operator_key = {OPERATOR_KEY:?}");
     let cluster = ClusterLines::new(&url);
     let mut edits = cluster.edits();
+    edits.extend(FAST);
     edits.extend([
-        ("rate_per_second = 50", "rate_per_second = 10000"),
-        ("burst = 100", "burst = 10000"),
         ("file = \"config/tables.toml\"", "file = \"\""),
         ("operator_key = \"\"", &key_line),
     ]);

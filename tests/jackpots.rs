@@ -10,10 +10,6 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use serde_json::{json, Value};
 
-const FAST: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
 /// Frames read while waiting for one reply: jackpot pushes interleave with replies.
 const MAX_FRAMES_WAITED: usize = 1_000;
 

@@ -9,10 +9,6 @@ use std::collections::HashMap;
 use common::*;
 use serde_json::{json, Value};
 
-const FAST: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
 async fn wait_type(client: &mut Client, kind: &str) -> Value {
     wait_for(client, kind, |f| f["type"] == kind).await
 }

@@ -64,10 +64,6 @@ const GRAFANA_BUILTIN_VARS: &[&str] = &[
 ];
 /// Labels Prometheus adds at scrape time: never in the node's own exposition.
 const TARGET_LABELS: &[&str] = &["job", "instance"];
-const FAST: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
 
 // ------------------------------------------------------------------------------------ helpers
 

@@ -108,13 +108,13 @@ async fn a_postgres_restart_loses_no_acknowledged_round_and_the_node_recovers() 
         .unwrap();
     let url = format!("{}/ledger", pg.url());
     let url_line = format!("postgres_url = {url:?}");
-    let server = Server::start_with(&[
-        ("rate_per_second = 50", "rate_per_second = 10000"),
-        ("burst = 100", "burst = 10000"),
-        ("postgres_url = \"\"", &url_line),
+    let mut edits = FAST.to_vec();
+    edits.extend([
+        ("postgres_url = \"\"", url_line.as_str()),
         ("stale_round_seconds = 60", "stale_round_seconds = 5"),
         ("file = \"config/tables.toml\"", "file = \"\""),
     ]);
+    let server = Server::start_with(&edits);
     let acked = Arc::new(Mutex::new(Vec::<(String, Value)>::new()));
     let refused = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));

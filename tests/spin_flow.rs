@@ -7,14 +7,10 @@ use common::*;
 use serde_json::json;
 
 /// This test spins as fast as it can; the rate limit has its own test.
-const FAST_CLIENT: &[(&str, &str)] = &[
-    ("rate_per_second = 50", "rate_per_second = 10000"),
-    ("burst = 100", "burst = 10000"),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spins_move_money_exactly_and_history_recalls_them() {
-    let server = Server::start_with(FAST_CLIENT);
+    let server = Server::start_with(FAST);
     let session = open_session(&server, "flow-alice").await;
     assert_eq!(session.balance, "1000.00");
     let mut client = Client::connect(&server, &session.token).await;
@@ -104,7 +100,7 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_players_keep_exact_books() {
-    let server = Server::start_with(FAST_CLIENT);
+    let server = Server::start_with(FAST);
     let players = 20;
     let spins = 40;
     let mut tasks = Vec::new();

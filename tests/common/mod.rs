@@ -599,6 +599,13 @@ pub fn fresh_betting_open(frame: &Value) -> bool {
         && frame["closes_at"].as_i64().unwrap_or(0) - now_ms >= BETTING_LEFT_NEEDED_MS
 }
 
+/// Config edits that lift the per-connection rate limit: closed-loop test clients send far
+/// more than the 50 frames/s a real player gets.
+pub const FAST: &[(&str, &str)] = &[
+    ("rate_per_second = 50", "rate_per_second = 10000"),
+    ("burst = 100", "burst = 10000"),
+];
+
 /// Parses an amount string into integer cents.
 pub fn cents(text: &str) -> i64 {
     let d: rust_decimal::Decimal = text.parse().unwrap();
