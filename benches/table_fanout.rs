@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use croupier::ids::PlayerId;
 use croupier::session::Pusher;
-use croupier::table::actor::Join;
+use croupier::table::actor::{Join, SitDown};
 use croupier::table::testing::{embedded_deps, fast_tables};
 use croupier::table::TableRegistry;
 
@@ -37,6 +37,7 @@ fn main() {
                 let join = Join {
                     player: PlayerId::parse(&format!("p{s}")).expect("valid id"),
                     pusher,
+                    again: SitDown::First,
                 };
                 let joined = table
                     .local()

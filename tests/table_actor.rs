@@ -7,7 +7,7 @@ use std::time::Duration;
 use croupier::ids::{PlayerId, ReqId};
 use croupier::money::Money;
 use croupier::session::Pusher;
-use croupier::table::actor::{Confirm, Describe, Join, Reserve};
+use croupier::table::actor::{Confirm, Describe, Join, Reserve, SitDown};
 use croupier::table::rules::TableRules;
 use croupier::table::testing::{embedded_deps, fast_tables};
 use croupier::table::TableRegistry;
@@ -53,6 +53,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
         let join = Join {
             player: PlayerId::parse(player).unwrap(),
             pusher,
+            again: SitDown::First,
         };
         assert!(table.local().unwrap().send(join).await.unwrap().is_ok());
     }

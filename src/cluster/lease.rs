@@ -1,10 +1,19 @@
 //! Table leases: which node runs each live table's rounds. A lease is `SET NX PX` on
-//! `croupier:table:<id>:lease`, taken together with a fencing token (`INCR` on
-//! `croupier:table:<id>:fence`) in one script, renewed by its holder every
-//! [`LEASE_RENEW_EVERY`] and left to expire when the holder dies. The token is what protects
-//! money: the new holder raises it in the ledger, which then refuses every table movement of
-//! an older token (see `Ledger::raise_fence`), so a node paused past its lease cannot take or
-//! pay a bet when it wakes up believing it still owns the table.
+//! `croupier:table:<id>:lease`, renewed by its holder every [`LEASE_RENEW_EVERY`] and left to
+//! expire when the holder dies. Its value names the holder and the fencing token it runs the
+//! table under: `<node>|<token>`.
+//!
+//! The token does not come from Redis. A node that takes a free lease holds it as
+//! `<node>|0` ([`TAKING`]), raises the table's token in the ledger (`Ledger::next_fence`, the
+//! system of record, where tokens only grow), then [`Leases::stamp`]s the lease with it. Redis
+//! only says who *should* run the table; the ledger refuses every table movement of an older
+//! token, so a node paused past its lease cannot take or pay a bet when it wakes up believing
+//! it still owns the table — also after Redis lost every key (a restart without persistence,
+//! a flush, a failover to a replica that missed the last writes), when two nodes may each
+//! take a "free" lease: each gets its own token, and only the newer one moves money.
+//!
+//! Followers read the holder with its token: a new token means a new `LiveTable`, even on the
+//! same node, with none of the old one's seats, so they seat their players again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +24,11 @@ use super::{ClusterError, RedisLink};
 /// How often a holder renews its leases and other nodes look for free ones.
 pub const LEASE_RENEW_EVERY: Duration = Duration::from_millis(1000);
 
-/// Who holds a table's lease.
+/// The token of a lease just taken, while its holder raises the real one in the ledger.
+pub const TAKING: i64 = 0;
+
+/// Who holds a table's lease, and under which fencing token ([`TAKING`] while it is being
+/// taken over).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub node: String,
@@ -23,14 +36,8 @@ pub struct Holder {
 }
 
 enum Back {
-    InProcess(Mutex<InProcess>),
+    InProcess(Mutex<HashMap<String, (Holder, Instant)>>),
     Redis(RedisLink),
-}
-
-#[derive(Default)]
-struct InProcess {
-    held: HashMap<String, (Holder, Instant)>,
-    fences: HashMap<String, i64>,
 }
 
 pub struct Leases {
@@ -41,15 +48,12 @@ pub struct Leases {
 fn lease_key(link: &RedisLink, table: &str) -> String {
     link.key(&format!("table:{table}:lease"))
 }
-fn fence_key(link: &RedisLink, table: &str) -> String {
-    link.key(&format!("table:{table}:fence"))
-}
 
-const ACQUIRE: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local token = redis.call('INCR', KEYS[2])
-  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
-  return token
+/// Sets the lease to `ARGV[2]` (with a fresh expiry) if it is still `ARGV[1]`.
+const SWAP: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
 end
 return 0";
 
@@ -88,41 +92,75 @@ impl Leases {
         self.ttl
     }
 
-    /// Takes the table's lease if nobody holds it: the new fencing token, or `None`.
-    pub async fn acquire(&self, table: &str, node: &str) -> Result<Option<i64>, ClusterError> {
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Takes the table's lease if nobody holds it, as `node` with the token [`TAKING`];
+    /// `false` if someone does. The caller raises the token in the ledger, then [`stamp`]s it.
+    ///
+    /// [`stamp`]: Leases::stamp
+    pub async fn acquire(&self, table: &str, node: &str) -> Result<bool, ClusterError> {
         match &self.back {
-            Back::InProcess(state) => {
-                let mut state = state
+            Back::InProcess(held) => {
+                let mut held = held
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                if state.held.get(table).is_some_and(|(_, until)| *until > now) {
-                    return Ok(None);
+                if held.get(table).is_some_and(|(_, until)| *until > now) {
+                    return Ok(false);
                 }
-                let token = {
-                    let fence = state.fences.entry(table.to_string()).or_default();
-                    *fence += 1;
-                    *fence
-                };
                 let holder = Holder {
                     node: node.to_string(),
-                    token,
+                    token: TAKING,
                 };
-                state
-                    .held
-                    .insert(table.to_string(), (holder, now + self.ttl));
-                Ok(Some(token))
+                held.insert(table.to_string(), (holder, now + self.ttl));
+                Ok(true)
             }
             Back::Redis(link) => {
-                let script = redis::Script::new(ACQUIRE);
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(lease_key(link, table))
+                    .arg(value(node, TAKING))
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(self.ttl_ms());
+                let set: Option<String> = link.query("lease_acquire", &cmd).await?;
+                Ok(set.is_some())
+            }
+        }
+    }
+
+    /// Writes the ledger's `token` into a lease `node` has just taken; `false` if the lease
+    /// is no longer `node`'s (expired, or Redis lost it meanwhile): the caller must not run
+    /// the table under it.
+    pub async fn stamp(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
+        match &self.back {
+            Back::InProcess(held) => {
+                let mut held = held
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = Instant::now();
+                match held.get_mut(table) {
+                    Some((holder, until))
+                        if *until > now && holder.node == node && holder.token == TAKING =>
+                    {
+                        holder.token = token;
+                        *until = now + self.ttl;
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                }
+            }
+            Back::Redis(link) => {
+                let script = redis::Script::new(SWAP);
                 let mut invocation = script.prepare_invoke();
                 invocation
                     .key(lease_key(link, table))
-                    .key(fence_key(link, table))
-                    .arg(node)
-                    .arg(self.ttl.as_millis() as u64);
-                let token: i64 = link.script("lease_acquire", &invocation).await?;
-                Ok((token > 0).then_some(token))
+                    .arg(value(node, TAKING))
+                    .arg(value(node, token))
+                    .arg(self.ttl_ms());
+                let stamped: i64 = link.script("lease_stamp", &invocation).await?;
+                Ok(stamped == 1)
             }
         }
     }
@@ -130,12 +168,12 @@ impl Leases {
     /// Extends the lease if `node` still holds it with `token`; `false` if it has lost it.
     pub async fn renew(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
         match &self.back {
-            Back::InProcess(state) => {
-                let mut state = state
+            Back::InProcess(held) => {
+                let mut held = held
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                match state.held.get_mut(table) {
+                match held.get_mut(table) {
                     Some((holder, until))
                         if *until > now && holder.node == node && holder.token == token =>
                     {
@@ -151,7 +189,7 @@ impl Leases {
                 invocation
                     .key(lease_key(link, table))
                     .arg(value(node, token))
-                    .arg(self.ttl.as_millis() as u64);
+                    .arg(self.ttl_ms());
                 let renewed: i64 = link.script("lease_renew", &invocation).await?;
                 Ok(renewed == 1)
             }
@@ -161,16 +199,15 @@ impl Leases {
     /// Gives the lease up (a clean stop), so another node takes the table at once.
     pub async fn release(&self, table: &str, node: &str, token: i64) -> Result<(), ClusterError> {
         match &self.back {
-            Back::InProcess(state) => {
-                let mut state = state
+            Back::InProcess(held) => {
+                let mut held = held
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if state
-                    .held
+                if held
                     .get(table)
                     .is_some_and(|(h, _)| h.node == node && h.token == token)
                 {
-                    state.held.remove(table);
+                    held.remove(table);
                 }
                 Ok(())
             }
@@ -189,12 +226,11 @@ impl Leases {
     /// The table's holder now, if any.
     pub async fn holder(&self, table: &str) -> Result<Option<Holder>, ClusterError> {
         match &self.back {
-            Back::InProcess(state) => {
-                let state = state
+            Back::InProcess(held) => {
+                let held = held
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                Ok(state
-                    .held
+                Ok(held
                     .get(table)
                     .filter(|(_, until)| *until > Instant::now())
                     .map(|(h, _)| h.clone()))
@@ -208,12 +244,11 @@ impl Leases {
                     .rsplit_once('|')
                     .and_then(|(node, token)| Some((node, token.parse::<i64>().ok()?)));
                 match parsed {
-                    Some((node, token)) => Ok(Some(Holder {
+                    Some((node, token)) if token >= TAKING => Ok(Some(Holder {
                         node: node.to_string(),
                         token,
                     })),
-                    // Between the script's two SETs nobody can read (scripts are atomic).
-                    None => Err(ClusterError::Corrupt {
+                    _ => Err(ClusterError::Corrupt {
                         key,
                         message: format!("lease value {got:?}"),
                     }),
@@ -236,53 +271,74 @@ mod tests {
         format!("t{}", uuid::Uuid::now_v7().simple())
     }
 
-    async fn one_holder_and_tokens_only_grow(leases: &Leases) {
+    async fn one_holder_taken_then_stamped_with_its_token(leases: &Leases) {
         let t = table();
-        let first = leases.acquire(&t, "a").await.unwrap().expect("free lease");
-        assert_eq!(leases.acquire(&t, "b").await.unwrap(), None, "held by a");
+        assert!(leases.acquire(&t, "a").await.unwrap(), "free lease");
+        assert!(!leases.acquire(&t, "b").await.unwrap(), "held by a");
         assert_eq!(
             leases.holder(&t).await.unwrap(),
             Some(Holder {
                 node: "a".into(),
-                token: first
-            })
+                token: TAKING
+            }),
+            "taken, its token not raised yet"
         );
-        assert!(leases.renew(&t, "a", first).await.unwrap());
         assert!(
-            !leases.renew(&t, "b", first).await.unwrap(),
+            !leases.stamp(&t, "b", 7).await.unwrap(),
             "b does not hold it"
         );
-        assert!(
-            !leases.renew(&t, "a", first + 1).await.unwrap(),
-            "wrong token"
+        assert!(leases.stamp(&t, "a", 7).await.unwrap());
+        assert!(!leases.stamp(&t, "a", 8).await.unwrap(), "stamped once");
+        assert_eq!(
+            leases.holder(&t).await.unwrap(),
+            Some(Holder {
+                node: "a".into(),
+                token: 7
+            })
         );
-        leases.release(&t, "b", first).await.unwrap();
+        assert!(leases.renew(&t, "a", 7).await.unwrap());
+        assert!(
+            !leases.renew(&t, "b", 7).await.unwrap(),
+            "b does not hold it"
+        );
+        assert!(!leases.renew(&t, "a", 8).await.unwrap(), "wrong token");
+        leases.release(&t, "b", 7).await.unwrap();
         assert!(
             leases.holder(&t).await.unwrap().is_some(),
             "only the holder releases"
         );
-        leases.release(&t, "a", first).await.unwrap();
+        leases.release(&t, "a", 7).await.unwrap();
         assert_eq!(leases.holder(&t).await.unwrap(), None);
-        let second = leases
-            .acquire(&t, "b")
-            .await
-            .unwrap()
-            .expect("released lease");
-        assert!(second > first, "fencing tokens only grow");
+        assert!(leases.acquire(&t, "b").await.unwrap(), "released lease");
     }
 
     async fn an_unrenewed_lease_expires_and_the_old_holder_cannot_renew(leases: &Leases) {
         let t = table();
-        let first = leases.acquire(&t, "a").await.unwrap().unwrap();
+        assert!(leases.acquire(&t, "a").await.unwrap());
+        assert!(leases.stamp(&t, "a", 1).await.unwrap());
         tokio::time::sleep(leases.ttl() + Duration::from_millis(100)).await;
-        let second = leases
-            .acquire(&t, "b")
-            .await
-            .unwrap()
-            .expect("expired lease");
-        assert!(second > first);
-        assert!(!leases.renew(&t, "a", first).await.unwrap(), "a lost it");
-        assert_eq!(leases.holder(&t).await.unwrap().unwrap().node, "b");
+        assert!(leases.acquire(&t, "b").await.unwrap(), "expired lease");
+        assert!(!leases.renew(&t, "a", 1).await.unwrap(), "a lost it");
+        assert!(leases.stamp(&t, "b", 2).await.unwrap());
+        assert_eq!(
+            leases.holder(&t).await.unwrap(),
+            Some(Holder {
+                node: "b".into(),
+                token: 2
+            })
+        );
+    }
+
+    async fn a_lease_that_expires_while_being_taken_cannot_be_stamped(leases: &Leases) {
+        let t = table();
+        assert!(leases.acquire(&t, "a").await.unwrap());
+        tokio::time::sleep(leases.ttl() + Duration::from_millis(100)).await;
+        assert!(leases.acquire(&t, "b").await.unwrap());
+        assert!(
+            !leases.stamp(&t, "a", 1).await.unwrap(),
+            "a's raise came too late: b holds the lease"
+        );
+        assert!(leases.stamp(&t, "b", 2).await.unwrap());
     }
 
     /// A lease the case expects to keep: far longer than any stall of a busy test machine.
@@ -314,7 +370,8 @@ mod tests {
     }
 
     both!(
-        one_holder_and_tokens_only_grow: super::HELD,
-        an_unrenewed_lease_expires_and_the_old_holder_cannot_renew: super::SHORT
+        one_holder_taken_then_stamped_with_its_token: super::HELD,
+        an_unrenewed_lease_expires_and_the_old_holder_cannot_renew: super::SHORT,
+        a_lease_that_expires_while_being_taken_cannot_be_stamped: super::SHORT
     );
 }

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`bus`] | pub/sub: jackpot wins, live-table events and asks between nodes | `PUBLISH` / `SUBSCRIBE` |
 //! | [`store`] | sessions, the `req_id` reply log, presence and the node registry | hashes, sorted sets, keys with TTL |
-//! | [`lease`] | which node runs each live table, with a fencing token | `SET NX PX` + `INCR`, renewed |
+//! | [`lease`] | which node runs each live table, with the fencing token it raised in the ledger | `SET NX PX`, stamped, renewed |
 //!
 //! Every Redis command goes through [`RedisLink`]: one multiplexed connection manager per node
 //! (it reconnects by itself), a timeout on each command, and latency and error metrics.

@@ -185,7 +185,7 @@ async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
         .filter_map(|id| {
             let run = match app.tables.get(id)?.run() {
                 crate::table::Run::Here { .. } => serde_json::json!(app.node.as_ref()),
-                crate::table::Run::There { node } => serde_json::json!(node),
+                crate::table::Run::There { node, .. } => serde_json::json!(node),
                 crate::table::Run::Nobody => serde_json::Value::Null,
             };
             Some((id.to_string(), run))

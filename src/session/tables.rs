@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::ids::ReqId;
 use crate::money::Money;
 use crate::protocol::ServerFrame;
-use crate::table::actor::{round_of_bet, Cancel, Confirm, Join, Joined, Reserve};
+use crate::table::actor::{round_of_bet, Cancel, Confirm, Join, Joined, Reserve, SitDown};
 use crate::table::cluster::AskOp;
 use crate::table::rules::TableBet;
 use crate::table::{LiveTable, LocalSeat, Run, TableError, TableSlot, TABLE_REPLY_TIMEOUT};
@@ -74,7 +74,7 @@ pub async fn join(
         player: caller.player.clone(),
         pusher: link.pusher.clone(),
     });
-    let state = match sit_down(app, t, &caller.player, &link.pusher).await {
+    let state = match sit_down(app, t, &caller.player, &link.pusher, SitDown::First).await {
         Ok(state) => state,
         Err(e) => {
             t.remove_seat(&link.pusher.session_id);
@@ -113,20 +113,23 @@ pub async fn sit_down(
     t: &TableSlot,
     player: &crate::ids::PlayerId,
     pusher: &Pusher,
+    again: SitDown,
 ) -> Result<Joined, PlayError> {
     match t.run() {
         Run::Here { addr, .. } => {
             let msg = Join {
                 player: player.clone(),
                 pusher: pusher.clone(),
+                again,
             };
             Ok(ask(&addr, msg).await??)
         }
-        Run::There { node } => {
+        Run::There { node, .. } => {
             let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
             let op = AskOp::Join {
                 player: player.clone(),
                 session: pusher.session_id.to_string(),
+                again,
             };
             let value = cluster.ask(&t.config.id, &node, op).await?;
             serde_json::from_value(value)
@@ -186,7 +189,12 @@ pub async fn bet(
             )
             .await
         }
-        Run::There { node } => {
+        Run::There { node, .. } => {
+            // The table's node seats a bettor this node vouches for (see `bet_for_remote`), so
+            // this node checks the seat: a connection that never joined is refused here.
+            if !t.has_seat(&link.pusher.session_id) {
+                return Err(TableError::NotSeated.into());
+            }
             let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
             let op = AskOp::Bet {
                 player: caller.player.clone(),
@@ -207,6 +215,11 @@ pub async fn bet(
 
 /// A bet asked of this node by another node's player (this node runs the table): the same
 /// checks and money path, with a seat whose pushes go back through the table's outbox.
+///
+/// The asking node only asks for a connection seated there. If this table has no seat for it
+/// (the table was taken again and the asking node has not seated its players at the new one
+/// yet), the bettor is seated again first: a `join_table` answered "seated" means the next
+/// bet is taken, whatever moved in between.
 pub async fn bet_for_remote(
     app: &App,
     t: &TableSlot,
@@ -221,11 +234,43 @@ pub async fn bet_for_remote(
             return Err(PlayError::TableBusy);
         };
         let fence = running.map(|r| r.fence);
-        let here = Here {
+        let here = || Here {
             addr: &addr,
             fence: fence.as_ref(),
         };
-        place(app, caller, pusher, req_id, t, here, &request, amount, bet).await
+        let first = place(
+            app,
+            caller,
+            pusher,
+            req_id,
+            t,
+            here(),
+            &request,
+            amount.clone(),
+            bet,
+        )
+        .await;
+        if !matches!(first, Err(PlayError::Table(TableError::NotSeated))) {
+            return first;
+        }
+        let join = Join {
+            player: caller.player.clone(),
+            pusher: pusher.clone(),
+            again: SitDown::Again,
+        };
+        ask(&addr, join).await??;
+        place(
+            app,
+            caller,
+            pusher,
+            req_id,
+            t,
+            here(),
+            &request,
+            amount,
+            bet,
+        )
+        .await
     };
     placed.await.unwrap_or_else(|error| {
         ServerFrame::error(Some(req_id.to_string()), error.code(), error.to_string())

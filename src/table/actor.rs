@@ -38,6 +38,10 @@ pub const UNLIMITED_SEATS: usize = super::config::MAX_SEATS as usize;
 /// A settlement or refund is retried this often before it is left to start-up recovery.
 const MONEY_ATTEMPTS: u32 = 5;
 const MONEY_BACKOFF: Duration = Duration::from_millis(200);
+/// How long a table taken over waits before its first round: the other nodes see the new
+/// holder within a lease renewal and seat their players again, so every seated player gets
+/// the first round's `betting_open` (a seat given back later still gets it, see [`SitDown`]).
+pub const TAKEOVER_GRACE: Duration = Duration::from_millis(2_000);
 /// Close reason sent to a client whose send queue filled up.
 pub const TOO_FAR_BEHIND: &str = "too far behind the table";
 
@@ -78,6 +82,19 @@ struct Seat {
 pub struct Join {
     pub player: PlayerId,
     pub pusher: Pusher,
+    pub again: SitDown,
+}
+
+/// Who asks for a seat: the player (`join_table`, answered with the table's state), or the
+/// cluster seating a player again at a table's new `LiveTable` after it moved or restarted.
+/// A seat given back that way is pushed the round's `betting_open` when betting is open: the
+/// player never got it (the round opened before the seat came back) and is answered nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SitDown {
+    #[default]
+    First,
+    Again,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -179,6 +196,16 @@ pub struct LiveTable {
     remote_seats: usize,
 }
 
+/// The book of the round the machine starts in: open while betting is, closed (taking no
+/// bet) while the machine waits for its first round.
+fn first_book(machine: &RoundMachine, round_id: RoundId) -> RoundBook<Pusher> {
+    let mut book = RoundBook::new(round_id);
+    if machine.phase() != super::round::Phase::BettingOpen {
+        book.close();
+    }
+    book
+}
+
 /// The ledger id of a table bet: `<table round id>-b<n>`, so every bet names its round.
 pub fn bet_id(round_id: &RoundId, n: u32) -> RoundId {
     // A v7 UUID (36) + "-b" + at most 10 digits stays inside the 64-character id.
@@ -202,15 +229,22 @@ impl LiveTable {
     }
 
     /// A table run under a cluster lease (`Some`), or alone on one node (`None`).
+    ///
+    /// Alone, the first round opens at once (nobody is seated yet). Under a lease the table
+    /// has just been taken over, and the players seated on every node are being seated again:
+    /// its first round opens [`TAKEOVER_GRACE`] later, so its `betting_open` reaches them.
     pub fn running(config: Arc<TableConfig>, deps: TableDeps, running: Option<Running>) -> Self {
-        let (machine, _first) = RoundMachine::start(config.timings, 1, now_ms());
+        let machine = match running {
+            None => RoundMachine::start(config.timings, 1, now_ms()).0,
+            Some(_) => RoundMachine::start_after(config.timings, 1, now_ms(), TAKEOVER_GRACE),
+        };
         let round_id = RoundId::new_v7();
         Self {
             rules: TableRules::of(&config),
             config,
             deps,
+            book: first_book(&machine, round_id),
             machine,
-            book: RoundBook::new(round_id),
             bets_placed: 0,
             outcome: None,
             draw_in_flight: false,
@@ -392,6 +426,21 @@ impl LiveTable {
             closes_in_ms: (closes_at_ms - now_ms()).max(0),
         };
         self.broadcast(&frame);
+    }
+
+    /// The current round's `betting_open`, while betting is open and the round takes bets.
+    fn betting_open_now(&self) -> Option<ServerFrame> {
+        let now = now_ms();
+        let closes_at_ms = self.machine.phase_ends_at_ms();
+        let open = self.machine.phase() == super::round::Phase::BettingOpen
+            && !self.book.is_closed()
+            && now < closes_at_ms;
+        open.then(|| ServerFrame::BettingOpen {
+            table: self.config.id.clone(),
+            round_id: self.book.round_id().to_string(),
+            closes_at: closes_at_ms,
+            closes_in_ms: closes_at_ms - now,
+        })
     }
 
     fn draw(&mut self, ctx: &mut Context<Self>) {
@@ -727,6 +776,11 @@ impl Handler<Join> for LiveTable {
                 }
             })
             .collect();
+        if msg.again == SitDown::Again {
+            if let Some(open) = self.betting_open_now() {
+                let _ = msg.pusher.push(Arc::from(open.to_json()));
+            }
+        }
         self.seats.insert(
             session,
             Seat {

@@ -26,9 +26,10 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::actor::{self, Running};
+use super::actor::{self, Running, SitDown};
 use super::{LocalSeat, Run, TableSlot};
 use crate::app::App;
+use crate::cluster::lease::{Holder, TAKING};
 use crate::cluster::{Bus, ClusterError, Leases, Seal, LEASE_RENEW_EVERY};
 use crate::ids::{PlayerId, ReqId};
 use crate::metrics::Metrics;
@@ -81,6 +82,9 @@ pub enum AskOp {
     Join {
         player: PlayerId,
         session: String,
+        /// The cluster seating the player again (a node of the previous build sends none).
+        #[serde(default)]
+        again: SitDown,
     },
     Leave {
         session: String,
@@ -528,10 +532,15 @@ async fn serve_ask(app: &App, id: &str, ask: Ask) -> Result<serde_json::Value, R
         })
     };
     match ask.op {
-        AskOp::Join { player, session } => {
+        AskOp::Join {
+            player,
+            session,
+            again,
+        } => {
             let join = actor::Join {
                 player,
                 pusher: remote(&session),
+                again,
             };
             match tokio::time::timeout(super::TABLE_REPLY_TIMEOUT, addr.send(join)).await {
                 Ok(Ok(Ok(joined))) => to_value(serde_json::to_value(joined)),
@@ -649,16 +658,14 @@ async fn hold_lease(app: Arc<App>, cluster: Arc<TableCluster>, id: String) {
                     continue;
                 }
                 match cluster.leases.acquire(&id, &cluster.node).await {
-                    Ok(Some(token)) => {
+                    Ok(true) => {
                         warned = false;
-                        if take_over(&app, &cluster, slot, token).await {
+                        if take_over(&app, &cluster, slot).await {
                             last_renewed = Instant::now();
-                        } else {
-                            cluster.release(&id, token).await;
                         }
                     }
-                    Ok(None) => match cluster.leases.holder(&id).await {
-                        Ok(Some(holder)) => follow(&app, slot, current, holder.node),
+                    Ok(false) => match cluster.leases.holder(&id).await {
+                        Ok(Some(holder)) => follow(&app, slot, current, holder),
                         Ok(None) => {}
                         Err(error) => tracing::debug!(%error, table = %id, "lease holder unknown"),
                     },
@@ -714,36 +721,45 @@ fn refund_frame(
 }
 
 /// Another node runs the table: seat this node's connections there if it is a new holder.
-fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: String) {
-    if matches!(&current, Run::There { node } if node == &holder) {
+/// A new token is a new holder even on the same node (it took the table again after losing
+/// its lease, e.g. when Redis came back empty): its `LiveTable` is new and has no seats.
+fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: Holder) {
+    if holder.token == TAKING {
+        return; // still raising its token: follow it once it runs the table
+    }
+    if matches!(&current, Run::There { node, token } if *node == holder.node && *token == holder.token)
+    {
         return;
     }
-    tracing::info!(table = %slot.config.id, node = %holder, "table runs on another node");
+    tracing::info!(table = %slot.config.id, node = %holder.node, token = holder.token, "table runs on another node");
     slot.set_run(Run::There {
-        node: holder.clone(),
+        node: holder.node.clone(),
+        token: holder.token,
     });
     let seats = slot.local_seats();
     if seats.is_empty() {
         return;
     }
     let (app, id) = (app.clone(), slot.config.id.clone());
-    let holder = holder.clone();
     tokio::spawn(async move {
         let Some(slot) = app.tables.get(&id) else {
             return;
         };
+        let same_holder = |run: Run| matches!(run, Run::There { ref node, token } if *node == holder.node && token == holder.token);
         for seat in seats {
             for attempt in 1..=RESEAT_ATTEMPTS {
-                let still_here = slot
-                    .local_seats()
-                    .iter()
-                    .any(|s| s.pusher.session_id == seat.pusher.session_id);
-                if !still_here || !matches!(slot.run(), Run::There { ref node } if node == &holder)
-                {
+                if !slot.has_seat(&seat.pusher.session_id) || !same_holder(slot.run()) {
                     break;
                 }
-                match crate::session::tables::sit_down(&app, slot, &seat.player, &seat.pusher).await
-                {
+                let sat = crate::session::tables::sit_down(
+                    &app,
+                    slot,
+                    &seat.player,
+                    &seat.pusher,
+                    SitDown::Again,
+                )
+                .await;
+                match sat {
                     Ok(_) => break,
                     Err(error) if attempt == RESEAT_ATTEMPTS => {
                         tracing::warn!(table = %id, %error, "could not seat a player at the table's new node");
@@ -755,24 +771,32 @@ fn follow(app: &Arc<App>, slot: &TableSlot, current: Run, holder: String) {
     });
 }
 
-/// Takes the table over with `token`: fence, refund what the old holder left open, run it.
-/// `false` if it could not (the lease should be given back).
-async fn take_over(
-    app: &Arc<App>,
-    cluster: &Arc<TableCluster>,
-    slot: &TableSlot,
-    token: i64,
-) -> bool {
+/// Takes over the table whose lease this node has just taken: raise a new token in the
+/// ledger (the old holder's movements are refused from then on), stamp the lease with it,
+/// refund what the old holder left open, run it. `false` if it could not (the lease is given
+/// back, or already lost).
+async fn take_over(app: &Arc<App>, cluster: &Arc<TableCluster>, slot: &TableSlot) -> bool {
     let id = slot.config.id.clone();
     let ledger = app.wallet.ledger();
-    match ledger.raise_fence(&id, token).await {
+    let token = match ledger.next_fence(&id).await {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::warn!(%error, table = %id, "cannot raise the table's fence; not taking it");
+            cluster.release(&id, TAKING).await;
+            return false;
+        }
+    };
+    match cluster.leases.stamp(&id, &cluster.node, token).await {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(table = %id, token, "a newer fence is already raised; not taking the table");
+            // The lease expired (or Redis lost it) while the ledger raised the token: another
+            // node may be taking the table; the raised token is simply never used.
+            tracing::warn!(table = %id, token, "lost the lease while raising its fence; not taking the table");
             return false;
         }
         Err(error) => {
-            tracing::warn!(%error, table = %id, "cannot raise the table's fence; not taking it");
+            tracing::warn!(%error, table = %id, token, "cannot stamp the lease; not taking the table");
+            cluster.release(&id, TAKING).await;
             return false;
         }
     }
@@ -867,6 +891,7 @@ async fn take_over(
         let join = actor::Join {
             player: seat.player,
             pusher: seat.pusher,
+            again: SitDown::Again,
         };
         let _ = addr.send(join).await;
     }

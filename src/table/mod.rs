@@ -51,8 +51,9 @@ pub enum Run {
         addr: Addr<LiveTable>,
         running: Option<actor::Running>,
     },
-    /// Another node holds the lease: joins and bets are asked of it over the bus.
-    There { node: String },
+    /// Another node holds the lease under `token`: joins and bets are asked of it over the
+    /// bus. A new token is a new `LiveTable` there, which this node seats its players at again.
+    There { node: String, token: i64 },
     /// Nobody yet (start-up, or an owner's lease not yet expired after it died).
     Nobody,
 }
@@ -118,6 +119,11 @@ impl TableSlot {
 
     pub fn remove_seat(&self, session_id: &str) -> Option<LocalSeat> {
         self.seats().remove(session_id)
+    }
+
+    /// Whether the connection `session_id` of this node is seated at the table.
+    pub fn has_seat(&self, session_id: &str) -> bool {
+        self.seats().contains_key(session_id)
     }
 
     pub fn local_seats(&self) -> Vec<LocalSeat> {
@@ -236,7 +242,7 @@ impl TableRegistry {
                         .ok()?
                         .ok()
                 }
-                Run::There { node } => {
+                Run::There { node, .. } => {
                     let cluster = self.cluster.as_ref()?;
                     let op = cluster::AskOp::Describe;
                     let value = cluster.ask(&slot.config.id, &node, op).await.ok()?;
@@ -265,7 +271,7 @@ impl TableRegistry {
                     session_id: session_id.to_string(),
                 });
             }
-            Run::There { node } => {
+            Run::There { node, .. } => {
                 if let Some(cluster) = self.cluster.clone() {
                     let (table, session) = (table.to_string(), session_id.to_string());
                     tokio::spawn(async move {

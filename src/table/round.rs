@@ -91,6 +91,18 @@ impl RoundMachine {
         (machine, step)
     }
 
+    /// A table whose first round (sequence `first_seq`) opens `delay` after `now_ms`: until
+    /// then it waits as if the round before had just settled, taking no bet.
+    pub fn start_after(timings: Timings, first_seq: u64, now_ms: i64, delay: Duration) -> Self {
+        Self {
+            timings,
+            round_seq: first_seq.saturating_sub(1),
+            phase: Phase::Settled,
+            phase_ends_at_ms: now_ms + ms(delay),
+            last_lateness_ms: 0,
+        }
+    }
+
     pub fn phase(&self) -> Phase {
         self.phase
     }
@@ -189,6 +201,22 @@ mod tests {
             result: Duration::from_secs(2),
             settle: Duration::from_secs(3),
         }
+    }
+
+    #[test]
+    fn a_table_started_after_a_delay_takes_no_bet_then_opens_its_first_round() {
+        let mut m = RoundMachine::start_after(timings(), 1, 1_000, Duration::from_secs(2));
+        assert_eq!(m.phase(), Phase::Settled);
+        assert_eq!(m.accept_bet(1_500), Err(RoundError::BettingClosed));
+        assert_eq!(m.tick(2_999), vec![]);
+        assert_eq!(
+            m.tick(3_000),
+            vec![Step::OpenBetting {
+                round_seq: 1,
+                closes_at_ms: 13_000
+            }]
+        );
+        assert_eq!(m.accept_bet(3_001), Ok(1));
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub enum Movement {
     /// Creates the player's account at zero if it does not exist (no money moves).
     EnsureAccount { player: PlayerId, currency: String },
     /// A live-table movement taken under the table's lease: applied only while `fence` is
-    /// the table's current token (see [`Ledger::raise_fence`]), else refused with nothing changed.
+    /// the table's current token (see [`Ledger::next_fence`]), else refused with nothing changed.
     Fenced {
         fence: Fence,
         movement: Box<Movement>,
@@ -399,10 +399,10 @@ pub struct AuditReport {
 
 #[async_trait]
 pub trait Ledger: Send + Sync + 'static {
-    /// Makes `token` the live table's fencing token, unless a newer one is already raised
-    /// (then `false`: the caller has lost the table). Movements fenced by an older token are
-    /// refused from then on.
-    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError>;
+    /// Raises the live table's fencing token and returns the new one: strictly greater than
+    /// every token this ledger handed out before for that table, whatever Redis says. Every
+    /// movement fenced by an older token is refused from then on (see [`Movement::Fenced`]).
+    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError>;
 
     /// Creates the account if missing (idempotent); returns it as stored.
     async fn ensure_account(

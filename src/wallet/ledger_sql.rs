@@ -613,25 +613,29 @@ pub async fn ensure_account<T: SqlTx>(
     })
 }
 
-/// Raises a table's fencing token; `false` if a newer token is already there.
-pub async fn raise_fence<T: SqlTx>(
-    tx: &mut T,
-    table: &str,
-    token: i64,
-    now: i64,
-) -> Result<bool, LedgerError> {
-    let changed = tx
-        .exec(
-            "INSERT INTO table_fences (table_id, token, raised_at_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (table_id) DO UPDATE SET token = excluded.token, \
-             raised_at_ms = excluded.raised_at_ms WHERE table_fences.token < excluded.token",
-            args![table, token, now],
+/// Raises a table's fencing token by one and returns it: the token the caller now runs the
+/// table under. The ledger, not Redis, is where tokens come from, so they only grow for the
+/// life of the ledger whatever happens to Redis (a flush, a restart without persistence, a
+/// failover): two calls never return the same token, and every movement fenced by an older
+/// one is refused from the commit of this one on. On PostgreSQL the update waits for the
+/// movements still checking the old token (they hold the row `FOR SHARE` to their commit).
+pub async fn next_fence<T: SqlTx>(tx: &mut T, table: &str, now: i64) -> Result<i64, LedgerError> {
+    let row = tx
+        .row(
+            "INSERT INTO table_fences (table_id, token, raised_at_ms) VALUES ($1, 1, $2) \
+             ON CONFLICT (table_id) DO UPDATE SET token = table_fences.token + 1, \
+             raised_at_ms = excluded.raised_at_ms RETURNING token",
+            args![table, now],
         )
-        .await?;
-    if changed == 1 {
-        return Ok(true);
+        .await?
+        .ok_or_else(|| LedgerError::Invariant(format!("no fence returned for table {table}")))?;
+    let token = row.i64(0)?;
+    if token < 1 {
+        return Err(LedgerError::Invariant(format!(
+            "table {table}: fencing token {token} after a raise"
+        )));
     }
-    Ok(current_fence(tx, table).await? == token)
+    Ok(token)
 }
 
 /// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-

@@ -224,11 +224,11 @@ impl Ledger for PgLedger {
             .await
     }
 
-    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError> {
+    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
         let mut tx = self.pool.begin().await?;
-        let raised = ledger_sql::raise_fence(&mut PgTx(&mut tx), table, token, now_ms()).await?;
+        let token = ledger_sql::next_fence(&mut PgTx(&mut tx), table, now_ms()).await?;
         tx.commit().await?;
-        Ok(raised)
+        Ok(token)
     }
 
     async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {

@@ -331,20 +331,15 @@ impl Ledger for SqliteLedger {
             .await
     }
 
-    async fn raise_fence(&self, table: &str, token: i64) -> Result<bool, LedgerError> {
+    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
         let (path, table) = (self.path.clone(), table.to_string());
-        tokio::task::spawn_blocking(move || -> Result<bool, LedgerError> {
+        tokio::task::spawn_blocking(move || -> Result<i64, LedgerError> {
             // Rare (a table changing hands), beside the writer thread: SQLite's lock orders them.
             let mut conn = connect(&path, Durability::Full)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let raised = now(ledger_sql::raise_fence(
-                &mut LiteTx(&tx),
-                &table,
-                token,
-                now_ms(),
-            ))?;
+            let token = now(ledger_sql::next_fence(&mut LiteTx(&tx), &table, now_ms()))?;
             tx.commit()?;
-            Ok(raised)
+            Ok(token)
         })
         .await
         .map_err(|_| LedgerError::WriterStopped)?

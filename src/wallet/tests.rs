@@ -75,6 +75,7 @@ conformance!(
     a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing,
     concurrent_batches_on_one_pool_add_up,
     a_raised_fence_refuses_the_old_owners_bets_and_settlements,
+    fencing_tokens_never_repeat_even_when_nodes_race_for_a_table,
 );
 
 fn pid(name: &str) -> PlayerId {
@@ -119,21 +120,17 @@ async fn one(ledger: &dyn Ledger, m: Movement) -> Result<Applied, MovementError>
 }
 
 /// A table changes hands: the new owner's token refuses the old owner's bets and settlements
-/// (nothing changes), a stale raise is refused, and the new owner's own movements apply.
+/// (nothing changes), and the new owner's own movements apply.
 async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledger) {
     l.ensure_account(&pid("a"), "EUR").await.unwrap();
     one(l, deposit("d1", "a", 1000)).await.unwrap();
-    let old = Fence {
+    let never_raised = Fence {
         table: "roulette_1".into(),
         token: 1,
     };
-    let new = Fence {
-        table: "roulette_1".into(),
-        token: 2,
-    };
     let unfenced_first = one(
         l,
-        open(&RoundId::new_v7(), "a", "q0", Some(1)).fenced(Some(&old)),
+        open(&RoundId::new_v7(), "a", "q0", Some(1)).fenced(Some(&never_raised)),
     )
     .await;
     assert!(
@@ -143,11 +140,11 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
         ),
         "{unfenced_first:?}"
     );
-    assert!(l.raise_fence("roulette_1", 1).await.unwrap());
-    assert!(
-        l.raise_fence("roulette_1", 1).await.unwrap(),
-        "raising the same token again is a no-op"
-    );
+    let old = Fence {
+        table: "roulette_1".into(),
+        token: l.next_fence("roulette_1").await.unwrap(),
+    };
+    assert_eq!(old.token, 1, "a table's first token");
     let r1 = RoundId::new_v7();
     // A table bet keeps what was bet with the round, for whoever voids it.
     let details =
@@ -161,11 +158,11 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
         *node = Some("node-a".to_string());
     }
     one(l, bet.fenced(Some(&old))).await.unwrap();
-    assert!(l.raise_fence("roulette_1", 2).await.unwrap());
-    assert!(
-        !l.raise_fence("roulette_1", 1).await.unwrap(),
-        "an older token cannot come back"
-    );
+    let new = Fence {
+        table: "roulette_1".into(),
+        token: l.next_fence("roulette_1").await.unwrap(),
+    };
+    assert_eq!(new.token, 2);
     let late_settle = one(l, settle(&r1, "a", 500).fenced(Some(&old))).await;
     assert_eq!(
         late_settle,
@@ -233,7 +230,85 @@ async fn a_raised_fence_refuses_the_old_owners_bets_and_settlements(l: &dyn Ledg
     );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
     // Other tables are not touched by this one's fence.
-    assert!(l.raise_fence("baccarat_1", 1).await.unwrap());
+    assert_eq!(l.next_fence("baccarat_1").await.unwrap(), 1);
+}
+
+/// Nodes race for a table (after a Redis flush every one of them may believe the lease is
+/// free): each raise hands out a token no other raise ever got, tokens only grow, and only
+/// the last one moves money; every older holder is refused with nothing changed.
+async fn fencing_tokens_never_repeat_even_when_nodes_race_for_a_table(l: &dyn Ledger) {
+    const NODES: usize = 4;
+    const ROUNDS: usize = 5;
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(l, deposit("d1", "a", 1000)).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut highest = 0;
+    for _ in 0..ROUNDS {
+        let raises = (0..NODES).map(|_| l.next_fence("roulette_1"));
+        let tokens: Vec<i64> = futures_util::future::join_all(raises)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        for token in &tokens {
+            assert!(
+                seen.insert(*token),
+                "token {token} handed out twice: {seen:?}"
+            );
+            assert!(
+                *token > highest,
+                "tokens only grow: {token} after {highest}"
+            );
+        }
+        highest = *tokens.iter().max().unwrap();
+        assert_eq!(
+            tokens.iter().min().unwrap() + NODES as i64 - 1,
+            highest,
+            "no gap and no repeat: {tokens:?}"
+        );
+        for token in tokens.iter().filter(|t| **t != highest) {
+            let stale = Fence {
+                table: "roulette_1".into(),
+                token: *token,
+            };
+            let refused = one(
+                l,
+                open(&RoundId::new_v7(), "a", &format!("q{token}"), Some(100)).fenced(Some(&stale)),
+            )
+            .await;
+            assert_eq!(
+                refused,
+                Err(MovementError::Fenced {
+                    table: "roulette_1".into(),
+                    token: *token,
+                    current: highest
+                })
+            );
+        }
+        let current = Fence {
+            table: "roulette_1".into(),
+            token: highest,
+        };
+        let round = RoundId::new_v7();
+        one(
+            l,
+            open(&round, "a", &format!("q{highest}"), Some(100)).fenced(Some(&current)),
+        )
+        .await
+        .unwrap();
+        one(l, settle(&round, "a", 100).fenced(Some(&current)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(seen.len(), NODES * ROUNDS);
+    assert_eq!(*seen.iter().next().unwrap(), 1);
+    assert_eq!(highest, (NODES * ROUNDS) as i64);
+    assert_eq!(
+        l.account(&pid("a")).await.unwrap().unwrap().balance_minor,
+        1000,
+        "only the current holder's bets moved money, and each was paid back"
+    );
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
 async fn a_transaction_id_applies_once_and_conflicts_are_refused(l: &dyn Ledger) {
