@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,63 +21,6 @@ const PLAYERS: usize = 4;
 /// Time Redis stays down: longer than the table lease (2.5 s here), so the node must give
 /// the table up and take it back.
 const OUTAGE: Duration = Duration::from_secs(5);
-
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Child {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/install-test-deps.sh installs it)");
-        let mut child = child;
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return child;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not listen on {port}");
-    }
-
-    fn start() -> Redis {
-        let port = free_port();
-        Redis {
-            child: Some(Self::start_on(port)),
-            port,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        self.child = Some(Self::start_on(self.port));
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 async fn open(server: &Server, player: &str) -> (u16, Value) {
     let reply = reqwest::Client::new()
@@ -99,78 +41,12 @@ async fn runs_table_here(server: &Server) -> bool {
     view["tables"]["roulette_1"].is_string() && view["tables"]["roulette_1"] == view["node"]
 }
 
-/// Spins until `stop`, reconnecting with the token when the connection breaks; returns the
-/// cents staked and won over every acknowledged spin, and the final balance.
-async fn spinner(server: String, token: String, stop: Arc<AtomicBool>) -> (i64, i64, i64, usize) {
-    let url = format!("{}/v1/ws?token={token}", server.replace("http://", "ws://"));
-    let connect = || async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.ok()?;
-        let welcome = next_json(&mut ws).await;
-        (welcome["type"] == "welcome").then_some(ws)
-    };
-    let mut ws = connect().await.expect("first connection");
-    let (mut staked, mut won, mut busy) = (0, 0, 0);
-    let mut i = 0;
-    // A spin answered "busy" may still commit: resend its req_id until it is answered, even
-    // after `stop` (bounded), so the books below count it.
-    let mut unresolved = false;
-    let mut resends_after_stop = 0;
-    while !stop.load(Ordering::Relaxed) || (unresolved && resends_after_stop < 200) {
-        if stop.load(Ordering::Relaxed) {
-            resends_after_stop += 1;
-        }
-        let req = format!("s{i}");
-        use futures_util::SinkExt;
-        let frame = json!({"type": "spin", "req_id": req, "game": "classic_sevens", "bet": "1.00"});
-        if ws.send(frame.to_string().into()).await.is_err() {
-            ws = connect().await.expect("reconnect");
-            continue;
-        }
-        let reply = loop {
-            let r = next_json(&mut ws).await;
-            if r["req_id"] == req.as_str() {
-                break r;
-            }
-        };
-        match reply["type"].as_str() {
-            Some("spin_result") => {
-                staked += cents(reply["bet"].as_str().unwrap());
-                won += cents(reply["win"].as_str().unwrap());
-                i += 1;
-                unresolved = false;
-            }
-            _ if reply["code"] == "server_busy" || reply["code"] == "service_unavailable" => {
-                busy += 1;
-                unresolved = true;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            _ => panic!("unexpected reply {reply}"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    use futures_util::SinkExt;
-    let balance = loop {
-        let _ = ws
-            .send(
-                json!({"type": "balance", "req_id": "final"})
-                    .to_string()
-                    .into(),
-            )
-            .await;
-        let r = next_json(&mut ws).await;
-        if r["type"] == "balance" {
-            break cents(r["balance"].as_str().unwrap());
-        }
-    };
-    (staked, won, balance, busy)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itself() {
     let Some(pg) = pg_database("redisrestart").await else {
         return;
     };
-    let mut redis = Redis::start();
+    let mut redis = OwnRedis::start();
     let pg_line = format!("postgres_url = {pg:?}");
     let redis_line = format!("redis_url = {:?}", redis.url());
     let edits = [
@@ -203,6 +79,7 @@ async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itse
             server.base.clone(),
             token,
             stop.clone(),
+            Duration::from_millis(20),
         )));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -519,17 +519,7 @@ impl Client {
 
     /// The next JSON text frame, or `None` if the connection broke or closed.
     pub async fn try_recv(&mut self) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next())
-                .await
-                .ok()??
-                .ok()?;
-            match message {
-                Message::Text(text) => return serde_json::from_str(&text).ok(),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
+        try_next_json(&mut self.ws).await
     }
 
     pub async fn recv(&mut self) -> Value {
@@ -565,6 +555,22 @@ pub fn uuid_like() -> String {
         .unwrap()
         .subsec_nanos();
     format!("{nanos}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The next JSON text frame, or `None` if the connection broke, closed or stayed silent for
+/// [`REPLY_TIMEOUT`].
+pub async fn try_next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
 }
 
 /// The next text frame as JSON (pings and pongs skipped), or a panic after [`REPLY_TIMEOUT`].
@@ -673,6 +679,12 @@ pub struct ClusterLines {
 impl ClusterLines {
     pub fn new(postgres_url: &str) -> ClusterLines {
         let redis_url = std::env::var("CROUPIER_TEST_REDIS").expect("scripts/test.sh starts Redis");
+        Self::on(postgres_url, &redis_url)
+    }
+
+    /// [`ClusterLines::new`] on a Redis of the test's own ([`OwnRedis`]).
+    pub fn on(postgres_url: &str, redis_url: &str) -> ClusterLines {
+        let redis_url = redis_url.to_string();
         let namespace = format!("t{}", uuid_like());
         let lines = [
             format!("postgres_url = {postgres_url:?}"),
@@ -704,4 +716,168 @@ pub async fn cluster_view(node: &Server) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A Redis of the test's own on a free loopback port, without persistence: stopping it or
+/// starting it again empty disturbs no other test.
+pub struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    /// Starts it again on the same port, empty, after [`OwnRedis::stop`].
+    pub fn start_again(&mut self) {
+        self.child = Some(Self::start_on(self.port));
+    }
+
+    fn start_on(port: u16) -> Child {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/install-test-deps.sh installs it)");
+        let mut child = child;
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not listen on {port}");
+    }
+
+    pub fn start() -> OwnRedis {
+        let port = free_port();
+        OwnRedis {
+            child: Some(Self::start_on(port)),
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Stops it (SIGKILL): everything it held is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(Self::start_on(self.port));
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Connection attempts a [`spinner`] makes before it gives up (200 ms apart).
+pub const SPINNER_CONNECT_ATTEMPTS: usize = 50;
+
+/// Spins `classic_sevens` at 1.00 until `stop`, `pause` apart, reconnecting with the token when
+/// the connection breaks; a spin answered busy is resent with its `req_id` until answered.
+/// Returns the cents staked and won over every acknowledged spin, the final balance and how
+/// many busy answers it got.
+pub async fn spinner(
+    server: String,
+    token: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pause: Duration,
+) -> (i64, i64, i64, usize) {
+    let url = format!("{}/v1/ws?token={token}", server.replace("http://", "ws://"));
+    // A node that just died, or one that cannot read the session yet: try again, bounded.
+    let connect = || async {
+        for _ in 0..SPINNER_CONNECT_ATTEMPTS {
+            if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await {
+                if next_json(&mut ws).await["type"] == "welcome" {
+                    return Some(ws);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        None
+    };
+    let mut ws = connect().await.expect("first connection");
+    let (mut staked, mut won, mut busy) = (0, 0, 0);
+    let mut i = 0;
+    // A spin answered "busy" may still commit: resend its req_id until it is answered, even
+    // after `stop` (bounded), so the books below count it.
+    let mut unresolved = false;
+    let mut resends_after_stop = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed)
+        || (unresolved && resends_after_stop < 200)
+    {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            resends_after_stop += 1;
+        }
+        let req = format!("s{i}");
+        let frame = json!({"type": "spin", "req_id": req, "game": "classic_sevens", "bet": "1.00"});
+        if ws.send(frame.to_string().into()).await.is_err() {
+            ws = connect().await.expect("reconnect");
+            continue;
+        }
+        let reply = loop {
+            match try_next_json(&mut ws).await {
+                Some(r) if r["req_id"] == req.as_str() => break Some(r),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        let Some(reply) = reply else {
+            // The node died under the spin: it may have committed; resend its req_id.
+            unresolved = true;
+            ws = connect().await.expect("reconnect");
+            continue;
+        };
+        match reply["type"].as_str() {
+            Some("spin_result") => {
+                staked += cents(reply["bet"].as_str().unwrap());
+                won += cents(reply["win"].as_str().unwrap());
+                i += 1;
+                unresolved = false;
+            }
+            // Opened on a node that died: voided and refunded, nothing staked.
+            Some("error") if reply["code"] == "round_void" => {
+                i += 1;
+                unresolved = false;
+            }
+            _ if reply["code"] == "server_busy" || reply["code"] == "service_unavailable" => {
+                busy += 1;
+                unresolved = true;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ => panic!("unexpected reply {reply}"),
+        }
+        tokio::time::sleep(pause).await;
+    }
+    let balance = loop {
+        let _ = ws
+            .send(
+                json!({"type": "balance", "req_id": "final"})
+                    .to_string()
+                    .into(),
+            )
+            .await;
+        let Some(r) = try_next_json(&mut ws).await else {
+            ws = connect().await.expect("reconnect");
+            continue;
+        };
+        if r["type"] == "balance" {
+            break cents(r["balance"].as_str().unwrap());
+        }
+    };
+    (staked, won, balance, busy)
 }
