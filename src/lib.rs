@@ -36,7 +36,7 @@
 //!            table leases in Redis (cluster::{store, lease}); a table runs on its lease
 //!            holder, other nodes' players reach it over pub/sub (table::cluster): asks to the
 //!            holder, its events relayed back; every table movement carries the lease's
-//!            fencing token, which the ledger checks.
+//!            fencing token, which the ledger hands out (Ledger::next_fence) and checks.
 //! ```
 //!
 //! | module | owns |

@@ -46,7 +46,7 @@ pub const MOVEMENT_KINDS: [&str; 5] = [
     "ensure_account",
 ];
 /// Every Redis operation the cluster runs, as named in `croupier_redis_*{op}`.
-pub const REDIS_OPS: [&str; 13] = [
+pub const REDIS_OPS: [&str; 14] = [
     "session_open",
     "session_get",
     "replies_get",
@@ -56,6 +56,7 @@ pub const REDIS_OPS: [&str; 13] = [
     "presence_get",
     "nodes_get",
     "lease_acquire",
+    "lease_stamp",
     "lease_renew",
     "lease_release",
     "lease_get",
