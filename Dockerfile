@@ -5,6 +5,9 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
+# Cargo reads every workspace member's manifest, so the load tester's sources come too.
+COPY loadtest ./loadtest
 COPY migrations ./migrations
 COPY config ./config
 # Cache mounts keep the registry and target dir between builds; the binary is copied out of them.

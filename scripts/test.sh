@@ -33,6 +33,17 @@ export CROUPIER_REQUIRE_SERVICES=1
 echo "test services: PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port"
 # Release profile: the game-math tests enumerate and simulate tens of millions of spins.
 cargo build --release --workspace --all-targets
+# The README's other command, `cargo run --release -- serve`, must share this build: it may
+# compile nothing now (crates/workspace-hack unifies the features; see .config/hakari.toml).
+if cargo build --release --bin croupier 2>&1 | grep -E '^ *Compiling '; then
+  echo "the server alone compiled crates again: run 'cargo hakari generate' (.config/hakari.toml)" >&2
+  exit 1
+fi
+# The core is pure and the compiler keeps it so: none of these may enter its dependency tree.
+if cargo tree -p croupier-core -e normal --prefix none | grep -E '^(actix|tokio|sqlx|rusqlite|redis)[a-z0-9_-]* v'; then
+  echo "croupier-core must not depend on actix, tokio, sqlx, rusqlite or redis" >&2
+  exit 1
+fi
 log="$services/test.log"
 status=0
 CROUPIER_BIN="$PWD/target/release/croupier" CROUPIER_REPO="$PWD" \
@@ -42,6 +53,8 @@ CROUPIER_BIN="$PWD/target/release/croupier" CROUPIER_REPO="$PWD" \
 count() { { grep -E '^test result:' "$log" || true; } | sed -E "s/.* ([0-9]+) $1.*/\\1/" | awk '{s += $1} END {print s + 0}'; }
 passed=$(count passed)
 failed=$(count failed)
+# Lints last, so a lint never hides the tests' results; a warning fails the run.
+cargo clippy --release --workspace --all-targets -- -D warnings || status=$?
 echo
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit "$status"

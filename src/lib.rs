@@ -39,20 +39,30 @@
 //!            fencing token, which the ledger hands out (Ledger::next_fence) and checks.
 //! ```
 //!
+//! ## Crates
+//! The pure rules live in `croupier-core` (`crates/core`): ids, money, the protocol frames
+//! and error codes, the clock, slot / roulette / baccarat maths, RNG sampling, jackpot
+//! arithmetic and the live-table round machine, bet book and rules. It depends on none of
+//! actix, tokio, sqlx, rusqlite or redis, so the compiler keeps it pure; `croupier rtp` and
+//! `croupier simulate` use nothing else. This crate (the server) holds the actors, the
+//! sessions, the cluster and the HTTP face, and re-exports the core's modules under the same
+//! names (`croupier::money`, `croupier::games`, …).
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`cluster`] | what nodes share besides the ledger, in process or on Redis: pub/sub, sessions, reply log, presence, table leases |
 //! | [`config`] | typed settings, validation that names the key |
-//! | [`protocol`] | every WebSocket frame and the stable error codes |
-//! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings |
-//! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid |
+//! | [`protocol`] | every WebSocket frame and the stable error codes (core) |
+//! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings (core) |
+//! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid (core) |
+//! | [`clock`] | the one wall clock (core) |
 //! | [`server`] | HTTP routes, WebSocket upgrade, tokens, start-up and shutdown |
 //! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
-//! | [`rng`] | ChaCha20 shards seeded from the OS, unbiased range sampling |
-//! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation |
-//! | [`jackpot`] | `jackpots.toml`, exact pool arithmetic, which round claims which level, live pool pushes |
-//! | [`table`] | live tables: `tables.toml`, round machine and bet book (pure), `LiveTable` actors, tables across nodes |
-//! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite |
+//! | [`rng`] | `RngActor` shards; the ChaCha20 generator and unbiased sampling are the core's |
+//! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation (core) |
+//! | [`jackpot`] | which round claims which level, live pool pushes; `jackpots.toml` and pool arithmetic are the core's |
+//! | [`table`] | `LiveTable` actors and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
+//! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite and PostgreSQL |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
 //!
@@ -66,14 +76,12 @@
 pub mod app;
 pub mod cluster;
 pub mod config;
-pub mod games;
-pub mod ids;
 pub mod jackpot;
 pub mod metrics;
-pub mod money;
-pub mod protocol;
 pub mod rng;
 pub mod server;
 pub mod session;
 pub mod table;
 pub mod wallet;
+
+pub use croupier_core::{clock, games, ids, money, protocol};

@@ -1336,11 +1336,13 @@ fn dockerfile_builds_a_small_non_root_image_with_a_healthcheck() {
         ignored.iter().any(|l| l == "target"),
         ".dockerignore keeps target/ out of the context"
     );
+    let mut sources = Vec::new();
     for line in instructions
         .iter()
         .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
     {
         let parts: Vec<&str> = line.split_whitespace().collect();
+        sources.extend(parts[1..parts.len() - 1].iter().map(|s| s.to_string()));
         for source in &parts[1..parts.len() - 1] {
             assert!(repo(source).exists(), "COPY source {source} exists");
             let top = source.split('/').next().unwrap();
@@ -1349,6 +1351,21 @@ fn dockerfile_builds_a_small_non_root_image_with_a_healthcheck() {
                 "COPY source {source} is in .dockerignore"
             );
         }
+    }
+    // Cargo loads every workspace member's manifest before it builds anything.
+    let manifest: toml::Value = toml::from_str(&read("Cargo.toml")).unwrap();
+    let members = manifest["workspace"]["members"].as_array().unwrap();
+    for member in members
+        .iter()
+        .filter_map(|m| m.as_str())
+        .filter(|m| *m != ".")
+    {
+        assert!(
+            sources
+                .iter()
+                .any(|s| s == member || member.starts_with(&format!("{s}/"))),
+            "the build stage copies workspace member {member}: {sources:?}"
+        );
     }
 }
 

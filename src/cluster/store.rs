@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{ClusterError, RedisLink};
+use crate::clock::now_ms;
 use crate::ids::{PlayerId, ReqId};
-use crate::wallet::sqlite::now_ms;
 
 /// Replies kept per player for resends: a client resends its last few requests, not more.
 pub const REPLIES_PER_PLAYER: usize = 64;
@@ -184,7 +184,7 @@ impl SharedState {
 
     /// The session, if it exists and has not expired.
     pub async fn session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {
-        let now = crate::server::auth::unix_now();
+        let now = crate::clock::unix_now();
         match &self.back {
             Back::InProcess { sessions, .. } => {
                 Ok(sessions.get(sid).filter(|s| s.expires_at > now))
@@ -597,7 +597,7 @@ mod tests {
     );
 
     async fn sessions_are_shared_and_expire_with_the_token(store: &SharedState) {
-        let now = crate::server::auth::unix_now();
+        let now = crate::clock::unix_now();
         let live = SessionRecord {
             session_id: unique("s"),
             player: PlayerId::parse(&unique("p")).unwrap(),

@@ -2,8 +2,8 @@
 //!
 //! | piece | owns |
 //! |---|---|
-//! | [`config`] | `config/jackpots.toml`: pools, levels, shares, seeds, ways to win |
-//! | [`math`] | exact arithmetic in micro-units, mystery odds, seed funding (pure) |
+//! | [`config`] | `config/jackpots.toml`: pools, levels, shares, seeds, ways to win (core crate) |
+//! | [`math`] | exact arithmetic in micro-units, mystery odds, seed funding (pure, core crate) |
 //! | [`Jackpots`] | which pool a game feeds, the claims a round makes (pure), live pool pushes |
 //!
 //! The money lives in the ledger (`wallet::jackpot_sql`): a bet's shares are added in the
@@ -11,8 +11,7 @@
 //! credits the winner in the settlement's transaction, exactly once per `(pool, level, cycle)`.
 //! This node only decides *whether* a round claims: trigger, mystery draw or ceiling.
 
-pub mod config;
-pub mod math;
+pub use croupier_core::jackpot::{config, math, ClaimReason, JackpotClaim, JackpotWin};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,9 +24,7 @@ use crate::metrics::Metrics;
 use crate::money::{Currency, Money};
 use crate::protocol::{JackpotWinView, PoolView, ServerFrame};
 use crate::rng::RandomSource;
-use crate::wallet::{
-    ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, Ledger, LevelFeed, LevelSeen, PoolSpec,
-};
+use crate::wallet::{JackpotFeed, Ledger, LevelFeed, LevelSeen, PoolSpec};
 use config::PoolConfig;
 
 /// How often pool values are read and, when changed, pushed to players (at most every 500 ms).

@@ -11,8 +11,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::generator::{OsRandomError, ReseedPolicy, ShardRng};
 use crate::metrics::Metrics;
+use croupier_core::rng::{OsRandomError, ReseedPolicy, ShardRng};
 
 type DrawFn = Box<dyn FnOnce(&mut ShardRng) + Send>;
 

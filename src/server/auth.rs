@@ -40,12 +40,7 @@ pub struct TokenKeys {
     ttl_seconds: u64,
 }
 
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::clock::unix_now;
 
 impl TokenKeys {
     pub fn new(secret: &str, ttl_seconds: u64) -> Self {

@@ -147,7 +147,7 @@ async fn open_session(
         session_id: claims.sid.clone(),
         player: player.clone(),
         currency: currency.code().to_string(),
-        opened_at_ms: crate::wallet::sqlite::now_ms(),
+        opened_at_ms: crate::clock::now_ms(),
         expires_at: claims.exp,
     };
     app.shared.open_session(&record).await?;

@@ -170,7 +170,7 @@ pub async fn run(
         ClientFrame::History { req_id, limit } => history(app, caller, &req_id, limit).await,
         ClientFrame::Ping { req_id } => Ok(ServerFrame::Pong {
             req_id: req_id.to_string(),
-            server_time: crate::wallet::sqlite::now_ms(),
+            server_time: crate::clock::now_ms(),
         }),
         ClientFrame::Tables { req_id } => Ok(ServerFrame::Tables {
             req_id: req_id.to_string(),
@@ -542,7 +542,7 @@ async fn replay_round(
         }),
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {
-            let now = crate::wallet::sqlite::now_ms();
+            let now = crate::clock::now_ms();
             if now - round.created_at_ms > app.stale_round_ms {
                 void(app, &round, "stale").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
@@ -569,7 +569,7 @@ pub async fn recover_open_rounds(
     cause: &str,
 ) -> Result<usize, LedgerError> {
     let open = app.wallet.ledger().open_rounds().await?;
-    let now = crate::wallet::sqlite::now_ms();
+    let now = crate::clock::now_ms();
     let mut count = 0;
     for round in open {
         if now - round.created_at_ms >= older_than_ms {
@@ -648,7 +648,7 @@ pub fn start_lost_node_sweeper(app: &Arc<App>) {
 
 async fn sweep_lost_nodes(app: &App) -> Result<usize, LedgerError> {
     let open = app.wallet.ledger().open_rounds().await?;
-    let now = crate::wallet::sqlite::now_ms();
+    let now = crate::clock::now_ms();
     let candidates: Vec<RoundRecord> = open
         .into_iter()
         .filter(|r| app.tables.get(&r.game).is_none())

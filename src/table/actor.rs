@@ -16,6 +16,7 @@ use super::book::{BookError, PlacedBet, RoundBook};
 use super::config::TableConfig;
 use super::round::{RoundMachine, Step};
 use super::rules::{Drawn, TableBet, TableOutcome, TableRules};
+use crate::clock::now_ms;
 use crate::games::baccarat::Shoe;
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::Jackpots;
@@ -24,7 +25,6 @@ use crate::money::Money;
 use crate::protocol::{LimitView, PastRound, ServerFrame, TableBetView, TableView};
 use crate::rng::RngPool;
 use crate::session::{PushError, Pusher};
-use crate::wallet::sqlite::now_ms;
 use crate::wallet::{Applied, Fence, JackpotClaim, JackpotWin, Movement, WalletPool};
 
 /// How often the table looks at the clock: phase changes land within this of their deadline.

@@ -2,10 +2,10 @@
 //!
 //! | piece | owns |
 //! |---|---|
-//! | [`config`] | `config/tables.toml`: games, currencies, limits, seats, phase timings |
-//! | [`round`] | the pure round state machine (betting open → closed → result → settled) |
-//! | [`book`] | the pure bet book of one round: reserved → confirmed / cancelled, then closed |
-//! | [`rules`] | one face over roulette and baccarat: parse a bet, draw, settle (pure) |
+//! | [`config`] | `config/tables.toml`: games, currencies, limits, seats, phase timings (core crate) |
+//! | [`round`] | the pure round state machine (betting open → closed → result → settled) (core crate) |
+//! | [`book`] | the pure bet book of one round: reserved → confirmed / cancelled, then closed (core crate) |
+//! | [`rules`] | one face over roulette and baccarat: parse a bet, draw, settle (pure, core crate) |
 //! | [`actor`] | `LiveTable`: ticks the machine, draws on an RNG shard, settles through the wallet, fans out |
 //!
 //! A bet's money: the session's request task validates the bet (pure), *reserves* it at the
@@ -16,11 +16,8 @@
 //! open by a crash are refunded by start-up recovery, like any open round.
 
 pub mod actor;
-pub mod book;
 pub mod cluster;
-pub mod config;
-pub mod round;
-pub mod rules;
+pub use croupier_core::table::{book, config, round, rules};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};

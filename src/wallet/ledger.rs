@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
+pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin};
 
 /// What a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,46 +104,6 @@ pub struct LevelSeen {
     pub cycle: i64,
     pub value_micro: i64,
     pub contribution_micro: i64,
-}
-
-/// Why a round claims a level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimReason {
-    Trigger,
-    Mystery,
-    Ceiling,
-}
-
-impl ClaimReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClaimReason::Trigger => "trigger",
-            ClaimReason::Mystery => "mystery",
-            ClaimReason::Ceiling => "ceiling",
-        }
-    }
-}
-
-/// A round's claim on a level in the cycle it saw. Exactly once per `(pool, level, cycle)`:
-/// if that cycle was already won, the claim wins the cycle now running (the fresh seed and
-/// what it gathered since), the rule of docs/games.md.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JackpotClaim {
-    pub pool: String,
-    pub level: String,
-    pub cycle: i64,
-    pub reason: ClaimReason,
-}
-
-/// A level paid to a round's player.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JackpotWin {
-    pub pool: String,
-    pub level: String,
-    pub cycle: i64,
-    pub amount_minor: i64,
-    pub reason: ClaimReason,
 }
 
 /// A pool level as stored.

@@ -19,7 +19,7 @@ use super::ledger::{
 };
 use super::ledger_sql;
 use super::sql::{args, PgTx, SqlTx};
-use super::sqlite::now_ms;
+use crate::clock::now_ms;
 use crate::ids::{PlayerId, ReqId, RoundId};
 
 const MIGRATIONS: [&str; 4] = [

@@ -69,12 +69,7 @@ pub struct SqliteLedger {
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 fn connect(path: &Path, durability: Durability) -> Result<Connection, LedgerError> {
     let conn = Connection::open(path)?;

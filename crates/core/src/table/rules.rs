@@ -276,7 +276,8 @@ mod tests {
 
     fn tables() -> Vec<TableConfig> {
         let currencies = CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect());
-        super::super::config::parse(include_str!("../../config/tables.toml"), &currencies).unwrap()
+        super::super::config::parse(include_str!("../../../../config/tables.toml"), &currencies)
+            .unwrap()
     }
 
     fn table(game: TableGame) -> TableConfig {

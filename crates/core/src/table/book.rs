@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::jackpot::JackpotClaim;
 use crate::money::Money;
-use crate::wallet::JackpotClaim;
 
 use super::rules::{Stake, TableBet};
 

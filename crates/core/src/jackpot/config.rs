@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::math::{Share, MICRO_PER_MINOR};
-use crate::config::is_data_id as is_id;
+use crate::data::is_data_id as is_id;
 use crate::money::{Currency, CurrencyTable, Money};
 
 /// Bounds that keep a misconfigured network from taking more of a bet than any real one does.
@@ -95,7 +95,7 @@ pub fn load(
     path: &std::path::Path,
     currencies: &CurrencyTable,
 ) -> Result<Vec<PoolConfig>, JackpotConfigError> {
-    let text = crate::config::read_data_file(path)
+    let text = crate::data::read_data_file(path)
         .map_err(|(key, message)| JackpotConfigError { key, message })?;
     parse(&text, currencies)
 }
@@ -104,7 +104,7 @@ pub fn parse(
     text: &str,
     currencies: &CurrencyTable,
 ) -> Result<Vec<PoolConfig>, JackpotConfigError> {
-    let raw: RawFile = crate::config::toml_with_key(text)
+    let raw: RawFile = crate::data::toml_with_key(text)
         .map_err(|(key, message)| JackpotConfigError { key, message })?;
     if raw.pool.len() > MAX_POOLS {
         return Err(JackpotConfigError {
@@ -252,7 +252,7 @@ pub fn parse(
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = include_str!("../../config/jackpots.toml");
+    const SHIPPED: &str = include_str!("../../../../config/jackpots.toml");
 
     fn currencies() -> CurrencyTable {
         CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect())

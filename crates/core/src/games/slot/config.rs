@@ -1065,7 +1065,7 @@ retrigger = true
 
     #[test]
     fn the_shipped_games_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/games");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/games");
         let games = SlotGame::load_dir(&dir).unwrap();
         let ids: Vec<&str> = games.iter().map(|g| g.id()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted by id: {ids:?}");

@@ -111,13 +111,13 @@ pub fn load(
     path: &std::path::Path,
     currencies: &CurrencyTable,
 ) -> Result<Vec<TableConfig>, TableConfigError> {
-    let text = crate::config::read_data_file(path)
+    let text = crate::data::read_data_file(path)
         .map_err(|(key, message)| TableConfigError { key, message })?;
     parse(&text, currencies)
 }
 
 pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>, TableConfigError> {
-    let raw: RawFile = crate::config::toml_with_key(text)
+    let raw: RawFile = crate::data::toml_with_key(text)
         .map_err(|(key, message)| TableConfigError { key, message })?;
     if raw.table.len() > MAX_TABLES {
         return Err(TableConfigError {
@@ -134,7 +134,7 @@ pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>,
                 key: format!("table[{i}].{key}"),
                 message,
             };
-            if !crate::config::is_data_id(&t.id) {
+            if !crate::data::is_data_id(&t.id) {
                 return Err(fail("id", "must be 1-64 characters of a-z 0-9 _".into()));
             }
             if !seen.insert(t.id.clone()) {
@@ -218,7 +218,7 @@ pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>,
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = include_str!("../../config/tables.toml");
+    const SHIPPED: &str = include_str!("../../../../config/tables.toml");
 
     fn currencies() -> CurrencyTable {
         CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect())

@@ -3,8 +3,8 @@
 
 use super::SlotGame;
 
-pub const STARFALL_TOML: &str = include_str!("../../../config/games/starfall.toml");
-pub const CLASSIC_TOML: &str = include_str!("../../../config/games/classic_sevens.toml");
+pub const STARFALL_TOML: &str = include_str!("../../../../../config/games/starfall.toml");
+pub const CLASSIC_TOML: &str = include_str!("../../../../../config/games/classic_sevens.toml");
 
 pub fn starfall() -> SlotGame {
     SlotGame::from_toml_str(STARFALL_TOML, "starfall.toml").expect("starfall.toml is valid")

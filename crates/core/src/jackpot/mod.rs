@@ -1,0 +1,49 @@
+//! Jackpot arithmetic and configuration, pure: what a pool is ([`config`]), its exact
+//! micro-unit arithmetic and mystery odds ([`math`]), and what a round claims and wins. The
+//! server's `jackpot` module decides claims for live rounds and pushes pool values; the
+//! ledger crate stores the money.
+
+pub mod config;
+pub mod math;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a round claims a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimReason {
+    Trigger,
+    Mystery,
+    Ceiling,
+}
+
+impl ClaimReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimReason::Trigger => "trigger",
+            ClaimReason::Mystery => "mystery",
+            ClaimReason::Ceiling => "ceiling",
+        }
+    }
+}
+
+/// A round's claim on a level in the cycle it saw. Exactly once per `(pool, level, cycle)`:
+/// if that cycle was already won, the claim wins the cycle now running (the fresh seed and
+/// what it gathered since), the rule of docs/games.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JackpotClaim {
+    pub pool: String,
+    pub level: String,
+    pub cycle: i64,
+    pub reason: ClaimReason,
+}
+
+/// A level paid to a round's player.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JackpotWin {
+    pub pool: String,
+    pub level: String,
+    pub cycle: i64,
+    pub amount_minor: i64,
+    pub reason: ClaimReason,
+}
