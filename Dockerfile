@@ -8,7 +8,6 @@ COPY src ./src
 COPY crates ./crates
 # Cargo reads every workspace member's manifest, so the load tester's sources come too.
 COPY loadtest ./loadtest
-COPY migrations ./migrations
 COPY config ./config
 # Cache mounts keep the registry and target dir between builds; the binary is copied out of them.
 # Debug info is stripped (93 MB -> 14 MB); symbols stay, so backtraces still name functions.

@@ -44,7 +44,9 @@
 //! and error codes, the clock, slot / roulette / baccarat maths, RNG sampling, jackpot
 //! arithmetic and the live-table round machine, bet book and rules. It depends on none of
 //! actix, tokio, sqlx, rusqlite or redis, so the compiler keeps it pure; `croupier rtp` and
-//! `croupier simulate` use nothing else. This crate (the server) holds the actors, the
+//! `croupier simulate` use nothing else. Money's system of record is `croupier-ledger`
+//! (`crates/ledger`): the `Ledger` trait, its SQL written once over SQLite and PostgreSQL, the
+//! migrations and the conformance suite. This crate (the server) holds the actors, the
 //! sessions, the cluster and the HTTP face, and re-exports the core's modules under the same
 //! names (`croupier::money`, `croupier::games`, …).
 //!
@@ -62,7 +64,7 @@
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation (core) |
 //! | [`jackpot`] | which round claims which level, live pool pushes; `jackpots.toml` and pool arithmetic are the core's |
 //! | [`table`] | `LiveTable` actors and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
-//! | [`wallet`] | `WalletActor` shards (group commit) and the `Ledger` trait with SQLite and PostgreSQL |
+//! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
 //!

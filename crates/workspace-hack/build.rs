@@ -1,2 +1,3 @@
-// A build script is required for cargo to consider build dependencies.
+//! Empty: cargo considers a crate's build dependencies only when it has a build script, and
+//! the build dependencies' features are part of what this crate unifies.
 fn main() {}

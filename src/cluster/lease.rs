@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+
 use super::{ClusterError, RedisLink};
 
 /// How often a holder renews its leases and other nodes look for free ones.
@@ -33,20 +35,6 @@ pub const TAKING: i64 = 0;
 pub struct Holder {
     pub node: String,
     pub token: i64,
-}
-
-enum Back {
-    InProcess(Mutex<HashMap<String, (Holder, Instant)>>),
-    Redis(RedisLink),
-}
-
-pub struct Leases {
-    back: Back,
-    ttl: Duration,
-}
-
-fn lease_key(link: &RedisLink, table: &str) -> String {
-    link.key(&format!("table:{table}:lease"))
 }
 
 /// Sets the lease to `ARGV[2]` (with a fresh expiry) if it is still `ARGV[1]`.
@@ -69,191 +57,222 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Where leases live: one implementation per back end, the same cases tested on both.
+#[async_trait]
+pub trait Leases: Send + Sync {
+    /// How long a lease lasts unrenewed.
+    fn ttl(&self) -> Duration;
+
+    /// Takes the table's lease if nobody holds it, as `node` with the token [`TAKING`];
+    /// `false` if someone does. The caller raises the token in the ledger, then
+    /// [`stamp`](Leases::stamp)s it.
+    async fn acquire(&self, table: &str, node: &str) -> Result<bool, ClusterError>;
+
+    /// Writes the ledger's `token` into a lease `node` has just taken; `false` if the lease
+    /// is no longer `node`'s (expired, or Redis lost it meanwhile): the caller must not run
+    /// the table under it.
+    async fn stamp(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError>;
+
+    /// Extends the lease if `node` still holds it with `token`; `false` if it has lost it.
+    async fn renew(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError>;
+
+    /// Gives the lease up (a clean stop), so another node takes the table at once.
+    async fn release(&self, table: &str, node: &str, token: i64) -> Result<(), ClusterError>;
+
+    /// The table's holder now, if any.
+    async fn holder(&self, table: &str) -> Result<Option<Holder>, ClusterError>;
+}
+
+/// Leases in this process's memory: the conformance cases' reference for [`RedisLeases`].
+pub struct InProcessLeases {
+    held: Mutex<HashMap<String, (Holder, Instant)>>,
+    ttl: Duration,
+}
+
+impl InProcessLeases {
+    pub fn new(ttl: Duration) -> InProcessLeases {
+        InProcessLeases {
+            held: Mutex::default(),
+            ttl,
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Holder, Instant)>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The live lease of `table` if `node` holds it with `token`.
+    fn live<'a>(
+        held: &'a mut HashMap<String, (Holder, Instant)>,
+        table: &str,
+        node: &str,
+        token: i64,
+    ) -> Option<&'a mut (Holder, Instant)> {
+        held.get_mut(table).filter(|(holder, until)| {
+            *until > Instant::now() && holder.node == node && holder.token == token
+        })
+    }
+}
+
+#[async_trait]
+impl Leases for InProcessLeases {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    async fn acquire(&self, table: &str, node: &str) -> Result<bool, ClusterError> {
+        let mut held = self.held();
+        let now = Instant::now();
+        if held.get(table).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        let holder = Holder {
+            node: node.to_string(),
+            token: TAKING,
+        };
+        held.insert(table.to_string(), (holder, now + self.ttl));
+        Ok(true)
+    }
+
+    async fn stamp(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
+        let mut held = self.held();
+        let Some((holder, until)) = Self::live(&mut held, table, node, TAKING) else {
+            return Ok(false);
+        };
+        holder.token = token;
+        *until = Instant::now() + self.ttl;
+        Ok(true)
+    }
+
+    async fn renew(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
+        let mut held = self.held();
+        let Some((_, until)) = Self::live(&mut held, table, node, token) else {
+            return Ok(false);
+        };
+        *until = Instant::now() + self.ttl;
+        Ok(true)
+    }
+
+    async fn release(&self, table: &str, node: &str, token: i64) -> Result<(), ClusterError> {
+        let mut held = self.held();
+        if held
+            .get(table)
+            .is_some_and(|(h, _)| h.node == node && h.token == token)
+        {
+            held.remove(table);
+        }
+        Ok(())
+    }
+
+    async fn holder(&self, table: &str) -> Result<Option<Holder>, ClusterError> {
+        Ok(self
+            .held()
+            .get(table)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(h, _)| h.clone()))
+    }
+}
+
+/// Leases on the cluster's Redis: `SET NX PX`, then compare-and-set scripts.
+pub struct RedisLeases {
+    link: RedisLink,
+    ttl: Duration,
+}
+
 fn value(node: &str, token: i64) -> String {
     format!("{node}|{token}")
 }
 
-impl Leases {
-    pub fn in_process(ttl: Duration) -> Leases {
-        Leases {
-            back: Back::InProcess(Mutex::default()),
-            ttl,
-        }
+impl RedisLeases {
+    pub fn new(link: RedisLink, ttl: Duration) -> RedisLeases {
+        RedisLeases { link, ttl }
     }
 
-    pub fn redis(link: RedisLink, ttl: Duration) -> Leases {
-        Leases {
-            back: Back::Redis(link),
-            ttl,
-        }
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
+    fn key(&self, table: &str) -> String {
+        self.link.key(&format!("table:{table}:lease"))
     }
 
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Takes the table's lease if nobody holds it, as `node` with the token [`TAKING`];
-    /// `false` if someone does. The caller raises the token in the ledger, then [`stamp`]s it.
-    ///
-    /// [`stamp`]: Leases::stamp
-    pub async fn acquire(&self, table: &str, node: &str) -> Result<bool, ClusterError> {
-        match &self.back {
-            Back::InProcess(held) => {
-                let mut held = held
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = Instant::now();
-                if held.get(table).is_some_and(|(_, until)| *until > now) {
-                    return Ok(false);
-                }
-                let holder = Holder {
-                    node: node.to_string(),
-                    token: TAKING,
-                };
-                held.insert(table.to_string(), (holder, now + self.ttl));
-                Ok(true)
-            }
-            Back::Redis(link) => {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(lease_key(link, table))
-                    .arg(value(node, TAKING))
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(self.ttl_ms());
-                let set: Option<String> = link.query("lease_acquire", &cmd).await?;
-                Ok(set.is_some())
-            }
+    /// Runs one of the compare-and-set scripts on the table's lease; its integer answer.
+    async fn compare_and(
+        &self,
+        op: &'static str,
+        script: &str,
+        table: &str,
+        args: &[String],
+    ) -> Result<i64, ClusterError> {
+        let script = redis::Script::new(script);
+        let mut invocation = script.prepare_invoke();
+        invocation.key(self.key(table));
+        for arg in args {
+            invocation.arg(arg);
         }
+        self.link.script(op, &invocation).await
+    }
+}
+
+#[async_trait]
+impl Leases for RedisLeases {
+    fn ttl(&self) -> Duration {
+        self.ttl
     }
 
-    /// Writes the ledger's `token` into a lease `node` has just taken; `false` if the lease
-    /// is no longer `node`'s (expired, or Redis lost it meanwhile): the caller must not run
-    /// the table under it.
-    pub async fn stamp(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
-        match &self.back {
-            Back::InProcess(held) => {
-                let mut held = held
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = Instant::now();
-                match held.get_mut(table) {
-                    Some((holder, until))
-                        if *until > now && holder.node == node && holder.token == TAKING =>
-                    {
-                        holder.token = token;
-                        *until = now + self.ttl;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                }
-            }
-            Back::Redis(link) => {
-                let script = redis::Script::new(SWAP);
-                let mut invocation = script.prepare_invoke();
-                invocation
-                    .key(lease_key(link, table))
-                    .arg(value(node, TAKING))
-                    .arg(value(node, token))
-                    .arg(self.ttl_ms());
-                let stamped: i64 = link.script("lease_stamp", &invocation).await?;
-                Ok(stamped == 1)
-            }
-        }
+    async fn acquire(&self, table: &str, node: &str) -> Result<bool, ClusterError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(table))
+            .arg(value(node, TAKING))
+            .arg("NX")
+            .arg("PX")
+            .arg(self.ttl_ms());
+        let set: Option<String> = self.link.query("lease_acquire", &cmd).await?;
+        Ok(set.is_some())
     }
 
-    /// Extends the lease if `node` still holds it with `token`; `false` if it has lost it.
-    pub async fn renew(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
-        match &self.back {
-            Back::InProcess(held) => {
-                let mut held = held
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = Instant::now();
-                match held.get_mut(table) {
-                    Some((holder, until))
-                        if *until > now && holder.node == node && holder.token == token =>
-                    {
-                        *until = now + self.ttl;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                }
-            }
-            Back::Redis(link) => {
-                let script = redis::Script::new(RENEW);
-                let mut invocation = script.prepare_invoke();
-                invocation
-                    .key(lease_key(link, table))
-                    .arg(value(node, token))
-                    .arg(self.ttl_ms());
-                let renewed: i64 = link.script("lease_renew", &invocation).await?;
-                Ok(renewed == 1)
-            }
-        }
+    async fn stamp(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
+        let args = [
+            value(node, TAKING),
+            value(node, token),
+            self.ttl_ms().to_string(),
+        ];
+        Ok(self.compare_and("lease_stamp", SWAP, table, &args).await? == 1)
     }
 
-    /// Gives the lease up (a clean stop), so another node takes the table at once.
-    pub async fn release(&self, table: &str, node: &str, token: i64) -> Result<(), ClusterError> {
-        match &self.back {
-            Back::InProcess(held) => {
-                let mut held = held
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if held
-                    .get(table)
-                    .is_some_and(|(h, _)| h.node == node && h.token == token)
-                {
-                    held.remove(table);
-                }
-                Ok(())
-            }
-            Back::Redis(link) => {
-                let script = redis::Script::new(RELEASE);
-                let mut invocation = script.prepare_invoke();
-                invocation
-                    .key(lease_key(link, table))
-                    .arg(value(node, token));
-                link.script::<i64>("lease_release", &invocation).await?;
-                Ok(())
-            }
-        }
+    async fn renew(&self, table: &str, node: &str, token: i64) -> Result<bool, ClusterError> {
+        let args = [value(node, token), self.ttl_ms().to_string()];
+        Ok(self.compare_and("lease_renew", RENEW, table, &args).await? == 1)
     }
 
-    /// The table's holder now, if any.
-    pub async fn holder(&self, table: &str) -> Result<Option<Holder>, ClusterError> {
-        match &self.back {
-            Back::InProcess(held) => {
-                let held = held
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                Ok(held
-                    .get(table)
-                    .filter(|(_, until)| *until > Instant::now())
-                    .map(|(h, _)| h.clone()))
-            }
-            Back::Redis(link) => {
-                let key = lease_key(link, table);
-                let got: Option<String> =
-                    link.query("lease_get", redis::cmd("GET").arg(&key)).await?;
-                let Some(got) = got else { return Ok(None) };
-                let parsed = got
-                    .rsplit_once('|')
-                    .and_then(|(node, token)| Some((node, token.parse::<i64>().ok()?)));
-                match parsed {
-                    Some((node, token)) if token >= TAKING => Ok(Some(Holder {
-                        node: node.to_string(),
-                        token,
-                    })),
-                    _ => Err(ClusterError::Corrupt {
-                        key,
-                        message: format!("lease value {got:?}"),
-                    }),
-                }
-            }
+    async fn release(&self, table: &str, node: &str, token: i64) -> Result<(), ClusterError> {
+        let args = [value(node, token)];
+        self.compare_and("lease_release", RELEASE, table, &args)
+            .await?;
+        Ok(())
+    }
+
+    async fn holder(&self, table: &str) -> Result<Option<Holder>, ClusterError> {
+        let key = self.key(table);
+        let got: Option<String> = self
+            .link
+            .query("lease_get", redis::cmd("GET").arg(&key))
+            .await?;
+        let Some(got) = got else { return Ok(None) };
+        let parsed = got
+            .rsplit_once('|')
+            .and_then(|(node, token)| Some((node, token.parse::<i64>().ok()?)));
+        match parsed {
+            Some((node, token)) if token >= TAKING => Ok(Some(Holder {
+                node: node.to_string(),
+                token,
+            })),
+            _ => Err(ClusterError::Corrupt {
+                key,
+                message: format!("lease value {got:?}"),
+            }),
         }
     }
 }
@@ -263,15 +282,15 @@ mod tests {
     //! The same cases on the in-process leases and on Redis (`CROUPIER_TEST_REDIS`).
     use super::*;
 
-    async fn redis_leases(ttl: Duration) -> Option<Leases> {
-        Some(Leases::redis(crate::cluster::test_redis().await?, ttl))
+    async fn redis_leases(ttl: Duration) -> Option<RedisLeases> {
+        Some(RedisLeases::new(crate::cluster::test_redis().await?, ttl))
     }
 
     fn table() -> String {
         format!("t{}", uuid::Uuid::now_v7().simple())
     }
 
-    async fn one_holder_taken_then_stamped_with_its_token(leases: &Leases) {
+    async fn one_holder_taken_then_stamped_with_its_token(leases: &dyn Leases) {
         let t = table();
         assert!(leases.acquire(&t, "a").await.unwrap(), "free lease");
         assert!(!leases.acquire(&t, "b").await.unwrap(), "held by a");
@@ -312,7 +331,7 @@ mod tests {
         assert!(leases.acquire(&t, "b").await.unwrap(), "released lease");
     }
 
-    async fn an_unrenewed_lease_expires_and_the_old_holder_cannot_renew(leases: &Leases) {
+    async fn an_unrenewed_lease_expires_and_the_old_holder_cannot_renew(leases: &dyn Leases) {
         let t = table();
         assert!(leases.acquire(&t, "a").await.unwrap());
         assert!(leases.stamp(&t, "a", 1).await.unwrap());
@@ -329,7 +348,7 @@ mod tests {
         );
     }
 
-    async fn a_lease_that_expires_while_being_taken_cannot_be_stamped(leases: &Leases) {
+    async fn a_lease_that_expires_while_being_taken_cannot_be_stamped(leases: &dyn Leases) {
         let t = table();
         assert!(leases.acquire(&t, "a").await.unwrap());
         tokio::time::sleep(leases.ttl() + Duration::from_millis(100)).await;
@@ -352,7 +371,7 @@ mod tests {
                 $(
                     #[tokio::test]
                     async fn $case() {
-                        super::$case(&super::Leases::in_process($ttl)).await;
+                        super::$case(&super::InProcessLeases::new($ttl)).await;
                     }
                 )*
             }

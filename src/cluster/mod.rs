@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use bus::{Bus, EVENTS_CHANNEL};
-pub use lease::{Leases, LEASE_RENEW_EVERY};
+pub use lease::{InProcessLeases, Leases, RedisLeases, LEASE_RENEW_EVERY};
 pub use store::{NodeInfo, SessionRecord, SharedState};
 
 use crate::metrics::Metrics;

@@ -6,7 +6,7 @@
 //! | [`math`] | exact arithmetic in micro-units, mystery odds, seed funding (pure, core crate) |
 //! | [`Jackpots`] | which pool a game feeds, the claims a round makes (pure), live pool pushes |
 //!
-//! The money lives in the ledger (`wallet::jackpot_sql`): a bet's shares are added in the
+//! The money lives in the ledger (`croupier-ledger`, `jackpot_sql`): a bet's shares are added in the
 //! same transaction as its debit (folded per wallet batch), and a claim resets its level and
 //! credits the winner in the settlement's transaction, exactly once per `(pool, level, cycle)`.
 //! This node only decides *whether* a round claims: trigger, mystery draw or ceiling.

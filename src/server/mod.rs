@@ -449,7 +449,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
                 relay,
             ),
             crate::cluster::SharedState::redis(link.clone()),
-            Some(crate::cluster::Leases::redis(link, lease_ttl)),
+            Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
+                as Box<dyn crate::cluster::Leases>),
         )
     };
     let jackpots = Arc::new(Jackpots::new(pool_configs, bus.clone()));

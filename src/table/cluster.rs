@@ -221,7 +221,7 @@ pub struct TableCluster {
     bus: Bus,
     seal: Seal,
     metrics: Arc<Metrics>,
-    leases: Leases,
+    leases: Box<dyn Leases>,
     pending: DashMap<String, oneshot::Sender<Answer>>,
     taking: AtomicBool,
 }
@@ -231,7 +231,7 @@ impl TableCluster {
     pub fn new(
         node: Arc<str>,
         bus: Bus,
-        leases: Leases,
+        leases: Box<dyn Leases>,
         seal: Seal,
         metrics: Arc<Metrics>,
     ) -> Arc<TableCluster> {

@@ -5,14 +5,8 @@
 //! mailbox is full (nothing happened) and otherwise waits for the committed result.
 
 mod actor;
-mod jackpot_sql;
-pub mod ledger;
-mod ledger_sql;
-pub mod postgres;
-mod sql;
-pub mod sqlite;
-#[cfg(test)]
-mod tests;
+
+pub use croupier_ledger::{ledger, postgres, sqlite};
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -22,7 +16,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
-pub use ledger::{
+pub use croupier_ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,
     PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,

@@ -23,10 +23,10 @@ use crate::clock::now_ms;
 use crate::ids::{PlayerId, ReqId, RoundId};
 
 const MIGRATIONS: [&str; 4] = [
-    include_str!("../../migrations/postgres/0001_ledger.sql"),
-    include_str!("../../migrations/postgres/0002_jackpots.sql"),
-    include_str!("../../migrations/postgres/0003_table_fences.sql"),
-    include_str!("../../migrations/postgres/0004_round_node.sql"),
+    include_str!("../migrations/postgres/0001_ledger.sql"),
+    include_str!("../migrations/postgres/0002_jackpots.sql"),
+    include_str!("../migrations/postgres/0003_table_fences.sql"),
+    include_str!("../migrations/postgres/0004_round_node.sql"),
 ];
 /// Key of the advisory lock that orders concurrent migrations (any constant will do).
 const MIGRATION_LOCK: i64 = 0x6372_6f75_7069_6572; // "croupier"

@@ -53,7 +53,7 @@ impl From<Option<i64>> for Arg<'_> {
 /// `args![a, b, c]`: a parameter list for [`SqlTx`].
 macro_rules! args {
     ($($x:expr),* $(,)?) => {
-        &[$($crate::wallet::sql::Arg::from($x)),*] as &[$crate::wallet::sql::Arg<'_>]
+        &[$($crate::sql::Arg::from($x)),*] as &[$crate::sql::Arg<'_>]
     };
 }
 pub(crate) use args;

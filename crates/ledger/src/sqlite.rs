@@ -39,10 +39,10 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: [&str; 4] = [
-    include_str!("../../migrations/sqlite/0001_ledger.sql"),
-    include_str!("../../migrations/sqlite/0002_jackpots.sql"),
-    include_str!("../../migrations/sqlite/0003_table_fences.sql"),
-    include_str!("../../migrations/sqlite/0004_round_node.sql"),
+    include_str!("../migrations/sqlite/0001_ledger.sql"),
+    include_str!("../migrations/sqlite/0002_jackpots.sql"),
+    include_str!("../migrations/sqlite/0003_table_fences.sql"),
+    include_str!("../migrations/sqlite/0004_round_node.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
