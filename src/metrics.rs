@@ -526,7 +526,7 @@ impl Metrics {
     }
 
     pub fn init_series(&self, games: &[&str], currencies: &[&str]) {
-        for code in crate::protocol::ErrorCode::ALL {
+        for code in crate::protocol::ErrorCode::all() {
             self.errors.with_label_values(&[code.as_str()]);
         }
         for cause in VOID_CAUSES {

@@ -40,6 +40,13 @@ pub enum ClusterError {
     Corrupt { key: String, message: String },
 }
 
+impl ClusterError {
+    /// The client's error code: whatever went wrong with Redis, the shared state is away.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        crate::protocol::ErrorCode::ServiceUnavailable
+    }
+}
+
 /// A node's way to Redis. Cloning shares the connection.
 #[derive(Clone)]
 pub struct RedisLink {

@@ -29,6 +29,16 @@ pub enum RngError {
     Stopped,
 }
 
+impl RngError {
+    /// The client's error code.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        match self {
+            RngError::Busy => crate::protocol::ErrorCode::ServerBusy,
+            RngError::Stopped => crate::protocol::ErrorCode::ServiceUnavailable,
+        }
+    }
+}
+
 pub struct RngActor {
     rng: ShardRng,
     mailbox: usize,

@@ -21,6 +21,18 @@ pub enum AuthError {
     BadOperatorKey,
 }
 
+impl AuthError {
+    /// The client's error code.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        match self {
+            AuthError::BadOperatorKey => crate::protocol::ErrorCode::Unauthorized,
+            AuthError::Expired | AuthError::Invalid | AuthError::Missing => {
+                crate::protocol::ErrorCode::InvalidToken
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// Player id.

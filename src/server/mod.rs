@@ -56,16 +56,16 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// The client's error code: the wrapped domain error's own, or this layer's.
     fn code(&self) -> ErrorCode {
         match self {
-            HttpError::Auth(AuthError::BadOperatorKey) => ErrorCode::Unauthorized,
-            HttpError::Auth(_) => ErrorCode::InvalidToken,
+            HttpError::Auth(e) => e.code(),
             HttpError::BadRequest(_) => ErrorCode::BadRequest,
-            HttpError::Money(_) => ErrorCode::BadAmount,
-            HttpError::Ledger(_)
-            | HttpError::Wallet(_)
-            | HttpError::NotReady
-            | HttpError::Cluster(_) => ErrorCode::ServiceUnavailable,
+            HttpError::Money(e) => e.code(),
+            HttpError::Ledger(e) => e.code(),
+            HttpError::Wallet(e) => e.code(),
+            HttpError::Cluster(e) => e.code(),
+            HttpError::NotReady => ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -74,7 +74,10 @@ impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         match self.code() {
             ErrorCode::Unauthorized | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable | ErrorCode::ServerBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }

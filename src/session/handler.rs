@@ -18,11 +18,9 @@ use crate::jackpot::Jackpots;
 use crate::money::{Currency, Money, MoneyError};
 use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
 use crate::rng::RngError;
-use crate::table::rules::RulesError;
-use crate::table::TableError;
 use crate::wallet::{
     Applied, FreeSpins, JackpotWin, LedgerError, LevelSeen, Movement, MovementError, RoundRecord,
-    RoundStatus, WalletError, WalletFailure,
+    RoundStatus, WalletError,
 };
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
@@ -78,54 +76,27 @@ pub enum PlayError {
 }
 
 impl PlayError {
+    /// The client's error code: the wrapped domain error's own, or this layer's.
     pub fn code(&self) -> ErrorCode {
         match self {
             PlayError::UnknownGame(_) => ErrorCode::UnknownGame,
-            PlayError::BadAmount(_) | PlayError::BetRequired => ErrorCode::BadAmount,
+            PlayError::BadAmount(e) => e.code(),
+            PlayError::BetRequired => ErrorCode::BadAmount,
             PlayError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
             PlayError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
-            PlayError::Wallet(WalletError::Busy) | PlayError::Rng(RngError::Busy) => {
-                ErrorCode::ServerBusy
-            }
-            PlayError::InProgress => ErrorCode::ServerBusy,
-            PlayError::Wallet(WalletError::Failed(WalletFailure::Busy)) => ErrorCode::ServerBusy,
-            PlayError::Wallet(WalletError::Failed(WalletFailure::Unavailable(_)))
-            | PlayError::Ledger(
-                LedgerError::Database(_)
-                | LedgerError::Sqlite(_)
-                | LedgerError::WriterStopped
-                | LedgerError::Migration(_),
-            )
-            | PlayError::Rng(RngError::Stopped) => ErrorCode::ServiceUnavailable,
+            PlayError::Wallet(e) => e.code(),
+            PlayError::Rng(e) => e.code(),
             PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
-            PlayError::Wallet(WalletError::Refused(MovementError::TxConflict(_)))
-            | PlayError::Refused(MovementError::TxConflict(_)) => ErrorCode::DuplicateRequest,
-            PlayError::Wallet(WalletError::Refused(MovementError::InsufficientFunds {
-                ..
-            })) => ErrorCode::InsufficientFunds,
+            PlayError::InProgress | PlayError::TableBusy => ErrorCode::ServerBusy,
+            PlayError::Ledger(e) => e.code(),
+            PlayError::Refused(e) => e.code(),
             PlayError::UnknownTable(_) => ErrorCode::UnknownTable,
-            PlayError::Table(e) => match e {
-                TableError::BettingClosed => ErrorCode::BettingClosed,
-                TableError::Full(_) => ErrorCode::TableFull,
-                TableError::NotSeated => ErrorCode::NotSeated,
-                TableError::Book(_) => ErrorCode::BetOutOfLimits,
-                TableError::TooLate => ErrorCode::RoundVoid,
-                TableError::Stopped => ErrorCode::ServiceUnavailable,
-            },
-            PlayError::Rules(RulesError::OutOfLimits { .. }) => ErrorCode::BetOutOfLimits,
-            PlayError::Rules(_) => ErrorCode::BadBet,
+            PlayError::Table(e) => e.code(),
+            PlayError::Rules(e) => e.code(),
             PlayError::WrongCurrency { .. } => ErrorCode::WrongCurrency,
-            PlayError::TableBusy => ErrorCode::ServerBusy,
             PlayError::TooManyTables(_) => ErrorCode::BadRequest,
             PlayError::NotJoined(_) => ErrorCode::NotSeated,
             PlayError::Ask(e) => e.code(),
-            PlayError::Wallet(WalletError::Refused(MovementError::Fenced { .. })) => {
-                ErrorCode::ServerBusy
-            }
-            PlayError::Wallet(WalletError::Failed(WalletFailure::Invariant(_)))
-            | PlayError::Wallet(WalletError::Refused(_))
-            | PlayError::Ledger(LedgerError::Invariant(_))
-            | PlayError::Refused(_) => ErrorCode::Internal,
         }
     }
 }

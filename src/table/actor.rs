@@ -54,7 +54,7 @@ pub struct TableDeps {
     pub jackpots: Arc<Jackpots>,
 }
 
-/// Why a table refused a request, mapped once to a client error code by the session.
+/// Why a table refused a request; each knows its client error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TableError {
     #[error("betting is closed for this round")]
@@ -69,6 +69,21 @@ pub enum TableError {
     TooLate,
     #[error("the table is closed")]
     Stopped,
+}
+
+impl TableError {
+    /// The client's error code.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        use crate::protocol::ErrorCode;
+        match self {
+            TableError::BettingClosed => ErrorCode::BettingClosed,
+            TableError::Full(_) => ErrorCode::TableFull,
+            TableError::NotSeated => ErrorCode::NotSeated,
+            TableError::Book(e) => e.code(),
+            TableError::TooLate => ErrorCode::RoundVoid,
+            TableError::Stopped => ErrorCode::ServiceUnavailable,
+        }
+    }
 }
 
 struct Seat {

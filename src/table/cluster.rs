@@ -154,7 +154,7 @@ impl AskError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AskError::NoAnswer | AskError::TooMany => ErrorCode::ServerBusy,
-            AskError::Bus(_) => ErrorCode::ServiceUnavailable,
+            AskError::Bus(e) => e.code(),
             AskError::Remote { code, .. } => *code,
         }
     }

@@ -25,6 +25,18 @@ pub enum WalletFailure {
     Invariant(String),
 }
 
+impl WalletFailure {
+    /// The client's error code.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        use crate::protocol::ErrorCode;
+        match self {
+            WalletFailure::Busy => ErrorCode::ServerBusy,
+            WalletFailure::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            WalletFailure::Invariant(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 impl From<&LedgerError> for WalletFailure {
     fn from(e: &LedgerError) -> Self {
         match e {

@@ -51,6 +51,18 @@ pub enum WalletError {
     Refused(#[from] MovementError),
 }
 
+impl WalletError {
+    /// The client's error code: busy (nothing happened, retry), or the failure's or the
+    /// refusal's own.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        match self {
+            WalletError::Busy => crate::protocol::ErrorCode::ServerBusy,
+            WalletError::Failed(failure) => failure.code(),
+            WalletError::Refused(refusal) => refusal.code(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct WalletPool {
     shards: Arc<Vec<Addr<WalletActor>>>,

@@ -44,6 +44,13 @@ pub enum MoneyError {
     Overflow,
 }
 
+impl MoneyError {
+    /// The client's error code: every amount that does not parse or fit is `bad_amount`.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        crate::protocol::ErrorCode::BadAmount
+    }
+}
+
 /// A currency code (ISO 4217 style, three upper-case letters) with its number of decimals.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency {

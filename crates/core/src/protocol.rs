@@ -7,9 +7,23 @@ use serde_json::Value;
 
 use crate::ids::ReqId;
 
-/// Stable client-facing error codes. Every domain error maps to exactly one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stable client-facing error codes. Every domain error maps to exactly one of these through
+/// its own `code()`. Each code is written once, as its variant: serde and strum derive the
+/// same `snake_case` string from it (a unit test holds them together).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     BadFrame,
     UnknownType,
@@ -37,58 +51,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
-        ErrorCode::BadFrame,
-        ErrorCode::UnknownType,
-        ErrorCode::BadReqId,
-        ErrorCode::UnknownGame,
-        ErrorCode::BadAmount,
-        ErrorCode::BetOutOfLimits,
-        ErrorCode::InsufficientFunds,
-        ErrorCode::FrameTooLarge,
-        ErrorCode::RateLimited,
-        ErrorCode::DuplicateRequest,
-        ErrorCode::RoundVoid,
-        ErrorCode::ServerBusy,
-        ErrorCode::ServiceUnavailable,
-        ErrorCode::Internal,
-        ErrorCode::InvalidToken,
-        ErrorCode::BadRequest,
-        ErrorCode::Unauthorized,
-        ErrorCode::UnknownTable,
-        ErrorCode::BettingClosed,
-        ErrorCode::TableFull,
-        ErrorCode::NotSeated,
-        ErrorCode::BadBet,
-        ErrorCode::WrongCurrency,
-    ];
+    /// Every code, in declaration order.
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
+    }
 
+    /// The code as clients see it, e.g. `"insufficient_funds"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadFrame => "bad_frame",
-            ErrorCode::UnknownType => "unknown_type",
-            ErrorCode::BadReqId => "bad_req_id",
-            ErrorCode::UnknownGame => "unknown_game",
-            ErrorCode::BadAmount => "bad_amount",
-            ErrorCode::BetOutOfLimits => "bet_out_of_limits",
-            ErrorCode::InsufficientFunds => "insufficient_funds",
-            ErrorCode::FrameTooLarge => "frame_too_large",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::DuplicateRequest => "duplicate_request",
-            ErrorCode::RoundVoid => "round_void",
-            ErrorCode::ServerBusy => "server_busy",
-            ErrorCode::ServiceUnavailable => "service_unavailable",
-            ErrorCode::Internal => "internal",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::UnknownTable => "unknown_table",
-            ErrorCode::BettingClosed => "betting_closed",
-            ErrorCode::TableFull => "table_full",
-            ErrorCode::NotSeated => "not_seated",
-            ErrorCode::BadBet => "bad_bet",
-            ErrorCode::WrongCurrency => "wrong_currency",
-        }
+        self.into()
     }
 }
 
@@ -697,12 +667,19 @@ mod tests {
 
     #[test]
     fn error_codes_serialise_as_their_names() {
-        for code in ErrorCode::ALL {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::all() {
             assert_eq!(
                 serde_json::to_value(code).unwrap(),
                 Value::String(code.as_str().into())
             );
+            assert!(seen.insert(code.as_str()), "{code:?} twice");
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
+        assert!(seen.contains("insufficient_funds") && seen.contains("wrong_currency"));
     }
 
     proptest::proptest! {

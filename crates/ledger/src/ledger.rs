@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
 pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin};
+use croupier_core::protocol::ErrorCode;
 
 /// What a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +297,38 @@ pub enum LedgerError {
     Invariant(String),
 }
 
+impl MovementError {
+    /// The client's error code. A refusal the session should have prevented (an unknown
+    /// account or round, a zero amount) is `internal`: it is a bug, not the player's doing.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            MovementError::TxConflict(_) => ErrorCode::DuplicateRequest,
+            MovementError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            // The table moved to another node: retry there.
+            MovementError::Fenced { .. } => ErrorCode::ServerBusy,
+            MovementError::UnknownAccount(_)
+            | MovementError::BetRequired
+            | MovementError::RoundNotOpen(_)
+            | MovementError::UnknownRound(_)
+            | MovementError::NonPositiveAmount => ErrorCode::Internal,
+        }
+    }
+}
+
+impl LedgerError {
+    /// The client's error code: the database being away is `service_unavailable` (retry);
+    /// a broken invariant is `internal`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            LedgerError::Invariant(_) => ErrorCode::Internal,
+            LedgerError::Database(_)
+            | LedgerError::Sqlite(_)
+            | LedgerError::WriterStopped
+            | LedgerError::Migration(_) => ErrorCode::ServiceUnavailable,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub player: PlayerId,
@@ -414,4 +447,39 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Recomputes every pool level from its entries and checks every award was paid.
     async fn reconcile(&self) -> Result<ReconcileReport, LedgerError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal and failure knows the code the player sees; the session and HTTP layers
+    /// only call `code()`.
+    #[test]
+    fn every_refusal_and_failure_knows_its_client_code() {
+        let fenced = MovementError::Fenced {
+            table: "roulette_1".into(),
+            token: 1,
+            current: 2,
+        };
+        let short = MovementError::InsufficientFunds {
+            balance_minor: 1,
+            needed_minor: 2,
+        };
+        assert_eq!(fenced.code(), ErrorCode::ServerBusy);
+        assert_eq!(short.code(), ErrorCode::InsufficientFunds);
+        assert_eq!(
+            MovementError::TxConflict("t".into()).code(),
+            ErrorCode::DuplicateRequest
+        );
+        assert_eq!(MovementError::NonPositiveAmount.code(), ErrorCode::Internal);
+        assert_eq!(
+            LedgerError::WriterStopped.code(),
+            ErrorCode::ServiceUnavailable
+        );
+        assert_eq!(
+            LedgerError::Invariant("x".into()).code(),
+            ErrorCode::Internal
+        );
+    }
 }

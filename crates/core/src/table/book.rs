@@ -27,6 +27,13 @@ pub enum BookError {
     Closed,
 }
 
+impl BookError {
+    /// The client's error code: a bet the round cannot hold is out of the table's limits.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        crate::protocol::ErrorCode::BetOutOfLimits
+    }
+}
+
 /// One bet of the round. `bet_id` is the bet's ledger round id (its debit is `<bet_id>:bet`).
 #[derive(Debug, Clone)]
 pub struct PlacedBet<N> {

@@ -29,6 +29,16 @@ pub enum RulesError {
     WrongOutcome(&'static str),
 }
 
+impl RulesError {
+    /// The client's error code.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        match self {
+            RulesError::OutOfLimits { .. } => crate::protocol::ErrorCode::BetOutOfLimits,
+            _ => crate::protocol::ErrorCode::BadBet,
+        }
+    }
+}
+
 /// A bet that exists on this table's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
