@@ -1,0 +1,87 @@
+//! Unit tests of `protocol`.
+
+use super::*;
+
+fn code_of(text: &str) -> ErrorCode {
+    parse_client_frame(text).unwrap_err().code
+}
+
+#[test]
+fn parses_every_client_frame() {
+    let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g","bet":"1.00"}"#).unwrap();
+    assert_eq!(f.kind(), "spin");
+    let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g"}"#).unwrap();
+    assert!(matches!(f, ClientFrame::Spin { bet: None, .. }));
+    let f = parse_client_frame(r#"{"type":"history","req_id":"a"}"#).unwrap();
+    assert!(matches!(f, ClientFrame::History { limit: 50, .. }));
+    for kind in ["balance", "games", "ping"] {
+        let f = parse_client_frame(&format!(r#"{{"type":"{kind}","req_id":"x"}}"#)).unwrap();
+        assert_eq!(f.kind(), kind);
+    }
+}
+
+#[test]
+fn bad_frames_get_precise_codes() {
+    assert_eq!(code_of("not json"), ErrorCode::BadFrame);
+    assert_eq!(code_of("[1,2]"), ErrorCode::BadFrame);
+    assert_eq!(code_of(r#"{"type":"spin"}"#), ErrorCode::BadReqId);
+    assert_eq!(
+        code_of(r#"{"type":"spin","req_id":7}"#),
+        ErrorCode::BadReqId
+    );
+    assert_eq!(
+        code_of(r#"{"type":"spin","req_id":"has space"}"#),
+        ErrorCode::BadReqId
+    );
+    assert_eq!(code_of(r#"{"req_id":"a"}"#), ErrorCode::BadFrame);
+    assert_eq!(
+        code_of(r#"{"type":"dance","req_id":"a"}"#),
+        ErrorCode::UnknownType
+    );
+    assert_eq!(
+        code_of(r#"{"type":"spin","req_id":"a"}"#),
+        ErrorCode::BadFrame
+    );
+    assert_eq!(
+        code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":1.0}"#),
+        ErrorCode::BadAmount
+    );
+    assert_eq!(
+        code_of(r#"{"type":"spin","req_id":"a","game":"g","bet":"1","x":1}"#),
+        ErrorCode::BadFrame
+    );
+    assert_eq!(
+        code_of(r#"{"type":"history","req_id":"a","limit":0}"#),
+        ErrorCode::BadFrame
+    );
+    assert_eq!(
+        code_of(r#"{"type":"history","req_id":"a","limit":51}"#),
+        ErrorCode::BadFrame
+    );
+    let e = parse_client_frame(r#"{"type":"dance","req_id":"a"}"#).unwrap_err();
+    assert_eq!(e.req_id.as_deref(), Some("a"));
+}
+
+#[test]
+fn error_codes_serialise_as_their_names() {
+    let mut seen = std::collections::BTreeSet::new();
+    for code in ErrorCode::all() {
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            Value::String(code.as_str().into())
+        );
+        assert!(seen.insert(code.as_str()), "{code:?} twice");
+        assert!(code
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_'));
+    }
+    assert!(seen.contains("insufficient_funds") && seen.contains("wrong_currency"));
+}
+
+proptest::proptest! {
+    #[test]
+    fn parser_never_panics(text in ".{0,200}") {
+        let _ = parse_client_frame(&text);
+    }
+}

@@ -1,0 +1,157 @@
+
+//! One conformance suite, run on the in-process store and on Redis (the test script's,
+//! `CROUPIER_TEST_REDIS`).
+use super::*;
+
+async fn redis_store() -> Option<SharedState> {
+    Some(SharedState::redis(crate::cluster::test_redis().await?))
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+macro_rules! conformance {
+        ($($case:ident),* $(,)?) => {
+            mod in_process {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        super::$case(&super::SharedState::in_process()).await;
+                    }
+                )*
+            }
+            mod on_redis {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        if let Some(store) = super::redis_store().await {
+                            super::$case(&store).await;
+                        }
+                    }
+                )*
+            }
+        };
+    }
+
+#[test]
+fn reply_scores_only_grow_even_within_one_millisecond() {
+    let first = reply_score(1_000, 0);
+    let same_ms = reply_score(1_000, first);
+    let next_batch_same_ms = reply_score(1_000, same_ms);
+    assert!(first < same_ms && same_ms < next_batch_same_ms);
+    assert_eq!(
+        reply_score(2_000, next_batch_same_ms),
+        2_000_000,
+        "time moves on"
+    );
+    assert!(
+        reply_score(999, 2_000_000) > 2_000_000,
+        "a clock step back changes no order"
+    );
+}
+
+conformance!(
+    sessions_are_shared_and_expire_with_the_token,
+    replies_survive_for_another_node_bounded_per_player,
+    presence_and_nodes_follow_heartbeats,
+);
+
+async fn sessions_are_shared_and_expire_with_the_token(store: &SharedState) {
+    let now = crate::clock::unix_now();
+    let live = SessionRecord {
+        session_id: unique("s"),
+        player: PlayerId::parse(&unique("p")).unwrap(),
+        currency: "EUR".into(),
+        opened_at_ms: now_ms(),
+        expires_at: now + 3600,
+    };
+    store.open_session(&live).await.unwrap();
+    assert_eq!(
+        store.session(&live.session_id).await.unwrap(),
+        Some(live.clone())
+    );
+    assert_eq!(store.session(&unique("missing")).await.unwrap(), None);
+    let expired = SessionRecord {
+        session_id: unique("s"),
+        expires_at: now - 1,
+        ..live
+    };
+    store.open_session(&expired).await.unwrap();
+    assert_eq!(store.session(&expired.session_id).await.unwrap(), None);
+}
+
+async fn replies_survive_for_another_node_bounded_per_player(store: &SharedState) {
+    let player = PlayerId::parse(&unique("p")).unwrap();
+    let other = PlayerId::parse(&unique("q")).unwrap();
+    let total = REPLIES_PER_PLAYER + 6;
+    for i in 0..total {
+        let req = ReqId::parse(&format!("r{i}")).unwrap();
+        assert!(store.record_reply(&player, &req, &format!("{{\"n\":{i}}}\nline two")));
+    }
+    store.record_reply(&other, &ReqId::parse("r0").unwrap(), "theirs");
+    // The Redis writer is asynchronous: wait (bounded) for the last reply to land.
+    let mut replies = Vec::new();
+    for _ in 0..100 {
+        replies = store.recent_replies(&player).await.unwrap();
+        if replies.last().map(|(r, _)| r.as_str()) == Some(&format!("r{}", total - 1)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(replies.len(), REPLIES_PER_PLAYER, "bounded per player");
+    let (last_req, last) = replies.last().unwrap();
+    assert_eq!(last_req, &format!("r{}", total - 1));
+    assert_eq!(last.as_ref(), format!("{{\"n\":{}}}\nline two", total - 1));
+    assert!(
+        replies.iter().all(|(r, _)| r != "r0"),
+        "the oldest went first"
+    );
+    let none = PlayerId::parse(&unique("nobody")).unwrap();
+    assert!(store.recent_replies(&none).await.unwrap().is_empty());
+}
+
+async fn presence_and_nodes_follow_heartbeats(store: &SharedState) {
+    // Node b's heartbeat must outlive two Redis round trips on a busy machine, then lapse.
+    const B_TTL: Duration = Duration::from_millis(1500);
+    let (a, b) = (unique("node-a"), unique("node-b"));
+    let player = PlayerId::parse(&unique("p")).unwrap();
+    let info = |node: &str, ready| NodeInfo {
+        node: node.to_string(),
+        version: "test".into(),
+        ready,
+        players: 1,
+        tables: vec!["roulette_1".into()],
+        started_at_ms: now_ms(),
+        seen_at_ms: now_ms(),
+    };
+    store
+        .heartbeat(
+            &info(&a, true),
+            std::slice::from_ref(&player),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    store.heartbeat(&info(&b, false), &[], B_TTL).await.unwrap();
+    let names = |nodes: Vec<NodeInfo>| -> Vec<String> {
+        nodes
+            .into_iter()
+            .map(|n| n.node)
+            .filter(|n| n == &a || n == &b)
+            .collect()
+    };
+    assert_eq!(
+        names(store.nodes().await.unwrap()),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(store.presence(&player).await.unwrap(), Some(a.clone()));
+    tokio::time::sleep(B_TTL + Duration::from_millis(200)).await;
+    assert_eq!(
+        names(store.nodes().await.unwrap()),
+        vec![a.clone()],
+        "b expired"
+    );
+    store.forget_node(&a).await.unwrap();
+    assert!(names(store.nodes().await.unwrap()).is_empty());
+}
