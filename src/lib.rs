@@ -65,6 +65,7 @@
 //! | [`jackpot`] | which round claims which level, live pool pushes; `jackpots.toml` and pool arithmetic are the core's |
 //! | [`table`] | `LiveTable` actors and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
+//! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
 //! | [`metrics`] | every Prometheus metric, defined once |
 //! | [`app`] | the state a node's handlers share |
 //!
@@ -80,6 +81,7 @@ pub mod cluster;
 pub mod config;
 pub mod jackpot;
 pub mod metrics;
+pub mod recovery;
 pub mod rng;
 pub mod server;
 pub mod session;

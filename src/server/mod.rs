@@ -22,9 +22,7 @@ use crate::metrics::Metrics;
 use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
-use crate::session::{
-    recover_open_rounds, start_lost_node_sweeper, start_stale_sweeper, Caller, PlayerSession,
-};
+use crate::session::{Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
 use auth::{operator_key_matches, AuthError, TokenKeys};
@@ -522,9 +520,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // younger rounds may be in flight on other nodes (the sweeper gets the rest later).
     let shared = !app.config.ledger.postgres_url.is_empty();
     let older_than = if shared { app.stale_round_ms } else { 0 };
-    let voided = recover_open_rounds(&app, older_than, "recovery").await?;
-    start_stale_sweeper(&app);
-    start_lost_node_sweeper(&app);
+    let voided = crate::recovery::recover_open_rounds(&app, older_than, "recovery").await?;
+    crate::recovery::start_stale_sweeper(&app);
+    crate::recovery::start_lost_node_sweeper(&app);
     crate::table::cluster::start(app.clone());
     crate::cluster::store::start_heartbeat(app.clone());
     if voided > 0 {

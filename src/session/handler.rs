@@ -2,7 +2,6 @@
 //! pipeline (open the round and take the stake → draw on an RNG shard → settle), balance,
 //! games, history. Runs as a detached task so a round completes even if the socket drops.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -336,7 +335,7 @@ async fn spin(
         Ok(drawn) => drawn,
         Err(error) => {
             // The stake is taken but no outcome exists: void the round now.
-            void(app, &round, "rng_unavailable").await;
+            crate::recovery::void(app, &round, "rng_unavailable").await;
             return Err(error.into());
         }
     };
@@ -460,22 +459,6 @@ async fn settle_with_retries(
     }
 }
 
-pub(super) async fn void(app: &App, round: &RoundRecord, cause: &str) {
-    let movement = Movement::VoidRound {
-        round_id: round.round_id.clone(),
-        player: round.player.clone(),
-    };
-    match app.wallet.apply(movement).await {
-        Ok(_) => {
-            app.metrics.rounds_voided.with_label_values(&[cause]).inc();
-            tracing::warn!(round = %round.round_id, cause, "round voided and refunded");
-        }
-        Err(error) => {
-            tracing::error!(round = %round.round_id, %error, "void failed; start-up recovery will refund it")
-        }
-    }
-}
-
 /// A spin whose `req_id` already has a round in the ledger (the reply cache forgot it, or the
 /// server restarted): rebuild the original reply; never charge again.
 async fn replay_round(
@@ -515,13 +498,10 @@ async fn replay_round(
         RoundStatus::Open => {
             let now = crate::clock::now_ms();
             if now - round.created_at_ms > app.stale_round_ms {
-                void(app, &round, "stale").await;
+                crate::recovery::void(app, &round, "stale").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
-            } else if live_nodes(app)
-                .await
-                .is_some_and(|live| opened_by_a_lost_node(&round, &app.node, &live, now))
-            {
-                void(app, &round, "node_lost").await;
+            } else if crate::recovery::lost(app, &round, now).await {
+                crate::recovery::void(app, &round, "node_lost").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
             } else {
                 Err(PlayError::InProgress)
@@ -529,139 +509,3 @@ async fn replay_round(
         }
     }
 }
-
-/// Voids rounds left open by a crash: the stake is refunded (or the free spin given back)
-/// exactly once, by the ledger's transaction id. Runs before the node accepts players. With
-/// `older_than_ms` 0 (the embedded ledger: this node owns every round) all of them; on a shared
-/// ledger only those older than that, since younger ones may be in flight on other nodes.
-pub async fn recover_open_rounds(
-    app: &Arc<App>,
-    older_than_ms: i64,
-    cause: &str,
-) -> Result<usize, LedgerError> {
-    let open = app.wallet.ledger().open_rounds().await?;
-    let now = crate::clock::now_ms();
-    let mut count = 0;
-    for round in open {
-        if now - round.created_at_ms >= older_than_ms {
-            void(app, &round, cause).await;
-            count += 1;
-        }
-    }
-    Ok(count)
-}
-
-/// How long a round must have been open before its node's absence from the node registry
-/// counts: a registry entry outlives its node's last heartbeat by this much, so a node that is
-/// alive, or only just started, is never taken for lost.
-pub const NODE_LOST_GRACE: Duration = crate::cluster::store::NODE_TTL;
-
-/// Whether `round` was opened by a node that has left the cluster: recorded, not this node,
-/// absent from `live`, and open for longer than [`NODE_LOST_GRACE`]. Live-table bets are not
-/// judged here: the node that takes their table over refunds them (`owner_lost`).
-pub fn opened_by_a_lost_node(
-    round: &RoundRecord,
-    me: &str,
-    live: &std::collections::HashSet<String>,
-    now_ms: i64,
-) -> bool {
-    round
-        .node
-        .as_deref()
-        .is_some_and(|node| node != me && !live.contains(node))
-        && now_ms - round.created_at_ms >= NODE_LOST_GRACE.as_millis() as i64
-}
-
-/// The nodes alive in the cluster, this one included; `None` when that cannot be told (not a
-/// cluster, Redis unreachable, or the registry does not list this node yet, as just after Redis
-/// came back empty): then nobody is taken for lost.
-async fn live_nodes(app: &App) -> Option<std::collections::HashSet<String>> {
-    if !app.shared.is_shared() {
-        return None;
-    }
-    let live: std::collections::HashSet<String> = match app.shared.nodes().await {
-        Ok(nodes) => nodes.into_iter().map(|n| n.node).collect(),
-        Err(error) => {
-            tracing::debug!(%error, "node registry unreadable; no round judged lost");
-            return None;
-        }
-    };
-    live.contains(app.node.as_ref()).then_some(live)
-}
-
-/// Refunds the open spins of nodes that left the cluster (killed, crashed, partitioned past
-/// their registry entry) every [`crate::cluster::store::HEARTBEAT_EVERY`], instead of after
-/// `ledger.stale_round_seconds`: a player who resumes elsewhere gets an answer within seconds.
-pub fn start_lost_node_sweeper(app: &Arc<App>) {
-    if !app.shared.is_shared() {
-        return;
-    }
-    let app = app.clone();
-    actix::spawn(async move {
-        let mut tick = tokio::time::interval(crate::cluster::store::HEARTBEAT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = app.shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            match sweep_lost_nodes(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(
-                    voided = n,
-                    "rounds of nodes that left the cluster voided and refunded"
-                ),
-                Err(error) => tracing::warn!(%error, "lost-node sweep failed; next time"),
-            }
-        }
-    });
-}
-
-async fn sweep_lost_nodes(app: &App) -> Result<usize, LedgerError> {
-    let open = app.wallet.ledger().open_rounds().await?;
-    let now = crate::clock::now_ms();
-    let candidates: Vec<RoundRecord> = open
-        .into_iter()
-        .filter(|r| app.tables.get(&r.game).is_none())
-        .filter(|r| now - r.created_at_ms >= NODE_LOST_GRACE.as_millis() as i64)
-        .collect();
-    if candidates.is_empty() {
-        return Ok(0);
-    }
-    let Some(live) = live_nodes(app).await else {
-        return Ok(0);
-    };
-    let mut count = 0;
-    for round in candidates {
-        if opened_by_a_lost_node(&round, &app.node, &live, now) {
-            void(app, &round, "node_lost").await;
-            count += 1;
-        }
-    }
-    Ok(count)
-}
-
-/// Voids rounds whose node died (open longer than `ledger.stale_round_seconds`), every half
-/// of that, until shutdown: on a cluster the survivors refund a dead node's rounds.
-pub fn start_stale_sweeper(app: &Arc<App>) {
-    let app = app.clone();
-    actix::spawn(async move {
-        let every = std::time::Duration::from_millis((app.stale_round_ms / 2).max(1_000) as u64);
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = app.shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            match recover_open_rounds(&app, app.stale_round_ms, "stale").await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(voided = n, "stale rounds voided and refunded"),
-                Err(error) => tracing::warn!(%error, "stale-round sweep failed; next time"),
-            }
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests;

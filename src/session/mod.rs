@@ -10,7 +10,5 @@ pub use actor::{
     DetachedQueue, Kick, PlayerSession, PushError, Pusher, SessionLink, MAX_QUEUED_FRAMES,
     MAX_TABLES_PER_SESSION,
 };
-pub use handler::{
-    recover_open_rounds, start_lost_node_sweeper, start_stale_sweeper, Caller, PlayError,
-};
+pub use handler::{Caller, PlayError};
 pub use reply_cache::{Claim, ReplyCache, Ticket};

@@ -8,7 +8,7 @@
 
 use actix::Addr;
 
-use super::handler::{money, void, PlayError};
+use super::handler::{money, PlayError};
 use super::{Caller, Pusher, SessionLink, MAX_TABLES_PER_SESSION};
 use crate::app::App;
 use crate::ids::ReqId;
@@ -418,7 +418,7 @@ async fn place(
         )),
         Ok(Err(TableError::TooLate)) | Err(PlayError::TableBusy) | Ok(Err(_)) => {
             // Debited, but the round settled (or the table did not answer): refund it now.
-            void(app, &round, "late_debit").await;
+            crate::recovery::void(app, &round, "late_debit").await;
             Err(TableError::TooLate.into())
         }
         Err(other) => Err(other),

@@ -13,6 +13,7 @@
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
 //!  sqlite      SqliteLedger: WAL, one writer thread, readers beside it, migrations
 //!  postgres    PgLedger: an sqlx pool, a transaction per batch, migrations under a lock
+//!  recovery    which open rounds start-up recovery and the sweepers refund (pure rules)
 //!  tests       the conformance suite: every case on SQLite and on PostgreSQL
 //! ```
 //! The schema is in `migrations/` beside this crate, one folder per database.
@@ -21,6 +22,7 @@ mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
 pub mod postgres;
+pub mod recovery;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]

@@ -1,4 +1,3 @@
-
 //! One conformance suite, run on the in-process store and on Redis (the test script's,
 //! `CROUPIER_TEST_REDIS`).
 use super::*;
