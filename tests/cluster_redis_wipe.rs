@@ -336,16 +336,10 @@ async fn a_live_table_survives_its_nodes_death_and_a_redis_wipe() {
     stop.store(true, Ordering::Relaxed);
 
     // 3. The money: each spinner's books, then the seated players against the ledger.
-    let (mut staked, mut won, mut balances) = (0, 0, 0);
-    for s in spinners {
-        let (s, w, b, _) = s.await.unwrap();
-        staked += s;
-        won += w;
-        balances += b;
-    }
+    let totals = spinners_done(spinners).await;
     assert_eq!(
-        balances,
-        spinner_deposits - staked + won,
+        totals.balances,
+        spinner_deposits - totals.staked + totals.won,
         "every spin's cent accounted for"
     );
     for (_, _, task) in seated_players.iter_mut() {
@@ -487,6 +481,6 @@ async fn a_live_table_survives_its_nodes_death_and_a_redis_wipe() {
             });
     eprintln!(
         "table ran on {runner}, then {after_kill}, then {after_wipe}; tokens {tokens:?}; {checked} (player, round) openings checked, {after_back} after the wipe; bets refused {refused:?}; {} spins",
-        staked / 100
+        totals.staked / 100
     );
 }

@@ -128,18 +128,11 @@ async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itse
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
-    let (mut staked, mut won, mut balances, mut busy) = (0, 0, 0, 0);
-    for p in players {
-        let (s, w, b, r) = p.await.unwrap();
-        assert!(s > 0, "every player spun");
-        staked += s;
-        won += w;
-        balances += b;
-        busy += r;
-    }
+    let totals = spinners_done(players).await;
+    assert!(totals.least_staked > 0, "every player spun");
     assert_eq!(
-        balances,
-        deposits - staked + won,
+        totals.balances,
+        deposits - totals.staked + totals.won,
         "every cent accounted for"
     );
     let ledger = croupier::wallet::postgres::PgLedger::connect(&pg, 2)
@@ -149,7 +142,8 @@ async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itse
     assert!(ledger.open_rounds().await.unwrap().is_empty());
     assert!(ledger.audit().await.unwrap().mismatches.is_empty());
     eprintln!(
-        "{PLAYERS} players: {} spins, {busy} busy answers while Redis was down for {OUTAGE:?}",
-        staked / 100
+        "{PLAYERS} players: {} spins, {} busy answers while Redis was down for {OUTAGE:?}",
+        totals.staked / 100,
+        totals.busy
     );
 }

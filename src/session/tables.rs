@@ -238,18 +238,21 @@ pub async fn bet_for_remote(
             addr: &addr,
             fence: fence.as_ref(),
         };
-        let first = place(
-            app,
-            caller,
-            pusher,
-            req_id,
-            t,
-            here(),
-            &request,
-            amount.clone(),
-            bet,
-        )
-        .await;
+        let place_here = || {
+            let amount = amount.clone();
+            place(
+                app,
+                caller,
+                pusher,
+                req_id,
+                t,
+                here(),
+                &request,
+                amount,
+                bet,
+            )
+        };
+        let first = place_here().await;
         if !matches!(first, Err(PlayError::Table(TableError::NotSeated))) {
             return first;
         }
@@ -259,18 +262,7 @@ pub async fn bet_for_remote(
             again: SitDown::Again,
         };
         ask(&addr, join).await??;
-        place(
-            app,
-            caller,
-            pusher,
-            req_id,
-            t,
-            here(),
-            &request,
-            amount,
-            bet,
-        )
-        .await
+        place_here().await
     };
     placed.await.unwrap_or_else(|error| {
         ServerFrame::error(Some(req_id.to_string()), error.code(), error.to_string())

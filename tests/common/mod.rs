@@ -881,3 +881,35 @@ pub async fn spinner(
     };
     (staked, won, balance, busy)
 }
+
+/// What a set of [`spinner`]s did, added up.
+pub struct SpinTotals {
+    pub staked: i64,
+    pub won: i64,
+    pub balances: i64,
+    pub busy: usize,
+    /// The least any one spinner staked (0: one never got a spin in).
+    pub least_staked: i64,
+}
+
+/// Waits for every spinner and adds up their books.
+pub async fn spinners_done(
+    spinners: Vec<tokio::task::JoinHandle<(i64, i64, i64, usize)>>,
+) -> SpinTotals {
+    let mut totals = SpinTotals {
+        staked: 0,
+        won: 0,
+        balances: 0,
+        busy: 0,
+        least_staked: i64::MAX,
+    };
+    for spinner in spinners {
+        let (staked, won, balance, busy) = spinner.await.unwrap();
+        totals.staked += staked;
+        totals.won += won;
+        totals.balances += balance;
+        totals.busy += busy;
+        totals.least_staked = totals.least_staked.min(staked);
+    }
+    totals
+}
