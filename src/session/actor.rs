@@ -16,7 +16,8 @@ use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use super::handler::{self, is_transient, Caller};
+use super::error::{is_transient, Caller};
+use super::handler;
 use super::reply_cache::{Claim, ReplyCache};
 use crate::app::App;
 use crate::protocol::{

@@ -8,7 +8,7 @@
 
 use actix::Addr;
 
-use super::handler::{money, PlayError};
+use super::error::{money, PlayError};
 use super::{Caller, Pusher, SessionLink, MAX_TABLES_PER_SESSION};
 use crate::app::App;
 use crate::ids::ReqId;

@@ -233,9 +233,7 @@ pub fn round_of_bet(bet_id: &str) -> &str {
 }
 
 fn money_text(minor: i64, like: &Money) -> String {
-    Money::from_minor(minor, like.currency())
-        .map(|m| m.to_string())
-        .unwrap_or_else(|_| format!("invalid({minor})"))
+    crate::money::minor_text(minor, like.currency())
 }
 
 impl LiveTable {

@@ -51,6 +51,14 @@ impl MoneyError {
     }
 }
 
+/// `minor` units of `currency` as text ("12.50"), or `invalid(<minor>)` for a value the
+/// currency cannot hold: for frames and logs built from stored minor units.
+pub fn minor_text(minor: i64, currency: &Currency) -> String {
+    Money::from_minor(minor, currency)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| format!("invalid({minor})"))
+}
+
 /// A currency code (ISO 4217 style, three upper-case letters) with its number of decimals.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency {

@@ -1,0 +1,104 @@
+//! What can go wrong playing a frame ([`PlayError`], each variant knowing its client code),
+//! who is asking ([`Caller`]), and the one way a session writes an amount. Shared by the frame
+//! handler and the live-table frames, which import this and never each other's internals.
+
+use crate::ids::PlayerId;
+use crate::money::{Currency, MoneyError};
+use crate::protocol::ErrorCode;
+use crate::rng::RngError;
+use crate::wallet::{LedgerError, MovementError, WalletError};
+
+/// Everything that can go wrong playing a frame, each mapped once to a client error code.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("unknown game {0:?}")]
+    UnknownGame(String),
+    #[error("bad bet: {0}")]
+    BadAmount(#[from] MoneyError),
+    #[error("a bet amount is required (no free spins on this game)")]
+    BetRequired,
+    #[error("{0}")]
+    BetOutOfLimits(String),
+    #[error("balance {balance} is less than the bet {bet}")]
+    InsufficientFunds { balance: String, bet: String },
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+    #[error("{0}")]
+    Rng(#[from] RngError),
+    #[error("round {0} was voided and its stake refunded")]
+    RoundVoid(String),
+    #[error("this request is still being processed; retry with the same req_id")]
+    InProgress,
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Refused(MovementError),
+    #[error("unknown table {0:?}")]
+    UnknownTable(String),
+    #[error("{0}")]
+    Table(#[from] crate::table::TableError),
+    #[error("{0}")]
+    Rules(#[from] crate::table::rules::RulesError),
+    #[error("table {table} plays in {table_currency}; your account is in {yours}")]
+    WrongCurrency {
+        table: String,
+        table_currency: String,
+        yours: String,
+    },
+    #[error("the table did not answer in time; retry with the same req_id")]
+    TableBusy,
+    #[error("at most {0} tables per connection")]
+    TooManyTables(usize),
+    #[error("you are not seated at table {0}")]
+    NotJoined(String),
+    #[error("{0}")]
+    Ask(#[from] crate::table::cluster::AskError),
+}
+
+impl PlayError {
+    /// The client's error code: the wrapped domain error's own, or this layer's.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PlayError::UnknownGame(_) => ErrorCode::UnknownGame,
+            PlayError::BadAmount(e) => e.code(),
+            PlayError::BetRequired => ErrorCode::BadAmount,
+            PlayError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
+            PlayError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            PlayError::Wallet(e) => e.code(),
+            PlayError::Rng(e) => e.code(),
+            PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
+            PlayError::InProgress | PlayError::TableBusy => ErrorCode::ServerBusy,
+            PlayError::Ledger(e) => e.code(),
+            PlayError::Refused(e) => e.code(),
+            PlayError::UnknownTable(_) => ErrorCode::UnknownTable,
+            PlayError::Table(e) => e.code(),
+            PlayError::Rules(e) => e.code(),
+            PlayError::WrongCurrency { .. } => ErrorCode::WrongCurrency,
+            PlayError::TooManyTables(_) => ErrorCode::BadRequest,
+            PlayError::NotJoined(_) => ErrorCode::NotSeated,
+            PlayError::Ask(e) => e.code(),
+        }
+    }
+}
+
+/// Whether an error reply may be cached for resends: transient failures must not be, so the
+/// client's retry with the same `req_id` runs again.
+pub fn is_transient(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::ServerBusy | ErrorCode::ServiceUnavailable | ErrorCode::Internal
+    )
+}
+
+/// Who is asking: fixed for the life of a connection.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub player: PlayerId,
+    pub currency: Currency,
+    pub session_id: String,
+}
+
+/// `minor` units of `currency` as the client sees them ("12.50").
+pub(super) fn money(minor: i64, currency: &Currency) -> String {
+    crate::money::minor_text(minor, currency)
+}
