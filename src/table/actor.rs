@@ -432,13 +432,18 @@ impl LiveTable {
         self.draw_in_flight = false;
         self.settle_when_drawn = false;
         self.last_countdown = -1;
-        let frame = ServerFrame::BettingOpen {
+        let frame = self.betting_open_frame(closes_at_ms, now_ms());
+        self.broadcast(&frame);
+    }
+
+    /// The current round's `betting_open`, closing at `closes_at_ms`, as sent at `now`.
+    fn betting_open_frame(&self, closes_at_ms: i64, now: i64) -> ServerFrame {
+        ServerFrame::BettingOpen {
             table: self.config.id.clone(),
             round_id: self.book.round_id().to_string(),
             closes_at: closes_at_ms,
-            closes_in_ms: (closes_at_ms - now_ms()).max(0),
-        };
-        self.broadcast(&frame);
+            closes_in_ms: (closes_at_ms - now).max(0),
+        }
     }
 
     /// The current round's `betting_open`, while betting is open and the round takes bets.
@@ -448,12 +453,7 @@ impl LiveTable {
         let open = self.machine.phase() == super::round::Phase::BettingOpen
             && !self.book.is_closed()
             && now < closes_at_ms;
-        open.then(|| ServerFrame::BettingOpen {
-            table: self.config.id.clone(),
-            round_id: self.book.round_id().to_string(),
-            closes_at: closes_at_ms,
-            closes_in_ms: closes_at_ms - now,
-        })
+        open.then(|| self.betting_open_frame(closes_at_ms, now))
     }
 
     fn draw(&mut self, ctx: &mut Context<Self>) {
