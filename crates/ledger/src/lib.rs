@@ -11,8 +11,10 @@
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
-//!  sqlite      SqliteLedger: WAL, one writer thread, readers beside it, migrations
-//!  postgres    PgLedger: an sqlx pool, a transaction per batch, migrations under a lock
+//!  query       every read and out-of-batch write as data (Query, Change), answered once over SqlTx
+//!  sql_ledger  SqlLedger<B>: the one Ledger, generic over a Backend (how to commit, where to read)
+//!  sqlite      the SQLite Backend (SqliteLedger): WAL, one writer thread, readers, migrations
+//!  postgres    the PostgreSQL Backend (PgLedger): an sqlx pool, a transaction per batch, migrations
 //!  recovery    which open rounds start-up recovery and the sweepers refund (pure rules)
 //!  tests       the conformance suite: every case on SQLite and on PostgreSQL
 //! ```
@@ -22,14 +24,20 @@ mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
 pub mod postgres;
+mod query;
 pub mod recovery;
 mod sql;
 pub mod sqlite;
+mod sql_ledger;
 #[cfg(test)]
 mod tests;
 
 use croupier_core::{clock, ids, jackpot};
 
+pub use postgres::PgLedger;
+pub use query::{Answer, Change, Query};
+pub use sql_ledger::{Backend, BatchResult, SqlLedger};
+pub use sqlite::SqliteLedger;
 pub use ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,

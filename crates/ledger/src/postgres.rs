@@ -12,15 +12,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::jackpot_sql::{self, JackpotBatch};
-use super::ledger::{
-    Account, Applied, AuditReport, Entry, FreeSpins, JackpotWin, Ledger, LedgerError, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord,
-};
+use super::jackpot_sql::JackpotBatch;
+use super::ledger::{LedgerError, Movement};
 use super::ledger_sql;
+use super::query::{Answer, Change, Query};
 use super::sql::{args, PgTx, SqlTx};
+use super::sql_ledger::{Backend, BatchResult, SqlLedger};
 use crate::clock::now_ms;
-use crate::ids::{PlayerId, ReqId, RoundId};
 
 const MIGRATIONS: [&str; 4] = [
     include_str!("../migrations/postgres/0001_ledger.sql"),
@@ -56,7 +54,11 @@ pub async fn create_database(server_url: &str, name: &str) -> Result<(), LedgerE
     Ok(())
 }
 
-pub struct PgLedger {
+/// The cluster ledger: [`SqlLedger`] on [`Postgres`].
+pub type PgLedger = SqlLedger<Postgres>;
+
+/// The PostgreSQL back end: a pool of connections.
+pub struct Postgres {
     pool: PgPool,
 }
 
@@ -68,96 +70,61 @@ impl PgLedger {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        let ledger = Self { pool };
-        ledger.migrate().await?;
-        Ok(ledger)
-    }
-
-    async fn migrate(&self) -> Result<(), LedgerError> {
-        let mut tx = self.pool.begin().await?;
-        let mut pg = PgTx(&mut tx);
-        pg.exec("SELECT pg_advisory_xact_lock($1)", args![MIGRATION_LOCK])
-            .await?;
-        pg.exec(
-            "CREATE TABLE IF NOT EXISTS ledger_schema (version BIGINT NOT NULL)",
-            args![],
-        )
-        .await?;
-        let version = pg
-            .row(
-                "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM ledger_schema",
-                args![],
-            )
-            .await?
-            .map(|r| r.i64(0))
-            .transpose()?
-            .unwrap_or(0);
-        if version > MIGRATIONS.len() as i64 {
-            return Err(LedgerError::Invariant(format!(
-                "ledger schema version {version} is newer than this build ({})",
-                MIGRATIONS.len()
-            )));
-        }
-        for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            let mut pg = PgTx(&mut tx);
-            pg.exec(
-                "INSERT INTO ledger_schema (version) VALUES ($1)",
-                args![step as i64 + 1],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn read<T, F>(&self, f: F) -> Result<T, LedgerError>
-    where
-        F: for<'c> FnOnce(PgTx<'c>) -> futures_util::future::BoxFuture<'c, Result<T, LedgerError>>,
-    {
-        let mut conn = self.pool.acquire().await?;
-        f(PgTx(&mut conn)).await
+        migrate(&pool).await?;
+        Ok(SqlLedger::new(Postgres { pool }))
     }
 }
 
+/// Brings the schema up to date, under an advisory lock so nodes starting together apply each
+/// step once.
+async fn migrate(pool: &PgPool) -> Result<(), LedgerError> {
+    let mut tx = pool.begin().await?;
+    let mut pg = PgTx(&mut tx);
+    pg.exec("SELECT pg_advisory_xact_lock($1)", args![MIGRATION_LOCK])
+        .await?;
+    pg.exec(
+        "CREATE TABLE IF NOT EXISTS ledger_schema (version BIGINT NOT NULL)",
+        args![],
+    )
+    .await?;
+    let version = pg
+        .row(
+            "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM ledger_schema",
+            args![],
+        )
+        .await?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    if version > MIGRATIONS.len() as i64 {
+        return Err(LedgerError::Invariant(format!(
+            "ledger schema version {version} is newer than this build ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        let mut pg = PgTx(&mut tx);
+        pg.exec(
+            "INSERT INTO ledger_schema (version) VALUES ($1)",
+            args![step as i64 + 1],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[async_trait]
-impl Ledger for PgLedger {
-    async fn ensure_account(
-        &self,
-        player: &PlayerId,
-        currency: &str,
-    ) -> Result<Account, LedgerError> {
-        let movement = Movement::EnsureAccount {
-            player: player.clone(),
-            currency: currency.to_string(),
-        };
-        match self.commit_batch(&[movement]).await?.pop() {
-            Some(Ok(Applied::AccountReady(account))) => Ok(account),
-            other => Err(LedgerError::Invariant(format!(
-                "ensure_account answered {other:?}"
-            ))),
-        }
-    }
-
-    async fn account(&self, player: &PlayerId) -> Result<Option<Account>, LedgerError> {
-        let player = player.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::account(&mut tx, &player).await })
-        })
-        .await
-    }
-
-    async fn commit_batch(
-        &self,
-        batch: &[Movement],
-    ) -> Result<Vec<Result<Applied, MovementError>>, LedgerError> {
+impl Backend for Postgres {
+    async fn commit(&self, batch: Vec<Movement>) -> BatchResult {
         let at = now_ms();
         let mut tx = self.pool.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         {
             let mut pg = PgTx(&mut tx);
             let mut jackpots = JackpotBatch::default();
-            for movement in batch {
+            for movement in &batch {
                 results.push(ledger_sql::apply(&mut pg, movement, at, &mut jackpots).await?);
             }
             jackpots.flush(&mut pg, at).await?;
@@ -166,93 +133,15 @@ impl Ledger for PgLedger {
         Ok(results)
     }
 
-    async fn round(&self, round_id: &RoundId) -> Result<Option<RoundRecord>, LedgerError> {
-        let round_id = round_id.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::fetch_round(&mut tx, &round_id).await })
-        })
-        .await
+    async fn read(&self, query: Query) -> Result<Answer, LedgerError> {
+        let mut conn = self.pool.acquire().await?;
+        query.run(&mut PgTx(&mut conn)).await
     }
 
-    async fn round_by_req(
-        &self,
-        player: &PlayerId,
-        req_id: &ReqId,
-    ) -> Result<Option<RoundRecord>, LedgerError> {
-        let (player, req_id) = (player.clone(), req_id.clone());
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::round_by_req(&mut tx, &player, &req_id).await })
-        })
-        .await
-    }
-
-    async fn history(
-        &self,
-        player: &PlayerId,
-        limit: u32,
-    ) -> Result<Vec<RoundRecord>, LedgerError> {
-        let player = player.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::history(&mut tx, &player, limit).await })
-        })
-        .await
-    }
-
-    async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError> {
-        let player = player.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::free_spins(&mut tx, &player).await })
-        })
-        .await
-    }
-
-    async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {
-        self.read(|mut tx| Box::pin(async move { ledger_sql::open_rounds(&mut tx).await }))
-            .await
-    }
-
-    async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
-        let player = player.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { ledger_sql::entries(&mut tx, &player).await })
-        })
-        .await
-    }
-
-    async fn audit(&self) -> Result<AuditReport, LedgerError> {
-        self.read(|mut tx| Box::pin(async move { ledger_sql::audit(&mut tx).await }))
-            .await
-    }
-
-    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
+    async fn change(&self, change: Change) -> Result<Answer, LedgerError> {
         let mut tx = self.pool.begin().await?;
-        let token = ledger_sql::next_fence(&mut PgTx(&mut tx), table, now_ms()).await?;
+        let answer = change.run(&mut PgTx(&mut tx), now_ms()).await?;
         tx.commit().await?;
-        Ok(token)
-    }
-
-    async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {
-        let mut tx = self.pool.begin().await?;
-        jackpot_sql::ensure_pools(&mut PgTx(&mut tx), specs, now_ms()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn pools(&self) -> Result<Vec<PoolState>, LedgerError> {
-        self.read(|mut tx| Box::pin(async move { jackpot_sql::pools(&mut tx).await }))
-            .await
-    }
-
-    async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError> {
-        let round_id = round_id.clone();
-        self.read(move |mut tx| {
-            Box::pin(async move { jackpot_sql::wins_for_round(&mut tx, &round_id).await })
-        })
-        .await
-    }
-
-    async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {
-        self.read(|mut tx| Box::pin(async move { jackpot_sql::reconcile(&mut tx).await }))
-            .await
+        Ok(answer)
     }
 }

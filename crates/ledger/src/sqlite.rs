@@ -16,14 +16,12 @@ use futures_util::FutureExt;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::jackpot_sql::{self, JackpotBatch};
-use super::ledger::{
-    Account, Applied, AuditReport, Entry, FreeSpins, JackpotWin, Ledger, LedgerError, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord,
-};
+use super::jackpot_sql::JackpotBatch;
+use super::ledger::{Applied, LedgerError, Movement, MovementError};
 use super::ledger_sql;
+use super::query::{Answer, Change, Query};
 use super::sql::LiteTx;
-use crate::ids::{PlayerId, ReqId, RoundId};
+use super::sql_ledger::{Backend, BatchResult, SqlLedger};
 
 /// How long a statement waits for SQLite's lock (a reader checkpointing, say) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,14 +54,16 @@ pub enum Durability {
     Normal,
 }
 
-type BatchResult = Result<Vec<Result<Applied, MovementError>>, LedgerError>;
-
 struct WriteJob {
     batch: Vec<Movement>,
     reply: oneshot::Sender<BatchResult>,
 }
 
-pub struct SqliteLedger {
+/// The embedded ledger: [`SqlLedger`] on [`Sqlite`].
+pub type SqliteLedger = SqlLedger<Sqlite>;
+
+/// The SQLite back end: the writer thread's queue and the idle read connections.
+pub struct Sqlite {
     path: PathBuf,
     writer: mpsc::Sender<WriteJob>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -105,6 +105,8 @@ fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
 }
 
 impl SqliteLedger {
+    /// Opens (creating if missing) the ledger file, brings its schema up to date and starts
+    /// the writer thread.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self, LedgerError> {
         let path = path.to_path_buf();
         let opened = path.clone();
@@ -120,46 +122,11 @@ impl SqliteLedger {
             .name("ledger-writer".into())
             .spawn(move || run_writer(conn, jobs))
             .map_err(|e| LedgerError::Invariant(format!("cannot start the ledger writer: {e}")))?;
-        Ok(Self {
+        Ok(SqlLedger::new(Sqlite {
             path,
             writer,
             readers: Arc::new(Mutex::new(Vec::new())),
-        })
-    }
-
-    /// Runs `f` on a read connection on the blocking pool.
-    async fn read<T, F>(&self, f: F) -> Result<T, LedgerError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, LedgerError> + Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().ok().and_then(|mut r| r.pop());
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => connect(&path, Durability::Normal)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut idle) = readers.lock() {
-                if idle.len() < IDLE_READERS {
-                    idle.push(conn);
-                }
-            }
-            result
-        })
-        .await
-        .map_err(|_| LedgerError::WriterStopped)?
-    }
-
-    async fn write(&self, batch: Vec<Movement>) -> BatchResult {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(WriteJob { batch, reply })
-            .await
-            .map_err(|_| LedgerError::WriterStopped)?;
-        answer.await.map_err(|_| LedgerError::WriterStopped)?
+        }))
     }
 }
 
@@ -244,133 +211,49 @@ fn commit_group(
 }
 
 #[async_trait]
-impl Ledger for SqliteLedger {
-    async fn ensure_account(
-        &self,
-        player: &PlayerId,
-        currency: &str,
-    ) -> Result<Account, LedgerError> {
-        let movement = Movement::EnsureAccount {
-            player: player.clone(),
-            currency: currency.to_string(),
-        };
-        match self.write(vec![movement]).await?.pop() {
-            Some(Ok(Applied::AccountReady(account))) => Ok(account),
-            other => Err(LedgerError::Invariant(format!(
-                "ensure_account answered {other:?}"
-            ))),
-        }
-    }
-
-    async fn account(&self, player: &PlayerId) -> Result<Option<Account>, LedgerError> {
-        let player = player.clone();
-        self.read(move |conn| now(ledger_sql::account(&mut LiteTx(conn), &player)))
+impl Backend for Sqlite {
+    async fn commit(&self, batch: Vec<Movement>) -> BatchResult {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteJob { batch, reply })
             .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        answer.await.map_err(|_| LedgerError::WriterStopped)?
     }
 
-    async fn commit_batch(&self, batch: &[Movement]) -> BatchResult {
-        self.write(batch.to_vec()).await
-    }
-
-    async fn round(&self, round_id: &RoundId) -> Result<Option<RoundRecord>, LedgerError> {
-        let round_id = round_id.clone();
-        self.read(move |conn| now(ledger_sql::fetch_round(&mut LiteTx(conn), &round_id)))
-            .await
-    }
-
-    async fn round_by_req(
-        &self,
-        player: &PlayerId,
-        req_id: &ReqId,
-    ) -> Result<Option<RoundRecord>, LedgerError> {
-        let (player, req_id) = (player.clone(), req_id.clone());
-        self.read(move |conn| {
-            now(ledger_sql::round_by_req(
-                &mut LiteTx(conn),
-                &player,
-                &req_id,
-            ))
-        })
-        .await
-    }
-
-    async fn history(
-        &self,
-        player: &PlayerId,
-        limit: u32,
-    ) -> Result<Vec<RoundRecord>, LedgerError> {
-        let player = player.clone();
-        self.read(move |conn| now(ledger_sql::history(&mut LiteTx(conn), &player, limit)))
-            .await
-    }
-
-    async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError> {
-        let player = player.clone();
-        self.read(move |conn| now(ledger_sql::free_spins(&mut LiteTx(conn), &player)))
-            .await
-    }
-
-    async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {
-        self.read(|conn| now(ledger_sql::open_rounds(&mut LiteTx(conn))))
-            .await
-    }
-
-    async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
-        let player = player.clone();
-        self.read(move |conn| now(ledger_sql::entries(&mut LiteTx(conn), &player)))
-            .await
-    }
-
-    async fn audit(&self) -> Result<AuditReport, LedgerError> {
-        self.read(|conn| now(ledger_sql::audit(&mut LiteTx(conn))))
-            .await
-    }
-
-    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
-        let (path, table) = (self.path.clone(), table.to_string());
-        tokio::task::spawn_blocking(move || -> Result<i64, LedgerError> {
-            // Rare (a table changing hands), beside the writer thread: SQLite's lock orders them.
-            let mut conn = connect(&path, Durability::Full)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let token = now(ledger_sql::next_fence(&mut LiteTx(&tx), &table, now_ms()))?;
-            tx.commit()?;
-            Ok(token)
+    async fn read(&self, query: Query) -> Result<Answer, LedgerError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().ok().and_then(|mut r| r.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => connect(&path, Durability::Normal)?,
+            };
+            let result = now(query.run(&mut LiteTx(&conn)));
+            if let Ok(mut idle) = readers.lock() {
+                if idle.len() < IDLE_READERS {
+                    idle.push(conn);
+                }
+            }
+            result
         })
         .await
         .map_err(|_| LedgerError::WriterStopped)?
     }
 
-    async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {
-        let (path, specs) = (self.path.clone(), specs.to_vec());
-        tokio::task::spawn_blocking(move || -> Result<(), LedgerError> {
-            // Start-up only, beside the writer thread: SQLite's lock orders the two.
+    async fn change(&self, change: Change) -> Result<Answer, LedgerError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> Result<Answer, LedgerError> {
+            // Rare (a table changing hands, start-up), beside the writer thread: SQLite's lock
+            // orders the two.
             let mut conn = connect(&path, Durability::Full)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            now(jackpot_sql::ensure_pools(
-                &mut LiteTx(&tx),
-                &specs,
-                now_ms(),
-            ))?;
+            let answer = now(change.run(&mut LiteTx(&tx), now_ms()))?;
             tx.commit()?;
-            Ok(())
+            Ok(answer)
         })
         .await
         .map_err(|_| LedgerError::WriterStopped)?
-    }
-
-    async fn pools(&self) -> Result<Vec<PoolState>, LedgerError> {
-        self.read(|conn| now(jackpot_sql::pools(&mut LiteTx(conn))))
-            .await
-    }
-
-    async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError> {
-        let round_id = round_id.clone();
-        self.read(move |conn| now(jackpot_sql::wins_for_round(&mut LiteTx(conn), &round_id)))
-            .await
-    }
-
-    async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {
-        self.read(|conn| now(jackpot_sql::reconcile(&mut LiteTx(conn))))
-            .await
     }
 }

@@ -1,0 +1,84 @@
+//! What the ledger is asked outside a batch of movements, as data: each question a [`Query`]
+//! (a read) or a [`Change`] (a write of its own, outside the wallet's batches), each answered
+//! by ONE function generic over [`SqlTx`]. A back end only says how to reach a connection and
+//! a transaction; what is asked and how it is answered is written here once.
+
+use super::jackpot_sql;
+use super::ledger::{
+    Account, AuditReport, Entry, FreeSpins, JackpotWin, LedgerError, PoolSpec, PoolState,
+    ReconcileReport, RoundRecord,
+};
+use super::ledger_sql;
+use super::sql::SqlTx;
+use crate::ids::{PlayerId, ReqId, RoundId};
+
+/// A read: runs on a read connection (SQLite: beside the writer; PostgreSQL: from the pool).
+#[derive(Debug, Clone)]
+pub enum Query {
+    Account(PlayerId),
+    Round(RoundId),
+    RoundByReq(PlayerId, ReqId),
+    History(PlayerId, u32),
+    FreeSpins(PlayerId),
+    OpenRounds,
+    Entries(PlayerId),
+    Audit,
+    Pools,
+    JackpotWins(RoundId),
+    Reconcile,
+}
+
+/// A write outside the movement batches, in a transaction of its own: rare (a table changing
+/// hands, start-up), so it does not queue behind the wallet's group commits.
+#[derive(Debug, Clone)]
+pub enum Change {
+    NextFence(String),
+    EnsurePools(Vec<PoolSpec>),
+}
+
+/// What a [`Query`] or a [`Change`] answered; the variant follows from the question.
+#[derive(Debug)]
+pub enum Answer {
+    Account(Option<Account>),
+    Round(Option<RoundRecord>),
+    Rounds(Vec<RoundRecord>),
+    FreeSpins(Vec<FreeSpins>),
+    Entries(Vec<Entry>),
+    Audit(AuditReport),
+    Pools(Vec<PoolState>),
+    JackpotWins(Vec<JackpotWin>),
+    Reconcile(ReconcileReport),
+    Fence(i64),
+    Done,
+}
+
+impl Query {
+    pub(crate) async fn run<T: SqlTx>(self, tx: &mut T) -> Result<Answer, LedgerError> {
+        Ok(match self {
+            Query::Account(p) => Answer::Account(ledger_sql::account(tx, &p).await?),
+            Query::Round(r) => Answer::Round(ledger_sql::fetch_round(tx, &r).await?),
+            Query::RoundByReq(p, r) => Answer::Round(ledger_sql::round_by_req(tx, &p, &r).await?),
+            Query::History(p, limit) => Answer::Rounds(ledger_sql::history(tx, &p, limit).await?),
+            Query::FreeSpins(p) => Answer::FreeSpins(ledger_sql::free_spins(tx, &p).await?),
+            Query::OpenRounds => Answer::Rounds(ledger_sql::open_rounds(tx).await?),
+            Query::Entries(p) => Answer::Entries(ledger_sql::entries(tx, &p).await?),
+            Query::Audit => Answer::Audit(ledger_sql::audit(tx).await?),
+            Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
+            Query::JackpotWins(r) => Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?),
+            Query::Reconcile => Answer::Reconcile(jackpot_sql::reconcile(tx).await?),
+        })
+    }
+}
+
+impl Change {
+    /// Runs inside the back end's transaction; `now` in ms since the epoch.
+    pub(crate) async fn run<T: SqlTx>(self, tx: &mut T, now: i64) -> Result<Answer, LedgerError> {
+        Ok(match self {
+            Change::NextFence(table) => Answer::Fence(ledger_sql::next_fence(tx, &table, now).await?),
+            Change::EnsurePools(specs) => {
+                jackpot_sql::ensure_pools(tx, &specs, now).await?;
+                Answer::Done
+            }
+        })
+    }
+}

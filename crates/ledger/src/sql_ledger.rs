@@ -1,0 +1,151 @@
+//! [`SqlLedger`]: the one [`Ledger`], generic over the database it runs on. It turns each
+//! question into a [`Query`] or a [`Change`] and each batch into one commit; the [`Backend`]
+//! (SQLite in `sqlite`, PostgreSQL in `postgres`) only says how a batch is committed and where a
+//! query runs. Nothing here knows which database it talks to.
+
+use async_trait::async_trait;
+
+use super::ledger::{
+    Account, Applied, AuditReport, Entry, FreeSpins, JackpotWin, Ledger, LedgerError, Movement,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord,
+};
+use super::query::{Answer, Change, Query};
+use crate::ids::{PlayerId, ReqId, RoundId};
+
+/// Each movement's result, in the batch's order.
+pub type BatchResult = Result<Vec<Result<Applied, MovementError>>, LedgerError>;
+
+/// How one database commits a batch and answers a question. Implemented by the two back ends
+/// of this crate only.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Applies the movements in order in ONE transaction (`ledger_sql::apply` each, then the
+    /// jackpot contributions folded once).
+    async fn commit(&self, batch: Vec<Movement>) -> BatchResult;
+    /// Runs a read on a read connection.
+    async fn read(&self, query: Query) -> Result<Answer, LedgerError>;
+    /// Runs a write in a transaction of its own.
+    async fn change(&self, change: Change) -> Result<Answer, LedgerError>;
+}
+
+/// The ledger over back end `B`; see [`crate::SqliteLedger`] and [`crate::PgLedger`].
+pub struct SqlLedger<B> {
+    backend: B,
+}
+
+impl<B: Backend> SqlLedger<B> {
+    pub(crate) fn new(backend: B) -> Self {
+        Self { backend }
+    }
+}
+
+fn unexpected(asked: &str, answer: &Answer) -> LedgerError {
+    LedgerError::Invariant(format!("{asked} answered {answer:?}"))
+}
+
+/// `answer!(self.backend.read(q), Variant)`: the value of the expected answer, else an
+/// invariant error naming what came back.
+macro_rules! answer {
+    ($call:expr, $variant:ident) => {
+        match $call.await? {
+            Answer::$variant(value) => Ok(value),
+            other => Err(unexpected(stringify!($variant), &other)),
+        }
+    };
+}
+
+#[async_trait]
+impl<B: Backend> Ledger for SqlLedger<B> {
+    async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
+        answer!(self.backend.change(Change::NextFence(table.to_string())), Fence)
+    }
+
+    async fn ensure_account(
+        &self,
+        player: &PlayerId,
+        currency: &str,
+    ) -> Result<Account, LedgerError> {
+        let movement = Movement::EnsureAccount {
+            player: player.clone(),
+            currency: currency.to_string(),
+        };
+        match self.backend.commit(vec![movement]).await?.pop() {
+            Some(Ok(Applied::AccountReady(account))) => Ok(account),
+            other => Err(LedgerError::Invariant(format!(
+                "ensure_account answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn account(&self, player: &PlayerId) -> Result<Option<Account>, LedgerError> {
+        answer!(self.backend.read(Query::Account(player.clone())), Account)
+    }
+
+    async fn commit_batch(&self, batch: &[Movement]) -> BatchResult {
+        let results = self.backend.commit(batch.to_vec()).await?;
+        if results.len() != batch.len() {
+            return Err(LedgerError::Invariant(format!(
+                "a batch of {} movements answered {} results",
+                batch.len(),
+                results.len()
+            )));
+        }
+        Ok(results)
+    }
+
+    async fn round(&self, round_id: &RoundId) -> Result<Option<RoundRecord>, LedgerError> {
+        answer!(self.backend.read(Query::Round(round_id.clone())), Round)
+    }
+
+    async fn round_by_req(
+        &self,
+        player: &PlayerId,
+        req_id: &ReqId,
+    ) -> Result<Option<RoundRecord>, LedgerError> {
+        let query = Query::RoundByReq(player.clone(), req_id.clone());
+        answer!(self.backend.read(query), Round)
+    }
+
+    async fn history(
+        &self,
+        player: &PlayerId,
+        limit: u32,
+    ) -> Result<Vec<RoundRecord>, LedgerError> {
+        answer!(self.backend.read(Query::History(player.clone(), limit)), Rounds)
+    }
+
+    async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError> {
+        answer!(self.backend.read(Query::FreeSpins(player.clone())), FreeSpins)
+    }
+
+    async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {
+        answer!(self.backend.read(Query::OpenRounds), Rounds)
+    }
+
+    async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
+        answer!(self.backend.read(Query::Entries(player.clone())), Entries)
+    }
+
+    async fn audit(&self) -> Result<AuditReport, LedgerError> {
+        answer!(self.backend.read(Query::Audit), Audit)
+    }
+
+    async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {
+        match self.backend.change(Change::EnsurePools(specs.to_vec())).await? {
+            Answer::Done => Ok(()),
+            other => Err(unexpected("ensure_pools", &other)),
+        }
+    }
+
+    async fn pools(&self) -> Result<Vec<PoolState>, LedgerError> {
+        answer!(self.backend.read(Query::Pools), Pools)
+    }
+
+    async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError> {
+        answer!(self.backend.read(Query::JackpotWins(round_id.clone())), JackpotWins)
+    }
+
+    async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {
+        answer!(self.backend.read(Query::Reconcile), Reconcile)
+    }
+}
