@@ -50,7 +50,7 @@ pub struct App {
     /// A round open longer than this (ms) has lost its node: the sweeper voids it.
     pub stale_round_ms: i64,
     /// Sessions, the shared reply log, presence: in process, or Redis in a cluster.
-    pub shared: crate::cluster::SharedState,
+    pub shared: Arc<dyn crate::cluster::SharedState>,
     /// This node's name in the cluster.
     pub node: Arc<str>,
     /// This node's connected players, by session id (presence; bounded by connections).
@@ -70,7 +70,7 @@ impl App {
         tables: TableRegistry,
         jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
-        shared: crate::cluster::SharedState,
+        shared: Arc<dyn crate::cluster::SharedState>,
         node: Arc<str>,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);

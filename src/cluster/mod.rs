@@ -6,12 +6,14 @@
 //! |---|---|---|
 //! | [`bus`] | pub/sub: jackpot wins, live-table events and asks between nodes | `PUBLISH` / `SUBSCRIBE` |
 //! | [`store`] | sessions, the `req_id` reply log, presence and the node registry | hashes, sorted sets, keys with TTL |
+//! | `heartbeat` | writes this node's [`NodeInfo`] and its players' presence every 2 s | through [`store`] |
 //! | [`lease`] | which node runs each live table, with the fencing token it raised in the ledger | `SET NX PX`, stamped, renewed |
 //!
 //! Every Redis command goes through [`RedisLink`]: one multiplexed connection manager per node
 //! (it reconnects by itself), a timeout on each command, and latency and error metrics.
 
 pub mod bus;
+mod heartbeat;
 pub mod lease;
 pub mod store;
 
@@ -19,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use bus::{Bus, EVENTS_CHANNEL};
+pub use heartbeat::start_heartbeat;
 pub use lease::{InProcessLeases, Leases, RedisLeases, LEASE_RENEW_EVERY};
-pub use store::{NodeInfo, SessionRecord, SharedState};
+pub use store::{InProcessState, NodeInfo, RedisState, SessionRecord, SharedState};
 
 use crate::metrics::Metrics;
 

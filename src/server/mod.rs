@@ -325,6 +325,30 @@ async fn metrics(app: web::Data<App>) -> HttpResponse {
         .body(app.metrics.render())
 }
 
+/// This node's heartbeat: its description and its players, from the node state.
+fn start_heartbeat(app: &Arc<App>) {
+    let started_at_ms = crate::clock::now_ms();
+    let node = app.clone();
+    crate::cluster::start_heartbeat(
+        app.shared.clone(),
+        move || {
+            let players: Vec<PlayerId> = node.connected.iter().map(|e| e.value().clone()).collect();
+            let info = crate::cluster::NodeInfo {
+                node: node.node.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                ready: node.is_ready(),
+                players: 0,
+                tables: node.tables.running_here(),
+                started_at_ms,
+                seen_at_ms: crate::clock::now_ms(),
+            };
+            (info, players)
+        },
+        app.metrics.cluster_nodes.clone(),
+        app.shutdown.clone(),
+    );
+}
+
 /// Builds the node's shared state: opens the ledger, loads games, starts actor pools.
 pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let demo = config
@@ -428,7 +452,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
         (
             crate::cluster::Bus::in_process(),
-            crate::cluster::SharedState::in_process(),
+            Arc::new(crate::cluster::InProcessState::default())
+                as Arc<dyn crate::cluster::SharedState>,
             None,
         )
     } else {
@@ -449,7 +474,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
                 crate::cluster::Seal::new(&config.auth.secret),
                 relay,
             ),
-            crate::cluster::SharedState::redis(link.clone()),
+            Arc::new(crate::cluster::RedisState::new(link.clone()))
+                as Arc<dyn crate::cluster::SharedState>,
             Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
                 as Box<dyn crate::cluster::Leases>),
         )
@@ -524,7 +550,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::recovery::start_stale_sweeper(&app);
     crate::recovery::start_lost_node_sweeper(&app);
     crate::table::cluster::start(app.clone());
-    crate::cluster::store::start_heartbeat(app.clone());
+    start_heartbeat(&app);
     if voided > 0 {
         tracing::warn!(
             voided,

@@ -27,19 +27,19 @@ pub mod postgres;
 mod query;
 pub mod recovery;
 mod sql;
-pub mod sqlite;
 mod sql_ledger;
+pub mod sqlite;
 #[cfg(test)]
 mod tests;
 
 use croupier_core::{clock, ids, jackpot};
 
-pub use postgres::PgLedger;
-pub use query::{Answer, Change, Query};
-pub use sql_ledger::{Backend, BatchResult, SqlLedger};
-pub use sqlite::SqliteLedger;
 pub use ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,
     PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
+pub use postgres::PgLedger;
+pub use query::{Answer, Change, Query};
+pub use sql_ledger::{Backend, BatchResult, SqlLedger};
+pub use sqlite::SqliteLedger;

@@ -64,7 +64,9 @@ impl Query {
             Query::Entries(p) => Answer::Entries(ledger_sql::entries(tx, &p).await?),
             Query::Audit => Answer::Audit(ledger_sql::audit(tx).await?),
             Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
-            Query::JackpotWins(r) => Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?),
+            Query::JackpotWins(r) => {
+                Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)
+            }
             Query::Reconcile => Answer::Reconcile(jackpot_sql::reconcile(tx).await?),
         })
     }
@@ -74,7 +76,9 @@ impl Change {
     /// Runs inside the back end's transaction; `now` in ms since the epoch.
     pub(crate) async fn run<T: SqlTx>(self, tx: &mut T, now: i64) -> Result<Answer, LedgerError> {
         Ok(match self {
-            Change::NextFence(table) => Answer::Fence(ledger_sql::next_fence(tx, &table, now).await?),
+            Change::NextFence(table) => {
+                Answer::Fence(ledger_sql::next_fence(tx, &table, now).await?)
+            }
             Change::EnsurePools(specs) => {
                 jackpot_sql::ensure_pools(tx, &specs, now).await?;
                 Answer::Done

@@ -57,7 +57,10 @@ macro_rules! answer {
 #[async_trait]
 impl<B: Backend> Ledger for SqlLedger<B> {
     async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
-        answer!(self.backend.change(Change::NextFence(table.to_string())), Fence)
+        answer!(
+            self.backend.change(Change::NextFence(table.to_string())),
+            Fence
+        )
     }
 
     async fn ensure_account(
@@ -111,11 +114,17 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         player: &PlayerId,
         limit: u32,
     ) -> Result<Vec<RoundRecord>, LedgerError> {
-        answer!(self.backend.read(Query::History(player.clone(), limit)), Rounds)
+        answer!(
+            self.backend.read(Query::History(player.clone(), limit)),
+            Rounds
+        )
     }
 
     async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError> {
-        answer!(self.backend.read(Query::FreeSpins(player.clone())), FreeSpins)
+        answer!(
+            self.backend.read(Query::FreeSpins(player.clone())),
+            FreeSpins
+        )
     }
 
     async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {
@@ -131,7 +140,11 @@ impl<B: Backend> Ledger for SqlLedger<B> {
     }
 
     async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {
-        match self.backend.change(Change::EnsurePools(specs.to_vec())).await? {
+        match self
+            .backend
+            .change(Change::EnsurePools(specs.to_vec()))
+            .await?
+        {
             Answer::Done => Ok(()),
             other => Err(unexpected("ensure_pools", &other)),
         }
@@ -142,7 +155,10 @@ impl<B: Backend> Ledger for SqlLedger<B> {
     }
 
     async fn jackpot_wins(&self, round_id: &RoundId) -> Result<Vec<JackpotWin>, LedgerError> {
-        answer!(self.backend.read(Query::JackpotWins(round_id.clone())), JackpotWins)
+        answer!(
+            self.backend.read(Query::JackpotWins(round_id.clone())),
+            JackpotWins
+        )
     }
 
     async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {

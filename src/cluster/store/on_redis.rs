@@ -1,0 +1,318 @@
+//! [`RedisState`]: the shared state of a cluster, on Redis (keys and layout in the parent
+//! module's map). Replies are written behind the reply by a batching task; everything else is
+//! one command or one pipeline per call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::{
+    NodeInfo, SessionRecord, SharedState, PRESENCE_BATCH, REPLIES_PER_PLAYER, REPLY_LOG_BATCH,
+    REPLY_LOG_QUEUE, REPLY_LOG_TTL,
+};
+use crate::clock::now_ms;
+use crate::cluster::{ClusterError, RedisLink};
+use crate::ids::{PlayerId, ReqId};
+
+struct ReplyWrite {
+    player: PlayerId,
+    member: String,
+}
+
+/// The store on Redis.
+pub struct RedisState {
+    link: RedisLink,
+    replies: mpsc::Sender<ReplyWrite>,
+}
+
+impl RedisState {
+    /// Starts the reply-log writer (it ends when the store is dropped).
+    pub fn new(link: RedisLink) -> RedisState {
+        let (replies, queue) = mpsc::channel(REPLY_LOG_QUEUE);
+        tokio::spawn(write_replies(link.clone(), queue));
+        RedisState { link, replies }
+    }
+}
+
+fn session_key(link: &RedisLink, sid: &str) -> String {
+    link.key(&format!("session:{sid}"))
+}
+fn replies_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("replies:{player}"))
+}
+fn node_key(link: &RedisLink, node: &str) -> String {
+    link.key(&format!("node:{node}"))
+}
+fn presence_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("presence:{player}"))
+}
+fn nodes_key(link: &RedisLink) -> String {
+    link.key("nodes")
+}
+
+fn member(req_id: &ReqId, reply: &str) -> String {
+    format!("{req_id}\n{reply}")
+}
+
+fn parse_member(member: &str) -> Option<(String, Arc<str>)> {
+    let (req_id, reply) = member.split_once('\n')?;
+    Some((req_id.to_string(), Arc::from(reply)))
+}
+
+#[async_trait]
+impl SharedState for RedisState {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn open_session(&self, record: &SessionRecord) -> Result<(), ClusterError> {
+        let key = session_key(&self.link, &record.session_id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("player", record.player.as_str()),
+                    ("currency", record.currency.as_str()),
+                    ("opened_at_ms", &record.opened_at_ms.to_string()),
+                    ("expires_at", &record.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(record.expires_at)
+            .ignore();
+        self.link.pipeline("session_open", &pipe).await
+    }
+
+    async fn session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {
+        let now = crate::clock::unix_now();
+        let key = session_key(&self.link, sid);
+        let fields: HashMap<String, String> = self
+            .link
+            .query("session_get", redis::cmd("HGETALL").arg(&key))
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let corrupt = |message: String| ClusterError::Corrupt {
+            key: key.clone(),
+            message,
+        };
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .cloned()
+                .ok_or_else(|| corrupt(format!("no field {name}")))
+        };
+        let number = |name: &str| -> Result<i64, ClusterError> {
+            field(name)?
+                .parse()
+                .map_err(|_| corrupt(format!("{name} is not a number")))
+        };
+        Ok(Some(SessionRecord {
+            session_id: sid.to_string(),
+            player: PlayerId::parse(&field("player")?).map_err(|e| corrupt(e.to_string()))?,
+            currency: field("currency")?,
+            opened_at_ms: number("opened_at_ms")?,
+            expires_at: number("expires_at")?.max(0) as u64,
+        })
+        .filter(|s| s.expires_at > now))
+    }
+
+    fn record_reply(&self, player: &PlayerId, req_id: &ReqId, reply: &str) -> bool {
+        self.replies
+            .try_send(ReplyWrite {
+                player: player.clone(),
+                member: member(req_id, reply),
+            })
+            .is_ok()
+    }
+
+    async fn recent_replies(
+        &self,
+        player: &PlayerId,
+    ) -> Result<Vec<(String, Arc<str>)>, ClusterError> {
+        let members: Vec<String> = self
+            .link
+            .query(
+                "replies_get",
+                redis::cmd("ZRANGE")
+                    .arg(replies_key(&self.link, player))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        Ok(members.iter().filter_map(|m| parse_member(m)).collect())
+    }
+
+    async fn heartbeat(
+        &self,
+        info: &NodeInfo,
+        players: &[PlayerId],
+        ttl: Duration,
+    ) -> Result<(), ClusterError> {
+        let now = now_ms();
+        let expires = now + ttl.as_millis() as i64;
+        let json = serde_json::to_string(info).map_err(|e| ClusterError::Corrupt {
+            key: node_key(&self.link, &info.node),
+            message: e.to_string(),
+        })?;
+        let px = ttl.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(node_key(&self.link, &info.node))
+            .arg(json)
+            .arg("PX")
+            .arg(px)
+            .ignore()
+            .cmd("ZADD")
+            .arg(nodes_key(&self.link))
+            .arg(expires)
+            .arg(&info.node)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(nodes_key(&self.link))
+            .arg("-inf")
+            .arg(now)
+            .ignore();
+        self.link.pipeline::<()>("heartbeat", &pipe).await?;
+        for chunk in players.chunks(PRESENCE_BATCH) {
+            let mut pipe = redis::pipe();
+            for p in chunk {
+                pipe.cmd("SET")
+                    .arg(presence_key(&self.link, p))
+                    .arg(&info.node)
+                    .arg("PX")
+                    .arg(px)
+                    .ignore();
+            }
+            self.link.pipeline::<()>("presence", &pipe).await?;
+        }
+        Ok(())
+    }
+
+    async fn presence(&self, player: &PlayerId) -> Result<Option<String>, ClusterError> {
+        self.link
+            .query(
+                "presence_get",
+                redis::cmd("GET").arg(presence_key(&self.link, player)),
+            )
+            .await
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        let now = now_ms();
+        let names: Vec<String> = self
+            .link
+            .query(
+                "nodes_get",
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(nodes_key(&self.link))
+                    .arg(now)
+                    .arg("+inf"),
+            )
+            .await?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = names.iter().map(|n| node_key(&self.link, n)).collect();
+        let infos: Vec<Option<String>> = self
+            .link
+            .query("nodes_get", redis::cmd("MGET").arg(&keys))
+            .await?;
+        let mut live: Vec<NodeInfo> = infos
+            .into_iter()
+            .flatten()
+            .filter_map(|json| serde_json::from_str(&json).ok())
+            .collect();
+        live.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(live)
+    }
+
+    async fn forget_node(&self, node: &str) -> Result<(), ClusterError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREM")
+            .arg(nodes_key(&self.link))
+            .arg(node)
+            .ignore();
+        pipe.cmd("DEL").arg(node_key(&self.link, node)).ignore();
+        self.link.pipeline("heartbeat", &pipe).await
+    }
+}
+
+/// A reply's score in its log: time in ms × 1000 (exact in a double), and always above the
+/// previous score, so replies written in the same millisecond (in one batch or two) keep their
+/// order and trimming drops the oldest.
+fn reply_score(now_ms: i64, last: i64) -> i64 {
+    (now_ms * 1000).max(last + 1)
+}
+
+/// The reply-log writer: waits for one reply, takes whatever else is queued (up to a batch),
+/// and writes them all in one pipeline. A failed batch is dropped and counted.
+async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
+    let keep = -(REPLIES_PER_PLAYER as i64) - 1;
+    let ttl = REPLY_LOG_TTL.as_millis() as u64;
+    let mut failing = false;
+    let mut last_score = 0i64;
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < REPLY_LOG_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        for write in &batch {
+            last_score = reply_score(now_ms(), last_score);
+            let key = replies_key(&link, &write.player);
+            pipe.cmd("ZADD")
+                .arg(&key)
+                .arg(last_score)
+                .arg(&write.member)
+                .ignore();
+            pipe.cmd("ZREMRANGEBYRANK")
+                .arg(&key)
+                .arg(0)
+                .arg(keep)
+                .ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+        }
+        match link.pipeline::<()>("reply_log", &pipe).await {
+            Ok(()) => failing = false,
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, replies = batch.len(), "reply log: batches not written until redis is back; the ledger answers those resends");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_scores_only_grow_even_within_one_millisecond() {
+        let first = reply_score(1_000, 0);
+        let same_ms = reply_score(1_000, first);
+        let next_batch_same_ms = reply_score(1_000, same_ms);
+        assert!(first < same_ms && same_ms < next_batch_same_ms);
+        assert_eq!(
+            reply_score(2_000, next_batch_same_ms),
+            2_000_000,
+            "time moves on"
+        );
+        assert!(
+            reply_score(999, 2_000_000) > 2_000_000,
+            "a clock step back changes no order"
+        );
+    }
+}
