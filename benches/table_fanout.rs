@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use croupier::ids::PlayerId;
-use croupier::session::Pusher;
 use croupier::table::actor::{Join, SitDown};
 use croupier::table::testing::{embedded_deps, fast_tables};
+use croupier::table::Pusher;
 use croupier::table::TableRegistry;
 
 /// Seat counts measured.

@@ -8,15 +8,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::games::GameCatalog;
 use crate::ids::PlayerId;
 use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
 use crate::money::{Currency, CurrencyTable};
+use crate::reply_cache::ReplyCache;
 use crate::rng::RngPool;
-use crate::server::auth::TokenKeys;
-use crate::session::ReplyCache;
 use crate::table::TableRegistry;
 use crate::wallet::WalletPool;
 

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::money::{Currency, CurrencyTable, Money};
-use crate::wallet::sqlite::Durability;
+use croupier_ledger::sqlite::Durability;
 
 /// The development secret shipped in `config/default.toml`; refused outside demo mode.
 pub const DEV_SECRET: &str = "dev-only-secret-change-me-in-production-0123456789";

@@ -6,7 +6,7 @@
 //! ## Map of the system
 //! ```text
 //!  client ──WS──▶ server (actix-web: /v1/sessions, /v1/ws, /metrics, /health/*)
-//!                   │ upgrade, token check (server::auth)
+//!                   │ upgrade, token check (auth)
 //!                   ▼
 //!            session::PlayerSession actor (one per connection)
 //!              rate limit, frame size, request queue, send queue, reply cache claim
@@ -58,12 +58,14 @@
 //! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings (core) |
 //! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid (core) |
 //! | [`clock`] | the one wall clock (core) |
-//! | [`server`] | HTTP routes, WebSocket upgrade, tokens, start-up and shutdown |
-//! | [`session`] | `PlayerSession` actors, frame handling, the exactly-once reply cache |
+//! | [`server`] | HTTP routes, WebSocket upgrade, start-up and shutdown |
+//! | [`auth`] | session tokens: signing and checking |
+//! | [`reply_cache`] | the exactly-once reply cache shared by a player's connections on a node |
+//! | [`session`] | `PlayerSession` actors, frame handling (slots and table frames) |
 //! | [`rng`] | `RngActor` shards; the ChaCha20 generator and unbiased sampling are the core's |
 //! | [`games`] | pure game rules: slot evaluation, exact RTP, simulation (core) |
 //! | [`jackpot`] | which round claims which level, live pool pushes; `jackpots.toml` and pool arithmetic are the core's |
-//! | [`table`] | `LiveTable` actors and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
+//! | [`table`] | `LiveTable` actors, seats (`Pusher`) and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
 //! | [`metrics`] | every Prometheus metric, defined once |
@@ -77,11 +79,13 @@
 //! by the stale-round sweeper).
 
 pub mod app;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod jackpot;
 pub mod metrics;
 pub mod recovery;
+pub mod reply_cache;
 pub mod rng;
 pub mod server;
 pub mod session;

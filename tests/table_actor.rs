@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use croupier::ids::{PlayerId, ReqId};
 use croupier::money::Money;
-use croupier::session::Pusher;
 use croupier::table::actor::{Confirm, Describe, Join, Reserve, SitDown};
 use croupier::table::rules::TableRules;
 use croupier::table::testing::{embedded_deps, fast_tables};
+use croupier::table::Pusher;
 use croupier::table::TableRegistry;
 use croupier::wallet::{Applied, Movement, RoundStatus};
 

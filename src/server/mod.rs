@@ -2,8 +2,6 @@
 //! pools) and graceful shutdown (stop accepting, finish rounds in flight, flush the ledger,
 //! close sockets with a close frame).
 
-pub mod auth;
-
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
 use crate::app::App;
+use crate::auth::{operator_key_matches, AuthError, TokenKeys};
 use crate::config::Config;
 use crate::games::GameCatalog;
 use crate::ids::PlayerId;
@@ -25,7 +24,6 @@ use crate::rng::{ReseedPolicy, RngPool};
 use crate::session::{Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
-use auth::{operator_key_matches, AuthError, TokenKeys};
 
 /// Hard cap on any WebSocket frame the protocol layer will buffer; frames between
 /// `session.max_frame_bytes` and this get a `frame_too_large` error, beyond it the connection
@@ -549,7 +547,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let voided = crate::recovery::recover_open_rounds(&app, older_than, "recovery").await?;
     crate::recovery::start_stale_sweeper(&app);
     crate::recovery::start_lost_node_sweeper(&app);
-    crate::table::cluster::start(app.clone());
+    crate::table::cluster::start(app.clone() as Arc<dyn crate::table::host::TableHost>);
     start_heartbeat(&app);
     if voided > 0 {
         tracing::warn!(

@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_ws::{CloseCode, CloseReason, Message as WsMessage, ProtocolError};
-use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
 use super::error::{is_transient, Caller};
 use super::handler;
-use super::reply_cache::{Claim, ReplyCache};
 use crate::app::App;
 use crate::protocol::{
     parse_client_frame, ClientFrame, ErrorCode, FreeSpinsView, LimitsView, ServerFrame,
 };
+use crate::reply_cache::{Claim, ReplyCache};
+use crate::table::seat::{Kick, Outbound, Pusher};
 
 /// Frames a connection may have waiting to run behind the one running: a client pipelining
 /// more than this gets `server_busy` instead of growing our memory.
@@ -33,125 +33,9 @@ const IDLE_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Tables one connection may sit at at once: bounds the fan-out work one socket can cause.
 pub const MAX_TABLES_PER_SESSION: usize = 8;
 
-pub(crate) enum Outbound {
-    Text(Arc<str>),
-    Pong(Bytes),
-    Close(CloseReason),
-}
-
 #[derive(Message)]
 #[rtype(result = "()")]
 struct FrameDone;
-
-/// Closes the connection at once with a policy close frame (a table dropping a client that
-/// fell too far behind).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Kick(pub &'static str);
-
-/// Why a push did not reach a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushError {
-    /// The connection's send queue is full: it is too far behind.
-    Full,
-    /// The connection is gone.
-    Gone,
-}
-
-/// How a live table reaches one connection: its bounded send queue and a way to drop it, or,
-/// for a player connected to another node, the table's outbox to that node (cluster mode).
-/// Pushing is a `try_send` of a frame serialised once for all seats: it never waits.
-#[derive(Clone)]
-pub struct Pusher {
-    route: PushRoute,
-    pub session_id: Arc<str>,
-}
-
-#[derive(Clone)]
-enum PushRoute {
-    Local {
-        out: mpsc::Sender<Outbound>,
-        /// `None` for a detached pusher (benchmarks): nothing to close.
-        session: Option<Recipient<Kick>>,
-    },
-    Remote {
-        node: Arc<str>,
-        outbox: crate::table::cluster::TableOutbox,
-    },
-}
-
-impl Pusher {
-    pub fn push(&self, text: Arc<str>) -> Result<(), PushError> {
-        match &self.route {
-            PushRoute::Local { out, .. } => {
-                out.try_send(Outbound::Text(text)).map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => PushError::Full,
-                    mpsc::error::TrySendError::Closed(_) => PushError::Gone,
-                })
-            }
-            PushRoute::Remote { outbox, .. } => outbox.send_to(&self.session_id, text),
-        }
-    }
-
-    /// Drops the connection (a remote one is dropped by its own node when it falls behind).
-    pub fn kick(&self, reason: &'static str) {
-        if let PushRoute::Local {
-            session: Some(session),
-            ..
-        } = &self.route
-        {
-            session.do_send(Kick(reason));
-        }
-    }
-
-    /// The node a remote seat's connection is on; `None` for a connection on this node.
-    pub fn remote_node(&self) -> Option<&str> {
-        match &self.route {
-            PushRoute::Local { .. } => None,
-            PushRoute::Remote { node, .. } => Some(node),
-        }
-    }
-
-    /// A seat whose connection is on another node: pushes go out through the table's outbox.
-    pub fn remote(
-        session_id: &str,
-        node: &str,
-        outbox: crate::table::cluster::TableOutbox,
-    ) -> Pusher {
-        Pusher {
-            route: PushRoute::Remote {
-                node: Arc::from(node),
-                outbox,
-            },
-            session_id: Arc::from(session_id),
-        }
-    }
-
-    /// A pusher whose connection is an in-process queue: for the fan-out benchmark and tests.
-    #[doc(hidden)]
-    pub fn detached(session_id: &str, queue: usize) -> (Pusher, DetachedQueue) {
-        let (out, rx) = mpsc::channel(queue);
-        let pusher = Pusher {
-            route: PushRoute::Local { out, session: None },
-            session_id: Arc::from(session_id),
-        };
-        (pusher, DetachedQueue(rx))
-    }
-}
-
-/// The receiving end of a detached pusher: the texts a connection would have been sent.
-pub struct DetachedQueue(mpsc::Receiver<Outbound>);
-
-impl DetachedQueue {
-    pub fn try_recv_text(&mut self) -> Option<Arc<str>> {
-        loop {
-            match self.0.try_recv().ok()? {
-                Outbound::Text(text) => return Some(text),
-                Outbound::Pong(_) | Outbound::Close(_) => continue,
-            }
-        }
-    }
-}
 
 /// What a request task needs to reach its own connection and remember the tables it joined.
 #[derive(Clone)]
@@ -205,13 +89,11 @@ impl PlayerSession {
 
     fn link(&self, ctx: &Context<Self>) -> SessionLink {
         SessionLink {
-            pusher: Pusher {
-                route: PushRoute::Local {
-                    out: self.out.clone(),
-                    session: Some(ctx.address().recipient()),
-                },
-                session_id: Arc::from(self.caller.session_id.as_str()),
-            },
+            pusher: Pusher::local(
+                &self.caller.session_id,
+                self.out.clone(),
+                ctx.address().recipient(),
+            ),
             joined: self.joined.clone(),
         }
     }

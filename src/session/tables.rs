@@ -9,14 +9,16 @@
 use actix::Addr;
 
 use super::error::{money, PlayError};
-use super::{Caller, Pusher, SessionLink, MAX_TABLES_PER_SESSION};
+use super::{Caller, SessionLink, MAX_TABLES_PER_SESSION};
 use crate::app::App;
 use crate::ids::ReqId;
 use crate::money::Money;
 use crate::protocol::ServerFrame;
 use crate::table::actor::{round_of_bet, Cancel, Confirm, Join, Joined, Reserve, SitDown};
 use crate::table::cluster::AskOp;
+use crate::table::host::{RemoteBet, TableHost};
 use crate::table::rules::TableBet;
+use crate::table::Pusher;
 use crate::table::{LiveTable, LocalSeat, Run, TableError, TableSlot, TABLE_REPLY_TIMEOUT};
 use crate::wallet::{
     Applied, Fence, LedgerError, Movement, MovementError, RoundStatus, WalletError,
@@ -414,5 +416,61 @@ async fn place(
             Err(TableError::TooLate.into())
         }
         Err(other) => Err(other),
+    }
+}
+
+/// The node, as its live tables see it: seating and betting are this module's code.
+#[async_trait::async_trait]
+impl TableHost for App {
+    fn tables(&self) -> &crate::table::TableRegistry {
+        &self.tables
+    }
+    fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+    fn wallet(&self) -> &crate::wallet::WalletPool {
+        &self.wallet
+    }
+    fn shared(&self) -> &std::sync::Arc<dyn crate::cluster::SharedState> {
+        &self.shared
+    }
+    fn currencies(&self) -> &crate::money::CurrencyTable {
+        &self.currencies
+    }
+    fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
+        &self.shutdown
+    }
+
+    async fn sit_down(
+        &self,
+        slot: &TableSlot,
+        player: &crate::ids::PlayerId,
+        pusher: &Pusher,
+        how: SitDown,
+    ) -> Result<(), String> {
+        sit_down(self, slot, player, pusher, how)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn remote_bet(
+        &self,
+        slot: &TableSlot,
+        bet: RemoteBet<'_>,
+        pusher: &Pusher,
+    ) -> ServerFrame {
+        let caller = Caller {
+            player: bet.player,
+            currency: bet.currency,
+            session_id: bet.session.to_string(),
+        };
+        let request = BetRequest {
+            table: &slot.config.id,
+            kind: bet.kind,
+            numbers: bet.numbers,
+            amount: bet.amount,
+        };
+        bet_for_remote(self, slot, &caller, pusher, bet.req_id, request).await
     }
 }

@@ -16,6 +16,7 @@ use super::book::{BookError, PlacedBet, RoundBook};
 use super::config::TableConfig;
 use super::round::{RoundMachine, Step};
 use super::rules::{Drawn, TableBet, TableOutcome, TableRules};
+use super::seat::{PushError, Pusher};
 use crate::clock::now_ms;
 use crate::games::baccarat::Shoe;
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -24,7 +25,6 @@ use crate::metrics::Metrics;
 use crate::money::Money;
 use crate::protocol::{LimitView, PastRound, ServerFrame, TableBetView, TableView};
 use crate::rng::RngPool;
-use crate::session::{PushError, Pusher};
 use crate::wallet::{Applied, Fence, JackpotClaim, JackpotWin, Movement, WalletPool};
 
 /// How often the table looks at the clock: phase changes land within this of their deadline.
@@ -176,7 +176,7 @@ pub struct PruneNodes {
 #[derive(Clone)]
 pub struct Running {
     pub fence: Fence,
-    pub outbox: super::cluster::TableOutbox,
+    pub outbox: super::seat::TableOutbox,
 }
 
 /// Stops the table: voids the round in flight (refunding every bet), waits for every

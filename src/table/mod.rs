@@ -17,6 +17,8 @@
 
 pub mod actor;
 pub mod cluster;
+pub mod host;
+pub mod seat;
 pub use croupier_core::table::{book, config, round, rules};
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,8 +33,8 @@ pub use config::TableConfig;
 
 use crate::ids::PlayerId;
 use crate::protocol::TableView;
-use crate::session::Pusher;
 use crate::wallet::Fence;
+pub use seat::{PushError, Pusher};
 
 /// Longest a session waits for a table's answer; a table answers in microseconds unless its
 /// mailbox is flooded, which this turns into `server_busy`.

@@ -1,6 +1,8 @@
 //! Unit tests of `cluster`.
 
+use super::holder::refund_frame;
 use super::*;
+use crate::wallet::RoundRecord;
 
 /// The refund a takeover sends is built from what the bet stored when it was debited.
 #[test]

@@ -5,108 +5,13 @@
 //! The line rule lives in one function ([`best_line_win`]) used both here and by the PAR-sheet
 //! enumeration, so the exact RTP is computed from the very code that pays players.
 
-use std::fmt;
-
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::rng::RandomSource;
 
-use super::config::{SlotGame, Sym, MAX_REELS, MAX_SYMBOL_ID_LEN};
-
-/// A symbol id held inline (ids are at most [`MAX_SYMBOL_ID_LEN`] bytes), so building an
-/// outcome allocates no strings. Serialised as a plain JSON string.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SymbolId {
-    len: u8,
-    bytes: [u8; MAX_SYMBOL_ID_LEN],
-}
-
-impl SymbolId {
-    /// `None` if `id` is longer than [`MAX_SYMBOL_ID_LEN`] bytes.
-    pub fn new(id: &str) -> Option<SymbolId> {
-        if id.len() > MAX_SYMBOL_ID_LEN {
-            return None;
-        }
-        let mut bytes = [0u8; MAX_SYMBOL_ID_LEN];
-        bytes[..id.len()].copy_from_slice(id.as_bytes());
-        Some(SymbolId {
-            len: id.len() as u8,
-            bytes,
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Built from a whole `&str`, so the bytes are valid UTF-8.
-        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
-    }
-}
-
-impl std::ops::Deref for SymbolId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl PartialEq<str> for SymbolId {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SymbolId {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl fmt::Display for SymbolId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for SymbolId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl Serialize for SymbolId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for SymbolId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        SymbolId::new(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "symbol id {text:?} is longer than {MAX_SYMBOL_ID_LEN} bytes"
-            ))
-        })
-    }
-}
-
-/// Which kind of spin is being played.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpinMode {
-    /// A paid spin: wins × 1, scatters may award free spins.
-    Base,
-    /// A free spin: wins × `multiplier`; scatters award more only if the game allows retriggers.
-    Free { multiplier: u32 },
-}
-
-impl SpinMode {
-    pub fn multiplier(self) -> u32 {
-        match self {
-            SpinMode::Base => 1,
-            SpinMode::Free { multiplier } => multiplier,
-        }
-    }
-}
+use super::config::{SlotGame, SpinMode, Sym, MAX_REELS};
+use super::symbol::SymbolId;
 
 /// One paying line. `pay` is in line bets, before the free-spin multiplier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

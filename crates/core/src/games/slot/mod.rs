@@ -9,18 +9,21 @@ mod config;
 mod eval;
 mod rtp;
 mod simulate;
+mod symbol;
 
 #[cfg(test)]
 mod test_games;
 
+pub use config::SpinMode;
 pub use config::{
     load_game_file, BetError, FreeSpins, SlotConfigError, SlotGame, StopsError, MAX_BET_DECIMALS,
     MAX_CYCLE, MAX_FREE_SPINS_AWARD, MAX_GAME_ID_LEN, MAX_LINES, MAX_LINE_PAY, MAX_MULTIPLIER,
     MAX_NAME_LEN, MAX_REELS, MAX_ROWS, MAX_SCATTER_PAY, MAX_STRIP_LEN, MAX_SYMBOLS,
     MAX_SYMBOL_ID_LEN,
 };
-pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinMode, SpinOutcome, SymbolId};
+pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinOutcome};
 pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet, Ratio};
 pub use simulate::{
     simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99,
 };
+pub use symbol::SymbolId;

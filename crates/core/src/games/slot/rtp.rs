@@ -14,8 +14,9 @@ use std::fmt;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use super::config::SpinMode;
 use super::config::{SlotGame, Sym};
-use super::eval::{win_units, LineRun, SpinMode};
+use super::eval::{win_units, LineRun};
 
 /// A non-negative exact fraction, always in lowest terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

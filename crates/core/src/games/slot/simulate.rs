@@ -16,7 +16,8 @@ use rust_decimal::Decimal;
 use crate::rng::{ReseedPolicy, ShardRng};
 
 use super::config::SlotGame;
-use super::eval::{spin, SpinMode, SpinOutcome};
+use super::config::SpinMode;
+use super::eval::{spin, SpinOutcome};
 
 /// Reseed each simulator shard after this many 32-bit draws (16 GiB of ChaCha20 output): far
 /// inside the cipher's safe range, and rare enough that OS calls cost nothing measurable.

@@ -1,0 +1,240 @@
+//! The messages a node receives for its tables: answers to its own asks, each table's events
+//! from the node running it (relayed to this node's seats), and other nodes' asks while this
+//! node runs the table (served with the same join and bet code as its own players').
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::super::actor;
+use super::super::host::{RemoteBet, TableHost};
+use super::super::seat::{addressed_to, PushError, Pusher};
+use super::super::{LocalSeat, Run};
+use super::{
+    ask_channel, node_channel, opened, table_channel, Answer, Ask, AskOp, RemoteError,
+    TableCluster, ASKS_IN_FLIGHT,
+};
+use crate::protocol::ErrorCode;
+
+/// The next message of a bus channel, or `None` once the node shuts down. Messages a slow
+/// reader missed are counted in the log as `what` and skipped.
+async fn next_message(
+    app: &dyn TableHost,
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<str>>,
+    what: &str,
+) -> Option<Arc<str>> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            _ = app.shutdown().cancelled() => return None,
+            next = rx.recv() => match next {
+                Ok(text) => return Some(text),
+                Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, what, "bus messages skipped"),
+                Err(RecvError::Closed) => return None,
+            },
+        }
+    }
+}
+
+pub(super) async fn receive_answers(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>) {
+    let Some(mut answers) = cluster.bus.listen(&node_channel(&cluster.node)) else {
+        return;
+    };
+    while let Some(text) =
+        next_message(app.as_ref(), &mut answers, "answers (their asks time out)").await
+    {
+        let Some(body) = opened(&cluster.seal, &text) else {
+            continue;
+        };
+        if let Ok(answer) = serde_json::from_str::<Answer>(body) {
+            if let Some((_, waiting)) = cluster.pending.remove(&answer.id) {
+                let _ = waiting.send(answer);
+            }
+        }
+    }
+}
+
+/// Delivers the table's events published by the node running it to this node's seats.
+pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, id: String) {
+    let (Some(slot), Some(mut events)) = (
+        app.tables().get(&id),
+        cluster.bus.listen(&table_channel(&id)),
+    ) else {
+        return;
+    };
+    while let Some(text) = next_message(app.as_ref(), &mut events, "table events").await {
+        let Some(body) = opened(&cluster.seal, &text) else {
+            continue;
+        };
+        let mut parts = body.splitn(3, '\t');
+        let (Some(from), Some(to), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if from == cluster.node.as_ref() || matches!(slot.run(), Run::Here { .. }) {
+            continue; // this node's own events reach its seats directly
+        }
+        let frame: Arc<str> = Arc::from(frame);
+        let addressed =
+            |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.session_id);
+        for seat in slot.local_seats().into_iter().filter(addressed) {
+            match seat.pusher.push(frame.clone()) {
+                Ok(()) => app.metrics().ws_messages_sent.inc(),
+                Err(PushError::Full) => {
+                    seat.pusher.kick(actor::TOO_FAR_BEHIND);
+                    slot.remove_seat(&seat.pusher.session_id);
+                    app.metrics()
+                        .table_slow_clients_dropped
+                        .with_label_values(&[&id])
+                        .inc();
+                }
+                Err(PushError::Gone) => {
+                    slot.remove_seat(&seat.pusher.session_id);
+                }
+            }
+        }
+    }
+}
+
+/// Serves other nodes' asks while this node runs the table.
+pub(super) async fn serve_asks(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, id: String) {
+    let Some(mut asks) = cluster.bus.listen(&ask_channel(&id)) else {
+        return;
+    };
+    let in_flight = Arc::new(Semaphore::new(ASKS_IN_FLIGHT));
+    while let Some(text) =
+        next_message(app.as_ref(), &mut asks, "asks (their askers time out)").await
+    {
+        let Some(ask) =
+            opened(&cluster.seal, &text).and_then(|b| serde_json::from_str::<Ask>(b).ok())
+        else {
+            continue;
+        };
+        if ask.to != cluster.node.as_ref() {
+            continue;
+        }
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            let err = RemoteError {
+                code: ErrorCode::ServerBusy,
+                message: "the table's node is busy; retry".into(),
+            };
+            let answer = Answer {
+                id: ask.id,
+                ok: None,
+                err: Some(err),
+            };
+            cluster.answer(&ask.from, answer).await;
+            continue;
+        };
+        let (app, cluster, id) = (app.clone(), cluster.clone(), id.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let (asker, ask_id) = (ask.from.clone(), ask.id.clone());
+            let result = serve_ask(app.as_ref(), &id, ask).await;
+            if ask_id.is_empty() {
+                return; // a tell
+            }
+            let answer = match result {
+                Ok(value) => Answer {
+                    id: ask_id,
+                    ok: Some(value),
+                    err: None,
+                },
+                Err(err) => Answer {
+                    id: ask_id,
+                    ok: None,
+                    err: Some(err),
+                },
+            };
+            cluster.answer(&asker, answer).await;
+        });
+    }
+}
+
+async fn serve_ask(
+    app: &dyn TableHost,
+    id: &str,
+    ask: Ask,
+) -> Result<serde_json::Value, RemoteError> {
+    let not_here = || RemoteError {
+        code: ErrorCode::ServerBusy,
+        message: "the table is moving to another node; retry".into(),
+    };
+    let slot = app.tables().get(id).ok_or_else(not_here)?;
+    let Run::Here {
+        addr,
+        running: Some(running),
+    } = slot.run()
+    else {
+        return Err(not_here());
+    };
+    let remote = |session: &str| Pusher::remote(session, &ask.from, running.outbox.clone());
+    let to_value = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| RemoteError {
+            code: ErrorCode::Internal,
+            message: e.to_string(),
+        })
+    };
+    match ask.op {
+        AskOp::Join {
+            player,
+            session,
+            again,
+        } => {
+            let join = actor::Join {
+                player,
+                pusher: remote(&session),
+                again,
+            };
+            match tokio::time::timeout(crate::table::TABLE_REPLY_TIMEOUT, addr.send(join)).await {
+                Ok(Ok(Ok(joined))) => to_value(serde_json::to_value(joined)),
+                Ok(Ok(Err(e))) => Err(RemoteError {
+                    code: e.code(),
+                    message: e.to_string(),
+                }),
+                _ => Err(not_here()),
+            }
+        }
+        AskOp::Leave { session } => {
+            let _ = addr.try_send(actor::Leave {
+                session_id: session,
+            });
+            Ok(serde_json::Value::Null)
+        }
+        AskOp::Describe => {
+            match tokio::time::timeout(
+                crate::table::TABLE_REPLY_TIMEOUT,
+                addr.send(actor::Describe),
+            )
+            .await
+            {
+                Ok(Ok(view)) => to_value(serde_json::to_value(view)),
+                _ => Err(not_here()),
+            }
+        }
+        AskOp::Bet {
+            player,
+            currency,
+            session,
+            req_id,
+            kind,
+            numbers,
+            amount,
+        } => {
+            let currency = app.currencies().get(&currency).map_err(|e| RemoteError {
+                code: ErrorCode::WrongCurrency,
+                message: e.to_string(),
+            })?;
+            let bet = RemoteBet {
+                player,
+                currency,
+                session: &session,
+                req_id: &req_id,
+                kind: &kind,
+                numbers: &numbers,
+                amount: &amount,
+            };
+            let reply = app.remote_bet(slot, bet, &remote(&session)).await;
+            to_value(serde_json::to_value(reply))
+        }
+    }
+}
