@@ -44,6 +44,8 @@ if cargo tree -p croupier-core -e normal --prefix none | grep -E '^(actix|tokio|
   echo "croupier-core must not depend on actix, tokio, sqlx, rusqlite or redis" >&2
   exit 1
 fi
+# No two modules of a crate may import each other, directly or around a circle.
+python3 scripts/module-cycles.py
 log="$services/test.log"
 status=0
 CROUPIER_BIN="$PWD/target/release/croupier" CROUPIER_REPO="$PWD" \

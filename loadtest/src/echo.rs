@@ -86,7 +86,7 @@ async fn accept_loop(
                 if stats.accept_errors.fetch_add(1, Relaxed) == 0 {
                     eprintln!(
                         "echo server: accept failed: {} — clients wait in the backlog and time out",
-                        crate::player::io_reason(&e)
+                        crate::limits::io_reason(&e)
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;

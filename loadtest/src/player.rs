@@ -95,39 +95,10 @@ pub struct Player {
     pub stopped: Option<String>,
 }
 
-/// Linux errno values the failure table names (std exposes them only as raw numbers).
-const ENFILE: i32 = 23;
-const EMFILE: i32 = 24;
-const EADDRNOTAVAIL: i32 = 99;
-
-/// A short reason for an I/O error, naming the limits that matter for a load test.
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(EMFILE) => {
-            return "too many open files (EMFILE: RLIMIT_NOFILE of this process)".into()
-        }
-        Some(ENFILE) => return "system file table full (ENFILE: fs.file-max)".into(),
-        Some(EADDRNOTAVAIL) => {
-            return "no free local port (EADDRNOTAVAIL: ip_local_port_range)".into()
-        }
-        _ => {}
-    }
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => "connection refused".into(),
-        K::ConnectionReset => "connection reset".into(),
-        K::ConnectionAborted => "connection aborted".into(),
-        K::BrokenPipe => "broken pipe".into(),
-        K::TimedOut => "timed out".into(),
-        K::UnexpectedEof => "closed mid-frame".into(),
-        k => format!("io: {k}"),
-    }
-}
-
 fn ws_reason(e: &tungstenite::Error) -> String {
     use tungstenite::Error as E;
     match e {
-        E::Io(io) => io_reason(io),
+        E::Io(io) => limits::io_reason(io),
         E::Http(resp) => {
             let code = resp
                 .body()

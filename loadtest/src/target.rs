@@ -166,7 +166,7 @@ fn transport_reason(e: &reqwest::Error) -> String {
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(s) = src {
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                return format!("connect: {}", crate::player::io_reason(io));
+                return format!("connect: {}", crate::limits::io_reason(io));
             }
             src = s.source();
         }
