@@ -9,7 +9,8 @@
 //! ```text
 //!  ids, money ──────────────▶ every other module (values that can only be valid)
 //!  rng::RandomSource ───────▶ games::{slot, roulette, baccarat}, table::rules, jackpot::math
-//!  games::slot ─ config (game files) ─ eval (one spin) ─ rtp (exact PAR sheet) ─ simulate
+//!  exact (Ratio, Fraction) ─▶ games::slot::rtp, roulette and baccarat house edges
+//!  games::slot ─ symbol ─ config (game files; config/validate) ─ eval (one spin) ─ rtp ─ simulate
 //!  table ─ config (tables.toml) ─ round (state machine) ─ book (bets of a round) ─ rules
 //!  jackpot ─ config (jackpots.toml) ─ math (micro-units, mystery odds) ─ claims
 //!  protocol (frames, ErrorCode) ◀── the server, the load tester and the tests
@@ -24,12 +25,14 @@
 //! | [`clock`] | the one wall clock (Unix ms and s) |
 //! | [`data`] | reading the operator's data files with errors that name the key |
 //! | [`rng`] | the ChaCha20 generator, unbiased range sampling, test doubles |
+//! | [`exact`] | exact fractions: PAR-sheet ratios and house edges, one gcd |
 //! | [`games`] | slot evaluation, exact RTP and simulation; European roulette; punto banco |
 //! | [`jackpot`] | pools and levels, exact micro-unit arithmetic, claims and wins |
 //! | [`table`] | live tables: the table file, round machine, bet book and rules |
 
 pub mod clock;
 pub mod data;
+pub mod exact;
 pub mod games;
 pub mod ids;
 pub mod jackpot;

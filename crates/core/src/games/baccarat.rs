@@ -559,30 +559,7 @@ pub fn settle(
 }
 
 /// An exact house edge: expected loss per unit staked as `numerator / denominator`, reduced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EdgeFraction {
-    pub numerator: i64,
-    pub denominator: i64,
-}
-
-impl EdgeFraction {
-    fn new(numerator: i128, denominator: i128) -> EdgeFraction {
-        let (mut a, mut b) = (numerator.abs(), denominator.abs());
-        while b != 0 {
-            (a, b) = (b, a % b);
-        }
-        let divisor = a.max(1);
-        // The inputs are bounded by EDGE_DENOMINATOR_BOUND, so the reduced parts fit in i64.
-        EdgeFraction {
-            numerator: (numerator / divisor) as i64,
-            denominator: (denominator / divisor) as i64,
-        }
-    }
-
-    pub fn to_decimal(self) -> Decimal {
-        Decimal::from(self.numerator) / Decimal::from(self.denominator)
-    }
-}
+pub type EdgeFraction = crate::exact::Fraction;
 
 /// Cards in the shoe the house edges are computed for.
 const EDGE_SHOE_CARDS: u64 = (DECKS * CARDS_PER_DECK) as u64;

@@ -468,22 +468,14 @@ pub fn house_edge_fraction(bet: &RouletteBet) -> (i64, i64) {
     let net: i64 = (0..POCKETS)
         .map(|pocket| if bet.wins(pocket) { payout } else { -1 })
         .sum();
-    reduce(-net, i64::from(POCKETS))
+    let edge = crate::exact::Fraction::new(i128::from(-net), i128::from(POCKETS));
+    (edge.numerator, edge.denominator)
 }
 
 /// House edge (expected loss per unit staked), computed by enumerating the 37 pockets.
 pub fn house_edge(bet: &RouletteBet) -> Decimal {
     let (num, den) = house_edge_fraction(bet);
     Decimal::from(num) / Decimal::from(den)
-}
-
-fn reduce(num: i64, den: i64) -> (i64, i64) {
-    let (mut a, mut b) = (num.abs(), den.abs());
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    let divisor = a.max(1);
-    (num / divisor, den / divisor)
 }
 
 /// Every distinct bet on the layout (157 of them), for tests and tools.

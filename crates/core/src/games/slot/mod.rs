@@ -14,6 +14,7 @@ mod symbol;
 #[cfg(test)]
 mod test_games;
 
+pub use crate::exact::Ratio;
 pub use config::SpinMode;
 pub use config::{
     load_game_file, BetError, FreeSpins, SlotConfigError, SlotGame, StopsError, MAX_BET_DECIMALS,
@@ -22,7 +23,7 @@ pub use config::{
     MAX_SYMBOL_ID_LEN,
 };
 pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinOutcome};
-pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet, Ratio};
+pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet};
 pub use simulate::{
     simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99,
 };

@@ -17,111 +17,7 @@ use rust_decimal::Decimal;
 use super::config::SpinMode;
 use super::config::{SlotGame, Sym};
 use super::eval::{win_units, LineRun};
-
-/// A non-negative exact fraction, always in lowest terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ratio {
-    num: u128,
-    den: u128,
-}
-
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-// The game limits (MAX_CYCLE, MAX_LINES, MAX_LINE_PAY, …) keep every numerator and denominator
-// formed here far below u128::MAX, so overflow is a bug, not an input error.
-const OVERFLOW: &str = "PAR-sheet fraction overflow: game limits should make this impossible";
-
-impl Ratio {
-    pub const ZERO: Ratio = Ratio { num: 0, den: 1 };
-
-    /// `num / den` in lowest terms. `den` must not be 0.
-    pub fn new(num: u128, den: u128) -> Ratio {
-        assert!(den != 0, "Ratio with zero denominator");
-        let g = gcd(num, den).max(1);
-        Ratio {
-            num: num / g,
-            den: den / g,
-        }
-    }
-    pub fn numer(&self) -> u128 {
-        self.num
-    }
-    pub fn denom(&self) -> u128 {
-        self.den
-    }
-    pub fn is_zero(&self) -> bool {
-        self.num == 0
-    }
-
-    /// Rounded half-up to `dp` decimals (at most 28).
-    pub fn to_decimal(&self, dp: u32) -> Decimal {
-        let dp = dp.min(28);
-        let mut digits = self.num / self.den;
-        let mut rem = self.num % self.den;
-        for _ in 0..dp {
-            rem *= 10; // rem < den ≤ 2^100, far from overflow
-            digits = digits * 10 + rem / self.den;
-            rem %= self.den;
-        }
-        if rem * 2 >= self.den {
-            digits += 1;
-        }
-        Decimal::from_i128_with_scale(digits as i128, dp)
-    }
-
-    /// For statistics only (never for a paid figure).
-    pub fn to_f64(&self) -> f64 {
-        self.num as f64 / self.den as f64
-    }
-}
-
-impl std::ops::Add for Ratio {
-    type Output = Ratio;
-    fn add(self, other: Ratio) -> Ratio {
-        let g = gcd(self.den, other.den);
-        let num = (self.num.checked_mul(other.den / g))
-            .and_then(|a| {
-                other
-                    .num
-                    .checked_mul(self.den / g)
-                    .and_then(|b| a.checked_add(b))
-            })
-            .expect(OVERFLOW);
-        let den = (self.den / g).checked_mul(other.den).expect(OVERFLOW);
-        Ratio::new(num, den)
-    }
-}
-
-impl std::ops::Mul for Ratio {
-    type Output = Ratio;
-    fn mul(self, other: Ratio) -> Ratio {
-        let g1 = gcd(self.num, other.den).max(1);
-        let g2 = gcd(other.num, self.den).max(1);
-        let num = (self.num / g1).checked_mul(other.num / g2).expect(OVERFLOW);
-        let den = (self.den / g2).checked_mul(other.den / g1).expect(OVERFLOW);
-        Ratio::new(num, den)
-    }
-}
-
-/// `other` must not be zero.
-impl std::ops::Div for Ratio {
-    type Output = Ratio;
-    #[allow(clippy::suspicious_arithmetic_impl)] // dividing is multiplying by the inverse
-    fn div(self, other: Ratio) -> Ratio {
-        self * Ratio::new(other.den, other.num)
-    }
-}
-
-impl fmt::Display for Ratio {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.num, self.den)
-    }
-}
+use crate::exact::Ratio;
 
 /// One line-pay entry of the PAR sheet (per line played).
 #[derive(Debug, Clone, PartialEq)]
@@ -206,8 +102,8 @@ impl ParSheet {
         let cmp = |d: Decimal| -> Option<std::cmp::Ordering> {
             let d = d.normalize();
             let scale = 10u128.checked_pow(d.scale())?;
-            let lhs = d.mantissa().unsigned_abs().checked_mul(rtp.den)?;
-            let rhs = rtp.num.checked_mul(scale)?;
+            let lhs = d.mantissa().unsigned_abs().checked_mul(rtp.denom())?;
+            let rhs = rtp.numer().checked_mul(scale)?;
             Some(lhs.cmp(&rhs))
         };
         matches!(cmp(min), Some(o) if o.is_le()) && matches!(cmp(max), Some(o) if o.is_ge())
@@ -554,7 +450,7 @@ fn one_in(r: Ratio) -> String {
     if r.is_zero() {
         "never".to_string()
     } else {
-        format!("1 in {}", Ratio::new(r.den, r.num).to_decimal(1))
+        format!("1 in {}", Ratio::new(r.denom(), r.numer()).to_decimal(1))
     }
 }
 
@@ -669,7 +565,7 @@ fn inverse(r: Ratio) -> String {
     if r.is_zero() {
         "-".to_string()
     } else {
-        Ratio::new(r.den, r.num).to_decimal(1).to_string()
+        Ratio::new(r.denom(), r.numer()).to_decimal(1).to_string()
     }
 }
 

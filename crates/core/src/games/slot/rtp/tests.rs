@@ -10,19 +10,6 @@ fn r(num: u128, den: u128) -> Ratio {
     Ratio::new(num, den)
 }
 
-#[test]
-fn ratios_stay_exact_and_reduced() {
-    assert_eq!(r(6, 8), r(3, 4));
-    assert_eq!((r(6, 8).numer(), r(6, 8).denom()), (3, 4));
-    assert_eq!(r(1, 6) + r(1, 3), r(1, 2));
-    assert_eq!(r(2, 3) * r(9, 4), r(3, 2));
-    assert_eq!(r(1, 2) / r(1, 4), r(2, 1));
-    assert_eq!(r(2, 3).to_decimal(4).to_string(), "0.6667");
-    assert_eq!(r(1, 8).to_decimal(2).to_string(), "0.13", "half rounds up");
-    assert_eq!(r(7, 1).to_decimal(0).to_string(), "7");
-    assert_eq!(Ratio::ZERO + r(0, 5), Ratio::ZERO);
-}
-
 /// The tiny game (3 reels × 1 row, one line), all 12 combinations by hand:
 ///   reels A S W / A S / S A; A×3 pays 4 line bets; 3 scatters pay 2 and award 2 free spins ×3.
 ///   Line wins: A A A and W A A (4 each) → 8/12. Scatter: S S S → 2/12. Base RTP 5/6.
