@@ -64,7 +64,8 @@ fn main() {
                 received
             });
             let histogram = metrics
-                .table_broadcast_seconds
+                .tables
+                .broadcast_seconds
                 .with_label_values(&["roulette_1"]);
             let (sum0, count0) = (histogram.get_sample_sum(), histogram.get_sample_count());
             tokio::time::sleep(RUN_FOR).await;
@@ -75,7 +76,8 @@ fn main() {
             stop.cancel();
             let received = reader.await.unwrap_or(0);
             let seated = metrics
-                .table_seated
+                .tables
+                .seated
                 .with_label_values(&["roulette_1"])
                 .get();
             assert_eq!(seated as usize, seats, "no seat was dropped");

@@ -115,6 +115,6 @@ impl App {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
-        self.metrics.ready.set(i64::from(ready));
+        self.metrics.server.ready.set(i64::from(ready));
     }
 }

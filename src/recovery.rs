@@ -20,7 +20,11 @@ pub async fn void(app: &App, round: &RoundRecord, cause: &str) {
     };
     match app.wallet.apply(movement).await {
         Ok(_) => {
-            app.metrics.rounds_voided.with_label_values(&[cause]).inc();
+            app.metrics
+                .wallet
+                .rounds_voided
+                .with_label_values(&[cause])
+                .inc();
             tracing::warn!(round = %round.round_id, cause, "round voided and refunded");
         }
         Err(error) => {

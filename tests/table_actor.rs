@@ -117,7 +117,8 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
     }
     assert_eq!(seated, 1, "the stalled seat was dropped");
     let dropped = metrics
-        .table_slow_clients_dropped
+        .tables
+        .slow_clients_dropped
         .with_label_values(&["roulette_1"])
         .get();
     assert_eq!(dropped, 1);

@@ -138,11 +138,16 @@ impl RedisLink {
             Err(_) => Err(ClusterError::Timeout(REDIS_COMMAND_TIMEOUT)),
         };
         self.metrics
+            .cluster
             .redis_command_seconds
             .with_label_values(&[op])
             .observe(started.elapsed().as_secs_f64());
         if result.is_err() {
-            self.metrics.redis_errors.with_label_values(&[op]).inc();
+            self.metrics
+                .cluster
+                .redis_errors
+                .with_label_values(&[op])
+                .inc();
         }
         result
     }

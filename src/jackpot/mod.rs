@@ -165,11 +165,13 @@ impl Jackpots {
         currency: &Currency,
     ) {
         metrics
-            .jackpot_wins
+            .jackpots
+            .wins
             .with_label_values(&[&win.pool, &win.level, win.reason.as_str()])
             .inc();
         metrics
-            .jackpot_paid_minor
+            .jackpots
+            .paid_minor
             .with_label_values(&[&win.pool, &win.level])
             .inc_by(win.amount_minor.max(0) as u64);
         let frame = ServerFrame::JackpotWon {
@@ -236,12 +238,14 @@ impl Jackpots {
                         let currency = currencies.get(&p.currency).ok()?;
                         let (minor, _) = math::payout_split(p.value_micro);
                         metrics
-                            .jackpot_value
+                            .jackpots
+                            .value
                             .with_label_values(&[&p.pool, &p.level])
                             .set(minor);
                         if let Some(at) = p.last_won_at_ms {
                             metrics
-                                .jackpot_last_win
+                                .jackpots
+                                .last_win
                                 .with_label_values(&[&p.pool, &p.level])
                                 .set(at / 1000);
                         }

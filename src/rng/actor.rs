@@ -62,6 +62,7 @@ impl Handler<Draw> for RngActor {
         let reseeds = self.rng.reseeds();
         if reseeds > self.reseeds_reported {
             self.metrics
+                .play
                 .rng_reseeds
                 .inc_by(reseeds - self.reseeds_reported);
             self.reseeds_reported = reseeds;

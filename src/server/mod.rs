@@ -150,7 +150,7 @@ async fn open_session(
         expires_at: claims.exp,
     };
     app.shared.open_session(&record).await?;
-    app.metrics.sessions_opened.inc();
+    app.metrics.server.sessions_opened.inc();
     Ok(HttpResponse::Created().json(serde_json::json!({
         "token": token,
         "player_id": player.as_str(),
@@ -342,7 +342,7 @@ fn start_heartbeat(app: &Arc<App>) {
             };
             (info, players)
         },
-        app.metrics.cluster_nodes.clone(),
+        app.metrics.cluster.nodes.clone(),
         app.shutdown.clone(),
     );
 }
@@ -490,7 +490,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         for level in &pool.levels {
             if let Some(ceiling) = level.must_drop_by_micro {
                 metrics
-                    .jackpot_ceiling
+                    .jackpots
+                    .ceiling
                     .with_label_values(&[&pool.id, &level.name])
                     .set(ceiling / crate::jackpot::math::MICRO_PER_MINOR);
             }
@@ -574,6 +575,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     let response = response.await?;
                     let class = format!("{}xx", response.status().as_u16() / 100);
                     metrics
+                        .server
                         .http_requests
                         .with_label_values(&[&route, &class])
                         .inc();

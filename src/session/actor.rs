@@ -102,6 +102,7 @@ impl PlayerSession {
         if let ServerFrame::Error { code, .. } = frame {
             self.app
                 .metrics
+                .server
                 .errors
                 .with_label_values(&[code.as_str()])
                 .inc();
@@ -113,7 +114,7 @@ impl PlayerSession {
         if self.out.try_send(Outbound::Text(text)).is_err() {
             self.drop_slow_client(ctx);
         } else {
-            self.app.metrics.ws_messages_sent.inc();
+            self.app.metrics.server.ws_messages_sent.inc();
         }
     }
 
@@ -125,6 +126,7 @@ impl PlayerSession {
     fn close_now(&mut self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
         self.app
             .metrics
+            .server
             .ws_closed
             .with_label_values(&[reason])
             .inc();
@@ -154,6 +156,7 @@ impl PlayerSession {
         let label = reason.description.clone().unwrap_or_default();
         self.app
             .metrics
+            .server
             .ws_closed
             .with_label_values(&[&label])
             .inc();
@@ -200,6 +203,7 @@ impl PlayerSession {
             kind_label = "too_large";
             self.app
                 .metrics
+                .server
                 .ws_messages_received
                 .with_label_values(&[kind_label])
                 .inc();
@@ -214,6 +218,7 @@ impl PlayerSession {
             Ok(frame) => {
                 self.app
                     .metrics
+                    .server
                     .ws_messages_received
                     .with_label_values(&[frame.kind()])
                     .inc();
@@ -232,6 +237,7 @@ impl PlayerSession {
             Err(e) => {
                 self.app
                     .metrics
+                    .server
                     .ws_messages_received
                     .with_label_values(&["invalid"])
                     .inc();
@@ -282,7 +288,11 @@ impl PlayerSession {
                     let reply = handler::run(&app, &caller, &link, frame).await;
                     let keep = match &reply {
                         ServerFrame::Error { code, .. } => {
-                            app.metrics.errors.with_label_values(&[code.as_str()]).inc();
+                            app.metrics
+                                .server
+                                .errors
+                                .with_label_values(&[code.as_str()])
+                                .inc();
                             !is_transient(*code)
                         }
                         _ => true,
@@ -292,14 +302,14 @@ impl PlayerSession {
                         && app.shared.is_shared()
                         && !app.shared.record_reply(&caller.player, &req_id, &text)
                     {
-                        app.metrics.reply_log_dropped.inc();
+                        app.metrics.cluster.reply_log_dropped.inc();
                     }
                     app.replies.finish(ticket, text.clone(), keep);
                     text
                 }
             };
             if out.try_send(Outbound::Text(text)).is_ok() {
-                app.metrics.ws_messages_sent.inc();
+                app.metrics.server.ws_messages_sent.inc();
             }
             me.do_send(FrameDone);
         };
@@ -409,11 +419,11 @@ impl Actor for PlayerSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.app.metrics.ws_connections.inc();
+        self.app.metrics.server.ws_connections.inc();
         self.app
             .connected
             .insert(self.presence_key.clone(), self.caller.player.clone());
-        self.app.metrics.ws_connections_opened.inc();
+        self.app.metrics.server.ws_connections_opened.inc();
         // The writer task: the only place that writes to the socket, in queue order.
         if let Some(mut rx) = self.out_rx.take() {
             let mut ws = self.ws.clone();
@@ -464,7 +474,7 @@ impl Actor for PlayerSession {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.app.metrics.ws_connections.dec();
+        self.app.metrics.server.ws_connections.dec();
         self.app.connected.remove(&self.presence_key);
         self.gone.cancel();
         let joined = match self.joined.lock() {

@@ -297,7 +297,8 @@ fn record_contributions(app: &App, pool: Option<&PoolConfig>, seen: &[LevelSeen]
     let Some(pool) = pool else { return };
     for level in seen {
         app.metrics
-            .jackpot_contributions
+            .jackpots
+            .contributions
             .with_label_values(&[&pool.id, &level.level])
             .inc_by(level.contribution_micro as f64 / MICRO_PER_MINOR as f64);
     }
@@ -313,24 +314,28 @@ fn record_spin_metrics(
 ) {
     let m = &app.metrics;
     let id = game.id();
-    m.spins.with_label_values(&[id]).inc();
+    m.play.spins.with_label_values(&[id]).inc();
     if round.free_spin {
-        m.free_spins.with_label_values(&[id]).inc();
+        m.play.free_spins.with_label_values(&[id]).inc();
     }
-    m.bet_minor
+    m.play
+        .bet_minor
         .with_label_values(&[id, currency.code()])
         .inc_by(round.bet_minor.max(0) as u64);
-    m.win_minor
+    m.play
+        .win_minor
         .with_label_values(&[id, currency.code()])
         .inc_by(win_minor.max(0) as u64);
     if win_minor > 0 {
-        m.winning_spins.with_label_values(&[id]).inc();
+        m.play.winning_spins.with_label_values(&[id]).inc();
     }
-    m.spin_seconds
+    m.play
+        .spin_seconds
         .with_label_values(&[id])
         .observe(started.elapsed().as_secs_f64());
     if round.stake_minor > 0 {
-        m.win_multiple
+        m.play
+            .win_multiple
             .with_label_values(&[id])
             .observe(win_minor as f64 / round.stake_minor as f64);
     }

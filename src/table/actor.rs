@@ -286,7 +286,8 @@ impl LiveTable {
             .count();
         self.deps
             .metrics
-            .table_seated
+            .tables
+            .seated
             .with_label_values(&[&self.config.id])
             .set(self.seats.len() as i64);
     }
@@ -350,13 +351,15 @@ impl LiveTable {
             }
         }
         let m = &self.deps.metrics;
-        m.ws_messages_sent
+        m.server
+            .ws_messages_sent
             .inc_by((self.seats.len() - self.remote_seats) as u64);
         let recount = !dropped.is_empty();
         for (session, slow) in dropped {
             self.seats.remove(&session);
             if slow {
-                m.table_slow_clients_dropped
+                m.tables
+                    .slow_clients_dropped
                     .with_label_values(&[&self.config.id])
                     .inc();
             }
@@ -365,7 +368,8 @@ impl LiveTable {
             self.count_seats();
         }
         let m = &self.deps.metrics;
-        m.table_broadcast_seconds
+        m.tables
+            .broadcast_seconds
             .with_label_values(&[&self.config.id])
             .observe(started.elapsed().as_secs_f64());
     }
@@ -379,7 +383,8 @@ impl LiveTable {
             let lateness = self.machine.last_lateness_ms().max(0) as f64 / 1000.0;
             self.deps
                 .metrics
-                .table_phase_lateness_seconds
+                .tables
+                .phase_lateness_seconds
                 .with_label_values(&[&self.config.id])
                 .observe(lateness);
             self.run_step(step, ctx);
@@ -530,7 +535,10 @@ impl LiveTable {
         let result = outcome.to_json();
         let table = self.config.id.clone();
         let m = self.deps.metrics.clone();
-        m.table_rounds.with_label_values(&[&table, "settled"]).inc();
+        m.tables
+            .rounds
+            .with_label_values(&[&table, "settled"])
+            .inc();
         let wallet = self.deps.wallet.clone();
         let table_id = table.clone();
         let fence = self.fence().cloned();
@@ -568,10 +576,10 @@ impl LiveTable {
             let count = results.len();
             for (bet, payout, applied) in results {
                 let kind = bet.bet.kind();
-                m.table_bets_settled
+                m.tables.bets_settled
                     .with_label_values(&[&table, kind])
                     .inc();
-                m.table_returned_minor
+                m.tables.returned_minor
                     .with_label_values(&[&table, kind])
                     .inc_by(payout.returned.minor().max(0) as u64);
                 returned_minor += payout.returned.minor();
@@ -643,8 +651,8 @@ impl LiveTable {
             tracing::warn!(table = %table, round = %round_id, bets = bets.len(), cause, "round void: refunding every bet");
         }
         let m = self.deps.metrics.clone();
-        m.table_rounds.with_label_values(&[&table, "void"]).inc();
-        m.rounds_voided.with_label_values(&[cause]).inc();
+        m.tables.rounds.with_label_values(&[&table, "void"]).inc();
+        m.wallet.rounds_voided.with_label_values(&[cause]).inc();
         let frame = ServerFrame::RoundVoid {
             table: table.clone(),
             round_id: round_id.to_string(),
@@ -749,7 +757,8 @@ impl Actor for LiveTable {
         ctx.set_mailbox_capacity(TABLE_MAILBOX);
         self.deps
             .metrics
-            .table_seated
+            .tables
+            .seated
             .with_label_values(&[&self.config.id])
             .set(0);
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
@@ -874,10 +883,12 @@ impl Handler<Confirm> for LiveTable {
             .confirm(&msg.bet_id, msg.claims)
             .map_err(|_| TableError::TooLate)?;
         let m = &self.deps.metrics;
-        m.table_bets
+        m.tables
+            .bets
             .with_label_values(&[&self.config.id, bet.bet.kind()])
             .inc();
-        m.table_bet_minor
+        m.tables
+            .bet_minor
             .with_label_values(&[&self.config.id, bet.bet.kind()])
             .inc_by(bet.amount.minor().max(0) as u64);
         Ok(())

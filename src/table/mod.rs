@@ -156,7 +156,7 @@ impl TableRegistry {
         let registry = Self::slots(configs, deps, threads, None);
         for slot in registry.tables.values() {
             slot.start_here(&registry.deps, None);
-            let owned = &registry.deps.metrics.table_owned;
+            let owned = &registry.deps.metrics.tables.owned;
             owned.with_label_values(&[&slot.config.id]).set(1);
         }
         registry

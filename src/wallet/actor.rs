@@ -119,7 +119,7 @@ impl WalletActor {
                 }
                 Err(error) => {
                     tracing::error!(shard = act.shard, %error, "wallet batch failed; nothing written");
-                    act.metrics.wallet_batch_failures.inc();
+                    act.metrics.wallet.batch_failures.inc();
                     let failure = WalletFailure::from(&error);
                     for apply in batch {
                         let _ = apply.reply.send(Err(failure.clone()));

@@ -121,7 +121,8 @@ impl WalletPool {
             Err(_) => "failed",
         };
         self.metrics
-            .wallet_movements
+            .wallet
+            .movements
             .with_label_values(&[kind, label])
             .inc();
         result

@@ -124,7 +124,8 @@ fn give_up(
     tracing::warn!(table = %slot.config.id, why, "no longer running this table");
     slot.set_run(Run::Nobody);
     app.metrics()
-        .table_owned
+        .tables
+        .owned
         .with_label_values(&[&slot.config.id])
         .set(0);
     let (done, _wait) = oneshot::channel();
@@ -269,6 +270,7 @@ async fn take_over(
             }) => {
                 if !replayed {
                     app.metrics()
+                        .wallet
                         .rounds_voided
                         .with_label_values(&["owner_lost"])
                         .inc();
@@ -317,9 +319,10 @@ async fn take_over(
     }
     let running = Running { fence, outbox };
     let addr = slot.start_here(app.tables().deps(), Some(running));
-    app.metrics().table_owned.with_label_values(&[&id]).set(1);
+    app.metrics().tables.owned.with_label_values(&[&id]).set(1);
     app.metrics()
-        .table_leases_acquired
+        .tables
+        .leases_acquired
         .with_label_values(&[&id])
         .inc();
     tracing::info!(table = %id, token, "running this table");

@@ -217,7 +217,8 @@ impl TableCluster {
             Err(AskError::Bus(_)) => "unreachable",
         };
         self.metrics
-            .table_asks
+            .tables
+            .asks
             .with_label_values(&[table, kind, outcome])
             .inc();
         result

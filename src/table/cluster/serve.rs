@@ -78,12 +78,13 @@ pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, i
             |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.session_id);
         for seat in slot.local_seats().into_iter().filter(addressed) {
             match seat.pusher.push(frame.clone()) {
-                Ok(()) => app.metrics().ws_messages_sent.inc(),
+                Ok(()) => app.metrics().server.ws_messages_sent.inc(),
                 Err(PushError::Full) => {
                     seat.pusher.kick(actor::TOO_FAR_BEHIND);
                     slot.remove_seat(&seat.pusher.session_id);
                     app.metrics()
-                        .table_slow_clients_dropped
+                        .tables
+                        .slow_clients_dropped
                         .with_label_values(&[&id])
                         .inc();
                 }
