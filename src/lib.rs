@@ -68,8 +68,8 @@
 //! | [`table`] | `LiveTable` actors, seats (`Pusher`) and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
-//! | [`metrics`] | every Prometheus metric, defined once |
-//! | [`app`] | the state a node's handlers share |
+//! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
+//! | [`app`] | the handles a node's sessions share; above `table` (which sees the node only as a `TableHost`) |
 //!
 //! Money rules: amounts are `Decimal` in code and integer minor units in the ledger; every
 //! movement has a unique transaction id and is idempotent; a balance never goes negative; a

@@ -10,6 +10,7 @@
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
+//!  read_sql    every read, once, over SqlTx (rounds, accounts, entries, free spins, audit)
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
 //!  query       every read and out-of-batch write as data (Query, Change), answered once over SqlTx
 //!  sql_ledger  SqlLedger<B>: the one Ledger, generic over a Backend (how to commit, where to read)
@@ -25,6 +26,7 @@ pub mod ledger;
 mod ledger_sql;
 pub mod postgres;
 mod query;
+mod read_sql;
 pub mod recovery;
 mod sql;
 mod sql_ledger;

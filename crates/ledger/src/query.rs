@@ -9,6 +9,7 @@ use super::ledger::{
     ReconcileReport, RoundRecord,
 };
 use super::ledger_sql;
+use super::read_sql;
 use super::sql::SqlTx;
 use crate::ids::{PlayerId, ReqId, RoundId};
 
@@ -55,14 +56,14 @@ pub enum Answer {
 impl Query {
     pub(crate) async fn run<T: SqlTx>(self, tx: &mut T) -> Result<Answer, LedgerError> {
         Ok(match self {
-            Query::Account(p) => Answer::Account(ledger_sql::account(tx, &p).await?),
-            Query::Round(r) => Answer::Round(ledger_sql::fetch_round(tx, &r).await?),
-            Query::RoundByReq(p, r) => Answer::Round(ledger_sql::round_by_req(tx, &p, &r).await?),
-            Query::History(p, limit) => Answer::Rounds(ledger_sql::history(tx, &p, limit).await?),
-            Query::FreeSpins(p) => Answer::FreeSpins(ledger_sql::free_spins(tx, &p).await?),
-            Query::OpenRounds => Answer::Rounds(ledger_sql::open_rounds(tx).await?),
-            Query::Entries(p) => Answer::Entries(ledger_sql::entries(tx, &p).await?),
-            Query::Audit => Answer::Audit(ledger_sql::audit(tx).await?),
+            Query::Account(p) => Answer::Account(read_sql::account(tx, &p).await?),
+            Query::Round(r) => Answer::Round(read_sql::fetch_round(tx, &r).await?),
+            Query::RoundByReq(p, r) => Answer::Round(read_sql::round_by_req(tx, &p, &r).await?),
+            Query::History(p, limit) => Answer::Rounds(read_sql::history(tx, &p, limit).await?),
+            Query::FreeSpins(p) => Answer::FreeSpins(read_sql::free_spins(tx, &p).await?),
+            Query::OpenRounds => Answer::Rounds(read_sql::open_rounds(tx).await?),
+            Query::Entries(p) => Answer::Entries(read_sql::entries(tx, &p).await?),
+            Query::Audit => Answer::Audit(read_sql::audit(tx).await?),
             Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
             Query::JackpotWins(r) => {
                 Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)
