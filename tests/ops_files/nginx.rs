@@ -1,0 +1,99 @@
+//! The shipped nginx config passes `nginx -t` and proxies HTTP and WebSockets to a real node.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::common::*;
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
+    let nginx = require("nginx");
+    let node = Server::start_with(FAST);
+    let upstream = node.base.trim_start_matches("http://").to_string();
+    let port = free_port();
+    let prefix = tempfile::tempdir().unwrap();
+    let conf = prefix.path().join("nginx.conf");
+    std::fs::write(&conf, nginx_conf(&[&upstream; 3], port)).unwrap();
+    let prefix_arg = format!("{}/", prefix.path().display());
+    let (ok, out) = run(Command::new(&nginx)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&prefix_arg));
+    assert!(
+        ok,
+        "nginx -t on deploy/nginx.conf (upstreams on {upstream}):\n{out}"
+    );
+
+    // Run it in the foreground, single process, and play through it.
+    let mut proxy = Command::new(&nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&prefix_arg)
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = None;
+    for _ in 0..100 {
+        if let Ok(reply) = http.get(format!("{base}/health/ready")).send().await {
+            ready = Some(reply.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let result = async {
+        assert_eq!(
+            ready,
+            Some(reqwest::StatusCode::OK),
+            "GET /health/ready through nginx"
+        );
+        let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(metrics.status(), 404, "nginx does not expose /metrics");
+        let session: Value = http
+            .post(format!("{base}/v1/sessions"))
+            .json(&json!({"player_id": "via-nginx", "currency": "EUR"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = session["token"]
+            .as_str()
+            .expect("a session through nginx")
+            .to_string();
+        let (mut ws, response) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/ws?token={token}"))
+                .await
+                .expect("WebSocket upgrade through nginx");
+        assert_eq!(response.status(), 101);
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        use futures_util::SinkExt;
+        let spin = json!({"type": "spin", "req_id": "n1", "game": "classic_sevens", "bet": "0.05"});
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            spin.to_string().into(),
+        ))
+        .await
+        .unwrap();
+        let reply = next_json(&mut ws).await;
+        assert_eq!(reply["type"], "spin_result", "{reply}");
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(60), result).await;
+    let _ = proxy.kill();
+    let out = proxy.wait_with_output().unwrap();
+    outcome.unwrap_or_else(|_| {
+        panic!(
+            "timed out; nginx said:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+}
