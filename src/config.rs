@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::money::{Currency, CurrencyTable, Money};
 use croupier_ledger::sqlite::Durability;
@@ -32,7 +32,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -48,7 +48,7 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -58,7 +58,7 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub secret: String,
@@ -69,7 +69,7 @@ pub struct AuthConfig {
     pub operator_key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerConfig {
     pub path: PathBuf,
@@ -84,7 +84,7 @@ pub struct LedgerConfig {
     pub postgres_max_connections: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RngConfig {
     pub shards: usize,
@@ -93,7 +93,7 @@ pub struct RngConfig {
     pub reseed_interval_seconds: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
     pub max_frame_bytes: usize,
@@ -105,20 +105,20 @@ pub struct SessionConfig {
     pub idle_timeout_seconds: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GamesConfig {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TablesConfig {
     /// Live tables definition file; `""` runs no tables.
     pub file: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// `""`: one node, events in process; else the Redis the nodes share (redis://host:port/db).
@@ -132,21 +132,21 @@ pub struct ClusterConfig {
     pub table_lease_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JackpotsConfig {
     /// Progressive jackpot pools file; `""` runs no jackpots.
     pub file: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub format: LogFormat,
@@ -428,6 +428,17 @@ mod tests {
     fn shipped_default_config_is_valid() {
         let config = Config::parse(DEFAULT, "default.toml").unwrap();
         assert!(config.auth.demo_mode);
+    }
+
+    /// The test harness writes configs by serialising a `Config`: every key must survive the
+    /// round trip, or a test would silently run with the default of a key it set.
+    #[test]
+    fn a_config_written_back_reads_the_same() {
+        let config = Config::parse(DEFAULT, "default.toml").unwrap();
+        let written = toml::to_string(&config).unwrap();
+        let again = Config::parse(&written, "written.toml").unwrap();
+        assert_eq!(format!("{config:?}"), format!("{again:?}"));
+        assert_eq!(written, toml::to_string(&again).unwrap());
     }
 
     fn error_for(from: &str, to: &str) -> String {

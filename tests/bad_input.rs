@@ -14,7 +14,9 @@ fn spin(req: &str, game: &str, bet: Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_clear_errors_and_change_nothing() {
-    let server = Server::start_with(&[("demo_balance = \"1000.00\"", "demo_balance = \"10.00\"")]);
+    let server = NodeConfig::shipped()
+        .with(|c| c.auth.demo_balance = "10.00".into())
+        .start();
     let session = open_session(&server, "bad-bob").await;
     let mut client = Client::connect(&server, &session.token).await;
     let before = client.balance().await;
@@ -214,11 +216,13 @@ async fn expired_tokens_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_is_rate_limited_then_closed_with_a_reason() {
-    let server = Server::start_with(&[
-        ("rate_per_second = 50", "rate_per_second = 5"),
-        ("burst = 100", "burst = 5"),
-        ("flood_close_after = 200", "flood_close_after = 30"),
-    ]);
+    let server = NodeConfig::shipped()
+        .with(|c| {
+            c.session.rate_per_second = 5;
+            c.session.burst = 5;
+            c.session.flood_close_after = 30;
+        })
+        .start();
     let session = open_session(&server, "flood-erin").await;
     let mut client = Client::connect(&server, &session.token).await;
     let before = client.balance().await;

@@ -178,15 +178,12 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let pools_line = jackpots_file(dir.path(), HOT_POOL);
-    let cluster = ClusterLines::new(&url);
-    let mut edits = cluster.edits();
-    edits.extend(FAST);
-    edits.extend([
-        ("file = \"config/tables.toml\"", "file = \"\""),
-        ("file = \"config/jackpots.toml\"", &pools_line),
-    ]);
-    let first = Server::start_with(&edits);
+    let first = NodeConfig::shipped()
+        .cluster(&ClusterLines::new(&url))
+        .fast()
+        .no_tables()
+        .jackpots(HOT_POOL)
+        .start();
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
     let mut nodes = [first, second, third];

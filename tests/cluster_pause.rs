@@ -38,11 +38,12 @@ async fn a_paused_table_node_wakes_up_fenced_and_pays_nothing_twice() {
     let Some(url) = pg_database("clpause").await else {
         return;
     };
-    let cluster = ClusterLines::new(&url);
-    let mut edits = cluster.edits();
-    edits.push(("table_lease_ms = 5000", "table_lease_ms = 2500"));
     // Long betting phase: the bet is still in its round when the node is paused.
-    let a = Server::start_with_tables(&edits, &fast_tables(6));
+    let a = NodeConfig::shipped()
+        .cluster(&ClusterLines::new(&url))
+        .with(|c| c.cluster.table_lease_ms = 2500)
+        .tables(&fast_tables(6))
+        .start();
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
     let name_a = cluster_view(&a).await["node"].as_str().unwrap().to_string();

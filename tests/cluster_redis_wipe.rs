@@ -240,18 +240,15 @@ async fn a_live_table_survives_its_nodes_death_and_a_redis_wipe() {
     };
     let mut redis = OwnRedis::start();
     let dir = tempfile::tempdir().unwrap();
-    let tables = dir.path().join("tables.toml");
-    std::fs::write(&tables, fast_tables(3)).unwrap();
-    let tables_line = format!("file = {:?}", tables.display().to_string());
-    let cluster = ClusterLines::on(&pg, &redis.url());
-    let mut edits = cluster.edits();
-    edits.extend([
-        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
-        ("file = \"config/tables.toml\"", tables_line.as_str()),
-        ("format = \"text\"", "format = \"json\""),
-    ]);
-    edits.extend_from_slice(FAST);
-    let config = config_with(dir.path(), &edits);
+    let config = NodeConfig::shipped()
+        .cluster(&ClusterLines::on(&pg, &redis.url()))
+        .with(|c| {
+            c.cluster.table_lease_ms = 2500;
+            c.log.format = croupier::config::LogFormat::Json;
+        })
+        .fast()
+        .tables(&fast_tables(3))
+        .write(dir.path());
     let logs: Vec<_> = (0..3)
         .map(|i| dir.path().join(format!("n{i}.log")))
         .collect();

@@ -17,15 +17,11 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
         return;
     };
     let cluster = ClusterLines::new(&url);
-    let mut edits = cluster.edits();
-    edits.extend([
-        ("file = \"config/tables.toml\"", "file = \"\""),
-        (
-            "operator_key = \"\"",
-            "operator_key = \"resume-operator-key-0123456789abcdef\"",
-        ),
-    ]);
-    let a = Server::start_with(&edits);
+    let a = NodeConfig::shipped()
+        .cluster(&cluster)
+        .no_tables()
+        .with(|c| c.auth.operator_key = "resume-operator-key-0123456789abcdef".into())
+        .start();
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
 

@@ -164,14 +164,14 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let Some(url) = pg_database("cltables").await else {
         return;
     };
-    let key_line = format!("operator_key = {OPERATOR_KEY:?}");
-    let cluster = ClusterLines::new(&url);
-    let mut edits = cluster.edits();
-    edits.extend([
-        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
-        ("operator_key = \"\"", &key_line),
-    ]);
-    let first = Server::start_with_tables(&edits, &fast_tables(3));
+    let first = NodeConfig::shipped()
+        .cluster(&ClusterLines::new(&url))
+        .with(|c| {
+            c.cluster.table_lease_ms = 2500;
+            c.auth.operator_key = OPERATOR_KEY.into();
+        })
+        .tables(&fast_tables(3))
+        .start();
     let dir = tempfile::tempdir().unwrap();
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));

@@ -14,7 +14,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_play_loses_no_acknowledged_round() {
-    let mut server = Server::start_with(FAST);
+    let mut server = NodeConfig::shipped().fast().start();
     let players = 4;
     let mut sessions = Vec::new();
     for p in 0..players {
@@ -83,7 +83,7 @@ async fn kill_9_mid_play_loses_no_acknowledged_round() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
-    let mut server = Server::start_with(FAST);
+    let mut server = NodeConfig::shipped().fast().start();
     let session = open_session(&server, "void-hank").await;
     server.sigterm();
     // Simulate a crash between stake and settlement: a round opened in the ledger, never settled.
@@ -141,7 +141,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_rounds_and_closes_sockets_with_a_close_frame() {
-    let mut server = Server::start_with(FAST);
+    let mut server = NodeConfig::shipped().fast().start();
     let session = open_session(&server, "term-ivy").await;
     let mut client = Client::connect(&server, &session.token).await;
     for i in 0..5 {

@@ -24,7 +24,7 @@ async fn raw_reply(client: &mut Client) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resent_req_ids_replay_and_never_charge_twice() {
-    let mut server = Server::start_with(FAST);
+    let mut server = NodeConfig::shipped().fast().start();
     let session = open_session(&server, "once-frank").await;
     let mut client = Client::connect(&server, &session.token).await;
     let spin =
@@ -90,7 +90,7 @@ async fn resent_req_ids_replay_and_never_charge_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_frames_replay_too() {
-    let server = Server::start_with(FAST);
+    let server = NodeConfig::shipped().fast().start();
     let session = open_session(&server, "once-gina").await;
     let mut client = Client::connect(&server, &session.token).await;
     let ping = json!({"type": "ping", "req_id": "p"}).to_string();

@@ -102,15 +102,12 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
     let Some(url) = pg_database("haproxy").await else {
         return;
     };
-    let key_line = format!("operator_key = {OPERATOR_KEY:?}");
-    let cluster = ClusterLines::new(&url);
-    let mut edits = cluster.edits();
-    edits.extend(FAST);
-    edits.extend([
-        ("file = \"config/tables.toml\"", "file = \"\""),
-        ("operator_key = \"\"", &key_line),
-    ]);
-    let first = Server::start_with(&edits);
+    let first = NodeConfig::shipped()
+        .cluster(&ClusterLines::new(&url))
+        .fast()
+        .no_tables()
+        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .start();
     let dir = tempfile::tempdir().unwrap();
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
     let third = Server::spawn(&first.config, &dir.path().join("n3"));

@@ -23,11 +23,11 @@ seed = "5.00"
 must_drop_by = "6.00"
 "#;
 
-fn hot_server(dir: &tempfile::TempDir) -> Server {
-    let line = jackpots_file(dir.path(), &format!("{HOT_POOL}{MAJOR_AT_CEILING}"));
-    let mut edits = FAST.to_vec();
-    edits.push(("file = \"config/jackpots.toml\"", &line));
-    Server::start_with(&edits)
+fn hot_server() -> Server {
+    NodeConfig::shipped()
+        .fast()
+        .jackpots(&format!("{HOT_POOL}{MAJOR_AT_CEILING}"))
+        .start()
 }
 
 /// Sends a request and reads until its reply, collecting the pushes seen on the way.
@@ -65,8 +65,7 @@ struct Totals {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_spinners_hammer_a_pool_and_the_money_adds_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = hot_server(&dir);
+    let server = hot_server();
     let players = 8;
     let spins = 150;
     let totals = Arc::new(Mutex::new(Totals::default()));
@@ -177,8 +176,7 @@ async fn concurrent_spinners_hammer_a_pool_and_the_money_adds_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_values_are_pushed_at_most_every_500_ms_and_only_when_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = hot_server(&dir);
+    let server = hot_server();
     let spinner = open_session(&server, "jp-push-spin").await;
     let watcher = open_session(&server, "jp-push-watch").await;
     let mut s = Client::connect(&server, &spinner.token).await;
@@ -227,11 +225,7 @@ async fn pool_values_are_pushed_at_most_every_500_ms_and_only_when_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_network_pool_grows_by_its_exact_shares() {
     // The shipped jackpots.toml, as a player of the default config sees it.
-    let path = repo_root().join("config/jackpots.toml");
-    let line = format!("file = {:?}", path.display().to_string());
-    let mut edits = FAST.to_vec();
-    edits.push(("file = \"config/jackpots.toml\"", &line));
-    let server = Server::start_with(&edits);
+    let server = NodeConfig::shipped().fast().shipped_jackpots().start();
     let before = jackpots(&server).await;
     let levels: Vec<&str> = before
         .iter()
@@ -267,10 +261,7 @@ async fn the_shipped_network_pool_grows_by_its_exact_shares() {
 /// its settlement, in the bettor's `bet_settled`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_bets_feed_and_win_a_pool_and_the_money_adds_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let line = jackpots_file(
-        dir.path(),
-        r#"
+    let pools = r#"
 [[pool]]
 id = "tables"
 currency = "EUR"
@@ -282,11 +273,12 @@ contribution = "0.05"
 seed = "1.00"
 mystery_drop_at = "1.50"
 must_drop_by = "1.50"
-"#,
-    );
-    let mut edits = FAST.to_vec();
-    edits.push(("file = \"config/jackpots.toml\"", &line));
-    let server = Server::start_with_tables(&edits, &fast_tables(3));
+"#;
+    let server = NodeConfig::shipped()
+        .fast()
+        .jackpots(pools)
+        .tables(&fast_tables(3))
+        .start();
     let session = open_session(&server, "jp-table").await;
     let mut c = Client::connect(&server, &session.token).await;
     let mut pushes = Vec::new();

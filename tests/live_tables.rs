@@ -69,7 +69,7 @@ fn roulette_return(kind: &str, numbers: &[i64], stake: i64, pocket: i64) -> i64 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_seated_player_sees_the_same_round_and_is_paid_by_the_rules() {
-    let server = Server::start_with_tables(FAST, &fast_tables(3));
+    let server = NodeConfig::shipped().fast().tables(&fast_tables(3)).start();
     let table = "roulette_1";
     let mut clients = Vec::new();
     for p in 0..3 {
@@ -191,7 +191,7 @@ fn baccarat_return(kind: &str, stake: i64, result: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baccarat_rounds_deal_by_the_rules_and_settle_every_bet_kind() {
-    let server = Server::start_with_tables(FAST, &fast_tables(2));
+    let server = NodeConfig::shipped().fast().tables(&fast_tables(2)).start();
     let table = "baccarat_1";
     let mut c = seated(&server, "bac-0", table).await;
     let mut staked = 0;
@@ -247,7 +247,7 @@ async fn baccarat_rounds_deal_by_the_rules_and_settle_every_bet_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_bet_is_refused_and_changes_nothing() {
-    let server = Server::start_with_tables(FAST, &fast_tables(2));
+    let server = NodeConfig::shipped().fast().tables(&fast_tables(2)).start();
     let table = "roulette_1";
     let mut c = seated(&server, "late-0", table).await;
     let before = balance(&mut c).await;
@@ -262,7 +262,10 @@ async fn a_late_bet_is_refused_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_table_requests_get_clear_errors_and_change_nothing() {
-    let server = Server::start_with_tables(FAST, &fast_tables(30));
+    let server = NodeConfig::shipped()
+        .fast()
+        .tables(&fast_tables(30))
+        .start();
     let table = "roulette_1";
     let session = open_session(&server, "bad-tab").await;
     let mut c = Client::connect(&server, &session.token).await;
@@ -408,7 +411,10 @@ async fn bad_table_requests_get_clear_errors_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_voids_the_round_and_refunds_every_bet_once() {
-    let mut server = Server::start_with_tables(FAST, &fast_tables(30));
+    let mut server = NodeConfig::shipped()
+        .fast()
+        .tables(&fast_tables(30))
+        .start();
     let table = "roulette_1";
     let mut clients = Vec::new();
     for p in 0..2 {
@@ -464,7 +470,10 @@ async fn shutdown_voids_the_round_and_refunds_every_bet_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_betting_phase_is_refunded_at_restart() {
-    let mut server = Server::start_with_tables(FAST, &fast_tables(30));
+    let mut server = NodeConfig::shipped()
+        .fast()
+        .tables(&fast_tables(30))
+        .start();
     let table = "baccarat_1";
     let mut c = seated(&server, "k9-0", table).await;
     for (i, kind) in ["player", "banker", "tie"].into_iter().enumerate() {

@@ -9,7 +9,9 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_round_and_session_ids_but_never_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config_with(dir.path(), &[("format = \"text\"", "format = \"json\"")]);
+    let config = NodeConfig::shipped()
+        .with(|c| c.log.format = croupier::config::LogFormat::Json)
+        .write(dir.path());
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let server = Server::spawn_logged(

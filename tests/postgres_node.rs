@@ -29,18 +29,16 @@ async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("node").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let pools_line = jackpots_file(dir.path(), HOT_POOL);
-    let url_line = format!("postgres_url = {url:?}");
-    let mut edits = FAST.to_vec();
-    edits.extend([
-        ("postgres_url = \"\"", url_line.as_str()),
-        ("stale_round_seconds = 60", "stale_round_seconds = 5"),
+    let mut server = NodeConfig::shipped()
+        .fast()
+        .with(|c| {
+            c.ledger.postgres_url = url.clone();
+            c.ledger.stale_round_seconds = 5;
+        })
         // No live tables: their rounds would raise the stale limit to twice a table round.
-        ("file = \"config/tables.toml\"", "file = \"\""),
-        ("file = \"config/jackpots.toml\"", &pools_line),
-    ]);
-    let mut server = Server::start_with(&edits);
+        .no_tables()
+        .jackpots(HOT_POOL)
+        .start();
     let acked = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for p in 0..4 {

@@ -107,14 +107,14 @@ async fn a_postgres_restart_loses_no_acknowledged_round_and_the_node_recovers() 
         .await
         .unwrap();
     let url = format!("{}/ledger", pg.url());
-    let url_line = format!("postgres_url = {url:?}");
-    let mut edits = FAST.to_vec();
-    edits.extend([
-        ("postgres_url = \"\"", url_line.as_str()),
-        ("stale_round_seconds = 60", "stale_round_seconds = 5"),
-        ("file = \"config/tables.toml\"", "file = \"\""),
-    ]);
-    let server = Server::start_with(&edits);
+    let server = NodeConfig::shipped()
+        .fast()
+        .with(|c| {
+            c.ledger.postgres_url = url.clone();
+            c.ledger.stale_round_seconds = 5;
+        })
+        .no_tables()
+        .start();
     let acked = Arc::new(Mutex::new(Vec::<(String, Value)>::new()));
     let refused = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -47,14 +47,14 @@ async fn redis_restarted_under_play_loses_no_money_and_the_node_recovers_by_itse
         return;
     };
     let mut redis = OwnRedis::start();
-    let pg_line = format!("postgres_url = {pg:?}");
-    let redis_line = format!("redis_url = {:?}", redis.url());
-    let edits = [
-        ("postgres_url = \"\"", pg_line.as_str()),
-        ("redis_url = \"\"", redis_line.as_str()),
-        ("table_lease_ms = 5000", "table_lease_ms = 2500"),
-    ];
-    let server = Server::start_with_tables(&edits, &fast_tables(2));
+    let server = NodeConfig::shipped()
+        .with(|c| {
+            c.ledger.postgres_url = pg.clone();
+            c.cluster.redis_url = redis.url();
+            c.cluster.table_lease_ms = 2500;
+        })
+        .tables(&fast_tables(2))
+        .start();
     for _ in 0..100 {
         if runs_table_here(&server).await {
             break;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spins_move_money_exactly_and_history_recalls_them() {
-    let server = Server::start_with(FAST);
+    let server = NodeConfig::shipped().fast().start();
     let session = open_session(&server, "flow-alice").await;
     assert_eq!(session.balance, "1000.00");
     let mut client = Client::connect(&server, &session.token).await;
@@ -100,7 +100,7 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_players_keep_exact_books() {
-    let server = Server::start_with(FAST);
+    let server = NodeConfig::shipped().fast().start();
     let players = 20;
     let spins = 40;
     let mut tasks = Vec::new();

@@ -10,7 +10,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
     let nginx = require("nginx");
-    let node = Server::start_with(FAST);
+    let node = NodeConfig::shipped().fast().start();
     let upstream = node.base.trim_start_matches("http://").to_string();
     let port = free_port();
     let prefix = tempfile::tempdir().unwrap();

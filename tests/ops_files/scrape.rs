@@ -160,11 +160,7 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
 
     // A node whose ledger holds a round left open by a "crash": the restart voids it. The
     // shipped jackpots are on, so the jackpot metrics are exported.
-    let jackpots = repo("config/jackpots.toml");
-    let jackpots_line = format!("file = {:?}", jackpots.display().to_string());
-    let mut edits = FAST.to_vec();
-    edits.push(("file = \"config/jackpots.toml\"", &jackpots_line));
-    let mut first = Server::start_with(&edits);
+    let mut first = NodeConfig::shipped().fast().shipped_jackpots().start();
     open_session(&first, "ops-void").await;
     first.sigterm();
     leave_a_round_open(&first, "ops-void").await;

@@ -45,7 +45,7 @@ const MIGRATIONS: [&str; 4] = [
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How hard SQLite syncs a commit to disk (`ledger.synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Durability {
     /// fsync on every commit: survives power loss.

@@ -1,0 +1,143 @@
+//! `Client`: a real WebSocket player, and helpers that wait for frames.
+
+use super::*;
+
+/// Server pushes that may interleave with any reply when jackpots are on.
+pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Value,
+}
+
+impl Client {
+    pub async fn connect(server: &Server, token: &str) -> Client {
+        Self::connect_at(&server.base, token).await
+    }
+
+    /// [`Client::connect`] at any base URL (a load balancer in front of nodes).
+    pub async fn connect_at(base: &str, token: &str) -> Client {
+        let url = format!("{}/v1/ws?token={token}", base.replace("http://", "ws://"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket upgrade");
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        Client { ws, welcome }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    /// Sends, reporting a broken connection instead of panicking.
+    pub async fn ws_send(
+        &mut self,
+        frame: Value,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::Text(frame.to_string().into())).await
+    }
+
+    /// The next JSON text frame, or `None` if the connection broke or closed.
+    pub async fn try_recv(&mut self) -> Option<Value> {
+        try_next_json(&mut self.ws).await
+    }
+
+    pub async fn recv(&mut self) -> Value {
+        next_json(&mut self.ws).await
+    }
+
+    /// Sends a frame and returns the next frame that is not a jackpot push (pool updates and
+    /// win announcements arrive at any time when jackpots are on).
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.send(frame).await;
+        loop {
+            let reply = self.recv().await;
+            if !JACKPOT_PUSHES.contains(&reply["type"].as_str().unwrap_or("")) {
+                return reply;
+            }
+        }
+    }
+
+    pub async fn balance(&mut self) -> String {
+        let reply = self
+            .request(json!({"type": "balance", "req_id": format!("bal-{}", uuid_like())}))
+            .await;
+        assert_eq!(reply["type"], "balance", "{reply}");
+        reply["balance"].as_str().unwrap().to_string()
+    }
+}
+
+/// The next JSON text frame, or `None` if the connection broke, closed or stayed silent for
+/// [`REPLY_TIMEOUT`].
+pub async fn try_next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// The next text frame as JSON (pings and pongs skipped), or a panic after [`REPLY_TIMEOUT`].
+pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
+            .await
+            .expect("reply within the timeout")
+            .expect("connection open")
+            .expect("valid websocket message");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("server sends JSON"),
+            Message::Close(frame) => {
+                return json!({"type": "__closed", "frame": format!("{frame:?}")})
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// Betting time a test needs left in a round to place its handful of bets; a `betting_open`
+/// read later than that (the test stalled, frames queued) is skipped for the next round's.
+pub const BETTING_LEFT_NEEDED_MS: i64 = 1_500;
+
+/// Whether `frame` opens betting with at least [`BETTING_LEFT_NEEDED_MS`] still to go.
+pub fn fresh_betting_open(frame: &Value) -> bool {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    frame["type"] == "betting_open"
+        && frame["closes_at"].as_i64().unwrap_or(0) - now_ms >= BETTING_LEFT_NEEDED_MS
+}
+
+/// Frames a test reads while waiting for one kind: live tables push about one frame a second.
+pub const MAX_FRAMES_WAITED: usize = 600;
+
+/// Reads frames until one matches, skipping the others (countdowns, other events).
+pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..MAX_FRAMES_WAITED {
+        let frame = client.recv().await;
+        assert_ne!(frame["type"], "__closed", "closed while waiting for {what}");
+        if pred(&frame) {
+            return frame;
+        }
+    }
+    panic!("no {what} within {MAX_FRAMES_WAITED} frames");
+}
+
+/// Sends a request and waits for the frame answering its `req_id` (pushes skipped).
+pub async fn ask(client: &mut Client, frame: Value) -> Value {
+    let req_id = frame["req_id"].clone();
+    client.send(frame).await;
+    wait_for(client, "the reply", |f| f["req_id"] == req_id).await
+}
