@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use croupier::protocol::ServerFrame;
 use serde_json::json;
 
 /// This test spins as fast as it can; the rate limit has its own test.
@@ -47,11 +48,21 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
         let reply = client
             .request(json!({"type": "spin", "req_id": format!("s{i}"), "game": game, "bet": bet}))
             .await;
-        assert_eq!(reply["type"], "spin_result", "{reply}");
-        assert_eq!(reply["req_id"], format!("s{i}"));
-        let debited = cents(reply["bet"].as_str().unwrap());
-        let won = cents(reply["win"].as_str().unwrap());
-        if reply["free_spin"] == true {
+        let ServerFrame::SpinResult {
+            req_id,
+            bet: debited,
+            win,
+            balance: after,
+            free_spin,
+            outcome,
+            ..
+        } = typed(&reply)
+        else {
+            panic!("a spin_result: {reply}");
+        };
+        assert_eq!(req_id, format!("s{i}"));
+        let (debited, won) = (cents(&debited), cents(&win));
+        if free_spin {
             free_spins_seen += 1;
             assert_eq!(debited, 0, "free spins debit nothing: {reply}");
         } else {
@@ -60,12 +71,7 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
         balance = balance - debited + won;
         total_bet += debited;
         total_win += won;
-        assert_eq!(
-            cents(reply["balance"].as_str().unwrap()),
-            balance,
-            "{reply}"
-        );
-        let outcome = &reply["outcome"];
+        assert_eq!(cents(&after), balance, "{reply}");
         assert_eq!(outcome["grid"].as_array().unwrap().len(), 3);
         assert!(outcome["win_multiple"].is_string());
     }
@@ -76,14 +82,16 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
     let history = client
         .request(json!({"type": "history", "req_id": "h1", "limit": 50}))
         .await;
-    let rounds = history["rounds"].as_array().unwrap();
+    let ServerFrame::History { rounds, .. } = typed(&history) else {
+        panic!("a history: {history}");
+    };
     assert_eq!(rounds.len(), 50);
-    assert_eq!(rounds[0]["status"], "settled");
-    assert!(rounds[0]["outcome"]["grid"].is_array());
-    let ids: Vec<&str> = rounds
-        .iter()
-        .map(|r| r["round_id"].as_str().unwrap())
-        .collect();
+    assert_eq!(rounds[0].status, "settled");
+    assert!(rounds[0]
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o["grid"].is_array()));
+    let ids: Vec<&str> = rounds.iter().map(|r| r.round_id.as_str()).collect();
     let mut sorted = ids.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(ids, sorted, "history is newest first");

@@ -1,5 +1,7 @@
 //! `Client`: a real WebSocket player, and helpers that wait for frames.
 
+use croupier::protocol::ServerFrame;
+
 use super::*;
 
 /// Server pushes that may interleave with any reply when jackpots are on.
@@ -74,6 +76,22 @@ impl Client {
 
 /// The next JSON text frame, or `None` if the connection broke, closed or stayed silent for
 /// [`REPLY_TIMEOUT`].
+/// A frame the server sent, checked against the protocol's own types: every frame a test
+/// receives must parse as a `croupier::protocol::ServerFrame` (which refuses unknown fields),
+/// so the server, `docs/protocol.md` and the types cannot drift apart. Returned as JSON for
+/// the assertions; [`typed`] gives the frame itself.
+pub fn parsed(text: &str) -> Value {
+    if let Err(error) = serde_json::from_str::<ServerFrame>(text) {
+        panic!("the server sent a frame the protocol types do not describe ({error}): {text}");
+    }
+    serde_json::from_str(text).expect("server sends JSON")
+}
+
+/// A received frame as the protocol's type.
+pub fn typed(frame: &Value) -> ServerFrame {
+    serde_json::from_value(frame.clone()).expect("a frame parsed by `parsed`")
+}
+
 pub async fn try_next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Option<Value> {
     loop {
         let message = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
@@ -81,7 +99,7 @@ pub async fn try_next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) 
             .ok()??
             .ok()?;
         match message {
-            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Text(text) => return Some(parsed(&text)),
             Message::Close(_) => return None,
             _ => continue,
         }
@@ -97,7 +115,7 @@ pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> V
             .expect("connection open")
             .expect("valid websocket message");
         match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("server sends JSON"),
+            Message::Text(text) => return parsed(&text),
             Message::Close(frame) => {
                 return json!({"type": "__closed", "frame": format!("{frame:?}")})
             }

@@ -85,3 +85,16 @@ proptest::proptest! {
         let _ = parse_client_frame(&text);
     }
 }
+
+/// The test harness checks every frame the server sends against these types: a field the
+/// types do not describe must fail to parse, or that check could never fail.
+#[test]
+fn server_frames_refuse_fields_the_types_do_not_describe() {
+    let pong = r#"{"type":"pong","req_id":"p1","server_time":5}"#;
+    let parsed: ServerFrame = serde_json::from_str(pong).unwrap();
+    assert_eq!(parsed.to_json(), pong);
+    let extra = r#"{"type":"pong","req_id":"p1","server_time":5,"surprise":1}"#;
+    assert!(serde_json::from_str::<ServerFrame>(extra).is_err());
+    let unknown = r#"{"type":"pong_v2","req_id":"p1"}"#;
+    assert!(serde_json::from_str::<ServerFrame>(unknown).is_err());
+}
