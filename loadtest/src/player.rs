@@ -5,7 +5,7 @@
 use crate::books::{Booked, Books, PlayerAudit};
 use crate::limits;
 use crate::metrics::{Kind, Metrics};
-use crate::protocol::{BalanceFrame, Limits, ServerFrame, SpinFrame, SpinResult};
+use crate::protocol::{self, Limits, ServerFrame, SpinResult};
 use crate::target::{self, Target};
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
@@ -269,7 +269,7 @@ impl Player {
                 Ok(Some(Err(e))) => {
                     return Err(self.connect_failed(format!("welcome: {}", ws_reason(&e))))
                 }
-                Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
+                Ok(Some(Ok(Message::Text(t)))) => match ServerFrame::parse(&t) {
                     Ok(f @ ServerFrame::Welcome { .. }) => break f,
                     _ => {
                         self.metrics().unexpected_frames.fetch_add(1, Relaxed);
@@ -405,7 +405,7 @@ impl Player {
                 Ok(Some(Ok(m))) => m,
             };
             match msg {
-                Message::Text(raw) => match serde_json::from_str::<ServerFrame>(&raw) {
+                Message::Text(raw) => match ServerFrame::parse(&raw) {
                     Ok(frame) if frame.req_id() == Some(req_id) => return Ok(Reply { frame, raw }),
                     Ok(ServerFrame::Reconnect { .. }) => {
                         metrics.reconnect_pushes.fetch_add(1, Relaxed);
@@ -450,15 +450,8 @@ impl Player {
     }
 
     fn spin_text(&self, req_id: &str) -> String {
-        let frame = SpinFrame {
-            kind: "spin",
-            req_id,
-            game: &self.game,
-            bet: self.shared.bet,
-            pad: self.shared.echo.as_ref().map(|p| p.0.as_str()),
-        };
-        // Serializing plain strings and a Decimal cannot fail.
-        serde_json::to_string(&frame).unwrap_or_default()
+        let pad = self.shared.echo.as_ref().map(|p| p.0.as_str());
+        protocol::spin_text(req_id, &self.game, self.shared.bet, pad)
     }
 
     /// The spin loop: until the spin count, the deadline, a stop, or an error that ends it.
@@ -696,11 +689,7 @@ impl Player {
             }
             let req_id = format!("b{}", self.next_seq);
             self.next_seq += 1;
-            let text = serde_json::to_string(&BalanceFrame {
-                kind: "balance",
-                req_id: &req_id,
-            })
-            .unwrap_or_default();
+            let text = protocol::balance_text(&req_id);
             let started = Instant::now();
             match self.exchange(&req_id, &text, false).await {
                 Ok(Reply {

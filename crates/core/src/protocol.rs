@@ -68,13 +68,16 @@ pub const MAX_HISTORY: u32 = 50;
 pub const MAX_BET_NUMBERS: usize = 6;
 
 /// A client frame that passed parsing: every field has a valid shape (values such as the bet
-/// amount are checked against the game and the currency by the session).
-#[derive(Debug, Clone, PartialEq)]
+/// amount are checked against the game and the currency by the session). Serialised, it is
+/// the frame a client sends (the load tester does): [`parse_client_frame`] reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Spin {
         req_id: ReqId,
         game: String,
         /// The bet as sent (a decimal string), `None` when omitted (free spins).
+        #[serde(skip_serializing_if = "Option::is_none")]
         bet: Option<String>,
     },
     Balance {

@@ -98,3 +98,48 @@ fn server_frames_refuse_fields_the_types_do_not_describe() {
     let unknown = r#"{"type":"pong_v2","req_id":"p1"}"#;
     assert!(serde_json::from_str::<ServerFrame>(unknown).is_err());
 }
+
+/// What a client serialises is what the server parses, for every kind of frame.
+#[test]
+fn client_frames_round_trip_through_the_parser() {
+    let r = || ReqId::parse("r-1").unwrap();
+    let frames = [
+        ClientFrame::Spin {
+            req_id: r(),
+            game: "starfall".into(),
+            bet: Some("0.20".into()),
+        },
+        ClientFrame::Spin {
+            req_id: r(),
+            game: "starfall".into(),
+            bet: None,
+        },
+        ClientFrame::Balance { req_id: r() },
+        ClientFrame::Games { req_id: r() },
+        ClientFrame::History {
+            req_id: r(),
+            limit: 7,
+        },
+        ClientFrame::Ping { req_id: r() },
+        ClientFrame::Tables { req_id: r() },
+        ClientFrame::JoinTable {
+            req_id: r(),
+            table: "roulette_1".into(),
+        },
+        ClientFrame::LeaveTable {
+            req_id: r(),
+            table: "roulette_1".into(),
+        },
+        ClientFrame::TableBet {
+            req_id: r(),
+            table: "roulette_1".into(),
+            kind: "split".into(),
+            numbers: vec![17, 20],
+            amount: "1.00".into(),
+        },
+    ];
+    for frame in frames {
+        let text = serde_json::to_string(&frame).unwrap();
+        assert_eq!(parse_client_frame(&text), Ok(frame), "{text}");
+    }
+}
