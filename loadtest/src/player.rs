@@ -1,6 +1,10 @@
 //! One virtual player: its session, its WebSocket, its spin loop (closed or open loop), its
 //! books, and the resend-with-the-same-`req_id` path after a dropped connection (including the
 //! deliberate drops of `--chaos-drop`), then its part of the money audit.
+//!
+//! About 730 lines, on purpose: connecting, the spin loop and resending after a drop share one
+//! player's state (pending spin, books, sequence), and the exactly-once checks are only
+//! readable with the three side by side. The wire format is the core crate's (`protocol`).
 
 use crate::books::{Booked, Books, PlayerAudit};
 use crate::limits;

@@ -1,0 +1,339 @@
+//! Starting and stopping a node: builds its state (ledger, games, tables, jackpots, actor
+//! pools, shared state), recovers what the last run left open, starts the sweepers, the table
+//! cluster and the heartbeat, serves until a signal or a drain, then shuts down gracefully
+//! (stop accepting, finish rounds in flight, flush the ledger, close every socket with a close
+//! frame).
+
+use super::*;
+
+/// This node's heartbeat: its description and its players, from the node state.
+fn start_heartbeat(app: &Arc<App>) {
+    let started_at_ms = crate::clock::now_ms();
+    let node = app.clone();
+    crate::cluster::start_heartbeat(
+        app.shared.clone(),
+        move || {
+            let players: Vec<PlayerId> = node.connected.iter().map(|e| e.value().clone()).collect();
+            let info = crate::cluster::NodeInfo {
+                node: node.node.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                ready: node.is_ready(),
+                players: 0,
+                tables: node.tables.running_here(),
+                started_at_ms,
+                seen_at_ms: crate::clock::now_ms(),
+            };
+            (info, players)
+        },
+        app.metrics.cluster.nodes.clone(),
+        app.shutdown.clone(),
+    );
+}
+
+/// Builds the node's shared state: opens the ledger, loads games, starts actor pools.
+pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
+    let demo = config
+        .demo()
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    std::fs::create_dir_all(&config.server.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.server.data_dir.display()))?;
+    let games = GameCatalog::load(&config.games.dir)?;
+    if games.is_empty() {
+        anyhow::bail!("no games found in {}", config.games.dir.display());
+    }
+    let metrics = Arc::new(Metrics::new());
+    let ledger: Arc<dyn Ledger> = crate::wallet::open_ledger(&config).await?;
+    let ledger_handle = ledger.clone();
+    let wallet = WalletPool::start(
+        Config::per_core(config.ledger.wallet_shards),
+        ledger,
+        metrics.clone(),
+        config.ledger.wallet_queue,
+        config.ledger.batch_max,
+    );
+    let policy = ReseedPolicy {
+        after_draws: config.rng.reseed_after_draws,
+        after: Duration::from_secs(config.rng.reseed_interval_seconds),
+    };
+    let rng = RngPool::start(
+        Config::per_core(config.rng.shards),
+        config.rng.mailbox,
+        policy,
+        metrics.clone(),
+    )?;
+    let tokens = TokenKeys::new(&config.auth.secret, config.auth.token_ttl_seconds);
+    let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
+    let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
+    metrics.init_series(&game_ids, &currency_codes);
+    let table_configs = if config.tables.file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        crate::table::config::load(&config.tables.file, &config.currencies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.tables.file.display()))?
+    };
+    if let Some(clash) = table_configs.iter().find(|t| games.slot(&t.id).is_some()) {
+        // Table bets are ledger rounds whose game is the table id: it must not name a slot.
+        anyhow::bail!("table id {:?} is also a slot game id", clash.id);
+    }
+    let series: Vec<(&str, Vec<&str>)> = table_configs
+        .iter()
+        .map(|t| (t.id.as_str(), t.limits.keys().map(String::as_str).collect()))
+        .collect();
+    metrics.init_table_series(&series);
+    let pool_configs = if config.jackpots.file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        crate::jackpot::config::load(&config.jackpots.file, &config.currencies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.jackpots.file.display()))?
+    };
+    for pool in &pool_configs {
+        for game in &pool.games {
+            let slot = games.slot(game);
+            let table = table_configs.iter().find(|t| &t.id == game);
+            let currency = match (slot, table) {
+                (_, Some(t)) => t.currency.code(),
+                (Some(_), None) => pool.currency.code(),
+                // A node running no tables (one table node in a cluster) still feeds the pool
+                // from its slots; the table ids belong to another node's tables.toml.
+                (None, None) if config.tables.file.as_os_str().is_empty() => {
+                    tracing::info!(pool = %pool.id, game = %game, "not on this node (no tables here)");
+                    continue;
+                }
+                (None, None) => anyhow::bail!(
+                    "jackpots: pool {:?} lists {game:?}, which is neither a slot game nor a table",
+                    pool.id
+                ),
+            };
+            if currency != pool.currency.code() {
+                anyhow::bail!(
+                    "jackpots: pool {:?} is in {}, table {game:?} in {currency}",
+                    pool.id,
+                    pool.currency.code()
+                );
+            }
+        }
+        for level in &pool.levels {
+            if let Some(t) = &level.trigger {
+                let known = games
+                    .slot(&t.game)
+                    .is_some_and(|g| g.symbols().iter().any(|s| s == &t.symbol));
+                if !known {
+                    anyhow::bail!(
+                        "jackpots: pool {:?} level {:?}: trigger symbol {:?} is not a symbol of slot game {:?}",
+                        pool.id, level.name, t.symbol, t.game
+                    );
+                }
+            }
+        }
+    }
+    let node = crate::cluster::node_id(&config.cluster.node_id);
+    let table_ids: Vec<String> = table_configs.iter().map(|t| t.id.clone()).collect();
+    let lease_ttl = Duration::from_millis(config.cluster.table_lease_ms);
+    metrics.init_cluster_series(&table_ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
+        (
+            crate::cluster::Bus::in_process(),
+            Arc::new(crate::cluster::InProcessState::default())
+                as Arc<dyn crate::cluster::SharedState>,
+            None,
+        )
+    } else {
+        let link = crate::cluster::RedisLink::connect(
+            &config.cluster.redis_url,
+            &config.cluster.namespace,
+            metrics.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
+        let channels = crate::table::cluster::channels(&node, &table_ids);
+        // The bus's subscriber task lives as long as the process.
+        let relay = tokio_util::sync::CancellationToken::new();
+        (
+            crate::cluster::Bus::redis(
+                link.clone(),
+                &channels,
+                crate::cluster::Seal::new(&config.auth.secret),
+                relay,
+            ),
+            Arc::new(crate::cluster::RedisState::new(link.clone()))
+                as Arc<dyn crate::cluster::SharedState>,
+            Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
+                as Box<dyn crate::cluster::Leases>),
+        )
+    };
+    let jackpots = Arc::new(Jackpots::new(pool_configs, bus.clone()));
+    ledger_handle.ensure_pools(&jackpots.specs()).await?;
+    let levels: Vec<(&str, &str)> = jackpots
+        .pools()
+        .iter()
+        .flat_map(|p| p.levels.iter().map(|l| (p.id.as_str(), l.name.as_str())))
+        .collect();
+    metrics.init_jackpot_series(&levels);
+    for pool in jackpots.pools() {
+        for level in &pool.levels {
+            if let Some(ceiling) = level.must_drop_by_micro {
+                metrics
+                    .jackpots
+                    .ceiling
+                    .with_label_values(&[&pool.id, &level.name])
+                    .set(ceiling / crate::jackpot::math::MICRO_PER_MINOR);
+            }
+        }
+    }
+    let table_deps = TableDeps {
+        wallet: wallet.clone(),
+        rng: rng.clone(),
+        metrics: metrics.clone(),
+        jackpots: jackpots.clone(),
+    };
+    let tables = match leases {
+        None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
+        Some(leases) => {
+            let seal = crate::cluster::Seal::new(&config.auth.secret);
+            let cluster = crate::table::cluster::TableCluster::new(
+                node.clone(),
+                bus,
+                leases,
+                seal,
+                metrics.clone(),
+            );
+            TableRegistry::clustered(table_configs, table_deps, Config::per_core(0), cluster)
+        }
+    };
+    Ok(Arc::new(App::new(
+        config,
+        demo.balance.currency().clone(),
+        metrics,
+        wallet,
+        rng,
+        games,
+        tables,
+        jackpots,
+        tokens,
+        shared,
+        node,
+    )))
+}
+
+/// Runs the node until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.server.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    let workers = Config::per_core(config.server.workers);
+    let max_connections = config.server.max_connections;
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let app = build_app(config).await?;
+    // Embedded: this node owns every round, void them all. Shared ledger: only the stale ones;
+    // younger rounds may be in flight on other nodes (the sweeper gets the rest later).
+    let shared = !app.config.ledger.postgres_url.is_empty();
+    let older_than = if shared { app.stale_round_ms } else { 0 };
+    let voided = crate::recovery::recover_open_rounds(&app, older_than, "recovery").await?;
+    crate::recovery::start_stale_sweeper(&app);
+    crate::recovery::start_lost_node_sweeper(&app);
+    crate::table::cluster::start(app.clone() as Arc<dyn crate::table::host::TableHost>);
+    start_heartbeat(&app);
+    if voided > 0 {
+        tracing::warn!(
+            voided,
+            "voided and refunded rounds left open by the last run"
+        );
+    }
+    app.jackpots.start_pusher(
+        app.wallet.ledger().clone(),
+        app.metrics.clone(),
+        app.currencies.clone(),
+        app.shutdown.clone(),
+    );
+    let data = web::Data::from(app.clone());
+    let server = actix_web::HttpServer::new(move || {
+        let counted = data.clone();
+        actix_web::App::new()
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service;
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let metrics = counted.metrics.clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    let class = format!("{}xx", response.status().as_u16() / 100);
+                    metrics
+                        .server
+                        .http_requests
+                        .with_label_values(&[&route, &class])
+                        .inc();
+                    Ok(response)
+                }
+            })
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+            .route("/v1/sessions", web::post().to(open_session))
+            .route("/v1/games", web::get().to(list_games))
+            .route("/v1/tables", web::get().to(list_tables))
+            .route("/v1/jackpots", web::get().to(list_jackpots))
+            .route("/v1/cluster", web::get().to(cluster_view))
+            .route("/v1/admin/drain", web::post().to(drain))
+            .route("/v1/admin/players/{player}", web::get().to(player_presence))
+            .route("/v1/ws", web::get().to(websocket))
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(workers)
+    // Nagle off: a push (table event, jackpot update) followed by a reply would otherwise wait
+    // for the client's delayed ACK (40 ms on Linux) before the reply leaves.
+    .tcp_nodelay(true)
+    .max_connections(max_connections)
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs())
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    app.set_ready(true);
+    // Tests and operators read this line to learn the port when listening on port 0.
+    println!("listening on http://{address}");
+    tracing::info!(%address, workers, "croupier serving");
+
+    let server_task = actix_rt::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutting down: closing sessions, finishing rounds in flight");
+    app.set_ready(false);
+    // Live-table rounds cannot finish once players are gone: void and refund them first, while
+    // the seated players are still connected to be told.
+    app.tables.stop_all("shutdown").await;
+    app.shutdown.cancel();
+    app.tasks.close();
+    if tokio::time::timeout(grace, app.tasks.wait()).await.is_err() {
+        tracing::warn!("rounds still in flight after the grace period; recovery will void them");
+    }
+    if let Err(error) = app.shared.forget_node(&app.node).await {
+        tracing::warn!(%error, "node not taken out of the cluster registry; it expires by itself");
+    }
+    app.wallet.flush().await;
+    handle.stop(true).await;
+    let _ = server_task.await;
+    tracing::info!("ledger flushed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
