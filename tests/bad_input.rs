@@ -75,6 +75,12 @@ async fn bad_frames_get_clear_errors_and_change_nothing() {
         (spin("b16", "starfall", json!("NaN")), "bad_amount"),
         (spin("b17", "starfall", json!("")), "bad_amount"),
         (spin("b18", "starfall", json!("one euro")), "bad_amount"),
+        // Only canonical amounts: no padding, no sign, no trailing zeros past the currency.
+        (spin("b18a", "starfall", json!(" 1.00 ")), "bad_amount"),
+        (spin("b18b", "starfall", json!("+1.00")), "bad_amount"),
+        (spin("b18c", "starfall", json!("1.000")), "bad_amount"),
+        (spin("b18d", "starfall", json!("1.")), "bad_amount"),
+        (spin("b18e", "starfall", json!(".5")), "bad_amount"),
         (
             spin("b19", "starfall", json!("99999999999999999999999999")),
             "bad_amount",

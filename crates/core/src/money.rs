@@ -1,11 +1,12 @@
 //! Money: a currency with its scale, and amounts that can only hold values valid in it.
 //!
 //! Amounts are `rust_decimal::Decimal` in code and integer minor units (`i64`) in storage.
-//! They are parsed from decimal strings, never from floats: "1.50" is fine, "1.501" EUR is
-//! rejected, and so is anything negative where a non-negative amount is expected.
+//! They are parsed from canonical decimal strings only, never from floats: digits, an optional
+//! point and at most the currency's decimals. "1.50" and "1.5" are fine; "1.501" and "1.500"
+//! EUR, " 1.00 ", "+1.00", "-0", "1.", ".5" and "1e2" are refused. A `Money` always fits its
+//! minor units in an `i64`: an amount that would not is refused when it is made.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -105,21 +106,48 @@ impl fmt::Display for Currency {
     }
 }
 
-/// A non-negative amount of one currency, always at exactly the currency's scale.
+/// Longest amount text read: more digits than any amount `Money` can hold.
+const MAX_AMOUNT_TEXT: usize = 40;
+
+/// A non-negative amount of one currency, always at exactly the currency's scale, with its
+/// minor units (which always fit in an `i64`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Money {
     amount: Decimal,
+    minor: i64,
     currency: Currency,
 }
 
 impl Money {
     /// Parses a client-supplied decimal string. Accepts zero; use [`Money::parse_positive`] for bets.
+    /// The text must be canonical: ASCII digits, then optionally a point and 1 to `scale`
+    /// digits. Nothing else: no sign, no spaces, no exponent, no digit group separators.
     pub fn parse(text: &str, currency: &Currency) -> Result<Self, MoneyError> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() || trimmed.len() > 40 || trimmed.contains(['e', 'E', '_']) {
-            return Err(MoneyError::NotADecimal);
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (whole, fraction) = match text.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (text, None),
+        };
+        if text.len() > MAX_AMOUNT_TEXT || !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
+            // "-1.00" deserves the clearer answer: it is a number, just not one we take.
+            let negative = text
+                .strip_prefix('-')
+                .is_some_and(|rest| rest.len() < text.len() && Self::parse(rest, currency).is_ok());
+            return Err(if negative {
+                MoneyError::Negative
+            } else {
+                MoneyError::NotADecimal
+            });
         }
-        let amount = Decimal::from_str(trimmed).map_err(|_| MoneyError::NotADecimal)?;
+        let decimals = fraction.map_or(0, str::len);
+        if decimals > currency.scale as usize {
+            return Err(MoneyError::TooManyDecimals {
+                currency: currency.code.clone(),
+                got: decimals as u32,
+                allowed: currency.scale,
+            });
+        }
+        let amount = Decimal::from_str_exact(text).map_err(|_| MoneyError::NotADecimal)?;
         Self::from_decimal(amount, currency)
     }
 
@@ -150,8 +178,11 @@ impl Money {
         amount.rescale(currency.scale);
         // -0 would print as "-0.00"; normalise it away.
         amount.set_sign_positive(true);
+        // At exactly the currency's scale, the mantissa is the count of minor units.
+        let minor = amount.mantissa().to_i64().ok_or(MoneyError::TooLarge)?;
         Ok(Self {
             amount,
+            minor,
             currency: currency.clone(),
         })
     }
@@ -161,6 +192,7 @@ impl Money {
         amount.rescale(currency.scale);
         Self {
             amount,
+            minor: 0,
             currency: currency.clone(),
         }
     }
@@ -193,11 +225,10 @@ impl Money {
         self.amount.is_zero()
     }
 
-    /// Integer minor units, exact by construction (scale is the currency's, amount is bounded).
+    /// Integer minor units: exact, counted when the amount was made (an amount whose minor
+    /// units do not fit in an `i64` cannot exist).
     pub fn minor(&self) -> i64 {
-        // `amount` has exactly `currency.scale` decimals, so its mantissa is the minor count,
-        // and MAX_AMOUNT_MAJOR keeps it inside i64.
-        self.amount.mantissa().to_i64().unwrap_or(i64::MAX)
+        self.minor
     }
 
     pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
@@ -281,8 +312,83 @@ mod tests {
         assert_eq!(Money::parse("1.5", &eur()).unwrap().to_string(), "1.50");
         assert_eq!(Money::parse("1.50", &eur()).unwrap().minor(), 150);
         assert_eq!(Money::parse("0", &eur()).unwrap().to_string(), "0.00");
-        assert_eq!(Money::parse("-0", &eur()).unwrap().to_string(), "0.00");
-        assert_eq!(Money::parse("1.500", &eur()).unwrap().minor(), 150);
+        assert_eq!(Money::parse("007.10", &eur()).unwrap().minor(), 710);
+        let jpy = Currency::new("JPY", 0).unwrap();
+        assert_eq!(Money::parse("300", &jpy).unwrap().minor(), 300);
+    }
+
+    /// Only canonical strings: what a lenient parser let through before is refused now.
+    #[test]
+    fn refuses_every_non_canonical_amount() {
+        let c = eur();
+        for text in [
+            " 1.00",
+            "1.00 ",
+            " 1.00 ",
+            "+1.00",
+            "--1",
+            "- 1",
+            "1.",
+            ".5",
+            "1..0",
+            "1.0.0",
+            "1,00",
+            "1_000",
+            "1e2",
+            "0x10",
+            "١.٠٠",
+            "１.００",
+            "inf",
+            "1.00\n",
+            "\t1",
+        ] {
+            assert_eq!(
+                Money::parse(text, &c),
+                Err(MoneyError::NotADecimal),
+                "{text:?}"
+            );
+        }
+        for negative in ["-0", "-0.00", "-1", "-1.50"] {
+            assert_eq!(
+                Money::parse(negative, &c),
+                Err(MoneyError::Negative),
+                "{negative}"
+            );
+        }
+        assert!(matches!(
+            Money::parse("1.500", &c),
+            Err(MoneyError::TooManyDecimals { got: 3, .. })
+        ));
+        let jpy = Currency::new("JPY", 0).unwrap();
+        assert!(matches!(
+            Money::parse("3.0", &jpy),
+            Err(MoneyError::TooManyDecimals { got: 1, .. })
+        ));
+        assert_eq!(
+            Money::parse(&"1".repeat(41), &c),
+            Err(MoneyError::NotADecimal)
+        );
+    }
+
+    /// An amount whose minor units would not fit in an i64 is refused when made; `minor()`
+    /// never saturates.
+    #[test]
+    fn minor_units_that_do_not_fit_are_an_error() {
+        let fine = Currency::new("SAT", 8).unwrap();
+        assert_eq!(
+            Money::parse("999999999999.99999999", &fine),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            Money::from_decimal(Decimal::from(MAX_AMOUNT_MAJOR - 1), &fine),
+            Err(MoneyError::TooLarge)
+        );
+        let most = Money::parse("92233720368.54775807", &fine).unwrap();
+        assert_eq!(most.minor(), i64::MAX);
+        assert_eq!(
+            most.checked_add(&Money::from_minor(1, &fine).unwrap()),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]
@@ -345,11 +451,22 @@ mod tests {
         #[test]
         fn parse_never_accepts_over_scale(whole in 0u32..100000, frac in 0u32..1000) {
             let text = format!("{whole}.{frac:03}");
-            let parsed = Money::parse(&text, &eur());
-            if frac % 10 == 0 {
-                prop_assert!(parsed.is_ok());
-            } else {
-                prop_assert!(parsed.is_err());
+            let too_many = matches!(
+                Money::parse(&text, &eur()),
+                Err(MoneyError::TooManyDecimals { .. })
+            );
+            prop_assert!(too_many, "{}", text);
+            let two = format!("{whole}.{:02}", frac % 100);
+            prop_assert_eq!(Money::parse(&two, &eur()).unwrap().to_string(), two);
+        }
+
+        /// Any text at all: the parser answers, never panics, and what it accepts prints back
+        /// as the same amount.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,48}") {
+            if let Ok(m) = Money::parse(&text, &eur()) {
+                prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+                prop_assert_eq!(Money::parse(&m.to_string(), &eur()).unwrap(), m);
             }
         }
     }
