@@ -127,6 +127,12 @@ async fn bad_frames_get_clear_errors_and_change_nothing() {
         assert_eq!(reply["type"], "error", "frame {frame} got {reply}");
         assert_eq!(reply["code"], *expected, "frame {frame} got {reply}");
         assert!(!reply["message"].as_str().unwrap().is_empty());
+        if *expected == "frame_too_large" {
+            assert_eq!(
+                reply["req_id"], "big",
+                "a refused frame's reply names it: {reply}"
+            );
+        }
     }
     client
         .ws
@@ -243,7 +249,15 @@ async fn a_flood_is_rate_limited_then_closed_with_a_reason() {
     let close = loop {
         let reply = client.recv().await;
         match reply["type"].as_str().unwrap() {
-            "error" if reply["code"] == "rate_limited" => rate_limited += 1,
+            "error" if reply["code"] == "rate_limited" => {
+                // The client waiting for that spin's reply gets this one.
+                let req_id = reply["req_id"].as_str().unwrap_or_default();
+                assert!(
+                    req_id.starts_with('f'),
+                    "rate_limited names its frame: {reply}"
+                );
+                rate_limited += 1;
+            }
             "spin_result" => results += 1,
             "__closed" => break reply["frame"].as_str().unwrap().to_string(),
             _ => panic!("unexpected {reply}"),

@@ -19,7 +19,8 @@ use super::error::{is_transient, Caller};
 use super::handler;
 use crate::app::App;
 use crate::protocol::{
-    parse_client_frame, ClientFrame, ErrorCode, FreeSpinsView, LimitsView, ServerFrame,
+    parse_client_frame, sniff_req_id, ClientFrame, ErrorCode, FreeSpinsView, LimitsView,
+    ServerFrame,
 };
 use crate::reply_cache::{Claim, ReplyCache};
 use crate::table::seat::{Kick, Outbound, Pusher};
@@ -192,8 +193,9 @@ impl PlayerSession {
                 self.close_now(CloseCode::Policy, "rate limit exceeded", ctx);
                 return;
             }
+            let req = sniff_req_id(text).map(|r| r.to_string());
             let frame =
-                ServerFrame::error(None, ErrorCode::RateLimited, "too many frames; slow down");
+                ServerFrame::error(req, ErrorCode::RateLimited, "too many frames; slow down");
             self.send(&frame, ctx);
             return;
         }
@@ -208,8 +210,9 @@ impl PlayerSession {
                 .with_label_values(&[kind_label])
                 .inc();
             let message = format!("frame of {} bytes exceeds the limit of {max}", text.len());
+            let req = sniff_req_id(text).map(|r| r.to_string());
             self.send(
-                &ServerFrame::error(None, ErrorCode::FrameTooLarge, message),
+                &ServerFrame::error(req, ErrorCode::FrameTooLarge, message),
                 ctx,
             );
             return;

@@ -161,6 +161,46 @@ fn frame_error(req_id: Option<&ReqId>, code: ErrorCode, message: impl Into<Strin
     }
 }
 
+/// Bytes at the start of a frame refused before parsing (rate limited, too large) that are
+/// searched for its `req_id`: bounds what a refused frame costs the node.
+pub const REQ_ID_SNIFF_BYTES: usize = 512;
+
+/// The `req_id` of a frame that will not be parsed (it was rate limited, or is too large), if
+/// `"req_id":"<valid id>"` appears within its first [`REQ_ID_SNIFF_BYTES`] bytes: so the
+/// client waiting for that reply gets its error instead of hanging. A cheap scan, not a parse;
+/// the id must still be a valid `ReqId`.
+pub fn sniff_req_id(text: &str) -> Option<ReqId> {
+    const KEY: &[u8] = b"\"req_id\"";
+    let head = &text.as_bytes()[..text.len().min(REQ_ID_SNIFF_BYTES)];
+    let mut from = 0;
+    while let Some(at) = head[from..].windows(KEY.len()).position(|w| w == KEY) {
+        let start = from + at;
+        from = start + KEY.len();
+        if start > 0 && head[start - 1] == b'\\' {
+            continue; // inside another string, escaped
+        }
+        let rest = &head[from..];
+        let skip_ws = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(bytes.len())
+        };
+        let rest = &rest[skip_ws(rest)..];
+        let Some(rest) = rest.strip_prefix(b":") else {
+            continue;
+        };
+        let rest = &rest[skip_ws(rest)..];
+        let Some(rest) = rest.strip_prefix(b"\"") else {
+            return None;
+        };
+        let end = rest.iter().position(|&b| b == b'"')?;
+        let id = std::str::from_utf8(&rest[..end]).ok()?;
+        return ReqId::parse(id).ok();
+    }
+    None
+}
+
 /// Fields each frame type allows; anything else is refused so typos do not pass silently.
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {

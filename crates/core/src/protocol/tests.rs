@@ -143,3 +143,42 @@ fn client_frames_round_trip_through_the_parser() {
         assert_eq!(parse_client_frame(&text), Ok(frame), "{text}");
     }
 }
+
+/// A refused frame's req_id is found cheaply where it can be, and never invented.
+#[test]
+fn the_req_id_of_a_refused_frame_is_sniffed_not_parsed() {
+    let id = |text: &str| sniff_req_id(text).map(|r| r.to_string());
+    assert_eq!(
+        id(r#"{"type":"spin","req_id":"s-1","game":"g"}"#),
+        Some("s-1".into())
+    );
+    assert_eq!(
+        id(r#"{ "req_id" :  "a.b:c" , "type":"ping"}"#),
+        Some("a.b:c".into())
+    );
+    assert_eq!(
+        id(&format!(
+            r#"{{"req_id":"big","pad":"{}"}}"#,
+            "x".repeat(70_000)
+        )),
+        Some("big".into())
+    );
+    // Inside another string, escaped: not the frame's key; the real one after it counts.
+    assert_eq!(
+        id(r#"{"game":"\"req_id\":\"no\"","req_id":"yes"}"#),
+        Some("yes".into())
+    );
+    // Not a valid id, not a string, absent, or past the sniffed head: none.
+    assert_eq!(id(r#"{"req_id":"semi;colon"}"#), None);
+    assert_eq!(id(r#"{"req_id":12}"#), None);
+    assert_eq!(id(r#"{"type":"ping"}"#), None);
+    assert_eq!(
+        id(&format!(
+            r#"{{"pad":"{}","req_id":"late"}}"#,
+            "x".repeat(REQ_ID_SNIFF_BYTES)
+        )),
+        None
+    );
+    assert_eq!(id("not json at all \"req_id\""), None);
+    assert_eq!(id(""), None);
+}
