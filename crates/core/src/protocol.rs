@@ -191,9 +191,7 @@ pub fn sniff_req_id(text: &str) -> Option<ReqId> {
             continue;
         };
         let rest = &rest[skip_ws(rest)..];
-        let Some(rest) = rest.strip_prefix(b"\"") else {
-            return None;
-        };
+        let rest = rest.strip_prefix(b"\"")?;
         let end = rest.iter().position(|&b| b == b'"')?;
         let id = std::str::from_utf8(&rest[..end]).ok()?;
         return ReqId::parse(id).ok();
