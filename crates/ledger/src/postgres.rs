@@ -117,14 +117,14 @@ async fn migrate(pool: &PgPool) -> Result<(), LedgerError> {
 
 #[async_trait]
 impl Backend for Postgres {
-    async fn commit(&self, batch: Vec<Movement>) -> BatchResult {
+    async fn commit(&self, batch: &[Movement]) -> BatchResult {
         let at = now_ms();
         let mut tx = self.pool.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         {
             let mut pg = PgTx(&mut tx);
             let mut jackpots = JackpotBatch::default();
-            for movement in &batch {
+            for movement in batch {
                 results.push(ledger_sql::apply(&mut pg, movement, at, &mut jackpots).await?);
             }
             jackpots.flush(&mut pg, at).await?;

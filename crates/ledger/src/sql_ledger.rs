@@ -21,7 +21,8 @@ pub type BatchResult = Result<Vec<Result<Applied, MovementError>>, LedgerError>;
 pub trait Backend: Send + Sync + 'static {
     /// Applies the movements in order in ONE transaction (`ledger_sql::apply` each, then the
     /// jackpot contributions folded once).
-    async fn commit(&self, batch: Vec<Movement>) -> BatchResult;
+    /// The batch is borrowed: a back end that must own it (SQLite's writer thread) copies it.
+    async fn commit(&self, batch: &[Movement]) -> BatchResult;
     /// Runs a read on a read connection.
     async fn read(&self, query: Query) -> Result<Answer, LedgerError>;
     /// Runs a write in a transaction of its own.
@@ -72,7 +73,7 @@ impl<B: Backend> Ledger for SqlLedger<B> {
             player: player.clone(),
             currency: currency.to_string(),
         };
-        match self.backend.commit(vec![movement]).await?.pop() {
+        match self.backend.commit(&[movement]).await?.pop() {
             Some(Ok(Applied::AccountReady(account))) => Ok(account),
             other => Err(LedgerError::Invariant(format!(
                 "ensure_account answered {other:?}"
@@ -85,7 +86,7 @@ impl<B: Backend> Ledger for SqlLedger<B> {
     }
 
     async fn commit_batch(&self, batch: &[Movement]) -> BatchResult {
-        let results = self.backend.commit(batch.to_vec()).await?;
+        let results = self.backend.commit(batch).await?;
         if results.len() != batch.len() {
             return Err(LedgerError::Invariant(format!(
                 "a batch of {} movements answered {} results",

@@ -212,10 +212,13 @@ fn commit_group(
 
 #[async_trait]
 impl Backend for Sqlite {
-    async fn commit(&self, batch: Vec<Movement>) -> BatchResult {
+    async fn commit(&self, batch: &[Movement]) -> BatchResult {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(WriteJob { batch, reply })
+            .send(WriteJob {
+                batch: batch.to_vec(),
+                reply,
+            })
             .await
             .map_err(|_| LedgerError::WriterStopped)?;
         answer.await.map_err(|_| LedgerError::WriterStopped)?
