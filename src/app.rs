@@ -20,6 +20,18 @@ use crate::rng::RngPool;
 use crate::table::TableRegistry;
 use crate::wallet::WalletPool;
 
+/// One WebSocket connection on this node, as the node's session watcher sees it.
+#[derive(Clone)]
+pub struct Connected {
+    pub player: PlayerId,
+    /// The session its token names.
+    pub session_id: Arc<str>,
+    /// When its token expires (Unix seconds): the connection is closed then.
+    pub expires_at: u64,
+    /// Closes the connection with a reason.
+    pub kick: actix::Recipient<crate::table::seat::Kick>,
+}
+
 /// How long a cached reply is kept for resends: longer than any sane client retry loop.
 pub const REPLY_CACHE_TTL: Duration = Duration::from_secs(3600);
 
@@ -51,10 +63,12 @@ pub struct App {
     pub stale_round_ms: i64,
     /// Sessions, the shared reply log, presence: in process, or Redis in a cluster.
     pub shared: Arc<dyn crate::cluster::SharedState>,
+    /// The cluster's pub/sub (in process for one node): session control rides here.
+    pub bus: crate::cluster::Bus,
     /// This node's name in the cluster.
     pub node: Arc<str>,
-    /// This node's connected players, by session id (presence; bounded by connections).
-    pub connected: dashmap::DashMap<Arc<str>, PlayerId>,
+    /// This node's connections, by connection key (presence, kicks; bounded by connections).
+    pub connected: dashmap::DashMap<Arc<str>, Connected>,
     ready: AtomicBool,
 }
 
@@ -71,6 +85,7 @@ impl App {
         jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
         shared: Arc<dyn crate::cluster::SharedState>,
+        bus: crate::cluster::Bus,
         node: Arc<str>,
     ) -> Self {
         let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
@@ -103,6 +118,7 @@ impl App {
             free_spin_hints: dashmap::DashSet::new(),
             stale_round_ms,
             shared,
+            bus,
             node,
             connected: dashmap::DashMap::new(),
             ready: AtomicBool::new(false),

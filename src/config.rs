@@ -10,12 +10,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{Currency, CurrencyTable, Money};
+use crate::secrets::{check_strength, SecretError};
 use croupier_ledger::sqlite::Durability;
-
-/// The development secret shipped in `config/default.toml`; refused outside demo mode.
-pub const DEV_SECRET: &str = "dev-only-secret-change-me-in-production-0123456789";
-/// HMAC keys shorter than this are refused: HS256 wants at least 256 bits of key.
-pub const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,9 +57,15 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    /// `""`: a single node generates one into its data directory (`secrets.rs`).
     pub secret: String,
+    /// Secrets used before the current one: their tokens and seals are still accepted (a
+    /// rotation), nothing new is signed with them.
+    pub previous_secrets: Vec<String>,
     pub token_ttl_seconds: u64,
     pub demo_mode: bool,
+    /// Demo mode on a PostgreSQL ledger (shared with real money) only when this is true.
+    pub demo_on_shared_ledger: bool,
     pub demo_balance: String,
     pub demo_currency: String,
     pub operator_key: String,
@@ -162,16 +164,25 @@ pub struct Demo {
 }
 
 impl Config {
+    /// Reads a config file: every key typed and known, the values not yet checked. The caller
+    /// applies the command-line and environment overrides, then calls [`Config::validate`]
+    /// once, so a value given only in the environment (`CROUPIER_AUTH_SECRET`) is enough.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let config = Self::parse(&text, &path.display().to_string())?;
+        Self::read(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates a config text (no overrides).
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config = Self::read(text, origin)?;
+        config.validate(origin)?;
         Ok(config)
     }
 
-    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    fn read(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let deserializer = toml::Deserializer::new(text);
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
@@ -186,7 +197,6 @@ impl Config {
                 message,
             }
         })?;
-        config.validate(origin)?;
         Ok(config)
     }
 
@@ -224,28 +234,8 @@ impl Config {
             "auth.token_ttl_seconds",
             self.auth.token_ttl_seconds,
             60,
-            30 * 86_400,
+            crate::cluster::MAX_TOKEN_SECONDS,
         )?;
-        if self.auth.secret.len() < MIN_SECRET_LEN {
-            return Err(fail(
-                "auth.secret",
-                format!("must be at least {MIN_SECRET_LEN} characters"),
-            ));
-        }
-        if !self.auth.demo_mode && self.auth.secret == DEV_SECRET {
-            return Err(fail(
-                "auth.secret",
-                "the shipped development secret is only allowed with auth.demo_mode = true; \
-                 set CROUPIER_AUTH_SECRET"
-                    .into(),
-            ));
-        }
-        if !self.auth.demo_mode && self.auth.operator_key.len() < MIN_SECRET_LEN {
-            return Err(fail(
-                "auth.operator_key",
-                format!("must be at least {MIN_SECRET_LEN} characters when demo_mode is off"),
-            ));
-        }
         if self.currencies.0.is_empty() {
             return Err(fail(
                 "currencies",
@@ -325,6 +315,19 @@ impl Config {
                 "must be empty (embedded SQLite) or a postgres:// URL".into(),
             ));
         }
+        self.validate_secrets()
+            .map_err(|e| fail(e.key(), e.to_string()))?;
+        if self.auth.demo_mode
+            && !self.ledger.postgres_url.is_empty()
+            && !self.auth.demo_on_shared_ledger
+        {
+            return Err(fail(
+                "auth.demo_mode",
+                "demo mode on a PostgreSQL ledger (shared with real money) needs \
+                 auth.demo_on_shared_ledger = true"
+                    .into(),
+            ));
+        }
         range("rng.shards", self.rng.shards as u64, 0, 256)?;
         range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
         range(
@@ -386,6 +389,44 @@ impl Config {
                 "log.level",
                 format!("not a log filter: {:?}", self.log.level),
             ));
+        }
+        Ok(())
+    }
+
+    /// The secrets: strong enough, one per purpose, and present where a node cannot make its
+    /// own (every node of a cluster must share `auth.secret`).
+    fn validate_secrets(&self) -> Result<(), SecretError> {
+        let auth = &self.auth;
+        if auth.secret.is_empty() {
+            if !self.cluster.redis_url.is_empty() {
+                return Err(SecretError::Missing {
+                    key: "auth.secret",
+                    why: "the nodes of a cluster must share one (set CROUPIER_AUTH_SECRET)",
+                });
+            }
+        } else {
+            check_strength("auth.secret", &auth.secret)?;
+        }
+        for previous in &auth.previous_secrets {
+            check_strength("auth.previous_secrets", previous)?;
+        }
+        if auth.operator_key.is_empty() {
+            if !auth.demo_mode {
+                return Err(SecretError::Missing {
+                    key: "auth.operator_key",
+                    why: "without demo mode only the operator opens sessions \
+                          (set CROUPIER_OPERATOR_KEY)",
+                });
+            }
+        } else {
+            check_strength("auth.operator_key", &auth.operator_key)?;
+            if auth.operator_key == auth.secret
+                || auth.previous_secrets.contains(&auth.operator_key)
+            {
+                return Err(SecretError::Reused {
+                    key: "auth.operator_key",
+                });
+            }
         }
         Ok(())
     }
@@ -472,7 +513,88 @@ mod tests {
         let e = error_for("synchronous = \"full\"", "synchronous = \"sometimes\"");
         assert!(e.contains("ledger.synchronous"), "{e}");
         let e = error_for("demo_mode = true", "demo_mode = false");
-        assert!(e.contains("auth.secret"), "{e}");
+        assert!(e.contains("auth.operator_key"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_checked_with_the_key_named() {
+        let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        for (from, to, key, says) in [
+            (
+                "secret = \"\"",
+                "secret = \"short\"",
+                "auth.secret",
+                "at least 32",
+            ),
+            (
+                "secret = \"\"",
+                "secret = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+                "auth.secret",
+                "predictable",
+            ),
+            (
+                "operator_key = \"\"",
+                "operator_key = \"0123456789012345678901234567890123456789\"",
+                "auth.operator_key",
+                "predictable",
+            ),
+            (
+                "redis_url = \"\"",
+                "redis_url = \"redis://127.0.0.1:6379/0\"",
+                "auth.secret",
+                "cluster",
+            ),
+            (
+                "postgres_url = \"\"",
+                "postgres_url = \"postgres://db/croupier\"",
+                "auth.demo_mode",
+                "demo_on_shared_ledger",
+            ),
+        ] {
+            let e = error_for(from, to);
+            assert!(e.contains(key) && e.contains(says), "{to}: {e}");
+        }
+        // The operator key may not be the secret.
+        let text = DEFAULT
+            .replacen("secret = \"\"", &format!("secret = \"{strong}\""), 1)
+            .replacen(
+                "operator_key = \"\"",
+                &format!("operator_key = \"{strong}\""),
+                1,
+            );
+        let e = Config::parse(&text, "default.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("auth.operator_key") && e.contains("differ"),
+            "{e}"
+        );
+        // Demo mode off with an operator key and a generated secret is a valid single node.
+        let text = DEFAULT
+            .replacen("demo_mode = true", "demo_mode = false", 1)
+            .replacen(
+                "operator_key = \"\"",
+                &format!("operator_key = \"{strong}\""),
+                1,
+            );
+        Config::parse(&text, "default.toml").unwrap();
+    }
+
+    /// A config file that leaves the secrets to the environment is not refused before the
+    /// environment is applied: `load` only reads, the caller validates once.
+    #[test]
+    fn load_leaves_validation_to_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            DEFAULT.replacen("demo_mode = true", "demo_mode = false", 1),
+        )
+        .unwrap();
+        let mut config = Config::load(&path).unwrap();
+        assert!(config.validate("file").is_err(), "no operator key yet");
+        config.auth.operator_key = "Correct-Horse-Battery-Staple-42-Zebra".into();
+        config.validate("file + environment").unwrap();
     }
 
     #[test]

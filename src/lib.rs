@@ -59,7 +59,8 @@
 //! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid (core) |
 //! | [`clock`] | the one wall clock (core) |
 //! | [`server`] | HTTP routes, WebSocket upgrade, start-up and shutdown |
-//! | [`auth`] | session tokens: signing and checking |
+//! | [`auth`] | session tokens: signing and checking (issuer, audience, lifetime, key id) |
+//! | [`secrets`] | `auth.secret` (configured or generated), strength checks, one derived key per purpose |
 //! | [`reply_cache`] | the exactly-once reply cache shared by a player's connections on a node |
 //! | [`session`] | `PlayerSession` actors, frame handling (slots and table frames) |
 //! | [`rng`] | `RngActor` shards; the ChaCha20 generator and unbiased sampling are the core's |
@@ -87,6 +88,7 @@ pub mod metrics;
 pub mod recovery;
 pub mod reply_cache;
 pub mod rng;
+pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod table;

@@ -99,13 +99,25 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     if let Ok(node) = std::env::var("CROUPIER_NODE_ID") {
         config.cluster.node_id = node;
     }
+    if let Ok(allow) = std::env::var("CROUPIER_DEMO_ON_SHARED_LEDGER") {
+        config.auth.demo_on_shared_ledger = match allow.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                anyhow::bail!("CROUPIER_DEMO_ON_SHARED_LEDGER must be true or false, got {allow:?}")
+            }
+        };
+    }
     if let Some(dir) = data_dir {
         config.server.data_dir = dir;
     }
-    config.validate(
-        "the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / CROUPIER_POSTGRES_URL / \
-         CROUPIER_REDIS_URL / CROUPIER_NODE_ID)",
-    )?;
+    // Checked once, after every override: a value given only in the environment is enough.
+    config.validate(&format!(
+        "{} with the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / \
+         CROUPIER_POSTGRES_URL / CROUPIER_REDIS_URL / CROUPIER_NODE_ID / \
+         CROUPIER_DEMO_ON_SHARED_LEDGER)",
+        path.display()
+    ))?;
     Ok(config)
 }
 

@@ -36,7 +36,11 @@ async fn connect(lb: &str, token: &str) -> Option<Client> {
             break serde_json::from_str::<Value>(&text).ok()?;
         }
     };
-    (welcome["type"] == "welcome").then_some(Client { ws, welcome })
+    (welcome["type"] == "welcome").then_some(Client {
+        ws,
+        welcome,
+        token: token.to_string(),
+    })
 }
 
 /// The next frame that is not a jackpot push, or `None` if the connection is gone.

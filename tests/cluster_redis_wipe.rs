@@ -83,7 +83,11 @@ async fn sit(url: &str, name: &str, joins: &mut usize, shared: &Shared) -> Clien
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
-        let mut client = Client { ws, welcome };
+        let mut client = Client {
+            ws,
+            welcome,
+            token: String::new(),
+        };
         loop {
             *joins += 1;
             let req = format!("join-{name}-{joins}");
@@ -287,8 +291,8 @@ async fn a_live_table_survives_its_nodes_death_and_a_redis_wipe() {
     let mut seated_deposits = 0;
     for (i, node) in nodes.iter().enumerate() {
         for k in 0..SEATED_PER_NODE {
-            let name = format!("wipe-{run}-t{i}{k}");
-            let session = open_session_at(&lb, &name).await;
+            let session = open_session_at(&lb, &format!("wipe-{run}-t{i}{k}")).await;
+            let name = session.player.clone();
             seated_deposits += cents(&session.balance);
             let shared = Shared::default();
             let task = tokio::spawn(seated(

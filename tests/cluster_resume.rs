@@ -25,8 +25,8 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
 
-    let player = format!("resume-{}", uuid_like());
-    let session = open_session(&a, &player).await;
+    let session = open_session(&a, "resume").await;
+    let player = session.player.clone();
     let mut on_a = Client::connect(&a, &session.token).await;
     let spin = json!({"type": "spin", "req_id": "s1", "game": "classic_sevens", "bet": "1.00"});
     let first_spin = on_a.request(spin.clone()).await;

@@ -189,8 +189,8 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let run = uuid_like();
     let mut players = Vec::new();
     for k in 0..3 * PLAYERS_PER_NODE {
-        let name = format!("ct-{run}-{k}");
-        let session = open_session_at(&lb, &name).await;
+        let session = open_session_at(&lb, &format!("ct-{run}-{k}")).await;
+        let name = session.player.clone();
         let mut client = Client::connect_at(&lb, &session.token).await;
         join(&mut client, &name).await;
         players.push(Player {

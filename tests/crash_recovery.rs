@@ -89,7 +89,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
     // Simulate a crash between stake and settlement: a round opened in the ledger, never settled.
     let db = server.data_dir.join("croupier.db");
     let ledger = SqliteLedger::open(&db, Durability::Full).await.unwrap();
-    let player = PlayerId::parse("void-hank").unwrap();
+    let player = PlayerId::parse(&session.player).unwrap();
     let round_id = RoundId::new_v7();
     let opened = ledger
         .commit_batch(&[Movement::OpenRound {
@@ -182,7 +182,7 @@ async fn sigterm_finishes_rounds_and_closes_sockets_with_a_close_frame() {
     assert_eq!(report.open_rounds, 0);
     assert!(report.mismatches.is_empty());
     let rounds = ledger
-        .history(&PlayerId::parse("term-ivy").unwrap(), 50)
+        .history(&PlayerId::parse(&session.player).unwrap(), 50)
         .await
         .unwrap();
     assert_eq!(

@@ -74,7 +74,7 @@ async fn concurrent_spinners_hammer_a_pool_and_the_money_adds_up() {
         let session = open_session(&server, &format!("jp-{p}")).await;
         let mut client = Client::connect(&server, &session.token).await;
         let totals = totals.clone();
-        let me = format!("jp-{p}");
+        let me = session.player.clone();
         tasks.push(tokio::spawn(async move {
             let mut pushes = Vec::new();
             let (mut staked, mut credited) = (0i64, 0i64);

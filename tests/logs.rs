@@ -45,6 +45,6 @@ async fn json_logs_carry_round_and_session_ids_but_never_tokens() {
     let span = &settled[0]["span"];
     assert_eq!(span["round"], round_id.as_str());
     assert_eq!(span["req_id"], "log-1");
-    assert_eq!(span["player"], "log-lena");
+    assert_eq!(span["player"], session.player.as_str());
     assert!(span["session"].as_str().is_some_and(|s| !s.is_empty()));
 }

@@ -33,6 +33,7 @@ async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
         .fast()
         .with(|c| {
             c.ledger.postgres_url = url.clone();
+            c.auth.demo_on_shared_ledger = true;
             c.ledger.stale_round_seconds = 5;
         })
         // No live tables: their rounds would raise the stale limit to twice a table round.

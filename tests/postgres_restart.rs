@@ -111,6 +111,7 @@ async fn a_postgres_restart_loses_no_acknowledged_round_and_the_node_recovers() 
         .fast()
         .with(|c| {
             c.ledger.postgres_url = url.clone();
+            c.auth.demo_on_shared_ledger = true;
             c.ledger.stale_round_seconds = 5;
         })
         .no_tables()
@@ -211,8 +212,8 @@ async fn a_postgres_restart_loses_no_acknowledged_round_and_the_node_recovers() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ledger.open_rounds().await.unwrap().is_empty());
-    for (p, client) in clients.iter_mut().enumerate() {
-        let player = format!("pgr-{p}");
+    for client in clients.iter_mut() {
+        let player = client.welcome["player_id"].as_str().unwrap().to_string();
         let (staked, won): (i64, i64) = acked
             .iter()
             .filter(|(who, _)| *who == player)

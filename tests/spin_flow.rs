@@ -16,7 +16,7 @@ async fn spins_move_money_exactly_and_history_recalls_them() {
     assert_eq!(session.balance, "1000.00");
     let mut client = Client::connect(&server, &session.token).await;
     assert_eq!(client.welcome["balance"], "1000.00");
-    assert_eq!(client.welcome["player_id"], "flow-alice");
+    assert_eq!(client.welcome["player_id"], session.player.as_str());
 
     let games = client
         .request(json!({"type": "games", "req_id": "g1"}))

@@ -48,12 +48,12 @@ type Receipt = (String, Instant);
 async fn seat(
     target: Target,
     http: reqwest::Client,
-    player: String,
+    _label: String,
     table: String,
     rounds: u32,
     receipts: mpsc::UnboundedSender<Receipt>,
 ) -> anyhow::Result<()> {
-    let session = open_session(&http, &target, &player, "EUR").await?;
+    let session = open_session(&http, &target, "EUR").await?;
     let (mut ws, _) = tokio_tungstenite::connect_async(target.ws_url(Some(&session.token)))
         .await
         .context("websocket upgrade")?;

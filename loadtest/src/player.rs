@@ -212,13 +212,7 @@ impl Player {
             let res = {
                 let _slot = self.shared.session_slots.acquire().await;
                 started = Instant::now();
-                target::open_session(
-                    &self.shared.http,
-                    &self.target,
-                    &self.id,
-                    &self.shared.currency,
-                )
-                .await
+                target::open_session(&self.shared.http, &self.target, &self.shared.currency).await
             };
             match res {
                 Ok(reply) => {
@@ -227,6 +221,8 @@ impl Player {
                     self.metrics().sessions.fetch_add(1, Relaxed);
                     self.books = Some(Books::new(reply.balance));
                     self.token = Some(reply.token);
+                    // The server chose the (demo) player: reports name it.
+                    self.id = reply.player_id;
                     return Ok(());
                 }
                 Err(e) => {

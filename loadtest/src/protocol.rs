@@ -9,10 +9,9 @@ use croupier_core::protocol::{ClientFrame, ServerFrame as Wire};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// Body of `POST /v1/sessions`.
+/// Body of `POST /v1/sessions`: a demo session names no player (the server chooses it).
 #[derive(Debug, Serialize)]
 pub struct SessionRequest<'a> {
-    pub player_id: &'a str,
     pub currency: &'a str,
 }
 

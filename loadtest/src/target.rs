@@ -176,19 +176,15 @@ fn transport_reason(e: &reqwest::Error) -> String {
     }
 }
 
-/// `POST /v1/sessions` for one player.
+/// `POST /v1/sessions`: a new demo player (the server chooses its id, in the reply).
 pub async fn open_session(
     client: &reqwest::Client,
     target: &Target,
-    player_id: &str,
     currency: &str,
 ) -> Result<SessionReply, HttpFailure> {
     let resp = client
         .post(target.endpoint("/v1/sessions"))
-        .json(&SessionRequest {
-            player_id,
-            currency,
-        })
+        .json(&SessionRequest { currency })
         .send()
         .await
         .map_err(|e| HttpFailure::Transport(transport_reason(&e)))?;

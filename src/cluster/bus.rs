@@ -18,6 +18,11 @@ use super::{ClusterError, RedisLink, Seal};
 /// The pub/sub channel of a deployment's player-wide events. Channel names here are logical:
 /// on Redis each is prefixed with the namespace (`croupier:events` by default).
 pub const EVENTS_CHANNEL: &str = "events";
+/// The channel of session control: sessions an operator ended, whose connections every node
+/// closes at once. Sealed by the bus, like the events channel.
+pub const SESSIONS_CHANNEL: &str = "sessions";
+/// Channels the bus itself seals and opens (the table channels are sealed by their users).
+const SEALED_CHANNELS: [&str; 2] = [EVENTS_CHANNEL, SESSIONS_CHANNEL];
 /// Events a node buffers for its local subscribers (a lagging one skips to the latest).
 pub const LOCAL_EVENTS: usize = 256;
 /// Messages buffered per table or node channel for its one local reader (a relay task that
@@ -37,10 +42,9 @@ pub struct Bus {
 
 fn senders(extra: &[String]) -> HashMap<String, broadcast::Sender<Arc<str>>> {
     let mut map = HashMap::new();
-    map.insert(
-        EVENTS_CHANNEL.to_string(),
-        broadcast::channel(LOCAL_EVENTS).0,
-    );
+    for name in SEALED_CHANNELS {
+        map.insert(name.to_string(), broadcast::channel(LOCAL_EVENTS).0);
+    }
     for name in extra {
         map.insert(name.clone(), broadcast::channel(CHANNEL_BUFFER).0);
     }
@@ -94,7 +98,7 @@ impl Bus {
                                             let channel = channel.strip_prefix(prefix.as_str()).unwrap_or(channel);
                                             let sender = relay.get(channel);
                                             if let (Some(sender), Ok(text)) = (sender, m.get_payload::<String>()) {
-                                                if channel != EVENTS_CHANNEL {
+                                                if !SEALED_CHANNELS.contains(&channel) {
                                                     let _ = sender.send(Arc::from(text));
                                                 } else if let Some(body) = opener.open(&text) {
                                                     let _ = sender.send(Arc::from(body));
@@ -138,13 +142,21 @@ impl Bus {
     /// is reported and the event is delivered locally only: announcements are informational,
     /// money never rides here.
     pub async fn publish(&self, event: Arc<str>) {
+        self.publish_sealed(EVENTS_CHANNEL, event).await
+    }
+
+    /// Publishes on one of the bus's sealed channels (events, sessions) to every node, this
+    /// one included; on failure, to this node only (reported).
+    pub async fn publish_sealed(&self, channel: &'static str, event: Arc<str>) {
         let sealed = match &self.seal {
             Some(seal) => Arc::from(seal.seal(&event)),
             None => event.clone(),
         };
-        if let Err(error) = self.publish_on(EVENTS_CHANNEL, &[sealed]).await {
-            tracing::warn!(%error, "bus: publish failed; delivering on this node only");
-            self.publish_local(event);
+        if let Err(error) = self.publish_on(channel, &[sealed]).await {
+            tracing::warn!(%error, channel, "bus: publish failed; delivering on this node only");
+            if let Some(sender) = self.channels.get(channel) {
+                let _ = sender.send(event);
+            }
         }
     }
 
@@ -179,6 +191,12 @@ impl Bus {
         if let Some(sender) = self.channels.get(EVENTS_CHANNEL) {
             let _ = sender.send(event);
         }
+    }
+
+    /// The sessions channel, as this node receives it.
+    pub fn sessions(&self) -> broadcast::Receiver<Arc<str>> {
+        self.listen(SESSIONS_CHANNEL)
+            .unwrap_or_else(|| broadcast::channel(1).1)
     }
 
     /// The events channel, as this node receives it.
@@ -223,9 +241,16 @@ mod tests {
         };
         let second = crate::cluster::test_redis().await.expect("the same Redis");
         let stop = CancellationToken::new();
-        let seal = Seal::new("test secret");
-        let one = Bus::redis(first, &["t".into()], seal.clone(), stop.clone());
-        let two = Bus::redis(second, &["t".into()], seal, stop.clone());
+        // Each node has its own seal (its own nonces seen) over the shared secret.
+        let seal = || {
+            Seal::new(crate::secrets::KeyRing::new(
+                "bus-test-secret-5ad015a3bf4f1b2b0b822cd1",
+                &[],
+                crate::secrets::Purpose::Seals,
+            ))
+        };
+        let one = Bus::redis(first, &["t".into()], seal(), stop.clone());
+        let two = Bus::redis(second, &["t".into()], seal(), stop.clone());
         let (mut on_one, mut on_two) = (one.subscribe(), two.subscribe());
         // The subscriber tasks subscribe asynchronously: publish until the other node hears.
         let mut heard = None;

@@ -20,10 +20,12 @@ pub mod store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use bus::{Bus, EVENTS_CHANNEL};
+pub use bus::{Bus, EVENTS_CHANNEL, SESSIONS_CHANNEL};
 pub use heartbeat::start_heartbeat;
 pub use lease::{InProcessLeases, Leases, RedisLeases, LEASE_RENEW_EVERY};
-pub use store::{InProcessState, NodeInfo, RedisState, SessionRecord, SharedState};
+pub use store::{
+    InProcessState, NodeInfo, RedisState, SessionRecord, SharedState, MAX_TOKEN_SECONDS,
+};
 
 use crate::metrics::Metrics;
 
@@ -154,54 +156,109 @@ impl RedisLink {
 }
 
 /// Signs and checks what nodes tell each other over Redis (asks, answers, table events) with
-/// HMAC-SHA256 under `auth.secret`, which every node of a deployment shares: a Redis client
-/// without the secret can neither place a bet in a player's name nor show players a result
-/// that the table did not draw.
+/// HMAC-SHA256 under the seal key derived from `auth.secret` (never the token key), which every
+/// node of a deployment shares: a Redis client without the secret can neither place a bet in a
+/// player's name nor show players a result that the table did not draw. Each seal carries its
+/// key id (a rotation accepts the previous secrets' keys), the time it was made and a nonce: a
+/// message older than [`SEAL_MAX_AGE`], or one this node has already opened, is refused, so a
+/// captured message cannot be replayed.
 #[derive(Clone)]
 pub struct Seal {
-    key: hmac::Hmac<sha2::Sha256>,
+    ring: Arc<crate::secrets::KeyRing>,
+    /// This seal's nonce prefix (random per process) and counter: nonces never repeat.
+    prefix: Arc<str>,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+    /// Nonces opened within the last [`SEAL_MAX_AGE`], bounded by [`SEEN_NONCES`].
+    seen: moka::sync::Cache<Box<str>, ()>,
 }
 
 /// Hex digits of a seal (HMAC-SHA256).
 const SEAL_HEX: usize = 64;
+/// How old a sealed message may be when it is opened: pub/sub delivers in milliseconds; the
+/// rest is clock skew between nodes.
+pub const SEAL_MAX_AGE: Duration = Duration::from_secs(30);
+/// Nonces remembered for replay checks (about 80 bytes each): a cluster's table traffic over
+/// [`SEAL_MAX_AGE`] with room to spare. Past it the oldest are forgotten early.
+pub const SEEN_NONCES: u64 = 1_000_000;
 
 impl Seal {
-    pub fn new(secret: &str) -> Seal {
-        use hmac::Mac;
-        let key = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-            .expect("HMAC takes keys of any length");
-        Seal { key }
+    pub fn new(ring: crate::secrets::KeyRing) -> Seal {
+        let prefix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        Seal {
+            ring: Arc::new(ring),
+            prefix: Arc::from(prefix),
+            counter: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            seen: moka::sync::Cache::builder()
+                .max_capacity(SEEN_NONCES)
+                .time_to_live(SEAL_MAX_AGE * 2)
+                .build(),
+        }
     }
 
-    /// `<seal>\t<body>`.
-    pub fn seal(&self, body: &str) -> String {
+    fn tag(key: &crate::secrets::DerivedKey, head: &str, body: &str) -> hmac::Hmac<sha2::Sha256> {
         use hmac::Mac;
-        let mut mac = self.key.clone();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(head.as_bytes());
+        mac.update(b"\t");
         mac.update(body.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(SEAL_HEX + 1 + body.len());
-        for byte in tag {
-            out.push_str(&format!("{byte:02x}"));
-        }
+        mac
+    }
+
+    /// `<key id>\t<unix ms>\t<nonce>\t<seal>\t<body>`.
+    pub fn seal(&self, body: &str) -> String {
+        self.seal_at(body, crate::clock::now_ms())
+    }
+
+    fn seal_at(&self, body: &str, now_ms: i64) -> String {
+        use hmac::Mac;
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let key = &self.ring.current;
+        let head = format!("{}\t{now_ms}\t{}{n:x}", key.id(), self.prefix);
+        let tag = Self::tag(key, &head, body).finalize().into_bytes();
+        let mut out = String::with_capacity(head.len() + SEAL_HEX + 2 + body.len());
+        out.push_str(&head);
+        out.push('\t');
+        out.push_str(&hex::encode(tag));
         out.push('\t');
         out.push_str(body);
         out
     }
 
-    /// The body of a sealed message, if the seal is right (checked in constant time).
+    /// The body of a sealed message, if the seal is right (checked in constant time), fresh,
+    /// and not opened before on this node.
     pub fn open<'a>(&self, text: &'a str) -> Option<&'a str> {
+        self.open_at(text, crate::clock::now_ms())
+    }
+
+    fn open_at<'a>(&self, text: &'a str, now_ms: i64) -> Option<&'a str> {
         use hmac::Mac;
-        let (tag, body) = text.split_once('\t')?;
+        let mut parts = text.splitn(5, '\t');
+        let (kid, at, nonce, tag, body) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
         if tag.len() != SEAL_HEX {
             return None;
         }
-        let bytes: Option<Vec<u8>> = (0..SEAL_HEX)
-            .step_by(2)
-            .map(|i| u8::from_str_radix(tag.get(i..i + 2)?, 16).ok())
-            .collect();
-        let mut mac = self.key.clone();
-        mac.update(body.as_bytes());
-        mac.verify_slice(&bytes?).ok()?;
+        let key = self.ring.find(kid)?;
+        let head = &text[..kid.len() + at.len() + nonce.len() + 2];
+        let bytes = hex::decode(tag).ok()?;
+        Self::tag(key, head, body).verify_slice(&bytes).ok()?;
+        let at: i64 = at.parse().ok()?;
+        if (now_ms - at).unsigned_abs() > SEAL_MAX_AGE.as_millis() as u64 {
+            return None;
+        }
+        let nonce: Box<str> = Box::from(nonce);
+        if self.seen.contains_key(&nonce) {
+            return None;
+        }
+        self.seen.insert(nonce, ());
         Some(body)
     }
 }
@@ -248,28 +305,66 @@ pub fn node_id(configured: &str) -> Arc<str> {
 
 #[cfg(test)]
 mod seal_tests {
-    use super::Seal;
+    use super::{Seal, SEAL_MAX_AGE};
+    use crate::secrets::{KeyRing, Purpose};
+
+    const SECRET: &str = "the-deployment-secret-5ad015a3bf4f1b2b0b8";
+
+    fn seal(secret: &str, previous: &[String]) -> Seal {
+        Seal::new(KeyRing::new(secret, previous, Purpose::Seals))
+    }
 
     #[test]
     fn only_a_node_with_the_secret_can_seal_a_message() {
-        let seal = Seal::new("the deployment's secret");
-        let sealed = seal.seal("{\"op\":\"bet\"}\tand a tab");
-        assert_eq!(seal.open(&sealed), Some("{\"op\":\"bet\"}\tand a tab"));
-        let tampered = sealed.replace("bet", "win");
-        assert_eq!(seal.open(&tampered), None, "a changed body");
-        assert_eq!(
-            Seal::new("another secret").open(&sealed),
-            None,
-            "another key"
-        );
+        let one = seal(SECRET, &[]);
+        let two = seal(SECRET, &[]);
+        let sealed = one.seal("{\"op\":\"bet\"}\tand a tab");
+        assert_eq!(two.open(&sealed), Some("{\"op\":\"bet\"}\tand a tab"));
+        let tampered = one.seal("{\"op\":\"bet\"}").replace("bet", "win");
+        assert_eq!(two.open(&tampered), None, "a changed body");
+        let other = seal("another-secret-5ad015a3bf4f1b2b0b822cd1", &[]);
+        assert_eq!(other.open(&one.seal("x")), None, "another key");
+        // A seal under the token key (same secret, other purpose) is no seal.
+        let tokens = Seal::new(KeyRing::new(SECRET, &[], Purpose::Tokens));
+        assert_eq!(two.open(&tokens.seal("x")), None, "the token key");
         for junk in [
             "",
             "no tab",
             "\t",
             "zz\tbody",
+            "a\tb\tc\td\te",
             &format!("{}\tbody", "g".repeat(64)),
         ] {
-            assert_eq!(seal.open(junk), None, "{junk:?}");
+            assert_eq!(two.open(junk), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn a_captured_message_cannot_be_replayed() {
+        let one = seal(SECRET, &[]);
+        let two = seal(SECRET, &[]);
+        let sealed = one.seal("bet 10");
+        assert_eq!(two.open(&sealed), Some("bet 10"));
+        assert_eq!(two.open(&sealed), None, "opened once only");
+        let now = crate::clock::now_ms();
+        let old = one.seal_at("bet 10", now - SEAL_MAX_AGE.as_millis() as i64 - 1_000);
+        assert_eq!(two.open(&old), None, "too old");
+        let future = one.seal_at("bet 10", now + SEAL_MAX_AGE.as_millis() as i64 + 1_000);
+        assert_eq!(two.open(&future), None, "from the future");
+        // Every seal has its own nonce: the same body sealed twice opens twice.
+        assert_eq!(two.open(&one.seal("bet 10")), Some("bet 10"));
+        assert_eq!(two.open(&one.seal("bet 10")), Some("bet 10"));
+    }
+
+    #[test]
+    fn seals_of_the_previous_secret_open_during_a_rotation() {
+        let old = seal(SECRET, &[]);
+        let new = seal("the-new-secret-5ad015a3bf4f1b2b0b822cd1", &[SECRET.into()]);
+        assert_eq!(new.open(&old.seal("x")), Some("x"));
+        assert_eq!(
+            old.open(&new.seal("y")),
+            None,
+            "the old node lacks the new key"
+        );
     }
 }

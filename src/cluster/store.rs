@@ -1,9 +1,14 @@
 //! Sessions, the `req_id` reply log, presence and the node registry: what a player's next node
 //! needs to pick up where the last one left off, and what operators see of the cluster.
 //!
-//! - **Session** `croupier:session:<sid>`: a hash (player, currency, opened, node last seen
-//!   on), expiring with the token. Written when the session opens: a node that cannot write it
-//!   answers `service_unavailable`.
+//! - **Session** `croupier:session:<sid>`: a hash (player, currency, opened, expiry), expiring
+//!   with the token. Written when the session opens: a node that cannot write it answers
+//!   `service_unavailable`. A WebSocket upgrade needs it (a token without its record is
+//!   refused); `croupier:player-sessions:<player>` lists a player's session ids.
+//! - **Revocation** `croupier:revoked:<sid>`: written (and the record deleted) when an operator
+//!   ends a session, kept until the token would have expired. Nodes kick the session's
+//!   connections at once (pub/sub) and look the marker up for every connection they hold
+//!   every few seconds, in case the message was missed.
 //! - **Reply log** `croupier:replies:<player>`: a sorted set of the player's latest replies
 //!   (`<req_id>\n<reply>`, scored by time), at most [`REPLIES_PER_PLAYER`], expiring an hour
 //!   after the last. Written behind the reply by a batching task (one pipeline per batch, so
@@ -32,6 +37,7 @@ use super::ClusterError;
 use crate::ids::{PlayerId, ReqId};
 
 mod in_process;
+mod journal;
 mod on_redis;
 
 pub use in_process::InProcessState;
@@ -46,6 +52,11 @@ pub const REPLY_LOG_TTL: Duration = Duration::from_secs(3600);
 pub const REPLY_LOG_QUEUE: usize = 16_384;
 /// Replies written per pipeline.
 pub const REPLY_LOG_BATCH: usize = 512;
+/// The longest a token may live (`auth.token_ttl_seconds` is at most this): how long a
+/// revocation of an unknown session is kept.
+pub const MAX_TOKEN_SECONDS: u64 = 30 * 86_400;
+/// Sessions looked up in one pipeline by [`SharedState::revoked`].
+pub const REVOKED_BATCH: usize = 2_000;
 /// Players one node's heartbeat marks present in one pipeline.
 pub const PRESENCE_BATCH: usize = 2_000;
 /// How often a node writes its heartbeat and its players' presence.
@@ -86,8 +97,18 @@ pub trait SharedState: Send + Sync {
     /// Records a new session for every node (until `expires_at`).
     async fn open_session(&self, record: &SessionRecord) -> Result<(), ClusterError>;
 
-    /// The session, if it exists and has not expired.
+    /// The session, if it exists and has not expired or been revoked.
     async fn session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError>;
+
+    /// Ends a session for every node: its record goes, a revocation marker stays until the
+    /// token expires. The record it had, if any.
+    async fn revoke_session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError>;
+
+    /// The ids of a player's sessions that have not expired or been revoked.
+    async fn player_sessions(&self, player: &PlayerId) -> Result<Vec<String>, ClusterError>;
+
+    /// Which of these sessions have been revoked (one round trip per [`REVOKED_BATCH`]).
+    async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError>;
 
     /// Remembers a reply for resends on any node. Never waits: over Redis it is queued for
     /// the batching writer (dropped, and counted, if the queue is full); `false` if dropped.

@@ -13,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::auth::{operator_key_matches, AuthError, TokenKeys};
+use crate::auth::{AuthError, TokenKeys};
 use crate::config::Config;
 use crate::games::GameCatalog;
 use crate::ids::PlayerId;
@@ -24,9 +24,12 @@ use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
 use crate::session::{Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
-use crate::wallet::{Applied, Ledger, LedgerError, Movement, WalletError, WalletPool};
+use crate::wallet::{Ledger, LedgerError, WalletError, WalletPool};
 
+mod sessions;
 mod start;
+
+use sessions::{check_operator, open_session};
 
 pub use start::{build_app, serve};
 
@@ -54,6 +57,15 @@ pub enum HttpError {
     NotReady,
     #[error("shared session store unavailable: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+}
+
+impl From<crate::session::access::AccessError> for HttpError {
+    fn from(e: crate::session::access::AccessError) -> Self {
+        match e {
+            crate::session::access::AccessError::Auth(e) => HttpError::Auth(e),
+            crate::session::access::AccessError::Cluster(e) => HttpError::Cluster(e),
+        }
+    }
 }
 
 impl HttpError {
@@ -88,94 +100,6 @@ impl ResponseError for HttpError {
             "code": self.code().as_str(),
             "message": self.to_string(),
         }))
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewSession {
-    player_id: String,
-    currency: Option<String>,
-}
-
-async fn open_session(
-    app: web::Data<App>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, HttpError> {
-    if !app.is_ready() {
-        return Err(HttpError::NotReady);
-    }
-    let auth_cfg = &app.config.auth;
-    if !auth_cfg.demo_mode {
-        check_operator(&app, &req)?;
-    }
-    let request: NewSession = serde_json::from_slice(&body)
-        .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?;
-    let player =
-        PlayerId::parse(&request.player_id).map_err(|e| HttpError::BadRequest(e.to_string()))?;
-    let currency_code = request
-        .currency
-        .unwrap_or_else(|| app.demo_currency.code().to_string());
-    let currency = app.currencies.get(&currency_code)?;
-    let ledger = app.wallet.ledger();
-    let account = ledger.ensure_account(&player, currency.code()).await?;
-    if account.currency != currency.code() {
-        return Err(HttpError::BadRequest(format!(
-            "player {player} plays in {}, not {}",
-            account.currency,
-            currency.code()
-        )));
-    }
-    let mut balance_minor = account.balance_minor;
-    if auth_cfg.demo_mode {
-        // Fun money once per player: the deposit's transaction id makes it exactly-once.
-        let demo = Money::parse(&auth_cfg.demo_balance, &currency)?;
-        if !demo.is_zero() {
-            let deposit = Movement::Deposit {
-                tx_id: format!("demo:{player}"),
-                player: player.clone(),
-                amount_minor: demo.minor(),
-            };
-            if let Applied::Deposited {
-                replayed: false,
-                balance_minor: b,
-            } = app.wallet.apply(deposit).await?
-            {
-                balance_minor = b;
-            }
-        }
-    }
-    let (token, claims) = app.tokens.issue(&player, currency.code())?;
-    let record = crate::cluster::SessionRecord {
-        session_id: claims.sid.clone(),
-        player: player.clone(),
-        currency: currency.code().to_string(),
-        opened_at_ms: crate::clock::now_ms(),
-        expires_at: claims.exp,
-    };
-    app.shared.open_session(&record).await?;
-    app.metrics.server.sessions_opened.inc();
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "token": token,
-        "player_id": player.as_str(),
-        "currency": currency.code(),
-        "balance": Money::from_minor(balance_minor, &currency)?.to_string(),
-        "expires_at": claims.exp,
-    })))
-}
-
-fn check_operator(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if operator_key_matches(given, &app.config.auth.operator_key) {
-        Ok(())
-    } else {
-        Err(AuthError::BadOperatorKey.into())
     }
 }
 
@@ -225,6 +149,42 @@ async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, Ht
         "draining": true,
         "sessions": app.connected.len(),
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    session_id: Option<String>,
+    player_id: Option<String>,
+}
+
+/// Ends one session (`session_id`) or every session of a player (`player_id`), on every node
+/// (operator key): no new connection with their tokens, and their connections are closed
+/// within a second. Idempotent.
+async fn revoke_sessions(
+    app: web::Data<App>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, HttpError> {
+    check_operator(&app, &req)?;
+    let request: RevokeRequest = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::BadRequest(format!("invalid revoke request: {e}")))?;
+    let what = match (request.session_id, request.player_id) {
+        (Some(sid), None) if !sid.is_empty() && sid.len() <= crate::ids::MAX_ID_LEN => {
+            crate::session::access::Revoke::Session(sid)
+        }
+        (None, Some(player)) => crate::session::access::Revoke::Player(
+            PlayerId::parse(&player).map_err(|e| HttpError::BadRequest(e.to_string()))?,
+        ),
+        _ => {
+            return Err(HttpError::BadRequest(
+                "name exactly one of session_id (1-64 characters) or player_id".into(),
+            ))
+        }
+    };
+    let ended = crate::session::access::revoke(&app, &what).await?;
+    tracing::info!(sessions = ended.len(), "sessions revoked by the operator");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": ended })))
 }
 
 /// Where a player is connected (operator key): the node from the presence heartbeats (on any
@@ -295,12 +255,16 @@ async fn websocket(
     }
     let token = query.token.as_deref().unwrap_or("");
     let claims = app.tokens.verify(token).map_err(HttpError::from)?;
+    crate::session::access::session_for(&app, &claims)
+        .await
+        .map_err(HttpError::from)?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let caller = Caller {
         player: claims.sub,
         currency,
         session_id: claims.sid,
+        expires_at: claims.exp,
     };
     let actor = PlayerSession::new(app.into_inner(), caller, session);
     PlayerSession::create(move |ctx| {

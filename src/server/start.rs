@@ -13,7 +13,11 @@ fn start_heartbeat(app: &Arc<App>) {
     crate::cluster::start_heartbeat(
         app.shared.clone(),
         move || {
-            let players: Vec<PlayerId> = node.connected.iter().map(|e| e.value().clone()).collect();
+            let players: Vec<PlayerId> = node
+                .connected
+                .iter()
+                .map(|e| e.value().player.clone())
+                .collect();
             let info = crate::cluster::NodeInfo {
                 node: node.node.to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -61,7 +65,19 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         policy,
         metrics.clone(),
     )?;
-    let tokens = TokenKeys::new(&config.auth.secret, config.auth.token_ttl_seconds);
+    let secret = if config.auth.secret.is_empty() {
+        crate::secrets::load_or_generate(&config.server.data_dir)?
+    } else {
+        config.auth.secret.clone()
+    };
+    let keys =
+        |purpose| crate::secrets::KeyRing::new(&secret, &config.auth.previous_secrets, purpose);
+    let tokens = TokenKeys::new(
+        keys(crate::secrets::Purpose::Tokens),
+        &config.cluster.namespace,
+        config.auth.token_ttl_seconds,
+    );
+    let seal = crate::cluster::Seal::new(keys(crate::secrets::Purpose::Seals));
     let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
     let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
     metrics.init_series(&game_ids, &currency_codes);
@@ -133,8 +149,9 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
         (
             crate::cluster::Bus::in_process(),
-            Arc::new(crate::cluster::InProcessState::default())
-                as Arc<dyn crate::cluster::SharedState>,
+            Arc::new(crate::cluster::InProcessState::persistent(
+                &config.server.data_dir,
+            )?) as Arc<dyn crate::cluster::SharedState>,
             None,
         )
     } else {
@@ -149,12 +166,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         // The bus's subscriber task lives as long as the process.
         let relay = tokio_util::sync::CancellationToken::new();
         (
-            crate::cluster::Bus::redis(
-                link.clone(),
-                &channels,
-                crate::cluster::Seal::new(&config.auth.secret),
-                relay,
-            ),
+            crate::cluster::Bus::redis(link.clone(), &channels, seal.clone(), relay),
             Arc::new(crate::cluster::RedisState::new(link.clone()))
                 as Arc<dyn crate::cluster::SharedState>,
             Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
@@ -186,10 +198,10 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         metrics: metrics.clone(),
         jackpots: jackpots.clone(),
     };
+    let app_bus = bus.clone();
     let tables = match leases {
         None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
         Some(leases) => {
-            let seal = crate::cluster::Seal::new(&config.auth.secret);
             let cluster = crate::table::cluster::TableCluster::new(
                 node.clone(),
                 bus,
@@ -211,6 +223,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         jackpots,
         tokens,
         shared,
+        app_bus,
         node,
     )))
 }
@@ -233,6 +246,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::recovery::start_lost_node_sweeper(&app);
     crate::table::cluster::start(app.clone() as Arc<dyn crate::table::host::TableHost>);
     start_heartbeat(&app);
+    crate::session::access::start_watcher(app.clone());
     if voided > 0 {
         tracing::warn!(
             voided,
@@ -273,6 +287,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/jackpots", web::get().to(list_jackpots))
             .route("/v1/cluster", web::get().to(cluster_view))
             .route("/v1/admin/drain", web::post().to(drain))
+            .route("/v1/admin/sessions/revoke", web::post().to(revoke_sessions))
             .route("/v1/admin/players/{player}", web::get().to(player_presence))
             .route("/v1/ws", web::get().to(websocket))
             .route("/health/live", web::get().to(live))

@@ -423,9 +423,15 @@ impl Actor for PlayerSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.app.metrics.server.ws_connections.inc();
-        self.app
-            .connected
-            .insert(self.presence_key.clone(), self.caller.player.clone());
+        self.app.connected.insert(
+            self.presence_key.clone(),
+            crate::app::Connected {
+                player: self.caller.player.clone(),
+                session_id: Arc::from(self.caller.session_id.as_str()),
+                expires_at: self.caller.expires_at,
+                kick: ctx.address().recipient(),
+            },
+        );
         self.app.metrics.server.ws_connections_opened.inc();
         // The writer task: the only place that writes to the socket, in queue order.
         if let Some(mut rx) = self.out_rx.take() {

@@ -96,6 +96,8 @@ pub struct Caller {
     pub player: PlayerId,
     pub currency: Currency,
     pub session_id: String,
+    /// When the token expires (Unix seconds).
+    pub expires_at: u64,
 }
 
 /// `minor` units of `currency` as the client sees them ("12.50").

@@ -2,6 +2,7 @@
 //! frame does (`handler`), and the live-table frames (`tables`). The reply cache is `crate::reply_cache`; how a table
 //! reaches a connection is `crate::table::seat`.
 
+pub mod access;
 mod actor;
 mod error;
 pub mod handler;

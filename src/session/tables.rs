@@ -464,6 +464,8 @@ impl TableHost for App {
             player: bet.player,
             currency: bet.currency,
             session_id: bet.session.to_string(),
+            // A bet asked by another node: that node holds the connection and its expiry.
+            expires_at: u64::MAX,
         };
         let request = BetRequest {
             table: &slot.config.id,

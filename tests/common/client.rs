@@ -10,6 +10,8 @@ pub const JACKPOT_PUSHES: [&str; 2] = ["jackpot_update", "jackpot_won"];
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub welcome: Value,
+    /// The session token it connected with (to reconnect as the same player).
+    pub token: String,
 }
 
 impl Client {
@@ -25,7 +27,11 @@ impl Client {
             .expect("websocket upgrade");
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
-        Client { ws, welcome }
+        Client {
+            ws,
+            welcome,
+            token: token.to_string(),
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) {

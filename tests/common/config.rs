@@ -71,15 +71,28 @@ impl NodeConfig {
 
     /// A cluster node on this PostgreSQL ledger and Redis, in the deployment `cluster` names.
     pub fn cluster(self, cluster: &ClusterLines) -> NodeConfig {
-        let (pg, redis, namespace) = (
+        let (pg, redis, namespace, secret) = (
             cluster.postgres_url.clone(),
             cluster.redis_url.clone(),
             cluster.namespace.clone(),
+            cluster.secret.clone(),
         );
         self.with(|c| {
             c.ledger.postgres_url = pg;
             c.cluster.redis_url = redis;
             c.cluster.namespace = namespace;
+            c.auth.secret = secret;
+            // The tests play demo sessions on the cluster's PostgreSQL ledger.
+            c.auth.demo_on_shared_ledger = true;
+        })
+    }
+
+    /// A node on this PostgreSQL ledger (no Redis), playing demo sessions on it.
+    pub fn postgres(self, url: &str) -> NodeConfig {
+        let url = url.to_string();
+        self.with(|c| {
+            c.ledger.postgres_url = url;
+            c.auth.demo_on_shared_ledger = true;
         })
     }
 
@@ -115,11 +128,13 @@ impl NodeConfig {
 }
 
 /// Where a test cluster keeps its money and shared state: a PostgreSQL database of its own, a
-/// Redis (the test script's, or the test's own), and a Redis namespace of its own.
+/// Redis (the test script's, or the test's own), a Redis namespace of its own, and the secret
+/// its nodes share.
 pub struct ClusterLines {
     pub postgres_url: String,
     pub redis_url: String,
     pub namespace: String,
+    pub secret: String,
 }
 
 impl ClusterLines {
@@ -134,6 +149,11 @@ impl ClusterLines {
             postgres_url: postgres_url.to_string(),
             redis_url: redis_url.to_string(),
             namespace: format!("t{}", uuid_like()),
+            secret: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
         }
     }
 }

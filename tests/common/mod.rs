@@ -78,12 +78,24 @@ impl Server {
 
     /// Like [`Server::spawn`], with the server's log (stderr) sent to `log` at `rust_log`.
     pub fn spawn_logged(config: &Path, data_dir: &Path, log: Stdio, rust_log: &str) -> Server {
+        Self::spawn_with(config, data_dir, log, rust_log, &[])
+    }
+
+    /// Like [`Server::spawn_logged`], with these variables in the server's environment.
+    pub fn spawn_with(
+        config: &Path,
+        data_dir: &Path,
+        log: Stdio,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", rust_log)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -169,20 +181,43 @@ pub struct Session {
     pub balance: String,
 }
 
-pub async fn open_session(server: &Server, player: &str) -> Session {
-    open_session_at(&server.base, player).await
+/// A new demo session in EUR: the server chooses the player (`demo-…`); `label` only names
+/// the session in a failure. The same player is reached again with `Session::token`.
+pub async fn open_session(server: &Server, label: &str) -> Session {
+    open_session_at(&server.base, label).await
 }
 
 /// [`open_session`] at any base URL (a load balancer in front of nodes).
-pub async fn open_session_at(base: &str, player: &str) -> Session {
+pub async fn open_session_at(base: &str, label: &str) -> Session {
     let reply = reqwest::Client::new()
         .post(format!("{base}/v1/sessions"))
-        .json(&json!({"player_id": player, "currency": "EUR"}))
+        .json(&json!({"currency": "EUR"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(reply.status(), 201, "session for {player}");
+    assert_eq!(reply.status(), 201, "session for {label}");
     let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["demo"], true, "{body}");
+    Session {
+        token: body["token"].as_str().unwrap().to_string(),
+        player: body["player_id"].as_str().unwrap().to_string(),
+        balance: body["balance"].as_str().unwrap().to_string(),
+    }
+}
+
+/// A real session the operator opens (with `key`, the node's `auth.operator_key`) for a player
+/// it names; nothing is deposited.
+pub async fn operator_session(server: &Server, key: &str, player: &str, currency: &str) -> Session {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/sessions", server.base))
+        .bearer_auth(key)
+        .json(&json!({"player_id": player, "currency": currency}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "operator session for {player}");
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["demo"], false, "{body}");
     Session {
         token: body["token"].as_str().unwrap().to_string(),
         player: player.to_string(),

@@ -59,7 +59,7 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
         assert_eq!(metrics.status(), 404, "nginx does not expose /metrics");
         let session: Value = http
             .post(format!("{base}/v1/sessions"))
-            .json(&json!({"player_id": "via-nginx", "currency": "EUR"}))
+            .json(&json!({"currency": "EUR"}))
             .send()
             .await
             .unwrap()

@@ -161,9 +161,9 @@ async fn every_metric_used_by_dashboards_and_alerts_is_exported() {
     // A node whose ledger holds a round left open by a "crash": the restart voids it. The
     // shipped jackpots are on, so the jackpot metrics are exported.
     let mut first = NodeConfig::shipped().fast().shipped_jackpots().start();
-    open_session(&first, "ops-void").await;
+    let void = open_session(&first, "ops-void").await;
     first.sigterm();
-    leave_a_round_open(&first, "ops-void").await;
+    leave_a_round_open(&first, &void.player).await;
     let node = Server::spawn(&first.config, &first.data_dir);
 
     // Short load: a few players spin both games; starfall until a free spin comes up (about 1

@@ -1,5 +1,7 @@
 //! [`InProcessState`]: the shared state of a node that runs alone, in memory: sessions in a
-//! bounded cache, reply logs, presence and the node registry under short-held mutexes.
+//! bounded cache (and, for a real node, in its session journal, so they and their revocations
+//! survive a restart: `journal.rs`), reply logs, presence and the node registry under
+//! short-held mutexes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::journal::{Entry, Journal, Live};
 use super::{NodeInfo, SessionRecord, SharedState, REPLIES_PER_PLAYER};
 use crate::clock::now_ms;
 use crate::cluster::ClusterError;
@@ -22,6 +25,10 @@ type ReplyLog = VecDeque<(String, Arc<str>)>;
 /// The in-process store.
 pub struct InProcessState {
     sessions: moka::sync::Cache<String, SessionRecord>,
+    /// Revoked session ids and until when (Unix seconds).
+    revoked: Mutex<HashMap<String, u64>>,
+    /// `None` in tests of the store alone: nothing outlives the process.
+    journal: Option<Journal>,
     replies: Mutex<HashMap<PlayerId, ReplyLog>>,
     nodes: Mutex<HashMap<String, (NodeInfo, i64)>>,
     presence: Mutex<HashMap<PlayerId, (String, i64)>>,
@@ -33,10 +40,48 @@ impl Default for InProcessState {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_SESSIONS)
                 .build(),
+            revoked: Mutex::default(),
+            journal: None,
             replies: Mutex::default(),
             nodes: Mutex::default(),
             presence: Mutex::default(),
         }
+    }
+}
+
+impl InProcessState {
+    /// The store of a node whose sessions live in `data_dir`'s journal.
+    pub fn persistent(data_dir: &std::path::Path) -> Result<InProcessState, ClusterError> {
+        let (journal, live) = Journal::open(data_dir, crate::clock::unix_now())?;
+        let store = InProcessState {
+            journal: Some(journal),
+            ..InProcessState::default()
+        };
+        for (sid, record) in live.sessions {
+            store.sessions.insert(sid, record);
+        }
+        *lock(&store.revoked) = live.revoked;
+        Ok(store)
+    }
+
+    fn log(&self, entry: &Entry) -> Result<(), ClusterError> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal.append(entry, || {
+            let now = crate::clock::unix_now();
+            let mut revoked = lock(&self.revoked);
+            revoked.retain(|_, until| *until > now);
+            Live {
+                sessions: self
+                    .sessions
+                    .iter()
+                    .filter(|(_, r)| r.expires_at > now)
+                    .map(|(sid, r)| (sid.as_ref().clone(), r))
+                    .collect(),
+                revoked: revoked.clone(),
+            }
+        })
     }
 }
 
@@ -52,6 +97,7 @@ impl SharedState for InProcessState {
     }
 
     async fn open_session(&self, record: &SessionRecord) -> Result<(), ClusterError> {
+        self.log(&Entry::Open(record.clone()))?;
         self.sessions
             .insert(record.session_id.clone(), record.clone());
         Ok(())
@@ -60,6 +106,40 @@ impl SharedState for InProcessState {
     async fn session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {
         let now = crate::clock::unix_now();
         Ok(self.sessions.get(sid).filter(|s| s.expires_at > now))
+    }
+
+    async fn revoke_session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {
+        let now = crate::clock::unix_now();
+        let record = self.sessions.get(sid).filter(|s| s.expires_at > now);
+        let until = record
+            .as_ref()
+            .map_or(now + super::MAX_TOKEN_SECONDS, |r| r.expires_at);
+        self.log(&Entry::Revoke {
+            sid: sid.to_string(),
+            until,
+        })?;
+        lock(&self.revoked).insert(sid.to_string(), until);
+        self.sessions.invalidate(sid);
+        Ok(record)
+    }
+
+    async fn player_sessions(&self, player: &PlayerId) -> Result<Vec<String>, ClusterError> {
+        let now = crate::clock::unix_now();
+        Ok(self
+            .sessions
+            .iter()
+            .filter(|(_, r)| &r.player == player && r.expires_at > now)
+            .map(|(sid, _)| sid.as_ref().clone())
+            .collect())
+    }
+
+    async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError> {
+        let revoked = lock(&self.revoked);
+        Ok(sids
+            .iter()
+            .filter(|sid| revoked.contains_key(sid.as_ref()))
+            .cloned()
+            .collect())
     }
 
     fn record_reply(&self, player: &PlayerId, req_id: &ReqId, reply: &str) -> bool {

@@ -40,6 +40,12 @@ impl RedisState {
 fn session_key(link: &RedisLink, sid: &str) -> String {
     link.key(&format!("session:{sid}"))
 }
+fn player_sessions_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("player-sessions:{player}"))
+}
+fn revoked_key(link: &RedisLink, sid: &str) -> String {
+    link.key(&format!("revoked:{sid}"))
+}
 fn replies_key(link: &RedisLink, player: &PlayerId) -> String {
     link.key(&format!("replies:{player}"))
 }
@@ -86,7 +92,81 @@ impl SharedState for RedisState {
             .arg(&key)
             .arg(record.expires_at)
             .ignore();
+        // Every token has the same lifetime: the newest session expires last.
+        let index = player_sessions_key(&self.link, &record.player);
+        pipe.cmd("SADD")
+            .arg(&index)
+            .arg(&record.session_id)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&index)
+            .arg(record.expires_at)
+            .ignore();
         self.link.pipeline("session_open", &pipe).await
+    }
+
+    async fn revoke_session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {
+        let record = self.session(sid).await?;
+        // Unknown or expired: still marked, for as long as any token could live.
+        let until = record.as_ref().map_or(
+            crate::clock::unix_now() + crate::cluster::store::MAX_TOKEN_SECONDS,
+            |r| r.expires_at,
+        );
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(revoked_key(&self.link, sid))
+            .arg(1)
+            .arg("EXAT")
+            .arg(until.max(crate::clock::unix_now() + 1))
+            .ignore()
+            .cmd("DEL")
+            .arg(session_key(&self.link, sid))
+            .ignore();
+        if let Some(r) = &record {
+            pipe.cmd("SREM")
+                .arg(player_sessions_key(&self.link, &r.player))
+                .arg(sid)
+                .ignore();
+        }
+        self.link.pipeline::<()>("session_revoke", &pipe).await?;
+        Ok(record)
+    }
+
+    async fn player_sessions(&self, player: &PlayerId) -> Result<Vec<String>, ClusterError> {
+        let sids: Vec<String> = self
+            .link
+            .query(
+                "player_sessions",
+                redis::cmd("SMEMBERS").arg(player_sessions_key(&self.link, player)),
+            )
+            .await?;
+        let mut live = Vec::with_capacity(sids.len());
+        for sid in sids {
+            if self.session(&sid).await?.is_some() {
+                live.push(sid);
+            }
+        }
+        Ok(live)
+    }
+
+    async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError> {
+        let mut revoked = Vec::new();
+        for chunk in sids.chunks(crate::cluster::store::REVOKED_BATCH) {
+            let mut pipe = redis::pipe();
+            for sid in chunk {
+                pipe.cmd("EXISTS").arg(revoked_key(&self.link, sid));
+            }
+            let found: Vec<bool> = self.link.pipeline("session_revoked", &pipe).await?;
+            revoked.extend(
+                chunk
+                    .iter()
+                    .zip(found)
+                    .filter(|(_, gone)| *gone)
+                    .map(|(sid, _)| sid.clone()),
+            );
+        }
+        Ok(revoked)
     }
 
     async fn session(&self, sid: &str) -> Result<Option<SessionRecord>, ClusterError> {

@@ -36,6 +36,7 @@ macro_rules! conformance {
 
 conformance!(
     sessions_are_shared_and_expire_with_the_token,
+    revoked_sessions_are_gone_and_marked,
     replies_survive_for_another_node_bounded_per_player,
     presence_and_nodes_follow_heartbeats,
 );
@@ -62,6 +63,43 @@ async fn sessions_are_shared_and_expire_with_the_token(store: &dyn SharedState) 
     };
     store.open_session(&expired).await.unwrap();
     assert_eq!(store.session(&expired.session_id).await.unwrap(), None);
+}
+
+async fn revoked_sessions_are_gone_and_marked(store: &dyn SharedState) {
+    let now = crate::clock::unix_now();
+    let player = PlayerId::parse(&unique("p")).unwrap();
+    let record = |sid: String| SessionRecord {
+        session_id: sid,
+        player: player.clone(),
+        currency: "EUR".into(),
+        opened_at_ms: now_ms(),
+        expires_at: now + 3600,
+    };
+    let (one, two) = (record(unique("s")), record(unique("s")));
+    store.open_session(&one).await.unwrap();
+    store.open_session(&two).await.unwrap();
+    let mut sids = store.player_sessions(&player).await.unwrap();
+    sids.sort();
+    let mut expected = vec![one.session_id.clone(), two.session_id.clone()];
+    expected.sort();
+    assert_eq!(sids, expected);
+    assert_eq!(
+        store.revoke_session(&one.session_id).await.unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(store.session(&one.session_id).await.unwrap(), None);
+    assert_eq!(
+        store.player_sessions(&player).await.unwrap(),
+        vec![two.session_id.clone()]
+    );
+    let never = unique("never");
+    assert_eq!(store.revoke_session(&never).await.unwrap(), None);
+    let asked: Vec<Arc<str>> = [&one.session_id, &two.session_id, &never, &unique("x")]
+        .into_iter()
+        .map(|s| Arc::from(s.as_str()))
+        .collect();
+    let revoked = store.revoked(&asked).await.unwrap();
+    assert_eq!(revoked, vec![asked[0].clone(), asked[2].clone()]);
 }
 
 async fn replies_survive_for_another_node_bounded_per_player(store: &dyn SharedState) {

@@ -1,0 +1,440 @@
+//! Security findings of the review (issue 13), each attacked as an outsider would, against the
+//! real binary: who may open which session, which tokens pass, how secrets are taken. Every
+//! refused attempt must change nothing (`audit` stays clean, no account appears).
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+use croupier::secrets::{KeyRing, Purpose};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const OPERATOR_KEY: &str = "op-key-5ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+const SECRET: &str = "node-secret-9f86d081884c7d659a2feaa0c55ad015a3bf";
+
+async fn post_session(server: &Server, key: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}/v1/sessions", server.base));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let reply = request.json(&body).send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+/// The upgrade's HTTP status for this token (101 when it is accepted).
+async fn upgrade_status(server: &Server, token: &str) -> u16 {
+    match tokio_tungstenite::connect_async(server.ws_url(token)).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_hands_out_only_fresh_demo_players() {
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .start();
+    // The operator opens a real player, who starts at 0.00.
+    let alice = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
+    assert_eq!(alice.balance, "0.00");
+
+    // Anyone gets a demo player: a fresh, server-chosen id each time, funded once.
+    let one = open_session(&server, "one").await;
+    let two = open_session(&server, "two").await;
+    assert!(one.player.starts_with("demo-") && two.player.starts_with("demo-"));
+    assert_ne!(one.player, two.player);
+    assert_eq!(one.balance, "1000.00");
+
+    // No caller chooses a player without the operator key: not a real one, not a demo one.
+    for named in ["alice", one.player.as_str(), "bob"] {
+        let (status, body) = post_session(&server, None, json!({"player_id": named})).await;
+        assert_eq!(status, 400, "{named}: {body}");
+        assert_eq!(body["code"], "bad_request", "{body}");
+    }
+    // The operator cannot open (or reuse) a demo player either, and a wrong key is refused.
+    let (status, body) = post_session(
+        &server,
+        Some(OPERATOR_KEY),
+        json!({"player_id": one.player, "currency": "EUR"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post_session(
+        &server,
+        Some("not-the-key-5ad015a3bf4f1b2b0b822cd15d6c1"),
+        json!({"player_id": "alice", "currency": "EUR"}),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["code"], "unauthorized");
+
+    // The demo player is resumed with its own token only, and still has its money.
+    let mut again = Client::connect(&server, &one.token).await;
+    assert_eq!(again.welcome["player_id"], one.player.as_str());
+    assert_eq!(again.balance().await, "1000.00");
+    let mut real = Client::connect(&server, &alice.token).await;
+    assert_eq!(
+        real.balance().await,
+        "0.00",
+        "demo money never reaches a real player"
+    );
+
+    // alice, two demo players: nothing else was created by the refused requests.
+    let (ok, report) = server.audit();
+    assert!(ok && report.contains("accounts 3 "), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_a_secret_generates_one_into_its_data_directory() {
+    let server = NodeConfig::shipped().no_tables().start();
+    let config = std::fs::read_to_string(&server.config).unwrap();
+    assert!(
+        config.contains("secret = \"\""),
+        "the shipped config holds no secret"
+    );
+    let path = server
+        .data_dir
+        .join(croupier::secrets::GENERATED_SECRET_FILE);
+    let secret = std::fs::read_to_string(&path).unwrap();
+    croupier::secrets::check_strength("auth.secret", secret.trim()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by the node's user only");
+    }
+    // A token signed with the key derived from that secret is this node's; the same claims
+    // under the secret that used to ship in default.toml are nobody's.
+    let session = open_session(&server, "gen").await;
+    assert_eq!(upgrade_status(&server, &session.token).await, 101);
+    let claims = claims_for(&session.player, "EUR", "croupier");
+    let old_dev = "dev-only-secret-change-me-in-production-0123456789";
+    assert_eq!(
+        upgrade_status(&server, &sign(old_dev, &claims)).await,
+        401,
+        "the old shipped secret signs nothing"
+    );
+}
+
+/// Claims as croupier writes them, for `player`, with a fresh session id.
+fn claims_for(player: &str, currency: &str, audience: &str) -> Value {
+    let now = croupier::clock::unix_now();
+    json!({
+        "sub": player, "cur": currency, "sid": uuid_like(), "demo": false,
+        "iss": "croupier", "aud": audience, "iat": now, "exp": now + 3600,
+    })
+}
+
+/// A token over `claims` signed as a node with `secret` signs them.
+fn sign(secret: &str, claims: &Value) -> String {
+    let ring = KeyRing::new(secret, &[], Purpose::Tokens);
+    let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(ring.current.id().to_string());
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(ring.current.bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_checked_against_the_deployment_and_the_session() {
+    // An insider who knows the secret still cannot make a token the node accepts unless it
+    // matches a session the node opened.
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| {
+            c.auth.secret = SECRET.into();
+            c.auth.token_ttl_seconds = 3600;
+        })
+        .start();
+    let session = open_session(&server, "claims").await;
+    assert_eq!(upgrade_status(&server, &session.token).await, 101);
+    let now = croupier::clock::unix_now();
+    let mut cases: Vec<(&str, Value)> = Vec::new();
+    let mut c = claims_for(&session.player, "EUR", "croupier");
+    c["exp"] = json!(4_102_444_800u64);
+    cases.push(("expires in 2100", c));
+    let mut c = claims_for(&session.player, "EUR", "croupier");
+    c["iat"] = json!(now - 60);
+    c["exp"] = json!(now - 30);
+    cases.push(("expired", c));
+    cases.push((
+        "another audience",
+        claims_for(&session.player, "EUR", "staging"),
+    ));
+    let mut c = claims_for(&session.player, "EUR", "croupier");
+    c["iss"] = json!("someone-else");
+    cases.push(("another issuer", c));
+    cases.push((
+        "a session the node never opened",
+        claims_for(&session.player, "EUR", "croupier"),
+    ));
+    cases.push((
+        "a GBP claim on an EUR account",
+        claims_for(&session.player, "GBP", "croupier"),
+    ));
+    let welcome = Client::connect(&server, &session.token).await.welcome;
+    let real_sid = welcome["session_id"].clone();
+    let mut c = claims_for(&session.player, "GBP", "croupier");
+    c["sid"] = real_sid.clone();
+    cases.push(("the real session id with GBP", c));
+    let mut c = claims_for("alice", "EUR", "croupier");
+    c["sid"] = real_sid;
+    cases.push(("the real session id for another player", c));
+    for (what, claims) in &cases {
+        assert_eq!(
+            upgrade_status(&server, &sign(SECRET, claims)).await,
+            401,
+            "{what}: {claims}"
+        );
+    }
+    // Signed with the raw secret rather than the token key derived from it.
+    let raw = encode(
+        &Header::default(),
+        &cases[4].1,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(upgrade_status(&server, &raw).await, 401);
+    let (ok, report) = server.audit();
+    assert!(ok && report.contains("accounts 1 "), "{report}");
+}
+
+/// `croupier serve` on this config and environment must stop at start-up naming `key`.
+fn refused_at_start(config: &std::path::Path, env: &[(&str, &str)], key: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("CROUPIER_AUTH_SECRET")
+        .env_remove("CROUPIER_OPERATOR_KEY")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{key}: started anyway");
+    assert!(stderr.contains(key), "{key} named in: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_taken_from_the_environment_and_weak_ones_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_money = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.auth.demo_mode = false)
+        .write(dir.path());
+    // The file has no operator key and no secret: the environment alone provides them.
+    let server = Server::spawn_with(
+        &real_money,
+        &dir.path().join("data"),
+        Stdio::inherit(),
+        "warn",
+        &[
+            ("CROUPIER_AUTH_SECRET", SECRET),
+            ("CROUPIER_OPERATOR_KEY", OPERATOR_KEY),
+        ],
+    );
+    let (status, body) = post_session(&server, None, json!({})).await;
+    assert_eq!(status, 401, "no demo sessions with demo mode off: {body}");
+    let alice = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
+    assert_eq!(upgrade_status(&server, &alice.token).await, 101);
+    assert!(
+        !server
+            .data_dir
+            .join(croupier::secrets::GENERATED_SECRET_FILE)
+            .exists(),
+        "a configured secret is used, none generated"
+    );
+    drop(server);
+
+    let weak = [
+        ("CROUPIER_AUTH_SECRET", "a".repeat(48)),
+        ("CROUPIER_AUTH_SECRET", "0123456789".repeat(5)),
+        ("CROUPIER_AUTH_SECRET", "too-short".to_string()),
+    ];
+    for (name, value) in &weak {
+        refused_at_start(
+            &real_money,
+            &[(name, value), ("CROUPIER_OPERATOR_KEY", OPERATOR_KEY)],
+            "auth.secret",
+        );
+    }
+    refused_at_start(
+        &real_money,
+        &[("CROUPIER_AUTH_SECRET", SECRET)],
+        "auth.operator_key",
+    );
+    refused_at_start(
+        &real_money,
+        &[
+            ("CROUPIER_AUTH_SECRET", SECRET),
+            ("CROUPIER_OPERATOR_KEY", SECRET),
+        ],
+        "auth.operator_key",
+    );
+    // Demo play is refused on a shared PostgreSQL ledger unless allowed; a cluster needs a
+    // shared secret (a generated one would differ per node).
+    let on_pg = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.ledger.postgres_url = "postgres://127.0.0.1:1/none".into())
+        .write(&dir.path().join("pg").tap_mkdir());
+    refused_at_start(&on_pg, &[], "auth.demo_on_shared_ledger");
+    let clustered = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.cluster.redis_url = "redis://127.0.0.1:1/0".into())
+        .write(&dir.path().join("cl").tap_mkdir());
+    refused_at_start(&clustered, &[], "auth.secret");
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+/// The reason of the close frame `client` gets within `limit` (other frames are skipped).
+async fn closed_within(client: &mut Client, limit: std::time::Duration) -> Option<String> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, client.ws.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Some(frame.map(|f| f.reason.to_string()).unwrap_or_default())
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) => return Some(String::new()),
+        }
+    }
+}
+
+async fn revoke(server: &Server, key: &str, body: Value) -> (u16, Value) {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/admin/sessions/revoke", server.base))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+/// One second, the issue's bound for a revocation to reach every connection.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_ends_a_session_or_all_of_a_players_at_once() {
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .start();
+    let phone = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
+    let laptop = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
+    let bob = operator_session(&server, OPERATOR_KEY, "bob", "EUR").await;
+    let mut on_phone = Client::connect(&server, &phone.token).await;
+    let mut on_laptop = Client::connect(&server, &laptop.token).await;
+    let mut on_bob = Client::connect(&server, &bob.token).await;
+    let phone_sid = on_phone.welcome["session_id"].as_str().unwrap().to_string();
+
+    // Bad revoke requests change nothing.
+    for body in [
+        json!({}),
+        json!({"session_id": phone_sid, "player_id": "alice"}),
+        json!({"player_id": "not valid"}),
+        json!({"session_id": ""}),
+        json!({"session_id": "x", "extra": 1}),
+    ] {
+        let (status, reply) = revoke(&server, OPERATOR_KEY, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {reply}");
+    }
+    let (status, _) = revoke(
+        &server,
+        "wrong-key-5ad015a3bf4f1b2b0b822cd15d6c1",
+        json!({"player_id": "alice"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(on_phone.balance().await, "0.00", "still connected");
+
+    // One session: its connection closes within a second, its token opens nothing more.
+    let (status, reply) = revoke(&server, OPERATOR_KEY, json!({"session_id": phone_sid})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["revoked"], json!([phone_sid]));
+    assert_eq!(
+        closed_within(&mut on_phone, WITHIN).await.as_deref(),
+        Some("session revoked")
+    );
+    assert_eq!(upgrade_status(&server, &phone.token).await, 401);
+    assert_eq!(
+        on_laptop.balance().await,
+        "0.00",
+        "the other session plays on"
+    );
+
+    // All of a player's: the laptop goes too, bob stays.
+    let (status, reply) = revoke(&server, OPERATOR_KEY, json!({"player_id": "alice"})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["revoked"].as_array().unwrap().len(), 1, "{reply}");
+    assert_eq!(
+        closed_within(&mut on_laptop, WITHIN).await.as_deref(),
+        Some("session revoked")
+    );
+    assert_eq!(upgrade_status(&server, &laptop.token).await, 401);
+    assert_eq!(on_bob.balance().await, "0.00");
+
+    // A restart remembers: the revoked tokens stay refused, bob's session still opens.
+    drop(on_bob);
+    let mut server = server;
+    let status = server.sigterm();
+    assert!(status.success(), "{status:?}");
+    let restarted = Server::spawn(&server.config, &server.data_dir);
+    assert_eq!(upgrade_status(&restarted, &phone.token).await, 401);
+    assert_eq!(upgrade_status(&restarted, &laptop.token).await, 401);
+    assert_eq!(upgrade_status(&restarted, &bob.token).await, 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_every_node_of_a_cluster_within_a_second() {
+    let Some(pg) = pg_database("revoke").await else {
+        return;
+    };
+    let cluster = ClusterLines::new(&pg);
+    let a = NodeConfig::shipped()
+        .no_tables()
+        .cluster(&cluster)
+        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .start();
+    let dir = tempfile::tempdir().unwrap();
+    let b = Server::spawn(&a.config, &dir.path().join("b"));
+    let session = operator_session(&a, OPERATOR_KEY, "carol", "EUR").await;
+    // The session opened on A is good on B (the record is shared) ...
+    let mut on_b = Client::connect(&b, &session.token).await;
+    let sid = on_b.welcome["session_id"].as_str().unwrap().to_string();
+    // ... and ended from A, it closes on B within a second, and neither node opens it again.
+    let (status, reply) = revoke(&a, OPERATOR_KEY, json!({"player_id": "carol"})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["revoked"], json!([sid]));
+    assert_eq!(
+        closed_within(&mut on_b, WITHIN).await.as_deref(),
+        Some("session revoked")
+    );
+    assert_eq!(upgrade_status(&a, &session.token).await, 401);
+    assert_eq!(upgrade_status(&b, &session.token).await, 401);
+}
