@@ -167,7 +167,7 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
     // Signed with another key.
     let other = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0b2stY2Fyb2wiLCJjdXIiOiJFVVIiLCJzaWQiOiJ4IiwiaWF0IjoxLCJleHAiOjQ5MDAwMDAwMDB9.c2lnbmF0dXJl";
     for token in [forged.as_str(), other, "", "garbage", "a.b.c"] {
-        let result = tokio_tungstenite::connect_async(server.ws_url(token)).await;
+        let result = tokio_tungstenite::connect_async(server.ws_request(token)).await;
         match result {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status(), 401, "token {token:?}");

@@ -25,8 +25,8 @@ const HOLD_AT: usize = 40;
 const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 async fn connect(lb: &str, token: &str) -> Option<Client> {
-    let url = format!("ws://{lb}/v1/ws?token={token}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    let request = ws_request(&format!("ws://{lb}"), token);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.ok()?;
     let welcome = loop {
         let frame = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
             .await

@@ -72,9 +72,11 @@ fn log(shared: &Shared) -> std::sync::MutexGuard<'_, SeatLog> {
 
 /// Connects (bounded attempts) and sits down at the table (retrying while it moves); records
 /// the `table_state` it is answered with.
-async fn sit(url: &str, name: &str, joins: &mut usize, shared: &Shared) -> Client {
+async fn sit(base: &str, token: &str, name: &str, joins: &mut usize, shared: &Shared) -> Client {
+    let url = base;
     for _ in 0..JOIN_ATTEMPTS {
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else {
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(ws_request(base, token)).await
+        else {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         };
@@ -86,7 +88,7 @@ async fn sit(url: &str, name: &str, joins: &mut usize, shared: &Shared) -> Clien
         let mut client = Client {
             ws,
             welcome,
-            token: String::new(),
+            token: token.to_string(),
         };
         loop {
             *joins += 1;
@@ -125,10 +127,9 @@ async fn seated(
     stop: Arc<AtomicBool>,
     shared: Shared,
 ) {
-    let ws_url = |base: &str| format!("{}/v1/ws?token={token}", base.replace("http://", "ws://"));
     let mut joins = 0;
     let mut bets = 0;
-    let mut client = sit(&ws_url(&first), &name, &mut joins, &shared).await;
+    let mut client = sit(&first, &token, &name, &mut joins, &shared).await;
     while !stop.load(Ordering::Relaxed) {
         let next = tokio::time::timeout(READ_SLICE, client.ws.next()).await;
         let text = match next {
@@ -136,7 +137,7 @@ async fn seated(
             Ok(Some(Ok(Message::Text(text)))) => text,
             Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => {
                 log(&shared).broken.push(Instant::now());
-                client = sit(&ws_url(&lb), &name, &mut joins, &shared).await;
+                client = sit(&lb, &token, &name, &mut joins, &shared).await;
                 continue;
             }
             Ok(Some(Ok(_))) => continue,
@@ -156,7 +157,7 @@ async fn seated(
                              "table": TABLE, "kind": "red", "amount": "1.00"});
             if client.ws_send(bet).await.is_err() {
                 log(&shared).broken.push(Instant::now());
-                client = sit(&ws_url(&lb), &name, &mut joins, &shared).await;
+                client = sit(&lb, &token, &name, &mut joins, &shared).await;
             }
             continue;
         }

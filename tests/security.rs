@@ -26,7 +26,7 @@ async fn post_session(server: &Server, key: Option<&str>, body: Value) -> (u16, 
 
 /// The upgrade's HTTP status for this token (101 when it is accepted).
 async fn upgrade_status(server: &Server, token: &str) -> u16 {
-    match tokio_tungstenite::connect_async(server.ws_url(token)).await {
+    match tokio_tungstenite::connect_async(server.ws_request(token)).await {
         Ok((_, response)) => response.status().as_u16(),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
         Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
@@ -437,4 +437,89 @@ async fn a_revocation_reaches_every_node_of_a_cluster_within_a_second() {
     );
     assert_eq!(upgrade_status(&a, &session.token).await, 401);
     assert_eq!(upgrade_status(&b, &session.token).await, 401);
+}
+
+/// The upgrade's HTTP status for a URL with no bearer header.
+async fn url_upgrade_status(url: &str) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+async fn ticket(server: &Server, bearer: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}/v1/ws-tickets", server.base));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let reply = request.send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_stay_out_of_urls_and_tickets_open_one_upgrade() {
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .start();
+    let session = open_session(&server, "ticket").await;
+    let ws = server.base.replace("http://", "ws://");
+    // The long-lived token in the URL is refused, valid or not.
+    assert_eq!(
+        url_upgrade_status(&format!("{ws}/v1/ws?token={}", session.token)).await,
+        400
+    );
+    // A ticket: good for one upgrade, then never again.
+    let (status, body) = ticket(&server, Some(&session.token)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["expires_in_seconds"], 30);
+    let t = body["ticket"].as_str().unwrap().to_string();
+    assert_eq!(t.len(), 64);
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/v1/ws?ticket={t}"))
+        .await
+        .expect("the ticket opens the socket");
+    let welcome = next_json(&mut socket).await;
+    assert_eq!(welcome["player_id"], session.player.as_str(), "{welcome}");
+    assert_eq!(
+        url_upgrade_status(&format!("{ws}/v1/ws?ticket={t}")).await,
+        401,
+        "a ticket opens one upgrade only"
+    );
+    // Bad tickets, and a ticket with a bearer besides.
+    for bad in [
+        "",
+        "short",
+        &"g".repeat(64),
+        &"0".repeat(64),
+        &format!("{t}0"),
+    ] {
+        assert_eq!(
+            url_upgrade_status(&format!("{ws}/v1/ws?ticket={bad}")).await,
+            401,
+            "{bad:?}"
+        );
+    }
+    let (_, body) = ticket(&server, Some(&session.token)).await;
+    let fresh = body["ticket"].as_str().unwrap();
+    let mut both = server.ws_request(&session.token);
+    *both.uri_mut() = format!("{ws}/v1/ws?ticket={fresh}").parse().unwrap();
+    match tokio_tungstenite::connect_async(both).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
+        other => panic!("a bearer and a ticket together: {other:?}"),
+    }
+    // No ticket for no token, a forged one, or a revoked session.
+    assert_eq!(ticket(&server, None).await.0, 401);
+    assert_eq!(ticket(&server, Some("a.b.c")).await.0, 401);
+    let real = operator_session(&server, OPERATOR_KEY, "dora", "EUR").await;
+    let (_, body) = ticket(&server, Some(&real.token)).await;
+    let issued_before = body["ticket"].as_str().unwrap().to_string();
+    revoke(&server, OPERATOR_KEY, json!({"player_id": "dora"})).await;
+    assert_eq!(ticket(&server, Some(&real.token)).await.0, 401);
+    assert_eq!(
+        url_upgrade_status(&format!("{ws}/v1/ws?ticket={issued_before}")).await,
+        401,
+        "a ticket of a session revoked since is refused"
+    );
 }

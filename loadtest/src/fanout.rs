@@ -54,9 +54,13 @@ async fn seat(
     receipts: mpsc::UnboundedSender<Receipt>,
 ) -> anyhow::Result<()> {
     let session = open_session(&http, &target, "EUR").await?;
-    let (mut ws, _) = tokio_tungstenite::connect_async(target.ws_url(Some(&session.token)))
-        .await
-        .context("websocket upgrade")?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(
+        target
+            .ws_request(Some(&session.token))
+            .map_err(anyhow::Error::msg)?,
+    )
+    .await
+    .context("websocket upgrade")?;
     let join = json!({"type": "join_table", "req_id": "join", "table": table});
     ws.send(Message::Text(join.to_string().into())).await?;
     let mut seen = 0;

@@ -240,7 +240,7 @@ impl Player {
     /// Connects the WebSocket and reads `welcome`. Failures are counted by reason.
     async fn connect(&mut self) -> Result<(), String> {
         self.conn = None;
-        let url = self.target.ws_url(self.token.as_deref());
+        let request = self.target.ws_request(self.token.as_deref())?;
         // The slot bounds handshakes under way (through `welcome`); waiting for one is the
         // tester's own queue, so the timeout and the connect latency start once it is held.
         let shared = self.shared.clone();
@@ -250,7 +250,7 @@ impl Player {
         let res = timeout_at(
             deadline.into(),
             tokio_tungstenite::connect_async_with_config(
-                url.as_str(),
+                request,
                 Some(self.shared.ws_config),
                 true,
             ),

@@ -108,16 +108,25 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 impl Target {
-    /// The WebSocket URL for a session token.
-    pub fn ws_url(&self, token: Option<&str>) -> String {
-        match token {
-            Some(t) => {
-                let mut u = self.ws.clone();
-                u.query_pairs_mut().append_pair("token", t);
-                u.to_string()
-            }
-            None => self.ws.to_string(),
+    /// The WebSocket upgrade request, with the session token (if any) as its bearer:
+    /// croupier takes no token in a URL.
+    pub fn ws_request(
+        &self,
+        token: Option<&str>,
+    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self
+            .ws
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        if let Some(t) = token {
+            let value = format!("Bearer {t}")
+                .parse()
+                .map_err(|_| "the token is not a header value".to_string())?;
+            request.headers_mut().insert("authorization", value);
         }
+        Ok(request)
     }
 
     fn endpoint(&self, path: &str) -> String {
@@ -270,12 +279,13 @@ mod tests {
             t[1].endpoint("/v1/sessions"),
             "http://localhost:9000/v1/sessions"
         );
-        assert_eq!(
-            t[0].ws_url(Some("a.b-c")),
-            "ws://127.0.0.1:8080/v1/ws?token=a.b-c"
-        );
+        let request = t[0].ws_request(Some("a.b-c")).unwrap();
+        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:8080/v1/ws");
+        assert_eq!(request.headers()["authorization"], "Bearer a.b-c");
         let e = parse_targets(&["ws://127.0.0.1:9001".into()], true, false).expect("echo");
-        assert_eq!(e[0].ws_url(None), "ws://127.0.0.1:9001/");
+        let request = e[0].ws_request(None).unwrap();
+        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9001/");
+        assert!(!request.headers().contains_key("authorization"));
         assert!(parse_targets(&["https://127.0.0.1".into()], false, false).is_err());
     }
 }

@@ -5,6 +5,9 @@
 //!   with the token. Written when the session opens: a node that cannot write it answers
 //!   `service_unavailable`. A WebSocket upgrade needs it (a token without its record is
 //!   refused); `croupier:player-sessions:<player>` lists a player's session ids.
+//! - **Upgrade ticket** `croupier:ticket:<ticket>`: the session token a single-use ticket
+//!   stands for, for [`TICKET_TTL`]; taken (`GETDEL`) by the upgrade that uses it, so the
+//!   long-lived token never travels in a URL.
 //! - **Revocation** `croupier:revoked:<sid>`: written (and the record deleted) when an operator
 //!   ends a session, kept until the token would have expired. Nodes kick the session's
 //!   connections at once (pub/sub) and look the marker up for every connection they hold
@@ -55,6 +58,11 @@ pub const REPLY_LOG_BATCH: usize = 512;
 /// The longest a token may live (`auth.token_ttl_seconds` is at most this): how long a
 /// revocation of an unknown session is kept.
 pub const MAX_TOKEN_SECONDS: u64 = 30 * 86_400;
+/// How long a WebSocket upgrade ticket is good for: long enough to open the socket right
+/// after asking for it, short enough that a ticket seen in a log is worthless.
+pub const TICKET_TTL: Duration = Duration::from_secs(30);
+/// Tickets a single node keeps at once (about 300 bytes each): past this the oldest go.
+pub const LOCAL_TICKETS: u64 = 100_000;
 /// Sessions looked up in one pipeline by [`SharedState::revoked`].
 pub const REVOKED_BATCH: usize = 2_000;
 /// Players one node's heartbeat marks present in one pipeline.
@@ -106,6 +114,17 @@ pub trait SharedState: Send + Sync {
 
     /// The ids of a player's sessions that have not expired or been revoked.
     async fn player_sessions(&self, player: &PlayerId) -> Result<Vec<String>, ClusterError>;
+
+    /// Keeps a WebSocket upgrade ticket for `ttl`: it stands for `token`, once.
+    async fn put_ticket(
+        &self,
+        ticket: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), ClusterError>;
+
+    /// The token a ticket stands for, taking the ticket (a second use finds nothing).
+    async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, ClusterError>;
 
     /// Which of these sessions have been revoked (one round trip per [`REVOKED_BATCH`]).
     async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError>;

@@ -7,7 +7,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
@@ -22,14 +21,15 @@ use crate::metrics::Metrics;
 use crate::money::{Money, MoneyError};
 use crate::protocol::ErrorCode;
 use crate::rng::{ReseedPolicy, RngPool};
-use crate::session::{Caller, PlayerSession};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Ledger, LedgerError, WalletError, WalletPool};
 
 mod sessions;
 mod start;
+mod upgrade;
 
 use sessions::{check_operator, open_session};
+use upgrade::{issue_ticket, websocket};
 
 pub use start::{build_app, serve};
 
@@ -237,41 +237,6 @@ async fn list_games(app: web::Data<App>) -> HttpResponse {
         .map(|g| crate::session::handler::game_view(g))
         .collect();
     HttpResponse::Ok().json(serde_json::json!({ "games": games }))
-}
-
-#[derive(Deserialize)]
-struct WsQuery {
-    token: Option<String>,
-}
-
-async fn websocket(
-    app: web::Data<App>,
-    req: HttpRequest,
-    query: web::Query<WsQuery>,
-    body: web::Payload,
-) -> Result<HttpResponse, actix_web::Error> {
-    if !app.is_ready() {
-        return Err(HttpError::NotReady.into());
-    }
-    let token = query.token.as_deref().unwrap_or("");
-    let claims = app.tokens.verify(token).map_err(HttpError::from)?;
-    crate::session::access::session_for(&app, &claims)
-        .await
-        .map_err(HttpError::from)?;
-    let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let caller = Caller {
-        player: claims.sub,
-        currency,
-        session_id: claims.sid,
-        expires_at: claims.exp,
-    };
-    let actor = PlayerSession::new(app.into_inner(), caller, session);
-    PlayerSession::create(move |ctx| {
-        ctx.add_stream(stream.max_frame_size(HARD_FRAME_CAP));
-        actor
-    });
-    Ok(response)
 }
 
 async fn live() -> HttpResponse {

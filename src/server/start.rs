@@ -290,6 +290,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/admin/sessions/revoke", web::post().to(revoke_sessions))
             .route("/v1/admin/players/{player}", web::get().to(player_presence))
             .route("/v1/ws", web::get().to(websocket))
+            .route("/v1/ws-tickets", web::post().to(issue_ticket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics))

@@ -50,6 +50,24 @@ pub struct Server {
     _keep: Option<tempfile::TempDir>,
 }
 
+/// A WebSocket upgrade request.
+pub type WsRequest = tokio_tungstenite::tungstenite::handshake::client::Request;
+
+/// The upgrade request to `base`'s WebSocket (`http://host:port`, `https://…` or `ws://…`)
+/// carrying `token` in its `Authorization` header: tokens never travel in URLs.
+pub fn ws_request(base: &str, token: &str) -> WsRequest {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/v1/ws", base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .expect("a token is a header value"),
+    );
+    request
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -122,11 +140,9 @@ impl Server {
         }
     }
 
-    pub fn ws_url(&self, token: &str) -> String {
-        format!(
-            "{}/v1/ws?token={token}",
-            self.base.replace("http://", "ws://")
-        )
+    /// The upgrade request to this node's WebSocket with `token` as its bearer.
+    pub fn ws_request(&self, token: &str) -> WsRequest {
+        ws_request(&self.base, token)
     }
 
     pub fn kill9(&mut self) {

@@ -15,11 +15,12 @@ pub async fn spinner(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pause: Duration,
 ) -> (i64, i64, i64, usize) {
-    let url = format!("{}/v1/ws?token={token}", server.replace("http://", "ws://"));
     // A node that just died, or one that cannot read the session yet: try again, bounded.
     let connect = || async {
         for _ in 0..SPINNER_CONNECT_ATTEMPTS {
-            if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await {
+            if let Ok((mut ws, _)) =
+                tokio_tungstenite::connect_async(ws_request(&server, &token)).await
+            {
                 if next_json(&mut ws).await["type"] == "welcome" {
                     return Some(ws);
                 }

@@ -13,12 +13,14 @@
 //! | `promtool.rs` | the Prometheus config and rules, and the games' reference rules vs their PAR sheets |
 //! | `scrape.rs` | every metric a dashboard or alert uses is exported by a real node |
 //! | `nginx.rs` | the shipped nginx config passes `nginx -t` and proxies WebSockets |
+//! | `balancer_logs.rs` | nginx's and HAProxy's access logs name paths, never query strings |
 //! | `deploy.rs` | the compose stack and the Dockerfile |
 //! | `docs.rs` | docs/operations.md covers every config key, metric and alert |
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod balancer_logs;
 mod dashboards;
 mod deploy;
 mod docs;

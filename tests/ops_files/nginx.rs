@@ -71,7 +71,7 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
             .expect("a session through nginx")
             .to_string();
         let (mut ws, response) =
-            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/ws?token={token}"))
+            tokio_tungstenite::connect_async(ws_request(&format!("ws://127.0.0.1:{port}"), &token))
                 .await
                 .expect("WebSocket upgrade through nginx");
         assert_eq!(response.status(), 101);

@@ -25,6 +25,8 @@ type ReplyLog = VecDeque<(String, Arc<str>)>;
 /// The in-process store.
 pub struct InProcessState {
     sessions: moka::sync::Cache<String, SessionRecord>,
+    /// Upgrade tickets and the tokens they stand for (expire by themselves).
+    tickets: moka::sync::Cache<String, String>,
     /// Revoked session ids and until when (Unix seconds).
     revoked: Mutex<HashMap<String, u64>>,
     /// `None` in tests of the store alone: nothing outlives the process.
@@ -39,6 +41,10 @@ impl Default for InProcessState {
         Self {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(LOCAL_SESSIONS)
+                .build(),
+            tickets: moka::sync::Cache::builder()
+                .max_capacity(super::LOCAL_TICKETS)
+                .time_to_live(super::TICKET_TTL)
                 .build(),
             revoked: Mutex::default(),
             journal: None,
@@ -131,6 +137,21 @@ impl SharedState for InProcessState {
             .filter(|(_, r)| &r.player == player && r.expires_at > now)
             .map(|(sid, _)| sid.as_ref().clone())
             .collect())
+    }
+
+    async fn put_ticket(
+        &self,
+        ticket: &str,
+        token: &str,
+        _ttl: Duration,
+    ) -> Result<(), ClusterError> {
+        // Every ticket lives TICKET_TTL, the cache's time to live.
+        self.tickets.insert(ticket.to_string(), token.to_string());
+        Ok(())
+    }
+
+    async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, ClusterError> {
+        Ok(self.tickets.remove(ticket))
     }
 
     async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError> {

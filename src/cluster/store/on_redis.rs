@@ -43,6 +43,9 @@ fn session_key(link: &RedisLink, sid: &str) -> String {
 fn player_sessions_key(link: &RedisLink, player: &PlayerId) -> String {
     link.key(&format!("player-sessions:{player}"))
 }
+fn ticket_key(link: &RedisLink, ticket: &str) -> String {
+    link.key(&format!("ticket:{ticket}"))
+}
 fn revoked_key(link: &RedisLink, sid: &str) -> String {
     link.key(&format!("revoked:{sid}"))
 }
@@ -148,6 +151,35 @@ impl SharedState for RedisState {
             }
         }
         Ok(live)
+    }
+
+    async fn put_ticket(
+        &self,
+        ticket: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), ClusterError> {
+        self.link
+            .query(
+                "ticket_put",
+                redis::cmd("SET")
+                    .arg(ticket_key(&self.link, ticket))
+                    .arg(token)
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64)
+                    .arg("NX"),
+            )
+            .await
+            .map(|_: Option<String>| ())
+    }
+
+    async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, ClusterError> {
+        self.link
+            .query(
+                "ticket_take",
+                redis::cmd("GETDEL").arg(ticket_key(&self.link, ticket)),
+            )
+            .await
     }
 
     async fn revoked(&self, sids: &[Arc<str>]) -> Result<Vec<Arc<str>>, ClusterError> {

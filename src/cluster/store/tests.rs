@@ -37,6 +37,7 @@ macro_rules! conformance {
 conformance!(
     sessions_are_shared_and_expire_with_the_token,
     revoked_sessions_are_gone_and_marked,
+    a_ticket_is_good_once,
     replies_survive_for_another_node_bounded_per_player,
     presence_and_nodes_follow_heartbeats,
 );
@@ -100,6 +101,20 @@ async fn revoked_sessions_are_gone_and_marked(store: &dyn SharedState) {
         .collect();
     let revoked = store.revoked(&asked).await.unwrap();
     assert_eq!(revoked, vec![asked[0].clone(), asked[2].clone()]);
+}
+
+async fn a_ticket_is_good_once(store: &dyn SharedState) {
+    let ticket = unique("t");
+    store
+        .put_ticket(&ticket, "the.token.itself", TICKET_TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_ticket(&ticket).await.unwrap().as_deref(),
+        Some("the.token.itself")
+    );
+    assert_eq!(store.take_ticket(&ticket).await.unwrap(), None, "used");
+    assert_eq!(store.take_ticket(&unique("never")).await.unwrap(), None);
 }
 
 async fn replies_survive_for_another_node_bounded_per_player(store: &dyn SharedState) {
