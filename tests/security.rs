@@ -523,3 +523,39 @@ async fn tokens_stay_out_of_urls_and_tickets_open_one_upgrade() {
         "a ticket of a session revoked since is refused"
     );
 }
+
+fn red(req_id: &str) -> Value {
+    json!({"type": "table_bet", "req_id": req_id, "table": "roulette_1", "kind": "red",
+           "numbers": [], "amount": "1.00"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_belong_to_the_connection_not_the_token() {
+    let server = NodeConfig::shipped().fast().tables(&fast_tables(4)).start();
+    let session = open_session(&server, "seats").await;
+    let mut sitting = Client::connect(&server, &session.token).await;
+    let mut other = Client::connect(&server, &session.token).await;
+    let state = ask(
+        &mut sitting,
+        json!({"type": "join_table", "req_id": "j", "table": "roulette_1"}),
+    )
+    .await;
+    assert_eq!(state["type"], "table_state", "{state}");
+    // The second connection on the same token never joined: it may not bet there.
+    wait_for(&mut sitting, "betting open", fresh_betting_open).await;
+    let refused = ask(&mut other, red("o1")).await;
+    assert_eq!(refused["code"], "not_seated", "{refused}");
+    // Both seated; one closes; the other still sits and bets.
+    let state = ask(
+        &mut other,
+        json!({"type": "join_table", "req_id": "j2", "table": "roulette_1"}),
+    )
+    .await;
+    assert_eq!(state["type"], "table_state", "{state}");
+    drop(sitting);
+    wait_for(&mut other, "betting open", fresh_betting_open).await;
+    let accepted = ask(&mut other, red("o2")).await;
+    assert_eq!(accepted["type"], "bet_accepted", "{accepted}");
+    let (ok, report) = server.audit();
+    assert!(ok, "{report}");
+}

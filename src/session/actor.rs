@@ -60,7 +60,7 @@ pub struct PlayerSession {
     joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     /// Cancelled when the actor stops: ends the tasks that push to this connection.
     gone: tokio_util::sync::CancellationToken,
-    /// This connection's key in the node's presence map.
+    /// This connection's id: its key in the node's presence map and the id of its seats.
     presence_key: Arc<str>,
 }
 
@@ -91,7 +91,7 @@ impl PlayerSession {
     fn link(&self, ctx: &Context<Self>) -> SessionLink {
         SessionLink {
             pusher: Pusher::local(
-                &self.caller.session_id,
+                &self.presence_key,
                 self.out.clone(),
                 ctx.address().recipient(),
             ),
@@ -491,7 +491,7 @@ impl Actor for PlayerSession {
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         for table in joined {
-            self.app.tables.leave(&table, &self.caller.session_id);
+            self.app.tables.leave(&table, &self.presence_key);
         }
     }
 }

@@ -79,7 +79,7 @@ pub async fn join(
     let state = match sit_down(app, t, &caller.player, &link.pusher, SitDown::First).await {
         Ok(state) => state,
         Err(e) => {
-            t.remove_seat(&link.pusher.session_id);
+            t.remove_seat(&link.pusher.connection);
             return Err(e);
         }
     };
@@ -102,7 +102,7 @@ pub fn leave(
     if !joined(link).remove(id) {
         return Err(PlayError::NotJoined(id.to_string()));
     }
-    app.tables.leave(id, &link.pusher.session_id);
+    app.tables.leave(id, &link.pusher.connection);
     Ok(ServerFrame::LeftTable {
         req_id: req_id.to_string(),
         table: id.to_string(),
@@ -130,7 +130,7 @@ pub async fn sit_down(
             let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
             let op = AskOp::Join {
                 player: player.clone(),
-                session: pusher.session_id.to_string(),
+                session: pusher.connection.to_string(),
                 again,
             };
             let value = cluster.ask(&t.config.id, &node, op).await?;
@@ -194,14 +194,14 @@ pub async fn bet(
         Run::There { node, .. } => {
             // The table's node seats a bettor this node vouches for (see `bet_for_remote`), so
             // this node checks the seat: a connection that never joined is refused here.
-            if !t.has_seat(&link.pusher.session_id) {
+            if !t.has_seat(&link.pusher.connection) {
                 return Err(TableError::NotSeated.into());
             }
             let cluster = app.tables.cluster().ok_or(PlayError::TableBusy)?;
             let op = AskOp::Bet {
                 player: caller.player.clone(),
                 currency: caller.currency.code().to_string(),
-                session: link.pusher.session_id.to_string(),
+                session: link.pusher.connection.to_string(),
                 req_id: req_id.clone(),
                 kind: request.kind.to_string(),
                 numbers: request.numbers.to_vec(),

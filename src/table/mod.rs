@@ -113,16 +113,16 @@ impl TableSlot {
     }
 
     pub fn add_seat(&self, seat: LocalSeat) {
-        self.seats().insert(seat.pusher.session_id.clone(), seat);
+        self.seats().insert(seat.pusher.connection.clone(), seat);
     }
 
-    pub fn remove_seat(&self, session_id: &str) -> Option<LocalSeat> {
-        self.seats().remove(session_id)
+    pub fn remove_seat(&self, connection: &str) -> Option<LocalSeat> {
+        self.seats().remove(connection)
     }
 
-    /// Whether the connection `session_id` of this node is seated at the table.
-    pub fn has_seat(&self, session_id: &str) -> bool {
-        self.seats().contains_key(session_id)
+    /// Whether the connection `connection` of this node is seated at the table.
+    pub fn has_seat(&self, connection: &str) -> bool {
+        self.seats().contains_key(connection)
     }
 
     pub fn local_seats(&self) -> Vec<LocalSeat> {
@@ -259,20 +259,20 @@ impl TableRegistry {
 
     /// A connection left (or closed): free its seat here and at the table's node. Best
     /// effort: a seat whose connection is gone is also removed at the next push.
-    pub fn leave(&self, table: &str, session_id: &str) {
+    pub fn leave(&self, table: &str, connection: &str) {
         let Some(slot) = self.tables.get(table) else {
             return;
         };
-        slot.remove_seat(session_id);
+        slot.remove_seat(connection);
         match slot.run() {
             Run::Here { addr, .. } => {
                 let _ = addr.try_send(actor::Leave {
-                    session_id: session_id.to_string(),
+                    connection: connection.to_string(),
                 });
             }
             Run::There { node, .. } => {
                 if let Some(cluster) = self.cluster.clone() {
-                    let (table, session) = (table.to_string(), session_id.to_string());
+                    let (table, session) = (table.to_string(), connection.to_string());
                     tokio::spawn(async move {
                         let op = cluster::AskOp::Leave { session };
                         cluster.tell(&table, &node, op).await;

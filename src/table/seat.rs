@@ -47,7 +47,9 @@ pub enum PushError {
 #[derive(Clone)]
 pub struct Pusher {
     route: PushRoute,
-    pub session_id: Arc<str>,
+    /// The connection this seat belongs to (a seat is a connection's, not a token's: two
+    /// connections on one session sit, bet and leave apart).
+    pub connection: Arc<str>,
 }
 
 #[derive(Clone)]
@@ -72,7 +74,7 @@ impl Pusher {
                     mpsc::error::TrySendError::Closed(_) => PushError::Gone,
                 })
             }
-            PushRoute::Remote { outbox, .. } => outbox.send_to(&self.session_id, text),
+            PushRoute::Remote { outbox, .. } => outbox.send_to(&self.connection, text),
         }
     }
 
@@ -98,7 +100,7 @@ impl Pusher {
     /// A seat whose connection is on this node: pushes go to its send queue, and a kick to
     /// its actor.
     pub fn local(
-        session_id: &str,
+        connection: &str,
         out: mpsc::Sender<Outbound>,
         session: Recipient<Kick>,
     ) -> Pusher {
@@ -107,28 +109,28 @@ impl Pusher {
                 out,
                 session: Some(session),
             },
-            session_id: Arc::from(session_id),
+            connection: Arc::from(connection),
         }
     }
 
     /// A seat whose connection is on another node: pushes go out through the table's outbox.
-    pub fn remote(session_id: &str, node: &str, outbox: TableOutbox) -> Pusher {
+    pub fn remote(connection: &str, node: &str, outbox: TableOutbox) -> Pusher {
         Pusher {
             route: PushRoute::Remote {
                 node: Arc::from(node),
                 outbox,
             },
-            session_id: Arc::from(session_id),
+            connection: Arc::from(connection),
         }
     }
 
     /// A pusher whose connection is an in-process queue: for the fan-out benchmark and tests.
     #[doc(hidden)]
-    pub fn detached(session_id: &str, queue: usize) -> (Pusher, DetachedQueue) {
+    pub fn detached(connection: &str, queue: usize) -> (Pusher, DetachedQueue) {
         let (out, rx) = mpsc::channel(queue);
         let pusher = Pusher {
             route: PushRoute::Local { out, session: None },
-            session_id: Arc::from(session_id),
+            connection: Arc::from(connection),
         };
         (pusher, DetachedQueue(rx))
     }

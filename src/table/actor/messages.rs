@@ -34,7 +34,8 @@ pub struct Joined {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Leave {
-    pub session_id: String,
+    /// The connection whose seat goes.
+    pub connection: String,
 }
 
 /// Asks to place a bet in the current round (betting must be open and the caller seated).
@@ -103,7 +104,7 @@ impl Handler<Join> for LiveTable {
             0 => UNLIMITED_SEATS,
             seats => seats as usize,
         };
-        let session = msg.pusher.session_id.clone();
+        let session = msg.pusher.connection.clone();
         if !self.seats.contains_key(&session) && self.seats.len() >= capacity {
             return Err(TableError::Full(capacity));
         }
@@ -150,7 +151,7 @@ impl Handler<Leave> for LiveTable {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
-        self.seats.remove(msg.session_id.as_str());
+        self.seats.remove(msg.connection.as_str());
         self.count_seats();
     }
 }
@@ -178,7 +179,7 @@ impl Handler<Reserve> for LiveTable {
         self.machine
             .accept_bet(now_ms())
             .map_err(|_| TableError::BettingClosed)?;
-        match self.seats.get(&msg.pusher.session_id) {
+        match self.seats.get(&msg.pusher.connection) {
             Some(seat) if seat.player == msg.player => {}
             _ => return Err(TableError::NotSeated),
         }

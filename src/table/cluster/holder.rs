@@ -186,7 +186,7 @@ fn follow(app: &Arc<dyn TableHost>, slot: &TableSlot, current: Run, holder: Hold
         let same_holder = |run: Run| matches!(run, Run::There { ref node, token } if *node == holder.node && token == holder.token);
         for seat in seats {
             for attempt in 1..=RESEAT_ATTEMPTS {
-                if !slot.has_seat(&seat.pusher.session_id) || !same_holder(slot.run()) {
+                if !slot.has_seat(&seat.pusher.connection) || !same_holder(slot.run()) {
                     break;
                 }
                 let sat = app

@@ -75,13 +75,13 @@ pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, i
         }
         let frame: Arc<str> = Arc::from(frame);
         let addressed =
-            |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.session_id);
+            |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.connection);
         for seat in slot.local_seats().into_iter().filter(addressed) {
             match seat.pusher.push(frame.clone()) {
                 Ok(()) => app.metrics().server.ws_messages_sent.inc(),
                 Err(PushError::Full) => {
                     seat.pusher.kick(actor::TOO_FAR_BEHIND);
-                    slot.remove_seat(&seat.pusher.session_id);
+                    slot.remove_seat(&seat.pusher.connection);
                     app.metrics()
                         .tables
                         .slow_clients_dropped
@@ -89,7 +89,7 @@ pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, i
                         .inc();
                 }
                 Err(PushError::Gone) => {
-                    slot.remove_seat(&seat.pusher.session_id);
+                    slot.remove_seat(&seat.pusher.connection);
                 }
             }
         }
@@ -197,7 +197,7 @@ async fn serve_ask(
         }
         AskOp::Leave { session } => {
             let _ = addr.try_send(actor::Leave {
-                session_id: session,
+                connection: session,
             });
             Ok(serde_json::Value::Null)
         }
