@@ -88,7 +88,7 @@ impl App {
         bus: crate::cluster::Bus,
         node: Arc<str>,
     ) -> Self {
-        let replies = ReplyCache::new(config.session.reply_cache_entries as u64, REPLY_CACHE_TTL);
+        let replies = ReplyCache::new(config.session.reply_cache_bytes, REPLY_CACHE_TTL);
         // A live-table bet stays open for its whole round: never call that stale.
         let longest_round = tables
             .configs()

@@ -102,7 +102,8 @@ pub struct SessionConfig {
     pub rate_per_second: u32,
     pub burst: u32,
     pub flood_close_after: u32,
-    pub reply_cache_entries: usize,
+    /// Bytes the exactly-once reply cache may hold over all players.
+    pub reply_cache_bytes: u64,
     pub send_queue_frames: usize,
     pub idle_timeout_seconds: u64,
 }
@@ -362,10 +363,10 @@ impl Config {
             1_000_000,
         )?;
         range(
-            "session.reply_cache_entries",
-            self.session.reply_cache_entries as u64,
-            1_000,
-            100_000_000,
+            "session.reply_cache_bytes",
+            self.session.reply_cache_bytes,
+            1 << 20,
+            1 << 36,
         )?;
         range(
             "session.send_queue_frames",

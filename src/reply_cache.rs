@@ -1,24 +1,127 @@
-//! The exactly-once reply cache: the first reply to each `(player, req_id)`, shared by all of
-//! the player's connections, so a resend (also after a reconnect) gets the same bytes back and
-//! runs nothing. A request still in flight is not run twice either: the resend waits for it.
+//! The exactly-once reply cache: for each request that moves money (a spin, a table bet), the
+//! first reply to its `(player, req_id)`, shared by all of the player's connections, so a
+//! resend (also after a reconnect) gets the same bytes back and runs nothing. A request still
+//! in flight is not run twice either: the resend waits for it.
 //!
-//! Bounded in entries and in time (moka, TinyLFU eviction); past that the ledger still refuses
-//! to charge a spin twice and the reply is rebuilt from the stored round.
+//! Each entry remembers the request's fingerprint (a hash of the frame as parsed): the same
+//! `req_id` sent with another kind or other parameters is another request and is answered
+//! `duplicate_request` ([`Claim::Conflict`]). Read-only frames (balance, history, games, …)
+//! are not remembered, only checked against what is: a resend of one simply runs again.
+//!
+//! Bounded in bytes over all players (`session.reply_cache_bytes`, moka weighs each player's
+//! entry by what it holds), per player ([`REPLIES_PER_PLAYER`], the oldest go first) and in
+//! time; past that the ledger still refuses to charge a `req_id` twice (and refuses it for
+//! another request), and the reply is rebuilt from the stored round.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::ids::{PlayerId, ReqId};
+use crate::protocol::ClientFrame;
 
-type Key = (PlayerId, ReqId);
+pub use crate::cluster::store::REPLIES_PER_PLAYER;
+
+/// Bytes counted per remembered reply beyond its text (ids, fingerprint, channel).
+const ENTRY_OVERHEAD: usize = 160;
+
 type Slot = watch::Receiver<Option<Arc<str>>>;
+
+/// What identifies a request behind its `req_id`: the first 8 bytes of the SHA-256 of the
+/// frame as parsed and serialised again (so the same frame gives the same value on every node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub u64);
+
+impl Fingerprint {
+    pub fn of(frame: &ClientFrame) -> Fingerprint {
+        let text = serde_json::to_string(frame).unwrap_or_default();
+        let digest = Sha256::digest(text.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Fingerprint(u64::from_be_bytes(first))
+    }
+
+    /// A reply as the shared reply log holds it: this fingerprint, a newline, the reply.
+    pub fn log_text(self, reply: &str) -> String {
+        format!("{:016x}\n{reply}", self.0)
+    }
+
+    /// The fingerprint and reply of a reply-log text; `None` for anything else.
+    pub fn parse_log_text(text: &str) -> Option<(Fingerprint, Arc<str>)> {
+        let (hex, reply) = text.split_once('\n')?;
+        if hex.len() != 16 {
+            return None;
+        }
+        let value = u64::from_str_radix(hex, 16).ok()?;
+        Some((Fingerprint(value), Arc::from(reply)))
+    }
+
+    /// Whether a frame of this kind is remembered: only those that move money need it.
+    pub fn remembered(frame: &ClientFrame) -> bool {
+        matches!(
+            frame,
+            ClientFrame::Spin { .. } | ClientFrame::TableBet { .. }
+        )
+    }
+}
+
+struct Entry {
+    req_id: ReqId,
+    fingerprint: Fingerprint,
+    slot: Slot,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct PlayerReplies {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+}
+
+impl PlayerReplies {
+    fn find(&self, req_id: &ReqId) -> Option<&Entry> {
+        self.entries.iter().find(|e| &e.req_id == req_id)
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.bytes += entry.bytes;
+        self.entries.push_back(entry);
+        while self.entries.len() > REPLIES_PER_PLAYER {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= old.bytes;
+            }
+        }
+    }
+
+    fn remove(&mut self, req_id: &ReqId) {
+        if let Some(i) = self.entries.iter().position(|e| &e.req_id == req_id) {
+            if let Some(old) = self.entries.remove(i) {
+                self.bytes -= old.bytes;
+            }
+        }
+    }
+
+    fn set_bytes(&mut self, req_id: &ReqId, bytes: usize) {
+        if let Some(e) = self.entries.iter_mut().find(|e| &e.req_id == req_id) {
+            self.bytes = self.bytes - e.bytes + bytes;
+            e.bytes = bytes;
+        }
+    }
+}
+
+type Shared = Arc<Mutex<PlayerReplies>>;
+
+fn lock(m: &Mutex<PlayerReplies>) -> MutexGuard<'_, PlayerReplies> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 #[derive(Clone)]
 pub struct ReplyCache {
-    slots: Cache<Key, Slot>,
+    players: Cache<PlayerId, Shared>,
 }
 
 /// What a request should do with its `req_id`.
@@ -27,41 +130,106 @@ pub enum Claim {
     Run(Ticket),
     /// Seen before: this is (or will be) the reply.
     Replay(Slot),
+    /// The `req_id` belongs to another request: answer `duplicate_request`, run nothing.
+    Conflict,
 }
 
 /// The right, and duty, to publish the reply of one `(player, req_id)`.
 pub struct Ticket {
-    key: Key,
-    sender: watch::Sender<Option<Arc<str>>>,
+    player: PlayerId,
+    req_id: ReqId,
+    /// `None` for a frame that is not remembered: nothing to publish to.
+    sender: Option<watch::Sender<Option<Arc<str>>>>,
+}
+
+fn entry_bytes(player: &PlayerId, req_id: &ReqId, reply: usize) -> usize {
+    ENTRY_OVERHEAD + player.as_str().len() + req_id.as_str().len() + reply
 }
 
 impl ReplyCache {
-    pub fn new(max_entries: u64, ttl: Duration) -> Self {
+    /// A cache of at most `max_bytes` (over all players), each player's replies kept `ttl`
+    /// after their last use.
+    pub fn new(max_bytes: u64, ttl: Duration) -> Self {
         Self {
-            slots: Cache::builder()
-                .max_capacity(max_entries)
-                .time_to_live(ttl)
+            players: Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|player: &PlayerId, replies: &Shared| {
+                    let bytes = lock(replies).bytes + player.as_str().len() + ENTRY_OVERHEAD;
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .time_to_idle(ttl)
                 .build(),
         }
     }
 
-    pub fn claim(&self, player: &PlayerId, req_id: &ReqId) -> Claim {
-        let key = (player.clone(), req_id.clone());
-        let (sender, receiver) = watch::channel(None);
-        let entry = self.slots.entry(key.clone()).or_insert(receiver);
-        if entry.is_fresh() {
-            Claim::Run(Ticket { key, sender })
-        } else {
-            Claim::Replay(entry.into_value())
+    fn replies(&self, player: &PlayerId) -> Shared {
+        self.players.get_with(player.clone(), Shared::default)
+    }
+
+    /// Claims `frame`'s `req_id` for `player`.
+    pub fn claim(&self, player: &PlayerId, frame: &ClientFrame) -> Claim {
+        let req_id = frame.req_id();
+        let fingerprint = Fingerprint::of(frame);
+        let remembered = Fingerprint::remembered(frame);
+        let shared = match self.players.get(player) {
+            Some(shared) => shared,
+            None if !remembered => return self.untracked(player, req_id),
+            None => self.replies(player),
+        };
+        let mut replies = lock(&shared);
+        if let Some(entry) = replies.find(req_id) {
+            return if entry.fingerprint == fingerprint {
+                Claim::Replay(entry.slot.clone())
+            } else {
+                Claim::Conflict
+            };
         }
+        if !remembered {
+            return self.untracked(player, req_id);
+        }
+        let (sender, slot) = watch::channel(None);
+        replies.push(Entry {
+            req_id: req_id.clone(),
+            fingerprint,
+            slot,
+            bytes: entry_bytes(player, req_id, 0),
+        });
+        drop(replies);
+        // Re-inserted so the cache weighs what the player now holds.
+        self.players.insert(player.clone(), shared);
+        Claim::Run(Ticket {
+            player: player.clone(),
+            req_id: req_id.clone(),
+            sender: Some(sender),
+        })
+    }
+
+    fn untracked(&self, player: &PlayerId, req_id: &ReqId) -> Claim {
+        Claim::Run(Ticket {
+            player: player.clone(),
+            req_id: req_id.clone(),
+            sender: None,
+        })
     }
 
     /// Publishes the reply to anyone waiting and, when `keep`, for every later resend.
     pub fn finish(&self, ticket: Ticket, reply: Arc<str>, keep: bool) {
-        if !keep {
-            self.slots.invalidate(&ticket.key);
+        let Some(sender) = ticket.sender else {
+            return;
+        };
+        if let Some(shared) = self.players.get(&ticket.player) {
+            {
+                let mut replies = lock(&shared);
+                if keep {
+                    let bytes = entry_bytes(&ticket.player, &ticket.req_id, reply.len());
+                    replies.set_bytes(&ticket.req_id, bytes);
+                } else {
+                    replies.remove(&ticket.req_id);
+                }
+            }
+            self.players.insert(ticket.player.clone(), shared);
         }
-        ticket.sender.send_replace(Some(reply));
+        sender.send_replace(Some(reply));
     }
 
     /// Waits for the reply of a request claimed by someone else. `None` if its owner died
@@ -73,107 +241,51 @@ impl ReplyCache {
 
     /// Remembers a reply another node sent (from the shared reply log), unless this node has
     /// its own entry for that `req_id` already.
-    pub fn preload(&self, player: &PlayerId, req_id: &ReqId, reply: Arc<str>) {
-        let (_sender, receiver) = watch::channel(Some(reply));
-        self.slots
-            .entry((player.clone(), req_id.clone()))
-            .or_insert(receiver);
+    pub fn preload(
+        &self,
+        player: &PlayerId,
+        req_id: &ReqId,
+        fingerprint: Fingerprint,
+        reply: Arc<str>,
+    ) {
+        let shared = self.replies(player);
+        {
+            let mut replies = lock(&shared);
+            if replies.find(req_id).is_some() {
+                return;
+            }
+            let bytes = entry_bytes(player, req_id, reply.len());
+            let (_sender, slot) = watch::channel(Some(reply));
+            replies.push(Entry {
+                req_id: req_id.clone(),
+                fingerprint,
+                slot,
+                bytes,
+            });
+        }
+        self.players.insert(player.clone(), shared);
     }
 
     /// Drops a slot whose owner died without answering, so the next resend runs again.
     pub fn invalidate(&self, player: &PlayerId, req_id: &ReqId) {
-        self.slots.invalidate(&(player.clone(), req_id.clone()));
+        if let Some(shared) = self.players.get(player) {
+            lock(&shared).remove(req_id);
+            self.players.insert(player.clone(), shared);
+        }
     }
 
+    /// Players with remembered replies.
     pub fn entry_count(&self) -> u64 {
-        self.slots.run_pending_tasks();
-        self.slots.entry_count()
+        self.players.run_pending_tasks();
+        self.players.entry_count()
+    }
+
+    /// Bytes the cache holds, as it weighs them.
+    pub fn weighted_bytes(&self) -> u64 {
+        self.players.run_pending_tasks();
+        self.players.weighted_size()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(p: &str, r: &str) -> (PlayerId, ReqId) {
-        (PlayerId::parse(p).unwrap(), ReqId::parse(r).unwrap())
-    }
-
-    #[tokio::test]
-    async fn first_claim_runs_and_resends_replay_the_same_reply() {
-        let cache = ReplyCache::new(100, Duration::from_secs(60));
-        let (p, r) = ids("alice", "r1");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else {
-            panic!("first claim must run")
-        };
-        let Claim::Replay(waiting) = cache.claim(&p, &r) else {
-            panic!("second must replay")
-        };
-        cache.finish(ticket, Arc::from("reply-1"), true);
-        assert_eq!(ReplyCache::wait(waiting).await.as_deref(), Some("reply-1"));
-        let Claim::Replay(later) = cache.claim(&p, &r) else {
-            panic!("kept reply must replay")
-        };
-        assert_eq!(ReplyCache::wait(later).await.as_deref(), Some("reply-1"));
-    }
-
-    #[tokio::test]
-    async fn a_preloaded_reply_replays_and_never_overwrites_this_nodes_own() {
-        let cache = ReplyCache::new(100, Duration::from_secs(60));
-        let (p, r) = ids("dora", "r1");
-        cache.preload(&p, &r, Arc::from("from-another-node"));
-        let Claim::Replay(slot) = cache.claim(&p, &r) else {
-            panic!("a preloaded reply must replay")
-        };
-        assert_eq!(
-            ReplyCache::wait(slot).await.as_deref(),
-            Some("from-another-node")
-        );
-        let (_, r2) = ids("dora", "r2");
-        let Claim::Run(ticket) = cache.claim(&p, &r2) else {
-            panic!()
-        };
-        cache.preload(&p, &r2, Arc::from("stale"));
-        cache.finish(ticket, Arc::from("mine"), true);
-        let Claim::Replay(slot) = cache.claim(&p, &r2) else {
-            panic!()
-        };
-        assert_eq!(ReplyCache::wait(slot).await.as_deref(), Some("mine"));
-    }
-
-    #[tokio::test]
-    async fn transient_replies_are_not_kept() {
-        let cache = ReplyCache::new(100, Duration::from_secs(60));
-        let (p, r) = ids("bob", "r1");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else {
-            panic!()
-        };
-        cache.finish(ticket, Arc::from("busy"), false);
-        assert!(matches!(cache.claim(&p, &r), Claim::Run(_)));
-    }
-
-    #[tokio::test]
-    async fn players_do_not_share_req_ids() {
-        let cache = ReplyCache::new(100, Duration::from_secs(60));
-        let (a, r) = ids("a", "same");
-        let (b, _) = ids("b", "same");
-        let Claim::Run(_t) = cache.claim(&a, &r) else {
-            panic!()
-        };
-        assert!(matches!(cache.claim(&b, &r), Claim::Run(_)));
-    }
-
-    #[tokio::test]
-    async fn a_dropped_ticket_releases_waiters() {
-        let cache = ReplyCache::new(100, Duration::from_secs(60));
-        let (p, r) = ids("c", "r");
-        let Claim::Run(ticket) = cache.claim(&p, &r) else {
-            panic!()
-        };
-        let Claim::Replay(waiting) = cache.claim(&p, &r) else {
-            panic!()
-        };
-        drop(ticket);
-        assert_eq!(ReplyCache::wait(waiting).await, None);
-    }
-}
+mod tests;

@@ -559,3 +559,116 @@ async fn seats_belong_to_the_connection_not_the_token() {
     let (ok, report) = server.audit();
     assert!(ok, "{report}");
 }
+
+fn spin(req_id: &str, bet: &str) -> Value {
+    json!({"type": "spin", "req_id": req_id, "game": "classic_sevens", "bet": bet})
+}
+
+fn baccarat(req_id: &str) -> Value {
+    json!({"type": "table_bet", "req_id": req_id, "table": "baccarat_1", "kind": "player",
+           "numbers": [], "amount": "1.00"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_req_id_names_one_request_in_the_cache_and_in_the_ledger() {
+    let mut server = NodeConfig::shipped().fast().tables(&fast_tables(3)).start();
+    let session = open_session(&server, "reuse").await;
+    let mut c = Client::connect(&server, &session.token).await;
+    let joined = ask(
+        &mut c,
+        json!({"type": "join_table", "req_id": "j", "table": "baccarat_1"}),
+    )
+    .await;
+    assert_eq!(joined["type"], "table_state", "{joined}");
+    let spun = ask(&mut c, spin("s1", "1.00")).await;
+    assert_eq!(spun["type"], "spin_result", "{spun}");
+    wait_for(&mut c, "betting open", fresh_betting_open).await;
+    let bet = ask(&mut c, baccarat("b1")).await;
+    assert_eq!(bet["type"], "bet_accepted", "{bet}");
+    let balance = c.balance().await;
+    // From the cache: another kind, another stake, a read on a spin's req_id.
+    for other in [baccarat("s1"), spin("s1", "2.00"), spin("b1", "1.00")] {
+        let reply = ask(&mut c, other.clone()).await;
+        assert_eq!(reply["code"], "duplicate_request", "{other}: {reply}");
+        assert_eq!(reply["req_id"], other["req_id"]);
+    }
+    let read = ask(&mut c, json!({"type": "balance", "req_id": "s1"})).await;
+    assert_eq!(read["code"], "duplicate_request", "{read}");
+    // The same requests replay.
+    assert_eq!(ask(&mut c, spin("s1", "1.00")).await, spun);
+    assert_eq!(c.balance().await, balance, "nothing moved");
+
+    // After a restart the cache is empty: the ledger tells the requests apart.
+    drop(c);
+    let status = server.sigterm();
+    assert!(status.success(), "{status:?}");
+    let restarted = Server::spawn(&server.config, &server.data_dir);
+    let mut c = Client::connect(&restarted, &session.token).await;
+    let balance = c.balance().await;
+    ask(
+        &mut c,
+        json!({"type": "join_table", "req_id": "j2", "table": "baccarat_1"}),
+    )
+    .await;
+    wait_for(&mut c, "betting open", fresh_betting_open).await;
+    for other in [baccarat("s1"), spin("b1", "1.00"), spin("s1", "5.00")] {
+        let reply = ask(&mut c, other.clone()).await;
+        assert_eq!(reply["code"], "duplicate_request", "{other}: {reply}");
+    }
+    let replayed = ask(&mut c, spin("s1", "1.00")).await;
+    assert_eq!(replayed["round_id"], spun["round_id"], "{replayed}");
+    assert_eq!(c.balance().await, balance, "nothing moved");
+    let (ok, report) = restarted.audit();
+    assert!(ok, "{report}");
+}
+
+/// VmRSS of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_with_fresh_req_ids_do_not_grow_the_reply_cache() {
+    let server = NodeConfig::shipped()
+        .fast()
+        .no_tables()
+        .with(|c| {
+            c.session.rate_per_second = 10_000;
+            c.session.burst = 10_000;
+        })
+        .start();
+    let session = open_session(&server, "reads").await;
+    let mut c = Client::connect(&server, &session.token).await;
+    for i in 0..50 {
+        let r = ask(&mut c, spin(&format!("h{i}"), "0.05")).await;
+        assert_eq!(r["type"], "spin_result", "{r}");
+    }
+    let history = json!({"type": "history", "req_id": "warm", "limit": 50});
+    let one = ask(&mut c, history).await;
+    let reply_bytes = one.to_string().len();
+    assert!(reply_bytes > 10_000, "a big reply: {reply_bytes} bytes");
+    let pid = server.child.id();
+    let before = rss_kib(pid);
+    const READS: usize = 3_000;
+    for i in 0..READS {
+        let r = ask(
+            &mut c,
+            json!({"type": "history", "req_id": format!("r{i}"), "limit": 50}),
+        )
+        .await;
+        assert_eq!(r["type"], "history", "{r}");
+    }
+    let grown_kib = rss_kib(pid).saturating_sub(before);
+    // Kept, they would be READS x reply_bytes (about 45 MB); nothing of them is kept.
+    let if_kept_kib = (READS * reply_bytes / 1024) as u64;
+    assert!(
+        grown_kib < if_kept_kib / 4,
+        "RSS grew {grown_kib} KiB over {READS} reads of {reply_bytes} bytes"
+    );
+    eprintln!("{READS} history reads of {reply_bytes} bytes: RSS +{grown_kib} KiB (kept: ~{if_kept_kib} KiB)");
+}

@@ -262,7 +262,9 @@ impl PlayerSession {
         let out = self.out.clone();
         let me = ctx.address();
         let link = self.link(ctx);
-        let claim = app.replies.claim(&caller.player, frame.req_id());
+        let claim = app.replies.claim(&caller.player, &frame);
+        let fingerprint = crate::reply_cache::Fingerprint::of(&frame);
+        let remembered = crate::reply_cache::Fingerprint::remembered(&frame);
         let req_id = frame.req_id().clone();
         // Every log line of this request (and of its round) carries these fields; never the token.
         let span = tracing::info_span!(
@@ -275,6 +277,19 @@ impl PlayerSession {
         );
         let task = async move {
             let text: Arc<str> = match claim {
+                Claim::Conflict => {
+                    let frame = ServerFrame::error(
+                        Some(req_id.to_string()),
+                        ErrorCode::DuplicateRequest,
+                        "this req_id was used for another request; use a new req_id",
+                    );
+                    app.metrics
+                        .server
+                        .errors
+                        .with_label_values(&[ErrorCode::DuplicateRequest.as_str()])
+                        .inc();
+                    Arc::from(frame.to_json())
+                }
                 Claim::Replay(slot) => match ReplyCache::wait(slot).await {
                     Some(reply) => reply,
                     None => {
@@ -296,14 +311,21 @@ impl PlayerSession {
                                 .errors
                                 .with_label_values(&[code.as_str()])
                                 .inc();
-                            !is_transient(*code)
+                            // A refusal for reusing another request's req_id is not
+                            // this req_id's reply: the request it names keeps it.
+                            !is_transient(*code) && *code != ErrorCode::DuplicateRequest
                         }
                         _ => true,
                     };
                     let text: Arc<str> = Arc::from(reply.to_json());
                     if keep
+                        && remembered
                         && app.shared.is_shared()
-                        && !app.shared.record_reply(&caller.player, &req_id, &text)
+                        && !app.shared.record_reply(
+                            &caller.player,
+                            &req_id,
+                            &fingerprint.log_text(&text),
+                        )
                     {
                         app.metrics.cluster.reply_log_dropped.inc();
                     }
@@ -334,9 +356,13 @@ impl PlayerSession {
                 // Replies this player got from other nodes: a resend here gets the same bytes.
                 match app.shared.recent_replies(&caller.player).await {
                     Ok(replies) => {
-                        for (req_id, reply) in replies {
-                            if let Ok(req_id) = crate::ids::ReqId::parse(&req_id) {
-                                app.replies.preload(&caller.player, &req_id, reply);
+                        for (req_id, logged) in replies {
+                            let parsed = crate::ids::ReqId::parse(&req_id)
+                                .ok()
+                                .zip(crate::reply_cache::Fingerprint::parse_log_text(&logged));
+                            if let Some((req_id, (fingerprint, reply))) = parsed {
+                                app.replies
+                                    .preload(&caller.player, &req_id, fingerprint, reply);
                             }
                         }
                     }

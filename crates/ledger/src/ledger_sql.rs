@@ -198,10 +198,26 @@ async fn give_free_spins<T: SqlTx>(
 }
 
 /// The round already opened under `(player, req_id)`, for a replayed OpenRound.
-async fn replayed_round<T: SqlTx>(tx: &mut T, player: &PlayerId, req_id: &ReqId) -> Outcome {
+/// The round a replayed `req_id` opened before, if the request is the same one: the same game
+/// (a slot, or a table: their ids never clash) and, for a paid round, the same stake. Anything
+/// else reusing the `req_id` is another request and gets `TxConflict` (`duplicate_request`).
+async fn replayed_round<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    req_id: &ReqId,
+    game: &str,
+    bet_minor: Option<i64>,
+) -> Outcome {
     let round = round_by_req(tx, player, req_id)
         .await?
         .ok_or_else(|| LedgerError::Invariant(format!("round of {player}/{req_id} vanished")))?;
+    let same_bet = round.free_spin || bet_minor.map_or(true, |b| b == round.bet_minor);
+    if round.game != game || !same_bet {
+        return Ok(Err(MovementError::TxConflict(format!(
+            "{player}/{req_id}: that req_id opened round {} of {} for {}",
+            round.round_id, round.game, round.bet_minor
+        ))));
+    }
     Ok(Ok(Applied::RoundOpened {
         balance_minor: round.balance_after_minor,
         round,
@@ -256,7 +272,7 @@ async fn open_round<T: SqlTx>(
         (Some((stake, multiplier, _)), _) => (0, stake, multiplier),
         (None, Some(bet)) if bet > 0 => (bet, bet, 1),
         (None, _) if round_exists(tx, player, req_id).await? => {
-            return replayed_round(tx, player, req_id).await
+            return replayed_round(tx, player, req_id, game, o.bet_minor).await
         }
         (None, Some(_)) => return Ok(Err(MovementError::NonPositiveAmount)),
         (None, None) => return Ok(Err(MovementError::BetRequired)),
@@ -265,7 +281,7 @@ async fn open_round<T: SqlTx>(
         match adjust_balance(tx, player, -debit).await? {
             Some(b) => b,
             None if round_exists(tx, player, req_id).await? => {
-                return replayed_round(tx, player, req_id).await
+                return replayed_round(tx, player, req_id, game, o.bet_minor).await
             }
             None => {
                 return Ok(Err(match balance_of(tx, player).await? {
@@ -330,7 +346,7 @@ async fn open_round<T: SqlTx>(
             };
             give_free_spins(tx, player, &spin).await?;
         }
-        return replayed_round(tx, player, req_id).await;
+        return replayed_round(tx, player, req_id, game, o.bet_minor).await;
     }
     if debit > 0 {
         let tx_id = round_id.tx("bet");

@@ -78,6 +78,7 @@ conformance!(
     a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing,
     concurrent_batches_on_one_pool_add_up,
     a_raised_fence_refuses_the_old_owners_bets_and_settlements,
+    a_req_id_reused_for_another_request_is_a_conflict,
     fencing_tokens_never_repeat_even_when_nodes_race_for_a_table,
 );
 
@@ -379,6 +380,35 @@ async fn refused_movements_change_nothing_and_do_not_stop_the_batch(l: &dyn Ledg
         40
     );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+/// A `req_id` names one request: reused for another game (a spin's for a table bet) or another
+/// stake, it is refused, and nothing moves.
+async fn a_req_id_reused_for_another_request_is_a_conflict(l: &dyn Ledger) {
+    l.ensure_account(&pid("a"), "EUR").await.unwrap();
+    one(l, deposit("d", "a", 1000)).await.unwrap();
+    one(l, open(&RoundId::new_v7(), "a", "q", Some(100)))
+        .await
+        .unwrap();
+    let mut table_bet = open(&RoundId::new_v7(), "a", "q", Some(100));
+    if let Movement::OpenRound { game, .. } = &mut table_bet {
+        *game = "roulette_1".into();
+    }
+    for other in [table_bet, open(&RoundId::new_v7(), "a", "q", Some(200))] {
+        let refused = one(l, other).await;
+        assert!(
+            matches!(refused, Err(MovementError::TxConflict(_))),
+            "{refused:?}"
+        );
+    }
+    let account = l.account(&pid("a")).await.unwrap().unwrap();
+    assert_eq!(account.balance_minor, 900, "nothing moved");
+    // The very same request still replays.
+    let again = one(l, open(&RoundId::new_v7(), "a", "q", Some(100))).await;
+    assert!(
+        matches!(again, Ok(Applied::RoundOpened { replayed: true, .. })),
+        "{again:?}"
+    );
 }
 
 async fn rounds_open_settle_and_replay(l: &dyn Ledger) {
