@@ -46,6 +46,8 @@ pub struct App {
     pub tables: TableRegistry,
     pub jackpots: Arc<Jackpots>,
     pub replies: ReplyCache,
+    /// Connections per player and address, demo sign-ups.
+    pub admission: Arc<crate::admission::Admission>,
     pub tokens: TokenKeys,
     /// Cancelled when the node shuts down or drains: sessions finish their request and close.
     pub shutdown: CancellationToken,
@@ -88,6 +90,12 @@ impl App {
         bus: crate::cluster::Bus,
         node: Arc<str>,
     ) -> Self {
+        let admission = crate::admission::Admission::new(crate::admission::Limits {
+            per_player: config.session.max_connections_per_player,
+            per_address: config.server.max_connections_per_address,
+            signups_per_address_per_minute: config.auth.demo_signups_per_address_per_minute,
+            signups_per_second: config.auth.demo_signups_per_second,
+        });
         let replies = ReplyCache::new(config.session.reply_cache_bytes, REPLY_CACHE_TTL);
         // A live-table bet stays open for its whole round: never call that stale.
         let longest_round = tables
@@ -111,6 +119,7 @@ impl App {
             tables,
             jackpots,
             replies,
+            admission,
             tokens,
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),

@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub workers: usize,
     pub max_connections: usize,
+    /// Open WebSockets one client address may hold.
+    pub max_connections_per_address: u32,
+    /// Longest a client may take to send a request's head and body.
+    pub body_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub data_dir: PathBuf,
 }
@@ -68,6 +72,10 @@ pub struct AuthConfig {
     pub demo_on_shared_ledger: bool,
     pub demo_balance: String,
     pub demo_currency: String,
+    /// Demo sign-ups one client address may make per minute.
+    pub demo_signups_per_address_per_minute: u32,
+    /// Demo sign-ups one node accepts per second, over all addresses.
+    pub demo_signups_per_second: u32,
     pub operator_key: String,
 }
 
@@ -99,6 +107,8 @@ pub struct RngConfig {
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
     pub max_frame_bytes: usize,
+    /// Open WebSockets one player may hold on one node.
+    pub max_connections_per_player: u32,
     pub rate_per_second: u32,
     pub burst: u32,
     pub flood_close_after: u32,
@@ -222,6 +232,36 @@ impl Config {
         range(
             "server.max_connections",
             self.server.max_connections as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "server.max_connections_per_address",
+            self.server.max_connections_per_address.into(),
+            1,
+            1_000_000,
+        )?;
+        range(
+            "server.body_timeout_seconds",
+            self.server.body_timeout_seconds,
+            1,
+            300,
+        )?;
+        range(
+            "session.max_connections_per_player",
+            self.session.max_connections_per_player.into(),
+            1,
+            1_000,
+        )?;
+        range(
+            "auth.demo_signups_per_address_per_minute",
+            self.auth.demo_signups_per_address_per_minute.into(),
+            1,
+            1_000_000,
+        )?;
+        range(
+            "auth.demo_signups_per_second",
+            self.auth.demo_signups_per_second.into(),
             1,
             1_000_000,
         )?;

@@ -70,6 +70,7 @@
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
+//! | [`admission`] | connections per player and per address, demo sign-ups per address and node |
 //! | [`app`] | the handles a node's sessions share; above `table` (which sees the node only as a `TableHost`) |
 //!
 //! Money rules: amounts are `Decimal` in code and integer minor units in the ledger; every
@@ -79,6 +80,7 @@
 //! records its node), by the node that takes a dead node's table over, or, as the fallback,
 //! by the stale-round sweeper).
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod cluster;

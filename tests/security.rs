@@ -672,3 +672,128 @@ async fn reads_with_fresh_req_ids_do_not_grow_the_reply_cache() {
     );
     eprintln!("{READS} history reads of {reply_bytes} bytes: RSS +{grown_kib} KiB (kept: ~{if_kept_kib} KiB)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_and_sign_ups_are_bounded() {
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| {
+            c.session.max_connections_per_player = 3;
+            c.server.max_connections_per_address = 5;
+            c.auth.demo_signups_per_address_per_minute = 4;
+        })
+        .start();
+    // Sign-ups: four from this address, then 429 and no account made.
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        sessions.push(open_session(&server, &format!("s{i}")).await);
+    }
+    let (status, body) = post_session(&server, None, json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "rate_limited");
+    let (ok, report) = server.audit();
+    assert!(ok && report.contains("accounts 4 "), "{report}");
+
+    // Connections: three per player, five per address; a closed one gives its place back.
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        first.push(Client::connect(&server, &sessions[0].token).await);
+    }
+    assert_eq!(upgrade_status(&server, &sessions[0].token).await, 429);
+    first.pop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    first.push(Client::connect(&server, &sessions[0].token).await);
+    let mut second = Vec::new();
+    for _ in 0..2 {
+        second.push(Client::connect(&server, &sessions[1].token).await);
+    }
+    assert_eq!(
+        upgrade_status(&server, &sessions[2].token).await,
+        429,
+        "the address holds five"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_byte_by_byte_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.server.body_timeout_seconds = 1)
+        .start();
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // A byte every 300 ms; bounded to 20 bytes (6 s).
+    for _ in 0..20 {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(std::time::Duration::from_millis(300), slow.read(&mut buf)).await
+        {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Ok(Err(_)) => break,
+            Err(_) => {}
+        }
+        if slow.write_all(b" ").await.is_err() {
+            break;
+        }
+        assert_eq!(
+            reqwest::get(format!("{}/health/live", server.base))
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "the node keeps answering"
+        );
+    }
+    let waited = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "cut off after {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_frames_and_pings_are_rate_limited_and_a_flood_is_closed() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| {
+            c.session.rate_per_second = 5;
+            c.session.burst = 5;
+            c.session.flood_close_after = 30;
+        })
+        .start();
+    for flood in [
+        Message::Binary(vec![7u8; 60_000].into()),
+        Message::Ping(vec![1u8; 100].into()),
+    ] {
+        let session = open_session(&server, "flood").await;
+        let mut c = Client::connect(&server, &session.token).await;
+        for _ in 0..200 {
+            if c.ws.send(flood.clone()).await.is_err() {
+                break;
+            }
+        }
+        assert_eq!(
+            closed_within(&mut c, std::time::Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some("rate limit exceeded"),
+            "{:?} flood",
+            flood
+        );
+    }
+}

@@ -57,6 +57,10 @@ pub enum HttpError {
     NotReady,
     #[error("shared session store unavailable: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("{0}")]
+    Refused(#[from] crate::admission::Refused),
+    #[error("the request body did not arrive within server.body_timeout_seconds")]
+    SlowBody,
 }
 
 impl From<crate::session::access::AccessError> for HttpError {
@@ -79,18 +83,47 @@ impl HttpError {
             HttpError::Wallet(e) => e.code(),
             HttpError::Cluster(e) => e.code(),
             HttpError::NotReady => ErrorCode::ServiceUnavailable,
+            HttpError::Refused(_) => ErrorCode::RateLimited,
+            HttpError::SlowBody => ErrorCode::BadRequest,
         }
     }
 }
 
+/// Reads a JSON request body of at most [`MAX_JSON_BODY`] bytes, within
+/// `server.body_timeout_seconds`: a client trickling its body is cut off, not waited for.
+async fn read_body(app: &App, mut payload: web::Payload) -> Result<web::Bytes, HttpError> {
+    use futures_util::StreamExt;
+    let deadline = Duration::from_secs(app.config.server.body_timeout_seconds);
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| HttpError::BadRequest(format!("request body: {e}")))?;
+            if body.len() + chunk.len() > MAX_JSON_BODY {
+                return Err(HttpError::BadRequest(format!(
+                    "request body over {MAX_JSON_BODY} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| HttpError::SlowBody)?
+}
+
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
+        if matches!(self, HttpError::SlowBody) {
+            return StatusCode::REQUEST_TIMEOUT;
+        }
         match self.code() {
             ErrorCode::Unauthorized | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::ServiceUnavailable | ErrorCode::ServerBusy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -164,9 +197,10 @@ struct RevokeRequest {
 async fn revoke_sessions(
     app: web::Data<App>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     check_operator(&app, &req)?;
+    let body = read_body(&app, payload).await?;
     let request: RevokeRequest = serde_json::from_slice(&body)
         .map_err(|e| HttpError::BadRequest(format!("invalid revoke request: {e}")))?;
     let what = match (request.session_id, request.player_id) {

@@ -41,7 +41,7 @@ fn new_demo_player() -> PlayerId {
 pub(super) async fn open_session(
     app: web::Data<App>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     if !app.is_ready() {
         return Err(HttpError::NotReady);
@@ -52,6 +52,7 @@ pub(super) async fn open_session(
     } else if !app.config.auth.demo_mode {
         return Err(AuthError::BadOperatorKey.into());
     }
+    let body = super::read_body(&app, payload).await?;
     let request: NewSession = if body.is_empty() && !operator {
         NewSession {
             player_id: None,
@@ -76,7 +77,11 @@ pub(super) async fn open_session(
                 "invalid session request: player_id is required".into(),
             ))
         }
-        (false, None) => new_demo_player(),
+        (false, None) => {
+            // Each demo sign-up creates and funds an account: bounded per address and node.
+            app.admission.signup(req.peer_addr().map(|a| a.ip()))?;
+            new_demo_player()
+        }
         (false, Some(_)) => {
             return Err(HttpError::BadRequest(
                 "demo mode chooses the player id: send no player_id (a demo player is resumed \

@@ -235,6 +235,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let workers = Config::per_core(config.server.workers);
     let max_connections = config.server.max_connections;
+    let body_timeout = config.server.body_timeout_seconds;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let app = build_app(config).await?;
     // Embedded: this node owns every round, void them all. Shared ledger: only the stale ones;
@@ -300,6 +301,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // for the client's delayed ACK (40 ms on Linux) before the reply leaves.
     .tcp_nodelay(true)
     .max_connections(max_connections)
+    // A client that has not sent its request head by then is dropped (the body has its own
+    // deadline, read_body).
+    .client_request_timeout(Duration::from_secs(body_timeout))
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
     .listen(listener)?

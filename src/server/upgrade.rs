@@ -105,6 +105,10 @@ pub(super) async fn websocket(
     };
     let claims = admit(&app, &token).await?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
+    let slot = app
+        .admission
+        .connect(&claims.sub, req.peer_addr().map(|a| a.ip()))
+        .map_err(HttpError::from)?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let caller = Caller {
         player: claims.sub,
@@ -112,7 +116,7 @@ pub(super) async fn websocket(
         session_id: claims.sid,
         expires_at: claims.exp,
     };
-    let actor = PlayerSession::new(app.into_inner(), caller, session);
+    let actor = PlayerSession::new(app.into_inner(), caller, session, slot);
     PlayerSession::create(move |ctx| {
         ctx.add_stream(stream.max_frame_size(HARD_FRAME_CAP));
         actor

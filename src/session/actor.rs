@@ -60,12 +60,19 @@ pub struct PlayerSession {
     joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     /// Cancelled when the actor stops: ends the tasks that push to this connection.
     gone: tokio_util::sync::CancellationToken,
+    /// Its claim on the player's and address's connection budgets (given back when it ends).
+    _slot: crate::admission::Slot,
     /// This connection's id: its key in the node's presence map and the id of its seats.
     presence_key: Arc<str>,
 }
 
 impl PlayerSession {
-    pub fn new(app: Arc<App>, caller: Caller, ws: actix_ws::Session) -> Self {
+    pub fn new(
+        app: Arc<App>,
+        caller: Caller,
+        ws: actix_ws::Session,
+        slot: crate::admission::Slot,
+    ) -> Self {
         let cfg = &app.config.session;
         let (out, out_rx) = mpsc::channel(cfg.send_queue_frames);
         let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
@@ -84,6 +91,7 @@ impl PlayerSession {
             closing: false,
             joined: Arc::default(),
             gone: tokio_util::sync::CancellationToken::new(),
+            _slot: slot,
             presence_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         }
     }
@@ -185,21 +193,31 @@ impl PlayerSession {
         );
     }
 
+    /// Takes a token from the connection's bucket for any frame it sends (text, binary, ping,
+    /// continuation). False when the frame is over the rate: it has been answered
+    /// `rate_limited` (naming `text`'s `req_id` when it can be read), or, after
+    /// `session.flood_close_after` such frames in a row, the connection is being closed.
+    fn admit(&mut self, text: Option<&str>, ctx: &mut Context<Self>) -> bool {
+        if self.limiter.check().is_ok() {
+            self.rejected_in_a_row = 0;
+            return true;
+        }
+        self.rejected_in_a_row += 1;
+        if self.rejected_in_a_row >= self.app.config.session.flood_close_after {
+            self.close_now(CloseCode::Policy, "rate limit exceeded", ctx);
+            return false;
+        }
+        let req = text.and_then(sniff_req_id).map(|r| r.to_string());
+        let frame = ServerFrame::error(req, ErrorCode::RateLimited, "too many frames; slow down");
+        self.send(&frame, ctx);
+        false
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let kind_label;
-        if self.limiter.check().is_err() {
-            self.rejected_in_a_row += 1;
-            if self.rejected_in_a_row >= self.app.config.session.flood_close_after {
-                self.close_now(CloseCode::Policy, "rate limit exceeded", ctx);
-                return;
-            }
-            let req = sniff_req_id(text).map(|r| r.to_string());
-            let frame =
-                ServerFrame::error(req, ErrorCode::RateLimited, "too many frames; slow down");
-            self.send(&frame, ctx);
+        if !self.admit(Some(text), ctx) {
             return;
         }
-        self.rejected_in_a_row = 0;
         let max = self.app.config.session.max_frame_bytes;
         if text.len() > max {
             kind_label = "too_large";
@@ -551,6 +569,10 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
         self.last_heard = Instant::now();
         match item {
             Ok(WsMessage::Text(text)) => self.on_text(&text, ctx),
+            // Every other frame a client can send costs a token too: binary frames, pings and
+            // fragments cannot flood past the limiter.
+            Ok(WsMessage::Binary(_) | WsMessage::Ping(_) | WsMessage::Continuation(_))
+                if !self.admit(None, ctx) => {}
             Ok(WsMessage::Binary(_)) => {
                 let frame = ServerFrame::error(
                     None,

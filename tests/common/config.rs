@@ -25,6 +25,10 @@ impl NodeConfig {
         config.games.dir = repo_root().join("config/games");
         config.tables.file = repo_root().join("config/tables.toml");
         config.jackpots.file = PathBuf::new();
+        // Every test player signs up from 127.0.0.1: the shipped per-address budget (60 a
+        // minute) is for the public internet. tests/security.rs sets its own to test it.
+        config.auth.demo_signups_per_address_per_minute = 100_000;
+        config.auth.demo_signups_per_second = 100_000;
         NodeConfig {
             config,
             tables: None,

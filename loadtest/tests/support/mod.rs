@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -75,13 +75,18 @@ fn money(d: Decimal) -> String {
 }
 
 async fn open_session(State(st): State<AppState>, Json(body): Json<Value>) -> Response {
-    let Some(player) = body.get("player_id").and_then(|p| p.as_str()) else {
+    // Like croupier's demo mode: the server chooses the player; naming one is refused.
+    if body.get("player_id").is_some() {
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({"code": "bad_request"})),
         )
             .into_response();
-    };
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let player = format!("demo-{n}");
+    let player = player.as_str();
     let mut players = st.players.lock().expect("lock");
     let seed = player.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -110,12 +115,14 @@ async fn games(State(st): State<AppState>) -> Json<Value> {
 
 async fn ws(
     ws: WebSocketUpgrade,
-    Query(q): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     State(st): State<AppState>,
 ) -> Response {
-    let player = q
-        .get("token")
-        .and_then(|t| t.strip_prefix("tok."))
+    // The token comes as a bearer, as croupier takes it (never in the URL).
+    let player = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer tok."))
         .map(str::to_owned);
     let known = player
         .as_ref()
