@@ -45,4 +45,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # The default listen address is loopback: in a container listen on every interface.
 # Set CROUPIER_AUTH_SECRET (and CROUPIER_OPERATOR_KEY with demo_mode off) in the environment.
 ENTRYPOINT ["croupier"]
-CMD ["serve", "--config", "/etc/croupier/default.toml", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/croupier"]
+# 8090 is the admin listener (/metrics, /v1/cluster, /v1/admin/*): keep it on a private network.
+CMD ["serve", "--config", "/etc/croupier/default.toml", "--listen", "0.0.0.0:8080", "--admin-listen", "0.0.0.0:8090", "--data-dir", "/var/lib/croupier"]

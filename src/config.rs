@@ -48,6 +48,8 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The admin listener: /metrics, /v1/cluster, /v1/admin/*, health; never for players.
+    pub admin_listen: SocketAddr,
     pub workers: usize,
     pub max_connections: usize,
     /// Open WebSockets one client address may hold.
@@ -70,6 +72,8 @@ pub struct AuthConfig {
     pub demo_mode: bool,
     /// Demo mode on a PostgreSQL ledger (shared with real money) only when this is true.
     pub demo_on_shared_ledger: bool,
+    /// The key of node administration (drain): not the operator's key.
+    pub admin_key: String,
     pub demo_balance: String,
     pub demo_currency: String,
     /// Demo sign-ups one client address may make per minute.
@@ -369,6 +373,12 @@ impl Config {
                     .into(),
             ));
         }
+        if self.server.admin_listen == self.server.listen && self.server.listen.port() != 0 {
+            return Err(fail(
+                "server.admin_listen",
+                "must differ from server.listen: players never reach the admin endpoints".into(),
+            ));
+        }
         range("rng.shards", self.rng.shards as u64, 0, 256)?;
         range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
         range(
@@ -466,6 +476,17 @@ impl Config {
             {
                 return Err(SecretError::Reused {
                     key: "auth.operator_key",
+                });
+            }
+        }
+        if !auth.admin_key.is_empty() {
+            check_strength("auth.admin_key", &auth.admin_key)?;
+            let reused = auth.admin_key == auth.secret
+                || auth.admin_key == auth.operator_key
+                || auth.previous_secrets.contains(&auth.admin_key);
+            if reused {
+                return Err(SecretError::Reused {
+                    key: "auth.admin_key",
                 });
             }
         }

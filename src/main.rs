@@ -32,6 +32,9 @@ enum Command {
         /// Overrides server.data_dir.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Overrides server.admin_listen (e.g. 127.0.0.1:0 for a free port).
+        #[arg(long)]
+        admin_listen: Option<std::net::SocketAddr>,
     },
     /// Exact RTP of a slot game by full-cycle enumeration of its reel strips (PAR sheet).
     Rtp {
@@ -90,6 +93,9 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     if let Ok(key) = std::env::var("CROUPIER_OPERATOR_KEY") {
         config.auth.operator_key = key;
     }
+    if let Ok(key) = std::env::var("CROUPIER_ADMIN_KEY") {
+        config.auth.admin_key = key;
+    }
     if let Ok(url) = std::env::var("CROUPIER_POSTGRES_URL") {
         config.ledger.postgres_url = url;
     }
@@ -140,10 +146,14 @@ fn main() -> anyhow::Result<()> {
             config,
             listen,
             data_dir,
+            admin_listen,
         } => {
             let mut config = load_config(&config, data_dir)?;
             if let Some(listen) = listen {
                 config.server.listen = listen;
+            }
+            if let Some(admin) = admin_listen {
+                config.server.admin_listen = admin;
             }
             init_logs(&config);
             actix_rt::System::new().block_on(croupier::server::serve(config))

@@ -34,7 +34,7 @@ pub enum SecretError {
          use a random value, e.g. `openssl rand -hex 32`"
     )]
     LowEntropy { key: &'static str, bits: u32 },
-    #[error("must differ from auth.secret and auth.previous_secrets (one key per purpose)")]
+    #[error("must differ from the other secrets and keys (one key per purpose)")]
     Reused { key: &'static str },
     #[error("required: {why}")]
     Missing {

@@ -196,7 +196,7 @@ fn tokens_in_log(path: &std::path::Path) -> Vec<i64> {
 }
 
 async fn runner_seen_by(node: &Server) -> Option<String> {
-    let view: Value = reqwest::get(format!("{}/v1/cluster", node.base))
+    let view: Value = reqwest::get(format!("{}/v1/cluster", node.admin))
         .await
         .ok()?
         .json()

@@ -20,7 +20,7 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     let a = NodeConfig::shipped()
         .cluster(&cluster)
         .no_tables()
-        .with(|c| c.auth.operator_key = "resume-operator-key-0123456789abcdef".into())
+        .with(|c| c.auth.admin_key = "resume-admin-key-0123456789abcdef".into())
         .start();
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
@@ -108,9 +108,9 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     }
     assert!(listed, "both nodes in the registry, the player on B");
     // An operator asks any node where the player is.
-    let key = "resume-operator-key-0123456789abcdef";
+    let key = "resume-admin-key-0123456789abcdef";
     let http = reqwest::Client::new();
-    let url_on_a = format!("{}/v1/admin/players/{player}", a.base);
+    let url_on_a = format!("{}/v1/admin/players/{player}", a.admin);
     let refused = http.get(&url_on_a).send().await.unwrap();
     assert_eq!(
         refused.status().as_u16(),
@@ -136,7 +136,7 @@ async fn a_player_moving_node_gets_the_same_replies_and_is_never_charged_twice()
     }
     assert_eq!(at["node"], name_b, "{at}");
     let bad = http
-        .get(format!("{}/v1/admin/players/no%20spaces", a.base))
+        .get(format!("{}/v1/admin/players/no%20spaces", a.admin))
         .bearer_auth(key)
         .send()
         .await

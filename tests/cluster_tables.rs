@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 const TABLE: &str = "roulette_1";
 const PLAYERS_PER_NODE: usize = 2;
 const STAKE: i64 = 100; // cents, on red
-const OPERATOR_KEY: &str = "cluster-tables-operator-key-0123456789";
+const ADMIN_KEY: &str = "cluster-tables-admin-key-0123456789abcd";
 
 /// Which node runs the table, as `node`'s `/v1/cluster` says.
 async fn table_node(node: &Server) -> Option<String> {
@@ -168,7 +168,7 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
         .cluster(&ClusterLines::new(&url))
         .with(|c| {
             c.cluster.table_lease_ms = 2500;
-            c.auth.operator_key = OPERATOR_KEY.into();
+            c.auth.admin_key = ADMIN_KEY.into();
         })
         .tables(&fast_tables(3))
         .start();
@@ -299,7 +299,7 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let drained = names.iter().position(|n| n == &new_runner).unwrap();
     let last = survivors.iter().copied().find(|&i| i != drained).unwrap();
     let http = reqwest::Client::new();
-    let drain_url = format!("{}/v1/admin/drain", nodes[drained].base);
+    let drain_url = format!("{}/v1/admin/drain", nodes[drained].admin);
     let refused = http
         .post(&drain_url)
         .bearer_auth("wrong")
@@ -313,7 +313,7 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     );
     let drain = http
         .post(&drain_url)
-        .bearer_auth(OPERATOR_KEY)
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .unwrap();

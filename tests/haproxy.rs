@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 
-const OPERATOR_KEY: &str = "haproxy-test-operator-key-0123456789";
+const ADMIN_KEY: &str = "haproxy-test-admin-key-0123456789abcd";
 const PLAYERS: usize = 6;
 const STAKE: i64 = 100;
 /// Longest the checks may take to notice a change (2 checks, 1 s apart, plus slack).
@@ -106,7 +106,7 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
         .cluster(&ClusterLines::new(&url))
         .fast()
         .no_tables()
-        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .with(|c| c.auth.admin_key = ADMIN_KEY.into())
         .start();
     let dir = tempfile::tempdir().unwrap();
     let second = Server::spawn(&first.config, &dir.path().join("n2"));
@@ -144,8 +144,8 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
 
     // Drain node 1: only the checks tell HAProxy (no one edits its config).
     let drain = reqwest::Client::new()
-        .post(format!("{}/v1/admin/drain", nodes[0].base))
-        .bearer_auth(OPERATOR_KEY)
+        .post(format!("{}/v1/admin/drain", nodes[0].admin))
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .unwrap();

@@ -35,7 +35,7 @@ async fn open(server: &Server, _label: &str) -> (u16, Value) {
 }
 
 async fn runs_table_here(server: &Server) -> bool {
-    let Ok(reply) = reqwest::get(format!("{}/v1/cluster", server.base)).await else {
+    let Ok(reply) = reqwest::get(format!("{}/v1/cluster", server.admin)).await else {
         return false;
     };
     let view: Value = reply.json().await.unwrap_or(Value::Null);

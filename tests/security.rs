@@ -326,7 +326,7 @@ async fn closed_within(client: &mut Client, limit: std::time::Duration) -> Optio
 
 async fn revoke(server: &Server, key: &str, body: Value) -> (u16, Value) {
     let reply = reqwest::Client::new()
-        .post(format!("{}/v1/admin/sessions/revoke", server.base))
+        .post(format!("{}/v1/operator/sessions/revoke", server.base))
         .bearer_auth(key)
         .json(&body)
         .send()
@@ -796,4 +796,65 @@ async fn binary_frames_and_pings_are_rate_limited_and_a_flood_is_closed() {
             flood
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoints_live_on_their_own_listener_with_their_own_key() {
+    const ADMIN_KEY: &str = "admin-key-9f86d081884c7d659a2feaa0c55ad015";
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| {
+            c.auth.operator_key = OPERATOR_KEY.into();
+            c.auth.admin_key = ADMIN_KEY.into();
+        })
+        .start();
+    let http = reqwest::Client::new();
+    // Where players connect: none of it.
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("GET", "/v1/cluster"),
+        ("POST", "/v1/admin/drain"),
+        ("GET", "/v1/admin/players/alice"),
+    ] {
+        let url = format!("{}{path}", server.base);
+        let request = if method == "GET" {
+            http.get(url)
+        } else {
+            http.post(url)
+        };
+        let status = request
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{method} {path} on the players' listener");
+    }
+    // On the admin listener: metrics and the cluster view; draining needs the admin key, and
+    // the operator's key (which opens sessions) is not it.
+    let metrics = http
+        .get(format!("{}/metrics", server.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let drain = format!("{}/v1/admin/drain", server.admin);
+    for key in [OPERATOR_KEY, "", "wrong-key-5ad015a3bf4f1b2b0b822cd15d6c1"] {
+        let status = http
+            .post(&drain)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "drain with {key:?}");
+    }
+    let status = http
+        .post(&drain)
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
 }

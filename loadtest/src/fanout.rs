@@ -40,6 +40,10 @@ pub struct FanoutArgs {
     /// Round results to measure.
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
+    /// The first node's admin listener (`server.admin_listen`), where its `/metrics` is
+    /// served: the table's own broadcast time is read from there.
+    #[arg(long, default_value = "http://127.0.0.1:8090")]
+    pub admin: String,
 }
 
 /// What one client saw: when each round's result arrived.
@@ -96,8 +100,8 @@ async fn seat(
     Ok(())
 }
 
-async fn broadcast_totals(http: &reqwest::Client, target: &Target, table: &str) -> (f64, f64) {
-    let url = format!("{}metrics", target.http);
+async fn broadcast_totals(http: &reqwest::Client, admin: &str, table: &str) -> (f64, f64) {
+    let url = format!("{}/metrics", admin.trim_end_matches('/'));
     let Ok(resp) = http.get(url).send().await else {
         return (0.0, 0.0);
     };
@@ -131,7 +135,6 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         bail!("--rounds must be 1 to {MAX_FANOUT_ROUNDS}");
     }
     let targets = parse_targets(&args.target, false, false)?;
-    let target = targets[0].clone();
     let http = http_client()?;
     let run_id = std::process::id();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -157,7 +160,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         "seating {} clients at {} (concurrency {SEATING_CONCURRENCY})",
         args.players, args.table
     );
-    let before = broadcast_totals(&http, &target, &args.table).await;
+    let before = broadcast_totals(&http, &args.admin, &args.table).await;
     let mut by_round: HashMap<String, Vec<Instant>> = HashMap::new();
     while let Some((round, at)) = rx.recv().await {
         by_round.entry(round).or_default().push(at);
@@ -168,7 +171,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             failures += 1;
         }
     }
-    let after = broadcast_totals(&http, &target, &args.table).await;
+    let after = broadcast_totals(&http, &args.admin, &args.table).await;
     let mut rounds: Vec<(String, Vec<Instant>)> = by_round.into_iter().collect();
     rounds.sort_by(|a, b| a.0.cmp(&b.0));
     println!(

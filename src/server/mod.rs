@@ -165,7 +165,7 @@ async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
 /// to reconnect once their request in flight is answered, and keeps serving nothing new until
 /// stopped. Idempotent.
 async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, HttpError> {
-    check_operator(&app, &req)?;
+    sessions::check_admin(&app, &req)?;
     let first = !app.draining.is_cancelled();
     if first {
         tracing::info!(
@@ -228,7 +228,7 @@ async fn player_presence(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    check_operator(&app, &req)?;
+    sessions::check_admin(&app, &req)?;
     let player = PlayerId::parse(&path).map_err(|e| HttpError::BadRequest(e.to_string()))?;
     let node = app.shared.presence(&player).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -143,18 +143,28 @@ pub(super) async fn open_session(
     })))
 }
 
-pub(super) fn check_operator(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
+fn bearer_matches(req: &HttpRequest, key: &str) -> Result<(), HttpError> {
     let given = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if operator_key_matches(given, &app.config.auth.operator_key) {
+    if operator_key_matches(given, key) {
         Ok(())
     } else {
         Err(AuthError::BadOperatorKey.into())
     }
+}
+
+/// The operator's back end: opening real sessions, revoking them (`auth.operator_key`).
+pub(super) fn check_operator(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
+    bearer_matches(req, &app.config.auth.operator_key)
+}
+
+/// Node administration on the admin listener: draining, presence (`auth.admin_key`).
+pub(super) fn check_admin(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
+    bearer_matches(req, &app.config.auth.admin_key)
 }
 
 #[cfg(test)]

@@ -228,11 +228,23 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     )))
 }
 
+/// Workers of the admin listener: scrapes and operator calls, never players.
+const ADMIN_WORKERS: usize = 1;
+/// Connections the admin listener takes at once (Prometheus, an operator, a balancer's checks).
+const ADMIN_CONNECTIONS: usize = 256;
+
 /// Runs the node until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.server.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
     let address = listener.local_addr()?;
+    let admin_listener = TcpListener::bind(config.server.admin_listen).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} (server.admin_listen): {e}",
+            config.server.admin_listen
+        )
+    })?;
+    let admin_address = admin_listener.local_addr()?;
     let workers = Config::per_core(config.server.workers);
     let max_connections = config.server.max_connections;
     let body_timeout = config.server.body_timeout_seconds;
@@ -261,40 +273,40 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         app.shutdown.clone(),
     );
     let data = web::Data::from(app.clone());
+    let count = |data: web::Data<App>| {
+        move |req: actix_web::dev::ServiceRequest, srv: &_| {
+            let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+            let metrics = data.metrics.clone();
+            let response = actix_web::dev::Service::call(srv, req);
+            async move {
+                let response: actix_web::dev::ServiceResponse = response.await?;
+                let class = format!("{}xx", response.status().as_u16() / 100);
+                metrics
+                    .server
+                    .http_requests
+                    .with_label_values(&[&route, &class])
+                    .inc();
+                Ok(response)
+            }
+        }
+    };
+    let public = data.clone();
     let server = actix_web::HttpServer::new(move || {
-        let counted = data.clone();
         actix_web::App::new()
-            .wrap_fn(move |req, srv| {
-                use actix_web::dev::Service;
-                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                let metrics = counted.metrics.clone();
-                let response = srv.call(req);
-                async move {
-                    let response = response.await?;
-                    let class = format!("{}xx", response.status().as_u16() / 100);
-                    metrics
-                        .server
-                        .http_requests
-                        .with_label_values(&[&route, &class])
-                        .inc();
-                    Ok(response)
-                }
-            })
-            .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
+            .wrap_fn(count(public.clone()))
+            .app_data(public.clone())
             .route("/v1/sessions", web::post().to(open_session))
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/jackpots", web::get().to(list_jackpots))
-            .route("/v1/cluster", web::get().to(cluster_view))
-            .route("/v1/admin/drain", web::post().to(drain))
-            .route("/v1/admin/sessions/revoke", web::post().to(revoke_sessions))
-            .route("/v1/admin/players/{player}", web::get().to(player_presence))
+            .route(
+                "/v1/operator/sessions/revoke",
+                web::post().to(revoke_sessions),
+            )
             .route("/v1/ws", web::get().to(websocket))
             .route("/v1/ws-tickets", web::post().to(issue_ticket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
-            .route("/metrics", web::get().to(metrics))
     })
     .workers(workers)
     // Nagle off: a push (table event, jackpot update) followed by a reply would otherwise wait
@@ -308,9 +320,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .shutdown_timeout(grace.as_secs())
     .listen(listener)?
     .run();
+    let private = data.clone();
+    let admin = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap_fn(count(private.clone()))
+            .app_data(private.clone())
+            .route("/metrics", web::get().to(metrics))
+            .route("/v1/cluster", web::get().to(cluster_view))
+            .route("/v1/admin/drain", web::post().to(drain))
+            .route("/v1/admin/players/{player}", web::get().to(player_presence))
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+    })
+    .workers(ADMIN_WORKERS)
+    .max_connections(ADMIN_CONNECTIONS)
+    .client_request_timeout(Duration::from_secs(body_timeout))
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(admin_listener)?
+    .run();
+    let admin_handle = admin.handle();
+    let admin_task = actix_rt::spawn(admin);
     let handle = server.handle();
     app.set_ready(true);
     // Tests and operators read this line to learn the port when listening on port 0.
+    println!("admin listening on http://{admin_address}");
     println!("listening on http://{address}");
     tracing::info!(%address, workers, "croupier serving");
 
@@ -332,6 +366,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.wallet.flush().await;
     handle.stop(true).await;
     let _ = server_task.await;
+    admin_handle.stop(true).await;
+    let _ = admin_task.await;
     tracing::info!("ledger flushed; bye");
     Ok(())
 }

@@ -44,6 +44,8 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Server {
     pub child: Child,
+    /// `http://127.0.0.1:<port>` of the admin listener (/metrics, /v1/cluster, /v1/admin/*).
+    pub admin: String,
     pub base: String,
     pub data_dir: PathBuf,
     pub config: PathBuf,
@@ -108,7 +110,14 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--config",
+            ])
             .arg(config)
             .arg("--data-dir")
             .arg(data_dir)
@@ -120,12 +129,15 @@ impl Server {
             .expect("croupier binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin = String::new();
         let base = loop {
             let line = lines
                 .next()
                 .expect("server printed its address before exiting")
                 .unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ") {
+            if let Some(addr) = line.strip_prefix("admin listening on ") {
+                admin = addr.trim().to_string();
+            } else if let Some(addr) = line.strip_prefix("listening on ") {
                 break addr.trim().to_string();
             }
         };
@@ -134,6 +146,7 @@ impl Server {
         Server {
             child,
             base,
+            admin,
             data_dir: data_dir.to_path_buf(),
             config: config.to_path_buf(),
             _keep: None,
@@ -301,7 +314,7 @@ pub fn cents(text: &str) -> i64 {
 
 /// The node's /metrics text.
 pub async fn metrics_text(node: &Server) -> String {
-    reqwest::get(format!("{}/metrics", node.base))
+    reqwest::get(format!("{}/metrics", node.admin))
         .await
         .unwrap()
         .text()
@@ -329,7 +342,7 @@ pub async fn metric(node: &Server, name: &str) -> f64 {
 
 /// A node's `GET /v1/cluster`: its name, the live nodes, who runs each table.
 pub async fn cluster_view(node: &Server) -> Value {
-    reqwest::get(format!("{}/v1/cluster", node.base))
+    reqwest::get(format!("{}/v1/cluster", node.admin))
         .await
         .unwrap()
         .json()

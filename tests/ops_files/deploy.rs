@@ -54,7 +54,8 @@ fn compose_stack_is_complete_and_consistent() {
         let command = strs(&service["command"]).join(" ");
         assert!(
             command.contains("serve --config /etc/croupier/default.toml")
-                && command.contains("--listen 0.0.0.0:8080"),
+                && command.contains("--listen 0.0.0.0:8080")
+                && command.contains("--admin-listen 0.0.0.0:8090"),
             "{node} command: {command}"
         );
         let secret = service["environment"]["CROUPIER_AUTH_SECRET"]
@@ -130,7 +131,9 @@ fn compose_stack_is_complete_and_consistent() {
         .flat_map(|s| s["static_configs"].as_array().cloned().unwrap_or_default())
         .flat_map(|c| strs(&c["targets"]))
         .collect();
-    assert_eq!(targets, expected, "Prometheus scrape targets");
+    // Prometheus scrapes each node's admin listener (8090), never the players' port.
+    let admin: BTreeSet<String> = nodes.iter().map(|n| format!("{n}:8090")).collect();
+    assert_eq!(targets, admin, "Prometheus scrape targets");
     let nginx_mounts = strs(&services["nginx"]["volumes"]);
     assert!(
         nginx_mounts.iter().any(|m| m.starts_with("./nginx.conf:")),

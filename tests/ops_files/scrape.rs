@@ -84,7 +84,7 @@ impl Scrape {
 }
 
 pub(crate) async fn scrape(server: &Server) -> String {
-    let reply = reqwest::get(format!("{}/metrics", server.base))
+    let reply = reqwest::get(format!("{}/metrics", server.admin))
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
