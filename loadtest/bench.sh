@@ -37,16 +37,23 @@ for n in $COUNTS; do
 done
 kill "$ECHO_PID" 2>/dev/null || true
 
-# The real server, a fresh ledger per player count so each starts from the same state.
+# The real server, a fresh ledger per player count so each starts from the same state. Every
+# virtual player signs up and connects from 127.0.0.1: the per-address limits are raised.
+config="$OUT/bench.toml"
+sed -e 's/^demo_signups_per_address_per_minute = 60/demo_signups_per_address_per_minute = 1000000/' \
+    -e 's/^demo_signups_per_second = 100/demo_signups_per_second = 100000/' \
+    -e 's/^max_connections_per_address = 1024/max_connections_per_address = 100000/' \
+    "$ROOT/config/default.toml" >"$config"
 if [ -x "$CROUPIER" ]; then
   for n in $COUNTS; do
     data="$(mktemp -d /tmp/croupier-bench-data.XXXXXX)"
-    (cd "$ROOT" && exec "$CROUPIER" serve --listen 127.0.0.1:0 --data-dir "$data") \
+    (cd "$ROOT" && exec "$CROUPIER" serve --config "$config" --listen 127.0.0.1:0 \
+      --admin-listen 127.0.0.1:0 --data-dir "$data") \
       >"$OUT/server-$n.out" 2>"$OUT/server-$n.err" &
     SPID=$!; pids+=("$SPID")
     url=""
     for _ in $(seq 1 100); do
-      url="$(grep -o 'listening on http://[0-9.:]*' "$OUT/server-$n.out" | head -1 | sed 's/listening on //' || true)"
+      url="$(grep -o '^listening on http://[0-9.:]*' "$OUT/server-$n.out" | head -1 | sed 's/listening on //' || true)"
       [ -n "$url" ] && break
       sleep 0.2
     done

@@ -52,6 +52,8 @@ async fn start_server(bin: PathBuf) -> Server {
         .arg(&config)
         .arg("--listen")
         .arg("127.0.0.1:0")
+        .arg("--admin-listen")
+        .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data.path());
     if let Ok(extra) = std::env::var("CROUPIER_SMOKE_ARGS") {
@@ -71,8 +73,8 @@ async fn start_server(bin: PathBuf) -> Server {
     let mut lines = BufReader::new(stdout).lines();
     let url = tokio::time::timeout(START_TIMEOUT, async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(pos) = line.find("listening on ") {
-                let rest = &line[pos + "listening on ".len()..];
+            // The players' listener; "admin listening on …" comes first and is not it.
+            if let Some(rest) = line.strip_prefix("listening on ") {
                 return rest.split_whitespace().next().map(str::to_owned);
             }
         }
