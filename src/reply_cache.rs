@@ -168,9 +168,23 @@ impl ReplyCache {
 
     /// Claims `frame`'s `req_id` for `player`.
     pub fn claim(&self, player: &PlayerId, frame: &ClientFrame) -> Claim {
-        let req_id = frame.req_id();
-        let fingerprint = Fingerprint::of(frame);
-        let remembered = Fingerprint::remembered(frame);
+        self.claim_as(
+            player,
+            frame.req_id(),
+            Fingerprint::of(frame),
+            Fingerprint::remembered(frame),
+        )
+    }
+
+    /// [`ReplyCache::claim`] with the frame's fingerprint already computed (the session needs
+    /// it for the shared reply log too: hashed once per frame).
+    pub fn claim_as(
+        &self,
+        player: &PlayerId,
+        req_id: &ReqId,
+        fingerprint: Fingerprint,
+        remembered: bool,
+    ) -> Claim {
         let shared = match self.players.get(player) {
             Some(shared) => shared,
             None if !remembered => return self.untracked(player, req_id),

@@ -89,6 +89,15 @@ impl HttpError {
     }
 }
 
+/// The bearer token of a request's `Authorization` header, if it has one (a session token, the
+/// operator's key or the admin key, by route).
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// Reads a JSON request body of at most [`MAX_JSON_BODY`] bytes, within
 /// `server.body_timeout_seconds`: a client trickling its body is cut off, not waited for.
 async fn read_body(app: &App, mut payload: web::Payload) -> Result<web::Bytes, HttpError> {

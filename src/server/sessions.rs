@@ -144,12 +144,7 @@ pub(super) async fn open_session(
 }
 
 fn bearer_matches(req: &HttpRequest, key: &str) -> Result<(), HttpError> {
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = super::bearer(req).unwrap_or("");
     if operator_key_matches(given, key) {
         Ok(())
     } else {

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{HttpError, HARD_FRAME_CAP};
+use super::{bearer, HttpError, HARD_FRAME_CAP};
 use crate::app::App;
 use crate::auth::{AuthError, Claims};
 use crate::cluster::store::TICKET_TTL;
@@ -24,14 +24,6 @@ pub(super) struct WsQuery {
     ticket: Option<String>,
     /// Refused: the long-lived token does not belong in a URL.
     token: Option<String>,
-}
-
-/// The bearer token of a request's `Authorization` header, if it has one.
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 /// A token's claims, if it is good and its session is live.

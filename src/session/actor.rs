@@ -280,9 +280,11 @@ impl PlayerSession {
         let out = self.out.clone();
         let me = ctx.address();
         let link = self.link(ctx);
-        let claim = app.replies.claim(&caller.player, &frame);
         let fingerprint = crate::reply_cache::Fingerprint::of(&frame);
         let remembered = crate::reply_cache::Fingerprint::remembered(&frame);
+        let claim = app
+            .replies
+            .claim_as(&caller.player, frame.req_id(), fingerprint, remembered);
         let req_id = frame.req_id().clone();
         // Every log line of this request (and of its round) carries these fields; never the token.
         let span = tracing::info_span!(

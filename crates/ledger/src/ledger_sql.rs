@@ -1,7 +1,7 @@
 //! The ledger's money logic and SQL, written once for both databases ([`SqlTx`]): applying
 //! movements (deposit, open, settle, void, accounts, fences). Reads are in `read_sql`.
 //!
-//! About 650 lines, on purpose: opening, settling and voiding a round are one set of money
+//! About 700 lines, on purpose: opening, settling and voiding a round are one set of money
 //! rules over the same rows (stake, balance, entries, the round's status), and they are checked
 //! against each other when read side by side. Each function runs inside the caller's transaction; the embedded ledger
 //! drives these futures to completion synchronously on its writer thread (SQLite never waits),
