@@ -40,10 +40,12 @@ USER croupier:croupier
 VOLUME ["/var/lib/croupier"]
 EXPOSE 8080
 # Ready = accepting players; 503 while starting or draining, so a draining node turns unhealthy.
+# Asked on the admin listener, which is plain HTTP also when the players' listener speaks TLS.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1
+    CMD curl -fsS http://127.0.0.1:8090/health/ready || exit 1
 # The default listen address is loopback: in a container listen on every interface.
-# Set CROUPIER_AUTH_SECRET (and CROUPIER_OPERATOR_KEY with demo_mode off) in the environment.
+# Set CROUPIER_AUTH_SECRET (and CROUPIER_OPERATOR_KEY with demo_mode off) in the environment;
+# CROUPIER_TLS_CERT / CROUPIER_TLS_KEY (mounted files) make the players' listener speak TLS.
 ENTRYPOINT ["croupier"]
 # 8090 is the admin listener (/metrics, /v1/cluster, /v1/admin/*): keep it on a private network.
 CMD ["serve", "--config", "/etc/croupier/default.toml", "--listen", "0.0.0.0:8080", "--admin-listen", "0.0.0.0:8090", "--data-dir", "/var/lib/croupier"]

@@ -58,6 +58,12 @@ pub struct ServerConfig {
     pub body_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub data_dir: PathBuf,
+    /// PEM certificate chain (end-entity first) of the players' listener; empty: plain HTTP.
+    pub tls_cert: PathBuf,
+    /// PEM private key of `tls_cert`; set both or neither.
+    pub tls_key: PathBuf,
+    /// How often the certificate files are read again (a renewal is served without a restart).
+    pub tls_reload_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -178,6 +184,13 @@ pub struct Demo {
     pub balance: Money,
 }
 
+impl ServerConfig {
+    /// Whether the players' listener speaks TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.as_os_str().is_empty()
+    }
+}
+
 impl Config {
     /// Reads a config file: every key typed and known, the values not yet checked. The caller
     /// applies the command-line and environment overrides, then calls [`Config::validate`]
@@ -268,6 +281,26 @@ impl Config {
             self.auth.demo_signups_per_second.into(),
             1,
             1_000_000,
+        )?;
+        let (cert, key) = (&self.server.tls_cert, &self.server.tls_key);
+        if cert.as_os_str().is_empty() != key.as_os_str().is_empty() {
+            let missing = if cert.as_os_str().is_empty() {
+                "server.tls_cert"
+            } else {
+                "server.tls_key"
+            };
+            return Err(fail(
+                missing,
+                "server.tls_cert and server.tls_key go together: set both (TLS) or neither \
+                 (plain HTTP)"
+                    .into(),
+            ));
+        }
+        range(
+            "server.tls_reload_seconds",
+            self.server.tls_reload_seconds,
+            1,
+            3_600,
         )?;
         range(
             "server.shutdown_grace_seconds",

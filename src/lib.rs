@@ -5,7 +5,8 @@
 //!
 //! ## Map of the system
 //! ```text
-//!  client ──WS──▶ server (actix-web: /v1/sessions, /v1/ws, /metrics, /health/*)
+//!  client ──WS(S)──▶ server (actix-web, TLS by rustls when configured: /v1/sessions, /v1/ws, /health/*;
+//!                   admin listener: /metrics, /v1/cluster, /v1/admin/*)
 //!                   │ upgrade, token check (auth)
 //!                   ▼
 //!            session::PlayerSession actor (one per connection)
@@ -70,6 +71,7 @@
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
+//! | [`tls`] | the players' listener's certificate: loading, checking, reloading without a restart; `croupier dev-cert` |
 //! | [`admission`] | connections per player and per address, demo sign-ups per address and node |
 //! | [`app`] | the handles a node's sessions share; above `table` (which sees the node only as a `TableHost`) |
 //!
@@ -94,6 +96,7 @@ pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod table;
+pub mod tls;
 pub mod wallet;
 
 pub use croupier_core::{clock, games, ids, money, protocol};

@@ -1,5 +1,6 @@
 //! The `croupier` command line: `serve` runs a node; `rtp`, `simulate` and `rng-dump` serve
-//! game certification; `audit` checks the ledger. `anyhow` lives only here, at the edge.
+//! game certification; `audit` checks the ledger; `dev-cert` writes a throw-away TLS pair.
+//! `anyhow` lives only here, at the edge.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,6 +69,22 @@ enum Command {
         #[arg(long, default_value_t = 100_000_000)]
         reseed_after_draws: u64,
     },
+    /// Writes a throw-away certificate authority and a server certificate it signed (for
+    /// development, the compose stack and tests; never for players on the internet).
+    DevCert {
+        /// Directory for ca.pem, ca-key.pem, cert.pem, key.pem and bundle.pem (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Host name or IP address the certificate is for (repeat for more).
+        #[arg(long = "name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        names: Vec<String>,
+        /// Days the server certificate is valid.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Replace cert.pem and key.pem if present (the authority in --out is reused).
+        #[arg(long)]
+        force: bool,
+    },
     /// Checks that every balance equals the sum of its ledger entries.
     Audit {
         #[arg(long, default_value = "config/default.toml")]
@@ -105,6 +122,12 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     if let Ok(node) = std::env::var("CROUPIER_NODE_ID") {
         config.cluster.node_id = node;
     }
+    if let Ok(cert) = std::env::var("CROUPIER_TLS_CERT") {
+        config.server.tls_cert = cert.into();
+    }
+    if let Ok(key) = std::env::var("CROUPIER_TLS_KEY") {
+        config.server.tls_key = key.into();
+    }
     if let Ok(allow) = std::env::var("CROUPIER_DEMO_ON_SHARED_LEDGER") {
         config.auth.demo_on_shared_ledger = match allow.as_str() {
             "true" => true,
@@ -121,7 +144,7 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     config.validate(&format!(
         "{} with the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / \
          CROUPIER_POSTGRES_URL / CROUPIER_REDIS_URL / CROUPIER_NODE_ID / \
-         CROUPIER_DEMO_ON_SHARED_LEDGER)",
+         CROUPIER_TLS_CERT / CROUPIER_TLS_KEY / CROUPIER_DEMO_ON_SHARED_LEDGER)",
         path.display()
     ))?;
     Ok(config)
@@ -187,9 +210,47 @@ fn main() -> anyhow::Result<()> {
             count,
             reseed_after_draws,
         } => rng_dump(bytes, range, count, reseed_after_draws),
+        Command::DevCert {
+            out,
+            names,
+            days,
+            force,
+        } => dev_cert(&out, &names, days, force),
         Command::Audit { config, data_dir } => audit(&config, data_dir, false),
         Command::Reconcile { config, data_dir } => audit(&config, data_dir, true),
     }
+}
+
+fn dev_cert(out: &std::path::Path, names: &[String], days: u32, force: bool) -> anyhow::Result<()> {
+    use croupier::tls::dev_cert::{self, Files, Outcome};
+    let files = Files::in_dir(out);
+    match dev_cert::write(out, names, days, force)? {
+        Outcome::Kept => println!(
+            "kept {} and {} (--force replaces them)",
+            files.cert.display(),
+            files.key.display()
+        ),
+        Outcome::Written { ca_reused } => {
+            println!(
+                "wrote {} and {} for {} (valid {days} days), signed by {} ({})",
+                files.cert.display(),
+                files.key.display(),
+                names.join(", "),
+                files.ca.display(),
+                if ca_reused { "reused" } else { "new" }
+            );
+            println!(
+                "serve with: CROUPIER_TLS_CERT={} CROUPIER_TLS_KEY={} croupier serve",
+                files.cert.display(),
+                files.key.display()
+            );
+            println!(
+                "clients must trust {}: a development authority, never for players on the internet",
+                files.ca.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `audit` (balances against entries) and `reconcile` (that, plus every jackpot pool).

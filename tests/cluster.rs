@@ -25,8 +25,7 @@ const HOLD_AT: usize = 40;
 const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 async fn connect(lb: &str, token: &str) -> Option<Client> {
-    let request = ws_request(&format!("ws://{lb}"), token);
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.ok()?;
+    let (mut ws, _) = ws_connect(ws_request(lb, token)).await.ok()?;
     let welcome = loop {
         let frame = tokio::time::timeout(REPLY_TIMEOUT, ws.next())
             .await
@@ -192,7 +191,7 @@ async fn three_nodes_behind_nginx_share_every_cent_through_a_kill_9() {
     let third = Server::spawn(&first.config, &dir.path().join("n3"));
     let mut nodes = [first, second, third];
     let proxy = Nginx::start(&nodes).await;
-    let lb = proxy.base.trim_start_matches("http://").to_string();
+    let lb = proxy.base.clone();
     // Sessions through the balancer (the demo deposit is exactly once, whichever node). Player
     // ids are new on every run: the test Redis outlives each test's fresh ledger, and a
     // player's reply log there would answer this run's req_ids with the last run's replies.

@@ -75,8 +75,7 @@ fn log(shared: &Shared) -> std::sync::MutexGuard<'_, SeatLog> {
 async fn sit(base: &str, token: &str, name: &str, joins: &mut usize, shared: &Shared) -> Client {
     let url = base;
     for _ in 0..JOIN_ATTEMPTS {
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(ws_request(base, token)).await
-        else {
+        let Ok((mut ws, _)) = ws_connect(ws_request(base, token)).await else {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         };

@@ -3,8 +3,9 @@
 //! leaves rotation by the checks alone; its players are told to reconnect, come back through
 //! HAProxy to the other nodes with their token, resend their request and are charged once; new
 //! sessions never reach the drained node. A node then killed with SIGKILL fails its checks
-//! too, and its players move to the last node. Every balance is exact throughout. The shipped
-//! file also passes `haproxy -c` as it is.
+//! too, and its players move to the last node. Every balance is exact throughout. Players
+//! come in over TLS; plain HTTP is only redirected. The shipped file also passes `haproxy -c`
+//! as it is (its certificate path aside).
 
 mod common;
 
@@ -87,9 +88,20 @@ async fn connections(node: &Server) -> f64 {
 
 #[test]
 fn the_shipped_haproxy_cfg_passes_haproxy_c() {
+    // As shipped, but for the certificate path (the compose stack mounts one there).
+    let ca = TestCa::new();
+    let shipped = std::fs::read_to_string(repo_root().join("deploy/haproxy.cfg")).unwrap();
+    let bundle = "/usr/local/etc/haproxy/tls/bundle.pem";
+    assert!(shipped.contains(bundle), "the TLS bind names {bundle}");
+    let cfg = ca.dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        shipped.replace(bundle, &ca.files.bundle.display().to_string()),
+    )
+    .unwrap();
     let out = Command::new(Haproxy::binary())
         .args(["-c", "-f"])
-        .arg(repo_root().join("deploy/haproxy.cfg"))
+        .arg(&cfg)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
@@ -116,6 +128,18 @@ async fn haproxy_checks_take_a_draining_node_out_and_its_players_move_on() {
     for name in ["croupier1", "croupier2", "croupier3"] {
         wait_state(&proxy, name, "UP").await;
     }
+    // Players come in over TLS only: plain HTTP is redirected and reaches no node.
+    plain_http_is_only_redirected(&proxy.plain).await;
+    let ready = http()
+        .get(format!("{}/health/ready", proxy.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 
     // Players through HAProxy (leastconn: two per node); each spins once.
     let run = uuid_like();

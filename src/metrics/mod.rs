@@ -1,7 +1,7 @@
 //! Every Prometheus metric the server exports, defined once, with what it measures, grouped by
 //! the domain that records it: [`PlayMetrics`] (slots), [`ServerMetrics`] (connections, HTTP,
-//! errors), [`WalletMetrics`] (money), [`TableMetrics`], [`JackpotMetrics`] and
-//! [`ClusterMetrics`], one file each. Labels are bounded: game ids, error codes, outcomes —
+//! errors), [`WalletMetrics`] (money), [`TableMetrics`], [`JackpotMetrics`],
+//! [`ClusterMetrics`] and [`TlsMetrics`], one file each. Labels are bounded: game ids, error codes, outcomes —
 //! never player or session ids. The names exported are the same whatever the grouping.
 
 use prometheus::{
@@ -14,6 +14,7 @@ mod jackpots;
 mod play;
 mod server;
 mod tables;
+mod tls;
 mod wallet;
 
 pub use cluster::ClusterMetrics;
@@ -21,6 +22,7 @@ pub use jackpots::JackpotMetrics;
 pub use play::PlayMetrics;
 pub use server::ServerMetrics;
 pub use tables::TableMetrics;
+pub use tls::TlsMetrics;
 pub use wallet::WalletMetrics;
 
 /// Latency buckets in seconds: 100 µs to 5 s, dense where a spin should land (1–20 ms).
@@ -89,6 +91,7 @@ pub struct Metrics {
     pub tables: TableMetrics,
     pub jackpots: JackpotMetrics,
     pub cluster: ClusterMetrics,
+    pub tls: TlsMetrics,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -167,6 +170,7 @@ impl Metrics {
             tables: TableMetrics::new(&r),
             jackpots: JackpotMetrics::new(&r),
             cluster: ClusterMetrics::new(&r),
+            tls: TlsMetrics::new(&r),
             registry: r,
         }
     }

@@ -228,6 +228,10 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     )))
 }
 
+/// Longest a client may take over its TLS handshake: a connection that opens and stalls holds a
+/// slot of `server.max_connections` until then.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Workers of the admin listener: scrapes and operator calls, never players.
 const ADMIN_WORKERS: usize = 1;
 /// Connections the admin listener takes at once (Prometheus, an operator, a balancer's checks).
@@ -249,6 +253,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let max_connections = config.server.max_connections;
     let body_timeout = config.server.body_timeout_seconds;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    // Loaded before anything else starts: a node told to speak TLS never serves without it.
+    let tls = if config.server.tls() {
+        let certificates =
+            crate::tls::Certificates::load(&config.server.tls_cert, &config.server.tls_key)
+                .map_err(|e| anyhow::anyhow!("server.tls_cert / server.tls_key: {e}"))?;
+        Some(certificates)
+    } else {
+        None
+    };
+    let tls_reload = Duration::from_secs(config.server.tls_reload_seconds);
     let app = build_app(config).await?;
     // Embedded: this node owns every round, void them all. Shared ledger: only the stale ones;
     // younger rounds may be in flight on other nodes (the sweeper gets the rest later).
@@ -291,7 +305,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let public = data.clone();
-    let server = actix_web::HttpServer::new(move || {
+    let players = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap_fn(count(public.clone()))
             .app_data(public.clone())
@@ -318,8 +332,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .client_request_timeout(Duration::from_secs(body_timeout))
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
-    .listen(listener)?
-    .run();
+    .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+    let (players, scheme) = match &tls {
+        Some(certificates) => {
+            let config = certificates.server_config()?;
+            crate::tls::start_reloader(
+                certificates.clone(),
+                tls_reload,
+                app.metrics.tls.clone(),
+                app.shutdown.clone(),
+            );
+            (players.listen_rustls_0_23(listener, config)?, "https")
+        }
+        None => (players.listen(listener)?, "http"),
+    };
+    let server = players.run();
     let private = data.clone();
     let admin = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -345,8 +372,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.set_ready(true);
     // Tests and operators read this line to learn the port when listening on port 0.
     println!("admin listening on http://{admin_address}");
-    println!("listening on http://{address}");
-    tracing::info!(%address, workers, "croupier serving");
+    println!("listening on {scheme}://{address}");
+    tracing::info!(%address, workers, tls = tls.is_some(), "croupier serving");
 
     let server_task = actix_rt::spawn(server);
     wait_for_signal().await;

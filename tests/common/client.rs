@@ -21,7 +21,7 @@ impl Client {
 
     /// [`Client::connect`] at any base URL (a load balancer in front of nodes).
     pub async fn connect_at(base: &str, token: &str) -> Client {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(base, token))
+        let (mut ws, _) = ws_connect(ws_request(base, token))
             .await
             .expect("websocket upgrade");
         let welcome = next_json(&mut ws).await;

@@ -100,6 +100,16 @@ impl NodeConfig {
         })
     }
 
+    /// TLS on the players' listener with `ca`'s pair, read again every second.
+    pub fn tls(self, ca: &super::TestCa) -> NodeConfig {
+        let (cert, key) = (ca.files.cert.clone(), ca.files.key.clone());
+        self.with(|c| {
+            c.server.tls_cert = cert;
+            c.server.tls_key = key;
+            c.server.tls_reload_seconds = 1;
+        })
+    }
+
     /// Writes the config (and its tables and jackpots files, if given) into `dir`; the path of
     /// the config file.
     pub fn write(&self, dir: &Path) -> PathBuf {

@@ -9,6 +9,7 @@
 //! | `proxies.rs` | nginx and HAProxy in front of nodes, on the shipped configs |
 //! | `own_redis.rs` | a Redis of the test's own, to stop and restart |
 //! | `spinners.rs` | closed-loop spinners and their books |
+//! | `tls.rs` | throw-away certificates, and HTTP / WebSocket clients that trust them |
 #![allow(dead_code)]
 
 mod client;
@@ -16,6 +17,7 @@ mod config;
 mod own_redis;
 mod proxies;
 mod spinners;
+mod tls;
 // Shared by every test binary; each uses some of it (like the dead_code allowance above).
 #[allow(unused_imports)]
 pub use client::*;
@@ -27,6 +29,8 @@ pub use own_redis::*;
 pub use proxies::*;
 #[allow(unused_imports)]
 pub use spinners::*;
+#[allow(unused_imports)]
+pub use tls::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -218,7 +222,7 @@ pub async fn open_session(server: &Server, label: &str) -> Session {
 
 /// [`open_session`] at any base URL (a load balancer in front of nodes).
 pub async fn open_session_at(base: &str, label: &str) -> Session {
-    let reply = reqwest::Client::new()
+    let reply = http()
         .post(format!("{base}/v1/sessions"))
         .json(&json!({"currency": "EUR"}))
         .send()

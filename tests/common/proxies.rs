@@ -1,24 +1,62 @@
 //! nginx and HAProxy in front of test nodes, on the shipped configs with only their addresses
-//! moved to loopback.
+//! moved to loopback and their certificates pointed at a throw-away [`TestCa`]: players reach
+//! them over TLS (`base` is `https://`), as the shipped configs require.
 
 use super::*;
 
-/// deploy/nginx.conf with its three `server croupierN:8080` upstreams pointed at `nodes` and
-/// `listen 8080;` on a loopback port: the shipped balancer, run by the tests.
-pub fn nginx_conf(nodes: &[&str; 3], listen: u16) -> String {
+/// The two ports a balancer listens on: players over TLS, and plain HTTP (redirects only).
+#[derive(Clone, Copy)]
+pub struct BalancerPorts {
+    pub tls: u16,
+    pub plain: u16,
+}
+
+impl BalancerPorts {
+    pub fn free() -> BalancerPorts {
+        BalancerPorts {
+            tls: free_port(),
+            plain: free_port(),
+        }
+    }
+
+    /// `https://127.0.0.1:<tls>`: where players go.
+    pub fn base(&self) -> String {
+        format!("https://127.0.0.1:{}", self.tls)
+    }
+
+    /// `http://127.0.0.1:<plain>`: answered with redirects only.
+    pub fn plain_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.plain)
+    }
+}
+
+/// deploy/nginx.conf with its three `server croupierN:8080` upstreams pointed at `nodes`, its
+/// `listen 8080;` and `listen 8443 ssl;` on loopback `ports`, and its certificate paths at
+/// `ca`'s files: the shipped balancer, run by the tests.
+pub fn nginx_conf(nodes: &[&str; 3], ports: BalancerPorts, ca: &TestCa) -> String {
     let mut next = nodes.iter();
     let (text, changed) = rewrite_lines("deploy/nginx.conf", |trimmed| {
         if let Some(rest) = trimmed.strip_prefix("server croupier") {
             let options = rest.split_once(' ').map_or("", |(_, o)| o);
             let node = next.next().expect("three upstream servers");
-            Some(format!("server {node} {options}"))
-        } else {
-            (trimmed == "listen 8080;").then(|| format!("listen 127.0.0.1:{listen};"))
+            return Some(format!("server {node} {options}"));
+        }
+        match trimmed {
+            "listen 8080;" => Some(format!("listen 127.0.0.1:{};", ports.plain)),
+            "listen 8443 ssl;" => Some(format!("listen 127.0.0.1:{} ssl;", ports.tls)),
+            "ssl_certificate tls/cert.pem;" => {
+                Some(format!("ssl_certificate {};", ca.files.cert.display()))
+            }
+            "ssl_certificate_key tls/key.pem;" => {
+                Some(format!("ssl_certificate_key {};", ca.files.key.display()))
+            }
+            _ => None,
         }
     });
     assert_eq!(
-        changed, 4,
-        "deploy/nginx.conf has three `server croupierN:8080` lines and `listen 8080;`"
+        changed, 7,
+        "deploy/nginx.conf has three `server croupierN:8080` lines, `listen 8080;`, \
+         `listen 8443 ssl;`, `ssl_certificate tls/cert.pem;` and `ssl_certificate_key tls/key.pem;`"
     );
     text
 }
@@ -52,27 +90,38 @@ fn node_addresses(nodes: &[Server]) -> [String; 3] {
 }
 
 /// nginx in front of three nodes, with the shipped `deploy/nginx.conf` (rewritten by
-/// [`nginx_conf`]); stopped when dropped.
+/// [`nginx_conf`]) and a throw-away certificate; stopped when dropped.
 pub struct Nginx {
     child: std::process::Child,
     _prefix: tempfile::TempDir,
-    /// `http://127.0.0.1:<port>`
+    pub ca: TestCa,
+    /// `https://127.0.0.1:<port>`: the players' side.
     pub base: String,
+    /// `http://127.0.0.1:<port>`: plain HTTP, answered with redirects to https.
+    pub plain: String,
 }
 
 impl Nginx {
-    pub async fn start(nodes: &[Server]) -> Nginx {
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+    pub fn binary() -> &'static str {
+        ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
-            .expect("nginx is missing: run scripts/install-test-deps.sh");
+            .expect("nginx is missing: run scripts/install-test-deps.sh")
+    }
+
+    pub async fn start(nodes: &[Server]) -> Nginx {
         let addresses = node_addresses(nodes);
-        let refs = [&*addresses[0], &*addresses[1], &*addresses[2]];
-        let port = free_port();
+        Self::start_at([&*addresses[0], &*addresses[1], &*addresses[2]]).await
+    }
+
+    /// In front of these `host:port` upstreams (one node may be named three times).
+    pub async fn start_at(upstreams: [&str; 3]) -> Nginx {
+        let ports = BalancerPorts::free();
+        let ca = TestCa::new();
         let prefix = tempfile::tempdir().unwrap();
         let conf = prefix.path().join("nginx.conf");
-        std::fs::write(&conf, nginx_conf(&refs, port)).unwrap();
-        let child = Command::new(nginx)
+        std::fs::write(&conf, nginx_conf(&upstreams, ports, &ca)).unwrap();
+        let child = Command::new(Self::binary())
             .arg("-c")
             .arg(&conf)
             .arg("-p")
@@ -82,9 +131,15 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = ports.base();
+        let http = http();
         for _ in 0..100 {
-            if reqwest::get(format!("{base}/health/ready")).await.is_ok() {
+            if http
+                .get(format!("{base}/health/ready"))
+                .send()
+                .await
+                .is_ok()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -92,7 +147,9 @@ impl Nginx {
         Nginx {
             child,
             _prefix: prefix,
+            ca,
             base,
+            plain: ports.plain_base(),
         }
     }
 }
@@ -105,8 +162,9 @@ impl Drop for Nginx {
 }
 
 /// `deploy/haproxy.cfg` pointed at test nodes: the three `server croupierN croupierN:8080`
-/// lines at `nodes`, the player frontend on `listen`, the stats frontend on `stats`.
-pub fn haproxy_conf(nodes: &[&str; 3], listen: u16, stats: u16) -> String {
+/// lines at `nodes`, the player frontend on `ports` (TLS with `ca`'s bundle, and plain), the
+/// stats frontend on `stats`.
+pub fn haproxy_conf(nodes: &[&str; 3], ports: BalancerPorts, stats: u16, ca: &TestCa) -> String {
     let mut next = nodes.iter();
     let (text, changed) = rewrite_lines("deploy/haproxy.cfg", |trimmed| {
         let mut words = trimmed.split_whitespace();
@@ -115,25 +173,41 @@ pub fn haproxy_conf(nodes: &[&str; 3], listen: u16, stats: u16) -> String {
                 let node = next.next().expect("three backend servers");
                 Some(format!("server {name} {node}"))
             }
-            (Some("bind"), Some(":8080")) => Some(format!("bind 127.0.0.1:{listen}")),
+            (Some("bind"), Some(":8443")) => {
+                let options: Vec<&str> = words.collect();
+                let options = options.join(" ").replace(
+                    "/usr/local/etc/haproxy/tls/bundle.pem",
+                    &ca.files.bundle.display().to_string(),
+                );
+                Some(format!("bind 127.0.0.1:{} {options}", ports.tls))
+            }
+            (Some("bind"), Some(":8080")) => Some(format!("bind 127.0.0.1:{}", ports.plain)),
             (Some("bind"), Some(":8404")) => Some(format!("bind 127.0.0.1:{stats}")),
             _ => None,
         }
     });
     assert_eq!(
-        changed, 5,
-        "deploy/haproxy.cfg has three `server croupierN` lines, `bind :8080` and `bind :8404`"
+        changed, 6,
+        "deploy/haproxy.cfg has three `server croupierN` lines, `bind :8443`, `bind :8080` and \
+         `bind :8404`"
+    );
+    assert!(
+        text.contains(&ca.files.bundle.display().to_string()),
+        "`bind :8443` names /usr/local/etc/haproxy/tls/bundle.pem"
     );
     text
 }
 
 /// HAProxy in front of three nodes with the shipped `deploy/haproxy.cfg` (rewritten by
-/// [`haproxy_conf`]), in the foreground; stopped when dropped.
+/// [`haproxy_conf`]) and a throw-away certificate, in the foreground; stopped when dropped.
 pub struct Haproxy {
     child: std::process::Child,
     _dir: tempfile::TempDir,
-    /// `http://127.0.0.1:<port>`: the players' side.
+    pub ca: TestCa,
+    /// `https://127.0.0.1:<port>`: the players' side.
     pub base: String,
+    /// `http://127.0.0.1:<port>`: plain HTTP, answered with redirects to https.
+    pub plain: String,
     /// HAProxy's stats page, `http://127.0.0.1:<port>/stats`.
     pub stats: String,
 }
@@ -151,10 +225,11 @@ impl Haproxy {
         let haproxy = Self::binary();
         let addresses = node_addresses(nodes);
         let refs = [&*addresses[0], &*addresses[1], &*addresses[2]];
-        let (port, stats_port) = (free_port(), free_port());
+        let (ports, stats_port) = (BalancerPorts::free(), free_port());
+        let ca = TestCa::new();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("haproxy.cfg");
-        std::fs::write(&conf, haproxy_conf(&refs, port, stats_port)).unwrap();
+        std::fs::write(&conf, haproxy_conf(&refs, ports, stats_port, &ca)).unwrap();
         let child = Command::new(haproxy)
             .arg("-db")
             .arg("-f")
@@ -166,7 +241,9 @@ impl Haproxy {
         let mut proxy = Haproxy {
             child,
             _dir: dir,
-            base: format!("http://127.0.0.1:{port}"),
+            ca,
+            base: ports.base(),
+            plain: ports.plain_base(),
             stats: format!("http://127.0.0.1:{stats_port}/stats"),
         };
         for _ in 0..100 {
@@ -212,5 +289,32 @@ impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// On a balancer's plain-HTTP port every request, the WebSocket upgrade and the session POST
+/// included, is answered 308 to the same path over https and reaches no node.
+pub async fn plain_http_is_only_redirected(plain: &str) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/health/ready"),
+        (reqwest::Method::POST, "/v1/sessions"),
+        (reqwest::Method::GET, "/v1/ws?ticket=abc"),
+    ] {
+        let reply = http
+            .request(method.clone(), format!("{plain}{path}"))
+            .header("upgrade", "websocket")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 308, "{method} {path} over plain HTTP");
+        let location = reply.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            location.starts_with("https://") && location.ends_with(path),
+            "{method} {path}: redirected to {location}"
+        );
     }
 }

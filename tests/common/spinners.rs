@@ -18,9 +18,7 @@ pub async fn spinner(
     // A node that just died, or one that cannot read the session yet: try again, bounded.
     let connect = || async {
         for _ in 0..SPINNER_CONNECT_ATTEMPTS {
-            if let Ok((mut ws, _)) =
-                tokio_tungstenite::connect_async(ws_request(&server, &token)).await
-            {
+            if let Ok((mut ws, _)) = ws_connect(ws_request(&server, &token)).await {
                 if next_json(&mut ws).await["type"] == "welcome" {
                     return Some(ws);
                 }

@@ -12,7 +12,7 @@ const MARK: &str = "secretquerymark0123456789";
 
 /// Sends requests carrying [`MARK`] in their query string to `base`; bounded waits.
 async fn requests_with_a_marked_query(base: &str) {
-    let http = reqwest::Client::new();
+    let http = http();
     for path in [
         format!("/health/ready?ticket={MARK}"),
         format!("/v1/ws?ticket={MARK}"),
@@ -37,7 +37,12 @@ fn stop_and_read(mut child: std::process::Child) -> String {
 /// Waits (bounded) until `base` answers anything.
 async fn answering(base: &str) {
     for _ in 0..100 {
-        if reqwest::get(format!("{base}/health/live")).await.is_ok() {
+        if http()
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -51,10 +56,11 @@ async fn balancer_access_logs_drop_query_strings() {
     let upstream = node.base.trim_start_matches("http://").to_string();
     let upstreams = [&*upstream; 3];
 
+    let ca = TestCa::new();
     let prefix = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let ports = BalancerPorts::free();
     let conf = prefix.path().join("nginx.conf");
-    std::fs::write(&conf, nginx_conf(&upstreams, port)).unwrap();
+    std::fs::write(&conf, nginx_conf(&upstreams, ports, &ca)).unwrap();
     let nginx = Command::new(require("nginx"))
         .arg("-c")
         .arg(&conf)
@@ -65,9 +71,10 @@ async fn balancer_access_logs_drop_query_strings() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = ports.base();
     answering(&base).await;
     requests_with_a_marked_query(&base).await;
+    requests_with_a_marked_query(&ports.plain_base()).await;
     let log = stop_and_read(nginx);
     assert!(
         log.contains("/health/ready"),
@@ -77,9 +84,9 @@ async fn balancer_access_logs_drop_query_strings() {
     assert!(!log.contains(MARK), "a query string in nginx's log:\n{log}");
 
     let dir = tempfile::tempdir().unwrap();
-    let (port, stats) = (free_port(), free_port());
+    let (ports, stats) = (BalancerPorts::free(), free_port());
     let cfg = dir.path().join("haproxy.cfg");
-    std::fs::write(&cfg, haproxy_conf(&upstreams, port, stats)).unwrap();
+    std::fs::write(&cfg, haproxy_conf(&upstreams, ports, stats, &ca)).unwrap();
     let haproxy = Command::new(Haproxy::binary())
         .arg("-f")
         .arg(&cfg)
@@ -88,9 +95,10 @@ async fn balancer_access_logs_drop_query_strings() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = ports.base();
     answering(&base).await;
     requests_with_a_marked_query(&base).await;
+    requests_with_a_marked_query(&ports.plain_base()).await;
     let log = stop_and_read(haproxy);
     assert!(
         log.contains("/health/ready"),

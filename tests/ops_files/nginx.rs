@@ -1,4 +1,5 @@
-//! The shipped nginx config passes `nginx -t` and proxies HTTP and WebSockets to a real node.
+//! The shipped nginx config passes `nginx -t`, proxies HTTP and WebSockets to a real node over
+//! TLS, and answers plain HTTP with redirects only.
 
 use std::time::Duration;
 
@@ -8,14 +9,15 @@ use super::common::*;
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
+async fn nginx_config_passes_nginx_t_and_proxies_websockets_over_tls() {
     let nginx = require("nginx");
     let node = NodeConfig::shipped().fast().start();
     let upstream = node.base.trim_start_matches("http://").to_string();
-    let port = free_port();
+    let ports = BalancerPorts::free();
+    let ca = TestCa::new();
     let prefix = tempfile::tempdir().unwrap();
     let conf = prefix.path().join("nginx.conf");
-    std::fs::write(&conf, nginx_conf(&[&upstream; 3], port)).unwrap();
+    std::fs::write(&conf, nginx_conf(&[&upstream; 3], ports, &ca)).unwrap();
     let prefix_arg = format!("{}/", prefix.path().display());
     let (ok, out) = run(Command::new(&nginx)
         .arg("-t")
@@ -39,24 +41,27 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let base = ports.base();
+    let http = http();
     let mut ready = None;
     for _ in 0..100 {
         if let Ok(reply) = http.get(format!("{base}/health/ready")).send().await {
-            ready = Some(reply.status());
+            ready = Some(reply);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let result = async {
+        let ready = ready.expect("GET /health/ready through nginx over https");
+        assert_eq!(ready.status(), reqwest::StatusCode::OK);
         assert_eq!(
-            ready,
-            Some(reqwest::StatusCode::OK),
-            "GET /health/ready through nginx"
+            ready.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "HSTS on every https answer"
         );
         let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
         assert_eq!(metrics.status(), 404, "nginx does not expose /metrics");
+        plain_http_is_only_redirected(&ports.plain_base()).await;
         let session: Value = http
             .post(format!("{base}/v1/sessions"))
             .json(&json!({"currency": "EUR"}))
@@ -70,11 +75,15 @@ async fn nginx_config_passes_nginx_t_and_proxies_websockets() {
             .as_str()
             .expect("a session through nginx")
             .to_string();
-        let (mut ws, response) =
-            tokio_tungstenite::connect_async(ws_request(&format!("ws://127.0.0.1:{port}"), &token))
-                .await
-                .expect("WebSocket upgrade through nginx");
+        let (mut ws, response) = ws_connect(ws_request(&base, &token))
+            .await
+            .expect("WebSocket upgrade through nginx over wss://");
         assert_eq!(response.status(), 101);
+        assert_eq!(
+            peer_certificate(&ws),
+            Some(ca.leaf()),
+            "nginx serves the pair it was given"
+        );
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         use futures_util::SinkExt;
