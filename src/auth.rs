@@ -2,7 +2,8 @@
 //! the token key derived from `auth.secret` (`secrets.rs`), issued by `croupier` for this
 //! deployment (the audience is `cluster.namespace`) and valid for `auth.token_ttl_seconds`.
 //! A token is only as good as the session record behind it: the WebSocket upgrade also checks
-//! that record (`session::access`); this module checks the token itself.
+//! that record (`session::access`); this module checks the token itself, and [`credential`]
+//! reads how an upgrade request names its session (bearer header or single-use ticket).
 
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::PlayerId;
 use crate::secrets::KeyRing;
+
+pub mod credential;
 
 /// Clock skew tolerated when checking expiry, between nodes of a cluster.
 const LEEWAY_SECONDS: u64 = 5;

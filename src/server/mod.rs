@@ -63,6 +63,15 @@ pub enum HttpError {
     SlowBody,
 }
 
+impl From<crate::auth::credential::CredentialError> for HttpError {
+    fn from(e: crate::auth::credential::CredentialError) -> Self {
+        match e {
+            crate::auth::credential::CredentialError::Auth(e) => HttpError::Auth(e),
+            other => HttpError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::session::access::AccessError> for HttpError {
     fn from(e: crate::session::access::AccessError) -> Self {
         match e {

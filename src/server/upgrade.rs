@@ -7,24 +7,13 @@
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
 use super::{bearer, HttpError, HARD_FRAME_CAP};
 use crate::app::App;
+use crate::auth::credential::{upgrade_credential, Credential, Ticket};
 use crate::auth::{AuthError, Claims};
 use crate::cluster::store::TICKET_TTL;
 use crate::session::{Caller, PlayerSession};
-
-/// Random bytes in a ticket (hex in the URL): unguessable within its lifetime.
-const TICKET_BYTES: usize = 32;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WsQuery {
-    ticket: Option<String>,
-    /// Refused: the long-lived token does not belong in a URL.
-    token: Option<String>,
-}
 
 /// A token's claims, if it is good and its session is live.
 async fn admit(app: &App, token: &str) -> Result<Claims, HttpError> {
@@ -43,15 +32,12 @@ pub(super) async fn issue_ticket(
     }
     let token = bearer(&req).ok_or(AuthError::Missing)?;
     admit(&app, token).await?;
-    let mut bytes = [0u8; TICKET_BYTES];
-    use rand_core::TryRngCore;
-    rand_core::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|_| HttpError::NotReady)?;
-    let ticket = hex::encode(bytes);
-    app.shared.put_ticket(&ticket, token, TICKET_TTL).await?;
+    let ticket = Ticket::generate().map_err(|_| HttpError::NotReady)?;
+    app.shared
+        .put_ticket(ticket.as_str(), token, TICKET_TTL)
+        .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
-        "ticket": ticket,
+        "ticket": ticket.as_str(),
         "expires_in_seconds": TICKET_TTL.as_secs(),
     })))
 }
@@ -59,42 +45,21 @@ pub(super) async fn issue_ticket(
 pub(super) async fn websocket(
     app: web::Data<App>,
     req: HttpRequest,
-    query: web::Query<WsQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     if !app.is_ready() {
         return Err(HttpError::NotReady.into());
     }
-    let query = query.into_inner();
-    if query.token.is_some() {
-        return Err(HttpError::BadRequest(
-            "session tokens do not travel in URLs: send Authorization: Bearer <token>, or \
-             trade the token for a ticket (POST /v1/ws-tickets) and open /v1/ws?ticket=…"
-                .into(),
-        )
-        .into());
-    }
-    let token = match (bearer(&req), query.ticket) {
-        (Some(_), Some(_)) => {
-            return Err(
-                HttpError::BadRequest("send a bearer token or a ticket, not both".into()).into(),
-            )
-        }
-        (Some(token), None) => token.to_string(),
-        (None, Some(ticket)) => {
-            let valid =
-                ticket.len() == 2 * TICKET_BYTES && ticket.bytes().all(|b| b.is_ascii_hexdigit());
-            if !valid {
-                return Err(HttpError::from(AuthError::Invalid).into());
-            }
-            app.shared
-                .take_ticket(&ticket)
+    let token =
+        match upgrade_credential(bearer(&req), req.query_string()).map_err(HttpError::from)? {
+            Credential::Bearer(token) => token,
+            Credential::Ticket(ticket) => app
+                .shared
+                .take_ticket(ticket.as_str())
                 .await
                 .map_err(HttpError::from)?
-                .ok_or(HttpError::from(AuthError::Invalid))?
-        }
-        (None, None) => return Err(HttpError::from(AuthError::Missing).into()),
-    };
+                .ok_or(HttpError::from(AuthError::Invalid))?,
+        };
     let claims = admit(&app, &token).await?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
     let slot = app
