@@ -1,5 +1,6 @@
 //! The ChaCha20 generator of one RNG shard: seeded from the OS, a distinct stream per shard,
-//! reseeded from the OS after a number of draws or a span of time, whichever comes first.
+//! reseeded from the OS after a number of draws or a span of time, whichever comes first (the
+//! clock is read every [`CLOCK_CHECK_EVERY`] draws).
 //! `croupier rng-dump` writes this very generator's output for external test batteries.
 
 use std::time::{Duration, Instant};
@@ -19,6 +20,11 @@ pub struct ReseedPolicy {
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random source failed: {0}")]
 pub struct OsRandomError(String);
+
+/// Draws between two looks at the clock for the time-based reseed: a shard past its
+/// `ReseedPolicy::after` reseeds within this many draws (a dozen spins), and the simulator
+/// does not spend a clock read on every draw.
+pub const CLOCK_CHECK_EVERY: u64 = 64;
 
 pub struct ShardRng {
     inner: ChaCha20Rng,
@@ -69,8 +75,11 @@ impl ShardRng {
     }
 
     fn reseed_if_due(&mut self) {
-        let due = self.draws_since_seed >= self.policy.after_draws
-            || self.seeded_at.elapsed() >= self.policy.after;
+        // The draw count every draw; the clock (a system call's worth, the largest cost of a
+        // draw when read each time) every CLOCK_CHECK_EVERY draws.
+        let clock_due = self.draws_since_seed % CLOCK_CHECK_EVERY == 0
+            && self.seeded_at.elapsed() >= self.policy.after;
+        let due = self.draws_since_seed >= self.policy.after_draws || clock_due;
         if due && self.reseed().is_err() {
             // Keep going on the current key and try again after another full period.
             self.draws_since_seed = 0;
@@ -113,6 +122,21 @@ mod tests {
             rng.next_u32();
         }
         assert_eq!(rng.reseeds(), 3);
+    }
+
+    #[test]
+    fn reseeds_after_the_configured_time_within_a_clock_check_of_draws() {
+        let policy = ReseedPolicy {
+            after_draws: u64::MAX,
+            after: Duration::from_millis(5),
+        };
+        let mut rng = ShardRng::from_os(0, policy).unwrap();
+        rng.next_u32();
+        std::thread::sleep(Duration::from_millis(10));
+        for _ in 0..CLOCK_CHECK_EVERY {
+            rng.next_u32();
+        }
+        assert_eq!(rng.reseeds(), 1, "reseeded once the time had passed");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod generator;
 
-pub use generator::{OsRandomError, ReseedPolicy, ShardRng};
+pub use generator::{OsRandomError, ReseedPolicy, ShardRng, CLOCK_CHECK_EVERY};
 
 /// Uniform integers in a range, without bias. Implemented by [`ShardRng`] for play.
 pub trait RandomSource {
@@ -17,19 +17,53 @@ pub trait RandomSource {
     /// incomplete top zone (`2^32 mod n` values) are discarded and drawn again, so every
     /// result has exactly the same probability. `n` must be at least 1.
     fn below(&mut self, n: u32) -> u32 {
-        debug_assert!(n > 0, "below(0) has no valid result");
-        if n <= 1 {
+        self.sample(&Below::new(n))
+    }
+
+    /// [`RandomSource::below`] with its bound prepared once ([`Below`]): the same value from
+    /// the same draws, without a division per draw.
+    #[inline]
+    fn sample(&mut self, range: &Below) -> u32 {
+        if range.n <= 1 {
             return 0;
         }
-        // Number of values at the top of the u32 range that would over-represent small results.
-        let rejected_zone = (u32::MAX - n + 1) % n; // == 2^32 mod n
-        let limit = u32::MAX - rejected_zone; // accept x <= limit: (limit + 1) is a multiple of n
         loop {
             let x = self.next_u32();
-            if x <= limit {
-                return x % n;
+            if x <= range.limit {
+                return x % range.divisor;
             }
         }
+    }
+}
+
+/// The range `0..n` of [`RandomSource::below`], prepared: the rejection limit computed once and
+/// the remainder by multiplication (`strength_reduce`, exact for every 32-bit value). A slot
+/// game keeps one per reel.
+#[derive(Debug, Clone, Copy)]
+pub struct Below {
+    n: u32,
+    /// Accept draws `x <= limit`: `limit + 1` is the largest multiple of `n` within 2^32, so
+    /// the `2^32 mod n` draws above it (which would over-represent small results) are drawn
+    /// again.
+    limit: u32,
+    divisor: strength_reduce::StrengthReducedU32,
+}
+
+impl Below {
+    /// `0..n`; `n` must be at least 1 (`0` is treated as 1: the only value is 0).
+    pub fn new(n: u32) -> Below {
+        debug_assert!(n > 0, "below(0) has no valid result");
+        let n = n.max(1);
+        let rejected_zone = (u32::MAX - n + 1) % n; // == 2^32 mod n
+        Below {
+            n,
+            limit: u32::MAX - rejected_zone,
+            divisor: strength_reduce::StrengthReducedU32::new(n),
+        }
+    }
+
+    pub fn n(&self) -> u32 {
+        self.n
     }
 }
 

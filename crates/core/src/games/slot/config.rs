@@ -171,6 +171,9 @@ pub struct SlotGame {
     paylines: Vec<Vec<usize>>,
     /// `line_pays[symbol][count]` in line bets, `count` in `0..=reels`; 0 = no pay.
     line_pays: Vec<Vec<u32>>,
+    /// The same table flat, `PAY_STRIDE` entries per symbol: one load per lookup on the spin
+    /// path, 2 KiB at most (in the first-level cache).
+    line_pay_table: Vec<u32>,
     /// `scatter_pays[n]` in total bets for `n` scatters in view, `n` in `0..=reels*rows`.
     scatter_pays: Vec<u32>,
     free_spins: Option<FreeSpins>,
@@ -182,7 +185,18 @@ pub struct SlotGame {
     windows: Vec<Vec<Sym>>,
     /// Per reel, the number of scatters in view for every stop.
     scatters_in_view: Vec<Vec<u8>>,
+    /// Per reel, the range of its stops, prepared for drawing (`RandomSource::sample`).
+    stop_ranges: Vec<crate::rng::Below>,
+    /// Per payline, the cell of each reel in a spin's [`Cells`]: `reel * rows + row`.
+    line_cells: Vec<[u8; MAX_REELS]>,
 }
+
+/// Entries per symbol in the flat line-pay table: counts `0..=MAX_REELS`.
+pub(crate) const PAY_STRIDE: usize = MAX_REELS + 1;
+
+/// The symbols in view, reel after reel (`cells[reel * rows + row]`), in an array a `u8` cell
+/// index can never run past.
+pub(crate) type Cells = [Sym; 256];
 
 impl SlotGame {
     /// Parses and validates one game file. `source_name` (usually the file name) prefixes
@@ -352,6 +366,14 @@ impl SlotGame {
     pub(crate) fn strip_len(&self, reel: usize) -> usize {
         self.strips[reel].len()
     }
+    /// Per payline, each reel's cell in [`Cells`].
+    pub(crate) fn line_cells(&self) -> &[[u8; MAX_REELS]] {
+        &self.line_cells
+    }
+    /// The range a stop of `reel` is drawn from (`0..strip length`).
+    pub(crate) fn stop_range(&self, reel: usize) -> &crate::rng::Below {
+        &self.stop_ranges[reel]
+    }
     fn symbol_index(&self, name: &str) -> Option<Sym> {
         self.symbols
             .iter()
@@ -362,7 +384,8 @@ impl SlotGame {
         self.wild
     }
     pub(crate) fn line_pays_of(&self, s: Sym) -> &[u32] {
-        &self.line_pays[s as usize]
+        let at = usize::from(s) * PAY_STRIDE;
+        &self.line_pay_table[at..at + PAY_STRIDE]
     }
     pub(crate) fn scatter_pays_table(&self) -> &[u32] {
         &self.scatter_pays

@@ -2,15 +2,16 @@
 //! spins awarded and the exact win multiple — the [`SpinOutcome`] stored in the ledger and sent
 //! to players. Pure functions; [`spin`] is the only place that draws randomness.
 //!
-//! The line rule lives in one function ([`best_line_win`]) used both here and by the PAR-sheet
-//! enumeration, so the exact RTP is computed from the very code that pays players.
+//! The line rule lives in one place ([`LineRun`], through [`line_pay`] here) used both here
+//! and by the PAR-sheet enumeration, so the exact RTP is computed from the very code that pays
+//! players.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::RandomSource;
 
-use super::config::{SlotGame, SpinMode, Sym, MAX_REELS};
+use super::config::{Cells, SlotGame, SpinMode, Sym, MAX_REELS};
 use super::symbol::SymbolId;
 
 /// One paying line. `pay` is in line bets, before the free-spin multiplier.
@@ -57,13 +58,57 @@ impl SpinOutcome {
     }
 }
 
-/// Draws one stop per reel with the unbiased `below(strip length)`, in reel order, then
-/// evaluates. Nothing else consumes randomness.
+/// What a spin pays, without the details a player is shown: the simulator's fast path. The
+/// live path ([`evaluate`]) computes it with the same code ([`tally_columns`]) and adds the
+/// grid and the wins line by line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// The win in units of 1/lines of the total bet, the multiplier applied.
+    pub units: u64,
+    pub free_spins_awarded: u32,
+    /// Scatter symbols in view.
+    pub scatters: u32,
+}
+
+/// Draws one stop per reel with the unbiased `below(strip length)` (prepared once per reel,
+/// `RandomSource::sample`), in reel order, then evaluates. Nothing else consumes randomness.
 pub fn spin(game: &SlotGame, mode: SpinMode, rng: &mut impl RandomSource) -> SpinOutcome {
-    let stops: Vec<u32> = (0..game.reels())
-        .map(|reel| rng.below(game.strip_len(reel) as u32))
-        .collect();
-    evaluate(game, &stops, mode)
+    let stops = draw_stops(game, rng);
+    evaluate(game, &stops[..game.reels()], mode)
+}
+
+/// [`spin`] for the simulator: the same draws in the same order, the same pay rules, no
+/// allocation. `spin(..).win_multiple × lines == spin_tally(..).units` for the same draws
+/// (tested).
+pub fn spin_tally(game: &SlotGame, mode: SpinMode, rng: &mut impl RandomSource) -> Tally {
+    let stops = draw_stops(game, rng);
+    let columns = columns(game, &stops[..game.reels()]);
+    tally_columns(
+        game,
+        &columns[..game.reels()],
+        &stops[..game.reels()],
+        mode,
+        |_, _| {},
+    )
+}
+
+/// One stop per reel, drawn in reel order (unused entries past the last reel are 0).
+#[inline]
+fn draw_stops(game: &SlotGame, rng: &mut impl RandomSource) -> [u32; MAX_REELS] {
+    let mut stops = [0u32; MAX_REELS];
+    for (reel, stop) in stops.iter_mut().enumerate().take(game.reels()) {
+        *stop = rng.sample(game.stop_range(reel));
+    }
+    stops
+}
+
+/// The symbols in view on each reel for in-range `stops`.
+#[inline]
+fn columns<'g>(game: &'g SlotGame, stops: &[u32]) -> [&'g [Sym]; MAX_REELS] {
+    std::array::from_fn(|reel| match stops.get(reel) {
+        Some(&stop) => game.window(reel, stop as usize),
+        None => &[],
+    })
 }
 
 /// Evaluates the grid shown by `stops` (one per reel). Row `r` of reel `i` shows
@@ -78,10 +123,7 @@ pub fn evaluate(game: &SlotGame, stops: &[u32], mode: SpinMode) -> SpinOutcome {
                 .map_or(0, |&s| s % game.strip_len(reel) as u32)
         })
         .collect();
-    let columns: [&[Sym]; MAX_REELS] = std::array::from_fn(|reel| match stops.get(reel) {
-        Some(&stop) => game.window(reel, stop as usize),
-        None => &[],
-    });
+    let columns = columns(game, &stops);
     let columns = &columns[..stops.len()];
 
     let grid = (0..game.rows())
@@ -89,42 +131,71 @@ pub fn evaluate(game: &SlotGame, stops: &[u32], mode: SpinMode) -> SpinOutcome {
         .collect();
 
     let mut line_wins = Vec::new();
-    let mut line_pay_sum: u64 = 0;
-    for (i, line) in game.paylines().iter().enumerate() {
-        if let Some(win) = best_line_win(game, |reel| columns[reel][line[reel]]) {
-            line_pay_sum += u64::from(win.pay);
-            line_wins.push(LineWin {
-                line: i as u32 + 1,
-                symbol: game.symbol_id(win.symbol),
-                count: win.count as u32,
-                pay: win.pay,
-            });
-        }
-    }
+    let tally = tally_columns(game, columns, &stops, mode, |i, win| {
+        line_wins.push(LineWin {
+            line: i as u32 + 1,
+            symbol: game.symbol_id(win.symbol),
+            count: win.count as u32,
+            pay: win.pay,
+        })
+    });
 
-    let scatters: u32 = (0..stops.len())
-        .map(|reel| game.scatters_in_view(reel, stops[reel] as usize))
-        .sum();
-    let scatter_pay = game.scatter_pay(scatters as usize);
+    let scatter_pay = game.scatter_pay(tally.scatters as usize);
     let scatter_win = match game.scatter_sym() {
         Some(symbol) if scatter_pay > 0 => Some(ScatterWin {
             symbol: game.symbol_id(symbol),
-            count: scatters,
+            count: tally.scatters,
             pay: scatter_pay,
         }),
         _ => None,
     };
 
-    let multiplier = mode.multiplier();
-    let units = win_units(line_pay_sum, scatter_pay, game.lines()) * u64::from(multiplier);
     SpinOutcome {
         stops,
         grid,
         line_wins,
         scatter_win,
+        free_spins_awarded: tally.free_spins_awarded,
+        multiplier: mode.multiplier(),
+        win_multiple: units_to_multiple(tally.units, game.lines()),
+    }
+}
+
+/// The pay rules, once for both paths: every payline through [`line_pay`] (each win
+/// handed to `on_line_win` with its 0-based line index), the scatters in view, the free spins
+/// and the multiplier. `columns` and `stops` are in range, one per reel.
+#[inline]
+fn tally_columns(
+    game: &SlotGame,
+    columns: &[&[Sym]],
+    stops: &[u32],
+    mode: SpinMode,
+    mut on_line_win: impl FnMut(usize, BestLineWin),
+) -> Tally {
+    // The view copied once into a flat array the lines index without bounds to check.
+    let rows = game.rows();
+    let mut cells: Cells = [0; 256];
+    for (reel, column) in columns.iter().enumerate() {
+        for (row, &symbol) in column[..rows].iter().enumerate() {
+            cells[reel * rows + row] = symbol;
+        }
+    }
+    let mut line_pay_sum: u64 = 0;
+    for (i, line) in game.line_cells().iter().enumerate() {
+        let win = line_pay(game, |reel| cells[usize::from(line[reel])]);
+        line_pay_sum += u64::from(win.pay);
+        if win.pay > 0 {
+            on_line_win(i, win);
+        }
+    }
+    let scatters: u32 = (0..stops.len())
+        .map(|reel| game.scatters_in_view(reel, stops[reel] as usize))
+        .sum();
+    let scatter_pay = game.scatter_pay(scatters as usize);
+    Tally {
+        units: win_units(line_pay_sum, scatter_pay, game.lines()) * u64::from(mode.multiplier()),
         free_spins_awarded: game.award(scatters, mode),
-        multiplier,
-        win_multiple: units_to_multiple(units, game.lines()),
+        scatters,
     }
 }
 
@@ -208,34 +279,42 @@ impl LineRun {
     /// The win of the reels pushed so far, if any.
     #[inline]
     pub(crate) fn finish(&self, game: &SlotGame) -> Option<BestLineWin> {
-        let mut best = None;
-        let mut wild_pay = 0;
-        if let Some(w) = self.wild.filter(|_| self.wilds > 0) {
-            wild_pay = game.line_pays_of(w)[self.wilds];
-            if wild_pay > 0 {
-                best = Some(BestLineWin {
-                    symbol: w,
-                    count: self.wilds,
-                    pay: wild_pay,
-                });
+        Some(self.pay(game)).filter(|win| win.pay > 0)
+    }
+
+    /// The win of the reels pushed so far, `pay` 0 for none: the higher of the leading wilds
+    /// alone and the substituted symbol, the symbol on a tie. Written without branches on the
+    /// pays, which the spin path cannot predict.
+    #[inline]
+    pub(crate) fn pay(&self, game: &SlotGame) -> BestLineWin {
+        let wild = self.wild.unwrap_or(0);
+        let wild_pay = if self.wilds > 0 {
+            game.line_pays_of(wild)[self.wilds]
+        } else {
+            0
+        };
+        let (symbol, count) = self.symbol.unwrap_or((wild, 0));
+        let symbol_pay = game.line_pays_of(symbol)[count];
+        if symbol_pay >= wild_pay {
+            BestLineWin {
+                symbol,
+                count,
+                pay: symbol_pay,
+            }
+        } else {
+            BestLineWin {
+                symbol: wild,
+                count: self.wilds,
+                pay: wild_pay,
             }
         }
-        if let Some((symbol, count)) = self.symbol {
-            let pay = game.line_pays_of(symbol)[count];
-            if pay > 0 && pay >= wild_pay {
-                best = Some(BestLineWin { symbol, count, pay });
-            }
-        }
-        best
     }
 }
 
-/// The single win paid on one line; `symbol_at(reel)` gives the line's symbol on each reel.
+/// The single win paid on one line, `pay` 0 for none; `symbol_at(reel)` gives the line's
+/// symbol on each reel.
 #[inline]
-pub(crate) fn best_line_win(
-    game: &SlotGame,
-    symbol_at: impl Fn(usize) -> Sym,
-) -> Option<BestLineWin> {
+pub(crate) fn line_pay(game: &SlotGame, symbol_at: impl Fn(usize) -> Sym) -> BestLineWin {
     let mut run = LineRun::new(game);
     for reel in 0..game.reels() {
         run.push(symbol_at(reel));
@@ -243,7 +322,7 @@ pub(crate) fn best_line_win(
             break;
         }
     }
-    run.finish(game)
+    run.pay(game)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use config::{
     MAX_NAME_LEN, MAX_REELS, MAX_ROWS, MAX_SCATTER_PAY, MAX_STRIP_LEN, MAX_SYMBOLS,
     MAX_SYMBOL_ID_LEN,
 };
-pub use eval::{evaluate, spin, LineWin, ScatterWin, SpinOutcome};
+pub use eval::{evaluate, spin, spin_tally, LineWin, ScatterWin, SpinOutcome, Tally};
 pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet};
 pub use simulate::{
     simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99,

@@ -1,7 +1,10 @@
-//! Monte-Carlo simulator: plays paid spins through the live [`spin`] on several threads, each
-//! with its own OS-seeded ChaCha20 shard, plays out every free spin exactly as live play does,
-//! and reports the empirical RTP with a confidence interval, hit and trigger frequencies and
-//! volatility. It checks the exact PAR sheet against the code path that pays players.
+//! Monte-Carlo simulator: plays paid spins through [`spin_tally`] (the live spin's draws, in
+//! the same order, and its pay rules, without building the grid and win list a player is
+//! shown) on several threads, each with its own OS-seeded ChaCha20 shard, plays out every
+//! free spin exactly as live play does, and reports the empirical RTP with a confidence
+//! interval, hit and trigger frequencies and volatility. It checks the exact PAR sheet against
+//! the code path that pays players: the live `spin` computes its win with the same
+//! `tally_columns` (eval.rs), and a test holds the two paths equal on every draw.
 //!
 //! Wins are summed exactly in integers (units of 1/lines of the total bet); floats appear only
 //! in the statistics (mean, standard deviation, interval).
@@ -10,14 +13,13 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::rng::{ReseedPolicy, ShardRng};
 
 use super::config::SlotGame;
 use super::config::SpinMode;
-use super::eval::{spin, SpinOutcome};
+use super::eval::spin_tally;
 
 /// Reseed each simulator shard after this many 32-bit draws (16 GiB of ChaCha20 output): far
 /// inside the cipher's safe range, and rare enough that OS calls cost nothing measurable.
@@ -39,8 +41,6 @@ pub enum SimError {
     BadThreads(usize),
     #[error("cannot seed a simulator shard: {0}")]
     Rng(String),
-    #[error("win multiple {0} is not a whole number of 1/lines units")]
-    NotWholeUnits(Decimal),
     #[error("a simulator thread panicked")]
     ThreadPanicked,
 }
@@ -152,19 +152,18 @@ fn play(
         after: SIM_RESEED_AFTER,
     };
     let mut rng = ShardRng::from_os(stream, policy).map_err(|e| SimError::Rng(e.to_string()))?;
-    let lines = Decimal::from(game.lines() as u64);
     let free_mode = game.free_spin_mode().unwrap_or(SpinMode::Base);
     let mut t = Totals::default();
     for done in 1..=paid_spins {
-        let base = spin(game, SpinMode::Base, &mut rng);
-        let mut x = units(&base, lines)?;
-        t.winning += u64::from(base.is_win());
+        let base = spin_tally(game, SpinMode::Base, &mut rng);
+        let mut x = base.units;
+        t.winning += u64::from(base.units > 0);
         let mut pending = u64::from(base.free_spins_awarded);
         t.triggers += u64::from(pending > 0);
         while pending > 0 {
             pending -= 1;
-            let free = spin(game, free_mode, &mut rng);
-            x += units(&free, lines)?;
+            let free = spin_tally(game, free_mode, &mut rng);
+            x += free.units;
             pending += u64::from(free.free_spins_awarded);
             t.free_spins += 1;
         }
@@ -178,18 +177,6 @@ fn play(
     }
     bar.inc(paid_spins % PROGRESS_CHUNK);
     Ok(t)
-}
-
-/// The outcome's win in 1/lines units of the total bet, read from `win_multiple` (the figure
-/// the player is paid from).
-fn units(outcome: &SpinOutcome, lines: Decimal) -> Result<u64, SimError> {
-    let scaled = outcome.win_multiple * lines;
-    if !scaled.fract().is_zero() {
-        return Err(SimError::NotWholeUnits(outcome.win_multiple));
-    }
-    scaled
-        .to_u64()
-        .ok_or(SimError::NotWholeUnits(outcome.win_multiple))
 }
 
 fn progress_bar(spins: u64, show: bool) -> ProgressBar {
@@ -296,6 +283,7 @@ mod tests {
     use super::*;
     use crate::games::slot::test_games::{classic, classic_par, starfall, starfall_par, tiny};
     use crate::games::slot::{exact_rtp, ParSheet};
+    use rust_decimal::prelude::ToPrimitive;
 
     /// Paid spins of the shipped-game checks.
     const LONG_RUN: u64 = 10_000_000;

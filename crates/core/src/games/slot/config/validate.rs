@@ -198,6 +198,25 @@ impl Validator<'_> {
             .iter()
             .map(|s| SymbolId::new(s).ok_or_else(|| self.err("symbols", "symbol id too long")))
             .collect::<Checked<Vec<_>>>()?;
+        let stop_ranges = strips
+            .iter()
+            .map(|strip| crate::rng::Below::new(strip.len() as u32))
+            .collect();
+        // rows <= MAX_ROWS and reels <= MAX_REELS (checked above): every cell fits in a u8.
+        let line_cells = paylines
+            .iter()
+            .map(|line| {
+                std::array::from_fn(|reel| match line.get(reel) {
+                    Some(&row) => (reel * rows + row) as u8,
+                    None => 0,
+                })
+            })
+            .collect();
+        let mut line_pay_table = vec![0u32; line_pays.len() * super::PAY_STRIDE];
+        for (symbol, pays) in line_pays.iter().enumerate() {
+            let at = symbol * super::PAY_STRIDE;
+            line_pay_table[at..at + pays.len()].copy_from_slice(pays);
+        }
         let game = SlotGame {
             id: raw.id,
             name,
@@ -209,6 +228,7 @@ impl Validator<'_> {
             strips,
             paylines,
             line_pays,
+            line_pay_table,
             scatter_pays,
             free_spins,
             min_bet,
@@ -217,6 +237,8 @@ impl Validator<'_> {
             target_rtp,
             windows,
             scatters_in_view,
+            stop_ranges,
+            line_cells,
         };
         self.check_free_spins_end(&game)?;
         Ok(game)

@@ -259,6 +259,25 @@ fn any_mode() -> impl Strategy<Value = SpinMode> {
 }
 
 proptest! {
+    /// The simulator's path and the live path draw the same stops from the same draws and pay
+    /// the same: the simulator measures the code that pays players.
+    #[test]
+    fn the_tally_path_pays_what_the_live_spin_pays(seed in any::<u64>(), mode in any_mode()) {
+        for game in [starfall(), classic()] {
+            let mut live = crate::rng::testing::seeded(seed);
+            let mut fast = crate::rng::testing::seeded(seed);
+            for _ in 0..20 {
+                let outcome = spin(&game, mode, &mut live);
+                let tally = spin_tally(&game, mode, &mut fast);
+                let lines = Decimal::from(game.lines() as u64);
+                prop_assert_eq!(outcome.win_multiple * lines, Decimal::from(tally.units));
+                prop_assert_eq!(outcome.free_spins_awarded, tally.free_spins_awarded);
+                let scatters = outcome.scatter_win.as_ref().map_or(tally.scatters, |s| s.count);
+                prop_assert_eq!(scatters, tally.scatters);
+            }
+        }
+    }
+
     #[test]
     fn evaluate_is_consistent_for_any_stops(
         raw in proptest::collection::vec(any::<u32>(), 5),
