@@ -35,6 +35,8 @@ pub enum Command {
     EchoServer(EchoArgs),
     /// Seat N clients at one live table and measure how fast each round's result reaches all.
     TableFanout(crate::fanout::FanoutArgs),
+    /// Open N player connections, keep them idle, report the server's memory per connection.
+    Hold(crate::hold::HoldArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

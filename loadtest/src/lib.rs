@@ -7,6 +7,7 @@ pub mod ceiling;
 pub mod cli;
 pub mod echo;
 pub mod fanout;
+pub mod hold;
 pub mod limits;
 pub mod memory;
 pub mod metrics;

@@ -40,6 +40,9 @@ fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
+            Some(Command::Hold(args)) => croupier_loadtest::hold::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Some(Command::Run(args)) => run(*args).await,
             None => run(cli.run).await,
         }

@@ -1,6 +1,7 @@
 //! Smoke run against the real croupier binary, when `CROUPIER_BIN` names it: start it on
 //! 127.0.0.1:0 with a temporary ledger, run 50 players × 20 spins (and a small run with deliberate
-//! drops), and assert the money audit passes and no error frame came back. No timing is asserted.
+//! drops), and assert the money audit passes and no error frame came back; then `hold` 40 idle
+//! connections over two child processes. No timing or memory figure is asserted.
 //! Without `CROUPIER_BIN` the test says it skipped and passes.
 //!
 //! Knobs: `CROUPIER_REPO` (where the server runs; default: the parent of this crate),
@@ -151,6 +152,56 @@ async fn smoke_against_croupier() {
     assert_eq!(report.resends.chaos_drops, 10 * 3);
     assert_eq!(report.resends.replay_mismatches, 0);
     assert_eq!(report.error_frames, 0, "{:?}", report.errors_by_code);
+
+    let _ = server.child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
+
+    // Idle connections held by two child processes, and the server's memory per connection
+    // (a fresh server: the shipped per-address sign-up budget is spent by the runs above).
+    let mut server =
+        start_server(std::env::var_os("CROUPIER_BIN").map(PathBuf::from).unwrap()).await;
+    let pid = server.child.id().expect("server pid").to_string();
+    let out = tokio::time::timeout(
+        RUN_TIMEOUT,
+        Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+            .args([
+                "hold",
+                "--target",
+                &server.url,
+                "--players",
+                "40",
+                "--processes",
+                "2",
+            ])
+            .args(["--hold", "1s", "--server-pid", &pid])
+            .output(),
+    )
+    .await
+    .expect("hold finished in time")
+    .expect("hold ran");
+    let said = String::from_utf8_lossy(&out.stdout);
+    println!("{said}");
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("held         40 connections (0 failed) in 2 process(es)"),
+        "{said}"
+    );
+    assert!(said.contains("KiB per connection"), "{said}");
+    // And bad flags are refused before anything connects.
+    for bad in [
+        &["--players", "0"][..],
+        &["--processes", "1000"],
+        &["--hold", "2h"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+            .args(["hold", "--target", &server.url])
+            .args(bad)
+            .output()
+            .await
+            .expect("hold ran");
+        assert!(!out.status.success(), "{bad:?} accepted");
+        assert!(!out.stderr.is_empty(), "{bad:?}: no reason given");
+    }
 
     let _ = server.child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
