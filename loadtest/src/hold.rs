@@ -210,7 +210,7 @@ async fn child(args: &HoldArgs, targets: Vec<Target>) -> anyhow::Result<()> {
                 }
                 Err(error) => {
                     let _ = opened.send(false).await;
-                    return Some(format!("{error:#}"));
+                    Some(format!("{error:#}"))
                 }
             }
         });
