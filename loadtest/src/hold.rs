@@ -51,7 +51,7 @@ pub struct HoldArgs {
     #[arg(long)]
     pub server_pid: Option<u32>,
     /// How long to keep the connections open once all are open (memory is read first).
-    #[arg(long, default_value = "5s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub hold: Duration,
     /// Sessions and upgrades in flight at once while opening.
     #[arg(long, default_value_t = 128)]
