@@ -38,6 +38,10 @@ pub struct JackpotBatch {
     levels: HashMap<Key, Level>,
     /// Distinguishes this batch's aggregated entries (their tx ids must be unique).
     batch_id: Option<String>,
+    /// Flushes so far in this batch: a level may be flushed twice in one cycle (a claim
+    /// flushes it first, and a ceiling claim that lapses leaves the cycle running), so each
+    /// flush's entries carry their own number.
+    flushes: u64,
 }
 
 async fn level_of<T: SqlTx>(
@@ -185,10 +189,12 @@ impl JackpotBatch {
             .batch_id
             .get_or_insert_with(|| RoundId::new_v7().to_string())
             .clone();
+        self.flushes += 1;
+        let flush = self.flushes;
         let at = (key.0.as_str(), key.1.as_str());
         for (kind, amount) in [("contribution", contribution), ("reserve", reserve)] {
             if amount > 0 {
-                let tx_id = format!("jp:{batch}:{}:{}:{cycle}:{kind}", key.0, key.1);
+                let tx_id = format!("jp:{batch}:{flush}:{}:{}:{cycle}:{kind}", key.0, key.1);
                 insert_entry(tx, &tx_id, at, cycle, kind, amount, bets, None, now).await?;
             }
         }
@@ -208,8 +214,10 @@ impl JackpotBatch {
 
     /// Claims a level for a round, exactly once per `(pool, level, cycle)`: the level resets
     /// to its seed (plus the carry below one minor unit) in the statement that checks the
-    /// cycle, and the award is keyed by that cycle. If the claimed cycle was already won, the
-    /// claim takes the cycle now running (docs/games.md: the second winner gets the fresh seed).
+    /// cycle, and the award is keyed by that cycle. If the claimed cycle was already won, a
+    /// trigger or mystery claim takes the cycle now running (docs/games.md: the second winner
+    /// gets the fresh seed); a ceiling claim lapses (`None`): the ceiling was reached by the
+    /// cycle it saw, which is paid, and the fresh cycle has not reached it.
     pub async fn claim<T: SqlTx>(
         &mut self,
         tx: &mut T,
@@ -217,7 +225,7 @@ impl JackpotBatch {
         round_id: &RoundId,
         player: &PlayerId,
         now: i64,
-    ) -> Result<JackpotWin, LedgerError> {
+    ) -> Result<Option<JackpotWin>, LedgerError> {
         let key = (claim.pool.clone(), claim.level.clone());
         level_of(tx, &mut self.levels, &claim.pool, &claim.level).await?;
         self.flush_level(tx, &key, now).await?;
@@ -231,6 +239,15 @@ impl JackpotBatch {
                 LedgerError::Invariant(format!("jackpot {}/{} vanished", claim.pool, claim.level))
             })?;
         let (cycle, value, reserve, seed) = (row.i64(0)?, row.i64(1)?, row.i64(2)?, row.i64(3)?);
+        if claim.reason == ClaimReason::Ceiling && cycle != claim.cycle {
+            // Every bet between the one that crossed the ceiling and its settlement saw the
+            // level past it; only the cycle they saw drops, once.
+            tracing::debug!(
+                pool = %claim.pool, level = %claim.level, claimed = claim.cycle, cycle,
+                "ceiling claim lapsed: its cycle was already won"
+            );
+            return Ok(None);
+        }
         let (paid_minor, carry) = payout_split(value);
         let (from_reserve, from_house) = seed_funding(seed, reserve);
         let next_value = carry + seed;
@@ -312,13 +329,13 @@ impl JackpotBatch {
             state.cycle = next;
             state.value_micro = next_value;
         }
-        Ok(JackpotWin {
+        Ok(Some(JackpotWin {
             pool: claim.pool.clone(),
             level: claim.level.clone(),
             cycle,
             amount_minor: paid_minor,
             reason: claim.reason,
-        })
+        }))
     }
 }
 

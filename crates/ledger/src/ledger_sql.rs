@@ -469,7 +469,9 @@ async fn settle_round<T: SqlTx>(
     let mut balance = balance;
     let mut jackpot_wins = Vec::with_capacity(s.claims.len());
     for claim in s.claims {
-        let won = jackpots.claim(tx, claim, round_id, player, now).await?;
+        let Some(won) = jackpots.claim(tx, claim, round_id, player, now).await? else {
+            continue; // a ceiling claim whose cycle was already won
+        };
         if won.amount_minor > 0 {
             balance = adjust_balance(tx, player, won.amount_minor)
                 .await?

@@ -75,6 +75,7 @@ conformance!(
     void_refunds_exactly_once,
     contributions_are_exact_and_folded_per_batch,
     a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed,
+    a_ceiling_claim_on_a_cycle_already_won_lapses,
     a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing,
     concurrent_batches_on_one_pool_add_up,
     a_raised_fence_refuses_the_old_owners_bets_and_settlements,
@@ -719,6 +720,10 @@ fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
 }
 
 fn claim_settle(round: &RoundId, player: &str, cycle: i64) -> Movement {
+    claim_settle_for(round, player, cycle, ClaimReason::Mystery)
+}
+
+fn claim_settle_for(round: &RoundId, player: &str, cycle: i64, reason: ClaimReason) -> Movement {
     Movement::SettleRound {
         round_id: round.clone(),
         player: pid(player),
@@ -729,7 +734,7 @@ fn claim_settle(round: &RoundId, player: &str, cycle: i64) -> Movement {
             pool: "net".into(),
             level: "mini".into(),
             cycle,
-            reason: ClaimReason::Mystery,
+            reason,
         }],
     }
 }
@@ -842,6 +847,71 @@ async fn a_cycle_is_won_once_and_the_second_claim_gets_the_fresh_seed(l: &dyn Le
             - report.payouts_micro
             - reserve_used
     );
+}
+
+/// Under load every bet between the one that crossed a level's must-drop-by ceiling and its
+/// settlement sees the level past the ceiling and claims it. Only the cycle they saw drops:
+/// the first claim wins it, the others lapse (the fresh cycle is at its seed, far below).
+async fn a_ceiling_claim_on_a_cycle_already_won_lapses(l: &dyn Ledger) {
+    with_pools(l, &["a", "b", "c", "d", "e"]).await;
+    let rounds = [RoundId::new_v7(), RoundId::new_v7(), RoundId::new_v7()];
+    for (r, p) in rounds.iter().zip(["a", "b", "c"]) {
+        one(l, paid_open(r, p, &format!("q{p}"), 10_000))
+            .await
+            .unwrap();
+    }
+    let settle = |i: usize, p: &str| claim_settle_for(&rounds[i], p, 1, ClaimReason::Ceiling);
+    // New bets between the claims feed the fresh cycle; a lapsed claim flushes them once more
+    // in the same batch (each flush's entries need their own ids).
+    let batch = [
+        settle(0, "a"),
+        paid_open(&RoundId::new_v7(), "d", "qd", 10_000),
+        settle(1, "b"),
+        paid_open(&RoundId::new_v7(), "e", "qe", 10_000),
+        settle(2, "c"),
+    ];
+    let results = l.commit_batch(&batch).await.unwrap();
+    let wins: Vec<Vec<JackpotWin>> = results
+        .into_iter()
+        .filter_map(|r| match r.unwrap() {
+            Applied::RoundSettled { jackpot_wins, .. } => Some(jackpot_wins),
+            Applied::RoundOpened { .. } => None,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(wins[0].len(), 1);
+    assert_eq!((wins[0][0].cycle, wins[0][0].amount_minor), (1, 1_150));
+    assert!(wins[1].is_empty() && wins[2].is_empty(), "{wins:?}");
+    let balance =
+        |p: &'static str| async move { l.account(&pid(p)).await.unwrap().unwrap().balance_minor };
+    assert_eq!(balance("a").await, 100_000 - 10_000 + 1_150);
+    assert_eq!(balance("b").await, 100_000 - 10_000);
+    assert_eq!(balance("c").await, 100_000 - 10_000);
+    let mini = level(&l.pools().await.unwrap(), "mini");
+    assert_eq!(
+        (mini.cycle, mini.value_micro),
+        (2, 1_100 * MICRO),
+        "the fresh seed and two contributions of 0.50"
+    );
+    // Resent, the lapsed settlements still pay nothing.
+    match one(
+        l,
+        claim_settle_for(&rounds[1], "b", 1, ClaimReason::Ceiling),
+    )
+    .await
+    .unwrap()
+    {
+        Applied::RoundSettled {
+            replayed: true,
+            jackpot_wins,
+            ..
+        } => assert!(jackpot_wins.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert_eq!(report.awards, 1);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
 async fn a_free_spin_feeds_nothing_and_a_replayed_open_adds_nothing(l: &dyn Ledger) {
