@@ -3,7 +3,7 @@
 //! idempotency, conflicts, refusals that change nothing, free spins, voids, jackpots. A property
 //! test drives random movement sequences through SQLite and checks every invariant.
 //!
-//! About 900 lines, on purpose: one suite, so each case runs on both databases from one
+//! About 1,000 lines, on purpose: one suite, so each case runs on both databases from one
 //! definition and a case can never exist for one back end only.
 
 use proptest::prelude::*;
