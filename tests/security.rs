@@ -210,17 +210,7 @@ async fn tokens_are_checked_against_the_deployment_and_the_session() {
 /// `croupier serve` on this config and environment must stop at start-up naming `key`.
 fn refused_at_start(config: &std::path::Path, env: &[(&str, &str)], key: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env_remove("CROUPIER_AUTH_SECRET")
-        .env_remove("CROUPIER_OPERATOR_KEY")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out = serve_until_exit(config, dir.path(), env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{key}: started anyway");
     assert!(stderr.contains(key), "{key} named in: {stderr}");

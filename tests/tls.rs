@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -179,22 +179,7 @@ fn refused(cert: &std::path::Path, key: &std::path::Path, why: &str) {
             c.server.tls_key = key.to_path_buf();
         })
         .write(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = serve_until_exit(&config, &dir.path().join("data"), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{why}: started anyway");

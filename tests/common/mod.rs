@@ -84,6 +84,33 @@ pub fn fast_tables(betting: u64) -> String {
     croupier::table::testing::fast_tables_text(betting)
 }
 
+/// `croupier serve` on this config and data directory, with these variables and none of the
+/// secrets of the test's own environment, run until it exits: for start-up refusals. Its
+/// stdout and stderr are in the output.
+pub fn serve_until_exit(
+    config: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CROUPIER_AUTH_SECRET")
+        .env_remove("CROUPIER_OPERATOR_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .expect("croupier binary runs")
+}
+
 impl Server {
     /// A node on the shipped config (see [`NodeConfig`] for any other).
     pub fn start() -> Server {
