@@ -34,6 +34,25 @@ const MAX_MOVEMENTS_PER_COMMIT: usize = 4096;
 const IDLE_READERS: usize = 8;
 /// Prepared statements cached per connection: more than the ledger has.
 const STATEMENT_CACHE: usize = 64;
+/// SQLite's page cache per connection, in KiB (`PRAGMA cache_size` takes a negative count of
+/// KiB). SQLite's default of 2 MiB made the writer re-read index pages from the OS on every
+/// commit (a third of its time copying pages in; docs/benchmarks.md); 64 MiB holds the hot
+/// B-tree levels of the rounds, entries and accounts indexes. Readers keep the default.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// How often the checkpointer thread copies committed WAL frames into the database file, on
+/// its own connection, beside the writer (a PASSIVE checkpoint never blocks it). SQLite's
+/// automatic checkpoint inside the writer's commits took an eighth of the writer's time
+/// (`perf`, docs/benchmarks.md); with this thread doing the copying, the writer's own
+/// checkpoint (below) only copies the frames of the last moments.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// WAL frames after which the writer checkpoints itself (SQLite's `wal_autocheckpoint`). A
+/// checkpoint from the writer is what lets the next transaction restart the WAL from its
+/// start: the background thread alone never catches up with a busy writer, and the WAL file
+/// grew by 128 MB/s without it. 4096 frames is 16 MiB.
+const WRITER_CHECKPOINT_FRAMES: i64 = 4096;
+/// The WAL file is truncated back to this size after a checkpoint has reset it, so a burst
+/// does not leave a huge file behind.
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: [&str; 4] = [
@@ -112,6 +131,9 @@ impl SqliteLedger {
         let opened = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, LedgerError> {
             let mut conn = connect(&opened, durability)?;
+            conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES)?;
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
             migrate(&mut conn)?;
             Ok(conn)
         })
@@ -122,6 +144,12 @@ impl SqliteLedger {
             .name("ledger-writer".into())
             .spawn(move || run_writer(conn, jobs))
             .map_err(|e| LedgerError::Invariant(format!("cannot start the ledger writer: {e}")))?;
+        let checkpointer = connect(&path, durability)?;
+        let alive = writer.downgrade();
+        std::thread::Builder::new()
+            .name("ledger-checkpoint".into())
+            .spawn(move || run_checkpointer(checkpointer, alive))
+            .map_err(|e| LedgerError::Invariant(format!("cannot start the checkpointer: {e}")))?;
         Ok(SqlLedger::new(Sqlite {
             path,
             writer,
@@ -166,6 +194,21 @@ fn run_writer(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
                         .send(Err(LedgerError::Invariant(error.to_string())));
                 }
             }
+        }
+    }
+}
+
+/// The checkpointer thread: a PASSIVE checkpoint every [`CHECKPOINT_EVERY`] while the
+/// ledger is open (it stops once the writer's queue has no sender left). A failed checkpoint
+/// is logged and retried next time: the frames stay in the WAL, nothing is lost.
+fn run_checkpointer(conn: Connection, alive: mpsc::WeakSender<WriteJob>) {
+    while alive.upgrade().is_some() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        if let Err(error) = result {
+            tracing::warn!(%error, "ledger checkpoint failed; retrying");
         }
     }
 }
