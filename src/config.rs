@@ -97,6 +97,9 @@ pub struct LedgerConfig {
     pub wallet_shards: usize,
     pub wallet_queue: usize,
     pub batch_max: usize,
+    /// A paid spin holds its stake on its wallet shard before the draw and commits stake and
+    /// settlement in one transaction (embedded ledger only; PostgreSQL always takes two).
+    pub one_step_spins: bool,
     /// `""`: the embedded SQLite ledger; else the PostgreSQL URL of the cluster's ledger.
     pub postgres_url: String,
     /// A round open longer than this has lost its node: voided and refunded by the sweeper.

@@ -162,6 +162,12 @@ fn init_logs(config: &Config) {
     }
 }
 
+/// mimalloc instead of glibc's allocator: a spin allocates and frees many small buffers on two
+/// threads (frames, JSON, messages), and glibc's `malloc_consolidate` and `_int_free` were a
+/// seventh of the request threads' time under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {

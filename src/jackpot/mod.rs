@@ -11,7 +11,7 @@
 //! credits the winner in the settlement's transaction, exactly once per `(pool, level, cycle)`.
 //! This node only decides *whether* a round claims: trigger, mystery draw or ceiling.
 
-pub use croupier_core::jackpot::{config, math, ClaimReason, JackpotClaim, JackpotWin};
+pub use croupier_core::jackpot::{config, math, ClaimReason, JackpotClaim, JackpotWin, LevelDraw};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,52 +44,83 @@ pub fn mask(player: &str) -> String {
     format!("{shown}***")
 }
 
-/// The claims a round makes on its pool's levels, one per level at most, in order of
-/// precedence: a slot trigger, the must-drop-by ceiling, then the mystery draw.
-pub fn claims_for(
+/// What the draw decides for each level of the pool a paid bet of `stake_minor` fed, in level
+/// order: the trigger (from the spin's symbols) and the mystery draw. The mystery draw is
+/// drawn for every level that has one, whatever else happens, so the RNG use of a round does
+/// not depend on its result. `stake_minor` is 0 for a free spin: it feeds nothing and can win
+/// nothing.
+pub fn draws_for(
     pool: &PoolConfig,
     game: &str,
-    seen: &[LevelSeen],
+    stake_minor: i64,
     outcome: Option<&SpinOutcome>,
     rng: &mut impl RandomSource,
-) -> Vec<JackpotClaim> {
+) -> Vec<LevelDraw> {
+    if stake_minor <= 0 {
+        return Vec::new();
+    }
+    pool.levels
+        .iter()
+        .map(|level| {
+            let triggered = level.trigger.as_ref().is_some_and(|t| {
+                t.game == game
+                    && outcome.is_some_and(|o| {
+                        o.line_wins
+                            .iter()
+                            .any(|w| w.symbol.as_str() == t.symbol && w.count >= t.count)
+                    })
+            });
+            let contribution = level.contribution.of(stake_minor);
+            let mystery = level
+                .mystery_drop_at_micro
+                .and_then(|drop| math::mystery_odds(contribution, level.seed_micro, drop));
+            let mystery_hit = mystery.is_some_and(|odds| math::mystery_hit(rng, odds));
+            LevelDraw {
+                level: level.name.clone(),
+                triggered,
+                mystery_hit,
+            }
+        })
+        .collect()
+}
+
+/// The claims a two-step round makes on its pool's levels, one per level at most, from its
+/// draws and the levels as its bet left them (`seen`, from the ledger when it opened):
+/// [`math::claim_reason`], at the cycle the bet fed. A level the bet did not feed is skipped.
+pub fn claims_from(pool: &PoolConfig, seen: &[LevelSeen], draws: &[LevelDraw]) -> Vec<JackpotClaim> {
     let mut claims = Vec::new();
-    for level in &pool.levels {
-        let Some(seen) = seen.iter().find(|s| s.level == level.name) else {
-            continue; // this bet did not feed the level (a free spin): it cannot win it
+    for draw in draws {
+        let Some(seen) = seen.iter().find(|s| s.level == draw.level) else {
+            continue;
         };
-        let triggered = level.trigger.as_ref().is_some_and(|t| {
-            t.game == game
-                && outcome.is_some_and(|o| {
-                    o.line_wins
-                        .iter()
-                        .any(|w| w.symbol.as_str() == t.symbol && w.count >= t.count)
-                })
-        });
-        let mystery = level
-            .mystery_drop_at_micro
-            .and_then(|drop| math::mystery_odds(seen.contribution_micro, level.seed_micro, drop));
-        // Drawn whatever else happens, so the RNG use of a round does not depend on its result.
-        let mystery_hit = mystery.is_some_and(|odds| math::mystery_hit(rng, odds));
-        let reason = if triggered {
-            Some(ClaimReason::Trigger)
-        } else if math::ceiling_reached(seen.value_micro, level.must_drop_by_micro) {
-            Some(ClaimReason::Ceiling)
-        } else if mystery_hit {
-            Some(ClaimReason::Mystery)
-        } else {
-            None
+        let Some(level) = pool.levels.iter().find(|l| l.name == draw.level) else {
+            continue;
         };
-        if let Some(reason) = reason {
+        let ceiling = level.must_drop_by_micro;
+        if let Some(reason) =
+            math::claim_reason(draw.triggered, seen.value_micro, ceiling, draw.mystery_hit)
+        {
             claims.push(JackpotClaim {
                 pool: pool.id.clone(),
-                level: level.name.clone(),
+                level: draw.level.clone(),
                 cycle: seen.cycle,
                 reason,
             });
         }
     }
     claims
+}
+
+/// A two-step round's draws and claims at once: [`draws_for`] then [`claims_from`].
+pub fn claims_for(
+    pool: &PoolConfig,
+    game: &str,
+    stake_minor: i64,
+    seen: &[LevelSeen],
+    outcome: Option<&SpinOutcome>,
+    rng: &mut impl RandomSource,
+) -> Vec<JackpotClaim> {
+    claims_from(pool, seen, &draws_for(pool, game, stake_minor, outcome, rng))
 }
 
 impl Jackpots {
@@ -106,6 +137,7 @@ impl Jackpots {
                         level: l.name.clone(),
                         contribution_ppm: l.contribution.ppm(),
                         reserve_ppm: l.reserve.ppm(),
+                        must_drop_by_micro: l.must_drop_by_micro,
                     })
                     .collect(),
             };

@@ -57,13 +57,20 @@ const FANOUT_BUCKETS: &[f64] = &[
     0.1,
 ];
 /// Labels of `croupier_wallet_movements_total`.
-pub const MOVEMENT_KINDS: [&str; 5] = [
+pub const MOVEMENT_KINDS: [&str; 6] = [
     "deposit",
     "open_round",
     "settle_round",
+    "play_round",
     "void_round",
     "ensure_account",
 ];
+/// Labels of `croupier_wallet_holds_total`.
+pub const HOLD_OUTCOMES: [&str; 4] = ["granted", "unknown", "short", "full"];
+/// Labels of `croupier_discarded_draws_total{reason}`: the commit failed (nothing written),
+/// the ledger refused it, its answer did not come in time (it may still commit: the resend
+/// then answers it), or its `req_id` already had a round (the resend answers that round).
+pub const DISCARD_REASONS: [&str; 4] = ["commit_failed", "refused", "no_answer", "replayed"];
 /// Every Redis operation the cluster runs, as named in `croupier_redis_*{op}`.
 pub const REDIS_OPS: [&str; 14] = [
     "session_open",
@@ -251,6 +258,14 @@ impl Metrics {
         for kind in MOVEMENT_KINDS {
             for result in MOVEMENT_RESULTS {
                 self.wallet.movements.with_label_values(&[kind, result]);
+            }
+        }
+        for outcome in HOLD_OUTCOMES {
+            self.wallet.holds.with_label_values(&[outcome]);
+        }
+        for game in games {
+            for reason in DISCARD_REASONS {
+                self.wallet.discarded_draws.with_label_values(&[game, reason]);
             }
         }
     }

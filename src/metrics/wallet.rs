@@ -1,4 +1,5 @@
-//! Money: wallet batches and commits, movements by kind and result, voided rounds.
+//! Money: wallet batches and commits, movements by kind and result, voided rounds, the holds
+//! of one-step spins and the draws they discarded.
 
 use prometheus::{Histogram, IntCounter, IntCounterVec, Registry};
 
@@ -10,6 +11,8 @@ pub struct WalletMetrics {
     pub batch_failures: IntCounter,
     pub movements: IntCounterVec,
     pub rounds_voided: IntCounterVec,
+    pub holds: IntCounterVec,
+    pub discarded_draws: IntCounterVec,
 }
 
 impl WalletMetrics {
@@ -43,6 +46,20 @@ impl WalletMetrics {
                 "rounds_voided_total",
                 "Rounds voided and refunded, by cause.",
                 &["cause"],
+            ),
+            holds: counter_vec(
+                r,
+                "wallet_holds_total",
+                "Stake holds asked for by one-step spins, by outcome (granted, or why the spin \
+                 took the two-step path: unknown, short, full).",
+                &["outcome"],
+            ),
+            discarded_draws: counter_vec(
+                r,
+                "discarded_draws_total",
+                "One-step spins drawn whose commit did not happen, by game and reason (each is \
+                 also logged with its values; the request's resend plays a fresh draw).",
+                &["game", "reason"],
             ),
         }
     }

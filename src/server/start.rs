@@ -54,6 +54,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         metrics.clone(),
         config.ledger.wallet_queue,
         config.ledger.batch_max,
+        config.ledger.one_step_spins && config.ledger.postgres_url.is_empty(),
     );
     let policy = ReseedPolicy {
         after_draws: config.rng.reseed_after_draws,

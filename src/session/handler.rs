@@ -1,25 +1,23 @@
 //! What a client frame does, as a plain async function of the shared [`App`]: the spin
-//! pipeline (open the round and take the stake → draw on an RNG shard → settle), balance,
-//! games, history. Runs as a detached task so a round completes even if the socket drops.
+//! pipeline, balance, games, history. Runs as a detached task so a round completes even if
+//! the socket drops. A paid spin whose stake the wallet shard can hold takes one commit
+//! (`one_step`); any other spin (a free spin, no hold) takes two here: open the round and take
+//! the stake → draw on an RNG shard → settle.
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 
 use super::error::{money, PlayError};
-use super::tables;
+use super::settled::{record_contributions, refusal, replay_round, Drawn, Settled};
+use super::{one_step, tables};
 use super::{Caller, SessionLink};
 use crate::app::App;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{ReqId, RoundId};
-use crate::jackpot::config::PoolConfig;
-use crate::jackpot::math::MICRO_PER_MINOR;
-use crate::jackpot::Jackpots;
 use crate::money::{Currency, Money};
 use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
 use crate::wallet::{
-    Applied, FreeSpins, JackpotWin, LedgerError, LevelSeen, Movement, MovementError, RoundRecord,
-    RoundStatus, WalletError,
+    Applied, JackpotWin, LedgerError, Movement, RoundRecord, WalletError,
 };
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
@@ -141,6 +139,7 @@ async fn history(
     })
 }
 
+
 fn parse_bet(
     game: &SlotGame,
     bet: Option<&str>,
@@ -167,10 +166,21 @@ async fn spin(
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
     let bet_minor = parse_bet(&game, bet, &caller.currency)?;
-    let round_id = RoundId::new_v7();
-    tracing::Span::current().record("round", tracing::field::display(&round_id));
     let hint = (caller.player.clone(), game.id().to_string());
     let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
+    if let (Some(bet), false) = (bet_minor, try_free_spin) {
+        if let Some(hold) = app.wallet.hold(&caller.player, bet).await? {
+            let spin = one_step::Spin {
+                game: &game,
+                req_id,
+                hold,
+                started,
+            };
+            return one_step::spin(app, caller, spin).await;
+        }
+    }
+    let round_id = RoundId::new_v7();
+    tracing::Span::current().record("round", tracing::field::display(&round_id));
     let feed = app.jackpots.feed_for(game.id(), &caller.currency);
     let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
     let opened = app
@@ -187,17 +197,7 @@ async fn spin(
             node: Some(app.node.to_string()),
         })
         .await
-        .map_err(|e| match e {
-            WalletError::Refused(MovementError::InsufficientFunds {
-                balance_minor,
-                needed_minor,
-            }) => PlayError::InsufficientFunds {
-                balance: money(balance_minor, &caller.currency),
-                bet: money(needed_minor, &caller.currency),
-            },
-            WalletError::Refused(MovementError::BetRequired) => PlayError::BetRequired,
-            other => PlayError::Wallet(other),
-        })?;
+        .map_err(|e| refusal(e, &caller.currency))?;
     let Applied::RoundOpened {
         round,
         replayed,
@@ -223,14 +223,15 @@ async fn spin(
         SpinMode::Base
     };
     record_contributions(app, pool.as_deref(), &seen);
-    let drawn_game = game.clone();
+    let (drawn_game, stake) = (game.clone(), round.bet_minor);
     // The outcome and any jackpot claims are drawn together, on the same shard.
     let (outcome, claims) = match app
         .rng
         .draw(move |rng| {
             let outcome = slot::spin(&drawn_game, mode, rng);
             let claims = pool.map_or_else(Vec::new, |p| {
-                crate::jackpot::claims_for(&p, drawn_game.id(), &seen, Some(&outcome), rng)
+                let game = drawn_game.id();
+                crate::jackpot::claims_for(&p, game, stake, &seen, Some(&outcome), rng)
             });
             (outcome, claims)
         })
@@ -243,103 +244,27 @@ async fn spin(
             return Err(error.into());
         }
     };
-    let stake = Money::from_minor(round.stake_minor, &caller.currency)?;
-    let win = stake.mul_floor(outcome.win_multiple)?;
-    let awarded = (outcome.free_spins_awarded > 0).then(|| FreeSpins {
-        game: game.id().to_string(),
-        remaining: outcome.free_spins_awarded,
-        bet_minor: round.stake_minor,
-        multiplier: game.free_spins().map_or(1, |f| f.multiplier()),
-    });
-    let outcome_value = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-    let outcome_json = outcome_value.to_string();
+    let drawn = Drawn::new(&game, round.stake_minor, outcome, &caller.currency)?;
     let settle = Movement::SettleRound {
         round_id: round.round_id.clone(),
         player: caller.player.clone(),
-        win_minor: win.minor(),
-        outcome_json,
-        free_spins_awarded: awarded,
+        win_minor: drawn.win.minor(),
+        outcome_json: drawn.outcome_json.clone(),
+        free_spins_awarded: drawn.awarded.clone(),
         jackpot_claims: claims,
     };
     let (balance_minor, jackpot_wins) = settle_with_retries(app, settle).await?;
-    for won in &jackpot_wins {
-        let (player, currency) = (caller.player.as_str(), &caller.currency);
-        app.jackpots
-            .won(&app.metrics, player, game.id(), won, currency);
-    }
-    if outcome.free_spins_awarded > 0 {
-        app.free_spin_hints.insert(hint);
-    }
-    let free_spins_remaining = free_spins_left + outcome.free_spins_awarded;
-    tracing::debug!(
-        game = game.id(),
-        bet_minor = round.bet_minor,
-        win_minor = win.minor(),
-        free_spin = round.free_spin,
-        "round settled"
-    );
-    record_spin_metrics(app, &game, &round, win.minor(), &caller.currency, started);
-    Ok(ServerFrame::SpinResult {
-        req_id: req_id.to_string(),
-        round_id: round.round_id.to_string(),
-        game: game.id().to_string(),
-        bet: money(round.bet_minor, &caller.currency),
-        win: win.to_string(),
-        balance: money(balance_minor, &caller.currency),
-        free_spin: round.free_spin,
-        outcome: outcome_value,
-        free_spins_remaining,
-        jackpot_wins: Jackpots::views(&jackpot_wins, &caller.currency),
-    })
+    let settled = Settled {
+        round: &round,
+        balance_minor,
+        jackpot_wins: &jackpot_wins,
+        free_spins_before: free_spins_left,
+        hint,
+        started,
+    };
+    Ok(settled.reply(app, caller, req_id, &game, drawn))
 }
 
-fn record_contributions(app: &App, pool: Option<&PoolConfig>, seen: &[LevelSeen]) {
-    let Some(pool) = pool else { return };
-    for level in seen {
-        app.metrics
-            .jackpots
-            .contributions
-            .with_label_values(&[&pool.id, &level.level])
-            .inc_by(level.contribution_micro as f64 / MICRO_PER_MINOR as f64);
-    }
-}
-
-fn record_spin_metrics(
-    app: &App,
-    game: &SlotGame,
-    round: &RoundRecord,
-    win_minor: i64,
-    currency: &Currency,
-    started: Instant,
-) {
-    let m = &app.metrics;
-    let id = game.id();
-    m.play.spins.with_label_values(&[id]).inc();
-    if round.free_spin {
-        m.play.free_spins.with_label_values(&[id]).inc();
-    }
-    m.play
-        .bet_minor
-        .with_label_values(&[id, currency.code()])
-        .inc_by(round.bet_minor.max(0) as u64);
-    m.play
-        .win_minor
-        .with_label_values(&[id, currency.code()])
-        .inc_by(win_minor.max(0) as u64);
-    if win_minor > 0 {
-        m.play.winning_spins.with_label_values(&[id]).inc();
-    }
-    m.play
-        .spin_seconds
-        .with_label_values(&[id])
-        .observe(started.elapsed().as_secs_f64());
-    if round.stake_minor > 0 {
-        m.play
-            .win_multiple
-            .with_label_values(&[id])
-            .observe(win_minor as f64 / round.stake_minor as f64);
-    }
-}
 
 async fn settle_with_retries(
     app: &App,
@@ -363,57 +288,6 @@ async fn settle_with_retries(
                 tracing::warn!(%error, attempt, "settlement failed, retrying");
                 tokio::time::sleep(SETTLE_BACKOFF * attempt).await;
                 attempt += 1;
-            }
-        }
-    }
-}
-
-/// A spin whose `req_id` already has a round in the ledger (the reply cache forgot it, or the
-/// server restarted): rebuild the original reply; never charge again.
-async fn replay_round(
-    app: &App,
-    caller: &Caller,
-    req_id: &ReqId,
-    round: RoundRecord,
-) -> Result<ServerFrame, PlayError> {
-    match round.status {
-        RoundStatus::Settled => Ok(ServerFrame::SpinResult {
-            req_id: req_id.to_string(),
-            round_id: round.round_id.to_string(),
-            game: round.game.clone(),
-            bet: money(round.bet_minor, &caller.currency),
-            win: money(round.win_minor, &caller.currency),
-            balance: money(round.balance_after_minor, &caller.currency),
-            free_spin: round.free_spin,
-            outcome: round
-                .outcome_json
-                .as_deref()
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or(Value::Null),
-            free_spins_remaining: app
-                .wallet
-                .ledger()
-                .free_spins(&caller.player)
-                .await?
-                .iter()
-                .find(|f| f.game == round.game)
-                .map_or(0, |f| f.remaining),
-            jackpot_wins: Jackpots::views(
-                &app.wallet.ledger().jackpot_wins(&round.round_id).await?,
-                &caller.currency,
-            ),
-        }),
-        RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
-        RoundStatus::Open => {
-            let now = crate::clock::now_ms();
-            if now - round.created_at_ms > app.stale_round_ms {
-                crate::recovery::void(app, &round, "stale").await;
-                Err(PlayError::RoundVoid(round.round_id.to_string()))
-            } else if crate::recovery::lost(app, &round, now).await {
-                crate::recovery::void(app, &round, "node_lost").await;
-                Err(PlayError::RoundVoid(round.round_id.to_string()))
-            } else {
-                Err(PlayError::InProgress)
             }
         }
     }

@@ -1,11 +1,14 @@
 //! Player sessions: the `PlayerSession` actor (one per WebSocket connection), what each client
-//! frame does (`handler`), and the live-table frames (`tables`). The reply cache is `crate::reply_cache`; how a table
+//! frame does (`handler`, and `one_step` for a paid spin committed once, both finishing in
+//! `settled`), and the live-table frames (`tables`). The reply cache is `crate::reply_cache`; how a table
 //! reaches a connection is `crate::table::seat`.
 
 pub mod access;
 mod actor;
 mod error;
 pub mod handler;
+mod one_step;
+mod settled;
 pub mod tables;
 
 pub use actor::{PlayerSession, SessionLink, MAX_QUEUED_FRAMES, MAX_TABLES_PER_SESSION};

@@ -391,9 +391,11 @@ async fn place(
         .filter(|_| !seen.is_empty())
     {
         Some(pool) => {
-            let table_id = config.id.clone();
+            let (table_id, stake) = (config.id.clone(), round.bet_minor);
             app.rng
-                .draw(move |rng| crate::jackpot::claims_for(&pool, &table_id, &seen, None, rng))
+                .draw(move |rng| {
+                    crate::jackpot::claims_for(&pool, &table_id, stake, &seen, None, rng)
+                })
                 .await
                 .unwrap_or_default()
         }

@@ -341,7 +341,7 @@ pub mod testing {
                 .expect("ledger opens"),
         );
         let metrics = Arc::new(Metrics::new());
-        let wallet = WalletPool::start(2, ledger.clone(), metrics.clone(), 4096, 256);
+        let wallet = WalletPool::start(2, ledger.clone(), metrics.clone(), 4096, 256, true);
         let policy = ReseedPolicy {
             after_draws: 100_000_000,
             after: Duration::from_secs(3600),

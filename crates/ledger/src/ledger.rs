@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
-pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin};
+pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin, LevelDraw};
 use croupier_core::protocol::ErrorCode;
 
 /// What a ledger entry records.
@@ -96,6 +96,9 @@ pub struct LevelFeed {
     pub level: String,
     pub contribution_ppm: i64,
     pub reserve_ppm: i64,
+    /// The level's must-drop-by ceiling: a one-step spin's transaction claims the level when
+    /// the bet takes it there (see [`Movement::PlayRound`]).
+    pub must_drop_by_micro: Option<i64>,
 }
 
 /// A level as a bet left it: the cycle it contributed to and the value right after.
@@ -168,6 +171,27 @@ pub enum Movement {
         free_spins_awarded: Option<FreeSpins>,
         jackpot_claims: Vec<JackpotClaim>,
     },
+    /// A whole paid spin in ONE transaction: opens the round and takes the stake (feeding the
+    /// jackpot) exactly as `OpenRound`, then credits the win and settles exactly as
+    /// `SettleRound`: the same rows, the same transaction ids (`<round>:bet`, `<round>:win`).
+    /// Used by the embedded ledger only, under a hold the player's wallet shard took before
+    /// the draw, so the stake cannot be spent meanwhile. The draw's jackpot decisions become
+    /// claims here, at the cycle this bet fed, with the ceiling checked on the level as this
+    /// bet leaves it. A `req_id` that already has a round answers that round (`replayed`),
+    /// and the new draw is not used.
+    PlayRound {
+        round_id: RoundId,
+        player: PlayerId,
+        req_id: ReqId,
+        game: String,
+        bet_minor: i64,
+        jackpot: Option<JackpotFeed>,
+        node: Option<String>,
+        win_minor: i64,
+        outcome_json: String,
+        free_spins_awarded: Option<FreeSpins>,
+        jackpot_draws: Vec<LevelDraw>,
+    },
     /// Voids an open round: refunds its stake (or gives back its free spin). Tx `<round>:refund`.
     VoidRound { round_id: RoundId, player: PlayerId },
     /// Creates the player's account at zero if it does not exist (no money moves).
@@ -194,6 +218,7 @@ impl Movement {
             Movement::Deposit { .. } => "deposit",
             Movement::OpenRound { .. } => "open_round",
             Movement::SettleRound { .. } => "settle_round",
+            Movement::PlayRound { .. } => "play_round",
             Movement::VoidRound { .. } => "void_round",
             Movement::EnsureAccount { .. } => "ensure_account",
             Movement::Fenced { movement, .. } => movement.kind(),
@@ -218,6 +243,7 @@ impl Movement {
             Movement::Deposit { player, .. }
             | Movement::OpenRound { player, .. }
             | Movement::SettleRound { player, .. }
+            | Movement::PlayRound { player, .. }
             | Movement::VoidRound { player, .. }
             | Movement::EnsureAccount { player, .. } => player,
             Movement::Fenced { movement, .. } => movement.player(),
@@ -250,6 +276,16 @@ pub enum Applied {
     RoundVoided {
         balance_minor: i64,
         replayed: bool,
+    },
+    /// A `PlayRound`: the round as settled (or, `replayed`, the round its `req_id` opened
+    /// before, in whatever state it is: nothing changed), the levels the bet fed and the
+    /// levels it won.
+    RoundPlayed {
+        round: RoundRecord,
+        balance_minor: i64,
+        replayed: bool,
+        jackpot: Vec<LevelSeen>,
+        jackpot_wins: Vec<JackpotWin>,
     },
     AccountReady(Account),
 }

@@ -1,15 +1,17 @@
-//! The ledger's money logic and SQL, written once for both databases ([`SqlTx`]): applying
-//! movements (deposit, open, settle, void, accounts, fences). Reads are in `read_sql`.
+//! The ledger's money logic and SQL, written once for both databases ([`SqlTx`]): the rule of
+//! each movement (deposit, open, settle, void, accounts, fences); `apply_sql` dispatches to
+//! them and reads are in `read_sql`.
 //!
-//! About 700 lines, on purpose: opening, settling and voiding a round are one set of money
+//! About 600 lines, on purpose: opening, settling and voiding a round are one set of money
 //! rules over the same rows (stake, balance, entries, the round's status), and they are checked
-//! against each other when read side by side. Each function runs inside the caller's transaction; the embedded ledger
+//! against each other when read side by side. Each function runs inside the caller's
+//! transaction; the embedded ledger
 //! drives these futures to completion synchronously on its writer thread (SQLite never waits),
 //! the PostgreSQL ledger awaits them on its connection.
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
-    Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, LedgerError, Movement,
+    Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, LedgerError,
     MovementError, RoundRecord, RoundStatus,
 };
 use super::read_sql::{fetch_round, invalid, round_by_req};
@@ -95,7 +97,7 @@ async fn insert_entry<T: SqlTx>(
     Ok(())
 }
 
-async fn deposit<T: SqlTx>(
+pub(crate) async fn deposit<T: SqlTx>(
     tx: &mut T,
     tx_id: &str,
     player: &PlayerId,
@@ -256,7 +258,7 @@ pub struct OpenArgs<'a> {
 
 /// Opens a round in as few statements as possible: the stake is taken first with conditional
 /// writes, and the rare paths (a replayed `req_id`, insufficient funds) undo or look up after.
-async fn open_round<T: SqlTx>(
+pub(crate) async fn open_round<T: SqlTx>(
     tx: &mut T,
     o: OpenArgs<'_>,
     now: i64,
@@ -402,7 +404,7 @@ pub struct SettleArgs<'a> {
 
 /// Settles in two or three statements; a round that is not open (a replay, a conflict) is
 /// found out by the conditional update, and the credit is undone in that rare case.
-async fn settle_round<T: SqlTx>(
+pub(crate) async fn settle_round<T: SqlTx>(
     tx: &mut T,
     s: SettleArgs<'_>,
     now: i64,
@@ -496,7 +498,7 @@ async fn settle_round<T: SqlTx>(
     }))
 }
 
-async fn void_round<T: SqlTx>(
+pub(crate) async fn void_round<T: SqlTx>(
     tx: &mut T,
     round_id: &RoundId,
     player: &PlayerId,
@@ -599,99 +601,4 @@ pub async fn next_fence<T: SqlTx>(tx: &mut T, table: &str, now: i64) -> Result<i
         )));
     }
     Ok(token)
-}
-
-/// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-
-/// locked to commit, so a raise waits for the movements checked under the old token.
-async fn current_fence<T: SqlTx>(tx: &mut T, table: &str) -> Result<i64, LedgerError> {
-    let lock = if tx.lock_rows().is_empty() {
-        ""
-    } else {
-        " FOR SHARE"
-    };
-    let sql = format!("SELECT token FROM table_fences WHERE table_id = $1{lock}");
-    match tx.row(&sql, args![table]).await? {
-        Some(row) => row.i64(0),
-        None => Ok(0),
-    }
-}
-
-/// Applies one movement inside the caller's transaction.
-pub async fn apply<T: SqlTx>(
-    tx: &mut T,
-    movement: &Movement,
-    now: i64,
-    jackpots: &mut JackpotBatch,
-) -> Outcome {
-    let movement = match movement {
-        Movement::Fenced { fence, movement } => {
-            let current = current_fence(tx, &fence.table).await?;
-            if current != fence.token {
-                return Ok(Err(MovementError::Fenced {
-                    table: fence.table.clone(),
-                    token: fence.token,
-                    current,
-                }));
-            }
-            movement.as_ref()
-        }
-        other => other,
-    };
-    match movement {
-        Movement::Deposit {
-            tx_id,
-            player,
-            amount_minor,
-        } => deposit(tx, tx_id, player, *amount_minor, now).await,
-        Movement::OpenRound {
-            round_id,
-            player,
-            req_id,
-            game,
-            bet_minor,
-            try_free_spin,
-            jackpot,
-            opened_json,
-            node,
-        } => {
-            let o = OpenArgs {
-                round_id,
-                player,
-                req_id,
-                game,
-                bet_minor: *bet_minor,
-                try_free_spin: *try_free_spin,
-                feed: jackpot.as_ref(),
-                opened_json: opened_json.as_deref(),
-                node: node.as_deref(),
-            };
-            open_round(tx, o, now, jackpots).await
-        }
-        Movement::SettleRound {
-            round_id,
-            player,
-            win_minor,
-            outcome_json,
-            free_spins_awarded,
-            jackpot_claims,
-        } => {
-            let s = SettleArgs {
-                round_id,
-                player,
-                win_minor: *win_minor,
-                outcome_json,
-                free_spins_awarded: free_spins_awarded.as_ref(),
-                claims: jackpot_claims,
-            };
-            settle_round(tx, s, now, jackpots).await
-        }
-        Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now).await,
-        Movement::EnsureAccount { player, currency } => {
-            let account = ensure_account(tx, player, currency, now).await?;
-            Ok(Ok(Applied::AccountReady(account)))
-        }
-        Movement::Fenced { .. } => Err(LedgerError::Invariant(
-            "a fenced movement inside a fenced movement".to_string(),
-        )),
-    }
 }

@@ -9,7 +9,9 @@
 //! ```text
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
+//!  apply_sql   one movement in the caller's transaction: its fence, then its kind's rule
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
+//!  play_sql    a one-step spin: open and settle in one transaction, jackpot claims decided there
 //!  read_sql    every read, once, over SqlTx (rounds, accounts, entries, free spins, audit)
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
 //!  query       every read and out-of-batch write as data (Query, Change), answered once over SqlTx
@@ -21,9 +23,11 @@
 //! ```
 //! The schema is in `migrations/` beside this crate, one folder per database.
 
+mod apply_sql;
 mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
+mod play_sql;
 pub mod postgres;
 mod query;
 mod read_sql;
@@ -38,7 +42,8 @@ use croupier_core::{clock, ids, jackpot};
 
 pub use ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
-    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelFeed, LevelSeen, Movement, MovementError,
+    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
+    MovementError,
     PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
 pub use postgres::PgLedger;

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{LedgerError, Movement};
-use super::ledger_sql;
+use super::apply_sql;
 use super::query::{Answer, Change, Query};
 use super::sql::{args, PgTx, SqlTx};
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};
@@ -125,7 +125,7 @@ impl Backend for Postgres {
             let mut pg = PgTx(&mut tx);
             let mut jackpots = JackpotBatch::default();
             for movement in batch {
-                results.push(ledger_sql::apply(&mut pg, movement, at, &mut jackpots).await?);
+                results.push(apply_sql::apply(&mut pg, movement, at, &mut jackpots).await?);
             }
             jackpots.flush(&mut pg, at).await?;
         }

@@ -19,7 +19,7 @@ pub type BatchResult = Result<Vec<Result<Applied, MovementError>>, LedgerError>;
 /// of this crate only.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Applies the movements in order in ONE transaction (`ledger_sql::apply` each, then the
+    /// Applies the movements in order in ONE transaction (`apply_sql::apply` each, then the
     /// jackpot contributions folded once).
     /// The batch is borrowed: a back end that must own it (SQLite's writer thread) copies it.
     async fn commit(&self, batch: &[Movement]) -> BatchResult;

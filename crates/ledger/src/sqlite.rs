@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
-use super::ledger_sql;
+use super::apply_sql;
 use super::query::{Answer, Change, Query};
 use super::sql::LiteTx;
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};
@@ -238,7 +238,7 @@ fn commit_group(
         for job in group {
             let mut results = Vec::with_capacity(job.batch.len());
             for movement in &job.batch {
-                results.push(now(ledger_sql::apply(
+                results.push(now(apply_sql::apply(
                     &mut lite,
                     movement,
                     at,

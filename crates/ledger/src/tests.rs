@@ -4,7 +4,8 @@
 //! test drives random movement sequences through SQLite and checks every invariant.
 //!
 //! About 1,000 lines, on purpose: one suite, so each case runs on both databases from one
-//! definition and a case can never exist for one back end only.
+//! definition and a case can never exist for one back end only. The one-step spin's cases are
+//! in `tests/play.rs`, run by the same macro.
 
 use proptest::prelude::*;
 
@@ -81,7 +82,13 @@ conformance!(
     a_raised_fence_refuses_the_old_owners_bets_and_settlements,
     a_req_id_reused_for_another_request_is_a_conflict,
     fencing_tokens_never_repeat_even_when_nodes_race_for_a_table,
+    a_one_step_spin_moves_the_stake_and_the_win_once,
+    a_one_step_spin_claims_what_its_own_bet_decides,
+    a_one_step_spin_beside_two_step_rounds_in_one_batch,
 );
+
+mod play;
+use play::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()
@@ -585,6 +592,8 @@ enum Step {
     OpenOnly(u8, i64),
     VoidOpen,
     Replay,
+    /// A one-step spin (`PlayRound`).
+    Play(u8, i64, i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -594,6 +603,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0u8..3, 1i64..3_000).prop_map(|(p, b)| Step::OpenOnly(p, b)),
         Just(Step::VoidOpen),
         Just(Step::Replay),
+        (0u8..3, 1i64..3_000, 0i64..10_000).prop_map(|(p, b, w)| Step::Play(p, b, w)),
     ]
 }
 
@@ -628,13 +638,18 @@ proptest! {
                         movements.push(Movement::VoidRound { round_id: r, player: pid(p) });
                     },
                     Step::Replay => if let Some(m) = movements.last().cloned() { movements.push(m) },
+                    Step::Play(p, b, w) => {
+                        let r = RoundId::new_v7();
+                        movements.push(play::play(&r, names[*p as usize], &format!("y{i}"), *b, *w));
+                    }
                 }
             }
             for chunk in movements.chunks(batch) {
                 let results = l.commit_batch(chunk).await.unwrap();
                 for r in results {
                     if let Ok(Applied::RoundOpened { balance_minor, .. } | Applied::RoundSettled { balance_minor, .. }
-                        | Applied::Deposited { balance_minor, .. } | Applied::RoundVoided { balance_minor, .. }) = r {
+                        | Applied::Deposited { balance_minor, .. } | Applied::RoundVoided { balance_minor, .. }
+                        | Applied::RoundPlayed { balance_minor, .. }) = r {
                         prop_assert!(balance_minor >= 0);
                     }
                 }
@@ -675,11 +690,13 @@ fn feed() -> JackpotFeed {
                 level: "mini".into(),
                 contribution_ppm: 5_000,
                 reserve_ppm: 1_000,
+                must_drop_by_micro: None,
             },
             LevelFeed {
                 level: "major".into(),
                 contribution_ppm: 2_500,
                 reserve_ppm: 0,
+                must_drop_by_micro: None,
             },
         ],
     }

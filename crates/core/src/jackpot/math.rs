@@ -105,6 +105,28 @@ pub fn ceiling_reached(value_after_micro: i64, ceiling_micro: Option<i64>) -> bo
     ceiling_micro.is_some_and(|c| value_after_micro >= c)
 }
 
+/// Why a bet claims a level, in order of precedence: its symbols trigger it, the level (after
+/// this bet's contribution) has reached its must-drop-by ceiling, or the mystery draw hit.
+/// One rule for both spin paths: the two-step path applies it at the draw, the one-step path
+/// inside the ledger transaction.
+pub fn claim_reason(
+    triggered: bool,
+    value_after_micro: i64,
+    ceiling_micro: Option<i64>,
+    mystery_hit: bool,
+) -> Option<super::ClaimReason> {
+    use super::ClaimReason;
+    if triggered {
+        Some(ClaimReason::Trigger)
+    } else if ceiling_reached(value_after_micro, ceiling_micro) {
+        Some(ClaimReason::Ceiling)
+    } else if mystery_hit {
+        Some(ClaimReason::Mystery)
+    } else {
+        None
+    }
+}
+
 /// How a new cycle is funded: the seed comes from the level's reserve as far as it goes, the
 /// rest from the house. Returns `(from_reserve, from_house)`, in micro-units.
 pub fn seed_funding(seed_micro: i64, reserve_micro: i64) -> (i64, i64) {

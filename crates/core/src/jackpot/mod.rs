@@ -38,6 +38,17 @@ pub struct JackpotClaim {
     pub reason: ClaimReason,
 }
 
+/// What a spin's draw decided for one level of its pool before the stake and settlement commit
+/// together (a one-step spin): whether the spin's symbols trigger the level and whether the
+/// mystery draw hit. The ceiling and the cycle are decided in the ledger transaction, from the
+/// level as this very bet leaves it ([`math::claim_reason`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelDraw {
+    pub level: String,
+    pub triggered: bool,
+    pub mystery_hit: bool,
+}
+
 /// A level paid to a round's player.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JackpotWin {

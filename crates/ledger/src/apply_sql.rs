@@ -1,0 +1,134 @@
+//! One movement applied inside the caller's transaction: the fence check of a table's movement,
+//! then the rule of each kind (`ledger_sql` for deposit, open, settle, void and accounts,
+//! `play_sql` for a one-step spin). Both databases' commits call [`apply`] for each movement.
+
+use super::jackpot_sql::JackpotBatch;
+use super::ledger::{Applied, LedgerError, Movement, MovementError};
+use super::ledger_sql::{
+    deposit, ensure_account, open_round, settle_round, void_round, OpenArgs, Outcome, SettleArgs,
+};
+use super::play_sql::{play_round, PlayArgs};
+use super::sql::{args, SqlTx};
+
+/// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-
+/// locked to commit, so a raise waits for the movements checked under the old token.
+async fn current_fence<T: SqlTx>(tx: &mut T, table: &str) -> Result<i64, LedgerError> {
+    let lock = if tx.lock_rows().is_empty() {
+        ""
+    } else {
+        " FOR SHARE"
+    };
+    let sql = format!("SELECT token FROM table_fences WHERE table_id = $1{lock}");
+    match tx.row(&sql, args![table]).await? {
+        Some(row) => row.i64(0),
+        None => Ok(0),
+    }
+}
+
+/// Applies one movement inside the caller's transaction.
+pub async fn apply<T: SqlTx>(
+    tx: &mut T,
+    movement: &Movement,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    let movement = match movement {
+        Movement::Fenced { fence, movement } => {
+            let current = current_fence(tx, &fence.table).await?;
+            if current != fence.token {
+                return Ok(Err(MovementError::Fenced {
+                    table: fence.table.clone(),
+                    token: fence.token,
+                    current,
+                }));
+            }
+            movement.as_ref()
+        }
+        other => other,
+    };
+    match movement {
+        Movement::Deposit {
+            tx_id,
+            player,
+            amount_minor,
+        } => deposit(tx, tx_id, player, *amount_minor, now).await,
+        Movement::OpenRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            try_free_spin,
+            jackpot,
+            opened_json,
+            node,
+        } => {
+            let o = OpenArgs {
+                round_id,
+                player,
+                req_id,
+                game,
+                bet_minor: *bet_minor,
+                try_free_spin: *try_free_spin,
+                feed: jackpot.as_ref(),
+                opened_json: opened_json.as_deref(),
+                node: node.as_deref(),
+            };
+            open_round(tx, o, now, jackpots).await
+        }
+        Movement::SettleRound {
+            round_id,
+            player,
+            win_minor,
+            outcome_json,
+            free_spins_awarded,
+            jackpot_claims,
+        } => {
+            let s = SettleArgs {
+                round_id,
+                player,
+                win_minor: *win_minor,
+                outcome_json,
+                free_spins_awarded: free_spins_awarded.as_ref(),
+                claims: jackpot_claims,
+            };
+            settle_round(tx, s, now, jackpots).await
+        }
+        Movement::PlayRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            jackpot,
+            node,
+            win_minor,
+            outcome_json,
+            free_spins_awarded,
+            jackpot_draws,
+        } => {
+            let p = PlayArgs {
+                round_id,
+                player,
+                req_id,
+                game,
+                bet_minor: *bet_minor,
+                feed: jackpot.as_ref(),
+                node: node.as_deref(),
+                win_minor: *win_minor,
+                outcome_json,
+                free_spins_awarded: free_spins_awarded.as_ref(),
+                draws: jackpot_draws,
+            };
+            play_round(tx, p, now, jackpots).await
+        }
+        Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now).await,
+        Movement::EnsureAccount { player, currency } => {
+            let account = ensure_account(tx, player, currency, now).await?;
+            Ok(Ok(Applied::AccountReady(account)))
+        }
+        Movement::Fenced { .. } => Err(LedgerError::Invariant(
+            "a fenced movement inside a fenced movement".to_string(),
+        )),
+    }
+}

@@ -1,0 +1,213 @@
+//! Conformance cases of the one-step spin (`PlayRound`), run on both databases by the
+//! `conformance!` list of the parent suite: the stake and the win move once, a replay and a
+//! refusal change nothing, the jackpot claims are decided in the transaction from the level as
+//! this bet leaves it, and one-step and two-step rounds share a batch.
+
+use super::*;
+
+pub(super) fn play(round: &RoundId, player: &str, req: &str, bet: i64, win: i64) -> Movement {
+    Movement::PlayRound {
+        round_id: round.clone(),
+        player: pid(player),
+        req_id: ReqId::parse(req).unwrap(),
+        game: "g".into(),
+        bet_minor: bet,
+        jackpot: None,
+        node: None,
+        win_minor: win,
+        outcome_json: format!("{{\"win\":{win}}}"),
+        free_spins_awarded: None,
+        jackpot_draws: Vec::new(),
+    }
+}
+
+fn played(result: Result<Applied, MovementError>) -> (RoundRecord, i64, bool, Vec<JackpotWin>) {
+    match result {
+        Ok(Applied::RoundPlayed {
+            round,
+            balance_minor,
+            replayed,
+            jackpot_wins,
+            ..
+        }) => (round, balance_minor, replayed, jackpot_wins),
+        other => panic!("expected a played round, got {other:?}"),
+    }
+}
+
+pub(super) async fn a_one_step_spin_moves_the_stake_and_the_win_once(l: &dyn Ledger) {
+    l.ensure_account(&pid("p"), "EUR").await.unwrap();
+    one(l, deposit("d1", "p", 1_000)).await.unwrap();
+    let r = RoundId::new_v7();
+    let (round, balance, replayed, _) = played(one(l, play(&r, "p", "s1", 100, 250)).await);
+    assert_eq!((balance, replayed), (1_150, false));
+    assert_eq!(round.status, RoundStatus::Settled);
+    assert_eq!((round.bet_minor, round.win_minor), (100, 250));
+    let stored = l.round(&r).await.unwrap().unwrap();
+    assert_eq!(stored, round, "the answer is the round as stored");
+    let kinds: Vec<(String, i64)> = l
+        .entries(&pid("p"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.tx_id.clone(), e.amount_minor))
+        .collect();
+    assert!(kinds.contains(&(r.tx("bet"), -100)) && kinds.contains(&(r.tx("win"), 250)));
+    // Resent as it was: the same round, nothing moves.
+    let (again, balance, replayed, _) = played(one(l, play(&r, "p", "s1", 100, 250)).await);
+    assert_eq!((balance, replayed, again.round_id), (1_150, true, r.clone()));
+    // The same req_id with a fresh draw (another round id and win): still the first round.
+    let fresh = RoundId::new_v7();
+    let (first, _, replayed, _) = played(one(l, play(&fresh, "p", "s1", 100, 9_000)).await);
+    assert_eq!((first.round_id, first.win_minor, replayed), (r.clone(), 250, true));
+    assert!(l.round(&fresh).await.unwrap().is_none());
+    // The same req_id for another stake is another request.
+    let other = one(l, play(&RoundId::new_v7(), "p", "s1", 300, 0)).await;
+    assert!(matches!(other, Err(MovementError::TxConflict(_))), "{other:?}");
+    // More than the balance: refused, nothing written.
+    let short = RoundId::new_v7();
+    let refused = one(l, play(&short, "p", "s2", 5_000, 10_000)).await;
+    assert_eq!(
+        refused,
+        Err(MovementError::InsufficientFunds {
+            balance_minor: 1_150,
+            needed_minor: 5_000
+        })
+    );
+    assert!(l.round(&short).await.unwrap().is_none());
+    let zero = one(l, play(&RoundId::new_v7(), "p", "s3", 0, 0)).await;
+    assert_eq!(zero, Err(MovementError::NonPositiveAmount));
+    let unknown = one(l, play(&RoundId::new_v7(), "nobody", "s4", 10, 0)).await;
+    assert!(matches!(unknown, Err(MovementError::UnknownAccount(_))), "{unknown:?}");
+    assert_eq!(l.entries(&pid("p")).await.unwrap().len(), 3);
+    assert_eq!(l.account(&pid("p")).await.unwrap().unwrap().balance_minor, 1_150);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+/// The mini level of the suite's pool with a must-drop-by ceiling at `ceiling_minor`.
+fn feed_with_ceiling(ceiling_minor: i64) -> JackpotFeed {
+    let mut feed = feed();
+    feed.levels[0].must_drop_by_micro = Some(ceiling_minor * MICRO);
+    feed
+}
+
+fn jackpot_play(
+    round: &RoundId,
+    player: &str,
+    req: &str,
+    bet: i64,
+    feed: &JackpotFeed,
+    draws: Vec<LevelDraw>,
+) -> Movement {
+    match play(round, player, req, bet, 0) {
+        Movement::PlayRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            node,
+            win_minor,
+            outcome_json,
+            free_spins_awarded,
+            ..
+        } => Movement::PlayRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            jackpot: Some(feed.clone()),
+            node,
+            win_minor,
+            outcome_json,
+            free_spins_awarded,
+            jackpot_draws: draws,
+        },
+        other => other,
+    }
+}
+
+fn draw(level: &str, triggered: bool, mystery_hit: bool) -> LevelDraw {
+    LevelDraw {
+        level: level.into(),
+        triggered,
+        mystery_hit,
+    }
+}
+
+pub(super) async fn a_one_step_spin_claims_what_its_own_bet_decides(l: &dyn Ledger) {
+    with_pools(l, &["a", "b"]).await;
+    // mini starts at its seed of 10.00; a bet of 100.00 adds 0.50 and reaches 10.50.
+    let feed = feed_with_ceiling(1_050);
+    let quiet = || vec![draw("mini", false, false), draw("major", false, false)];
+    let small = RoundId::new_v7();
+    let (_, balance, _, wins) =
+        played(one(l, jackpot_play(&small, "a", "q1", 100, &feed, quiet())).await);
+    assert!(wins.is_empty(), "below the ceiling: {wins:?}");
+    assert_eq!(balance, 100_000 - 100);
+    let big = RoundId::new_v7();
+    let (_, balance, _, wins) =
+        played(one(l, jackpot_play(&big, "b", "q2", 10_000, &feed, quiet())).await);
+    assert_eq!(wins.len(), 1, "{wins:?}");
+    assert_eq!((wins[0].level.as_str(), wins[0].cycle), ("mini", 1));
+    assert_eq!(wins[0].reason, ClaimReason::Ceiling);
+    // 10.00 seed + 0.005 (first bet) + 0.50 = 10.505 -> 10.50 paid, the carry stays.
+    assert_eq!(wins[0].amount_minor, 1_050);
+    assert_eq!(balance, 100_000 - 10_000 + 1_050);
+    // A trigger on major and a mystery hit on mini, in one spin: both claimed, each once.
+    let both = RoundId::new_v7();
+    let draws = vec![draw("mini", false, true), draw("major", true, false)];
+    let (_, _, _, wins) = played(one(l, jackpot_play(&both, "a", "q3", 100, &feed, draws)).await);
+    let reasons: Vec<(&str, ClaimReason)> =
+        wins.iter().map(|w| (w.level.as_str(), w.reason)).collect();
+    assert_eq!(
+        reasons,
+        [("mini", ClaimReason::Mystery), ("major", ClaimReason::Trigger)]
+    );
+    assert_eq!(l.jackpot_wins(&both).await.unwrap().len(), 2);
+    // A draw for a level the pool does not have fails the whole commit: nothing written.
+    let before = l.account(&pid("a")).await.unwrap().unwrap().balance_minor;
+    let bad = RoundId::new_v7();
+    let draws = vec![draw("grand", true, false)];
+    let failed = l
+        .commit_batch(&[jackpot_play(&bad, "a", "q4", 100, &feed, draws)])
+        .await;
+    assert!(matches!(failed, Err(LedgerError::Invariant(_))), "{failed:?}");
+    assert!(l.round(&bad).await.unwrap().is_none());
+    let after = l.account(&pid("a")).await.unwrap().unwrap().balance_minor;
+    assert_eq!(before, after);
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert_eq!(report.awards, 3);
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+pub(super) async fn a_one_step_spin_beside_two_step_rounds_in_one_batch(l: &dyn Ledger) {
+    with_pools(l, &["a", "b"]).await;
+    let (two, single) = (RoundId::new_v7(), RoundId::new_v7());
+    let feed = feed();
+    let quiet = vec![draw("mini", false, false), draw("major", false, false)];
+    let batch = [
+        paid_open(&two, "a", "q1", 1_000),
+        jackpot_play(&single, "a", "q2", 1_000, &feed, quiet),
+        claim_settle_for(&two, "a", 1, ClaimReason::Trigger),
+        play(&RoundId::new_v7(), "b", "q3", 500, 2_000),
+    ];
+    let results = l.commit_batch(&batch).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let (_, balance, _, wins) = played(results[1].clone());
+    assert!(wins.is_empty());
+    assert_eq!(balance, 100_000 - 2_000);
+    match &results[2] {
+        Ok(Applied::RoundSettled { jackpot_wins, .. }) => {
+            // The two-step round's claim on cycle 1 pays the seed and both bets' shares.
+            assert_eq!(jackpot_wins.len(), 1);
+            assert_eq!(jackpot_wins[0].amount_minor, 1_010);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(l.account(&pid("b")).await.unwrap().unwrap().balance_minor, 101_500);
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
