@@ -47,8 +47,8 @@ pub fn mask(player: &str) -> String {
 /// What the draw decides for each level of the pool a paid bet of `stake_minor` fed, in level
 /// order: the trigger (from the spin's symbols) and the mystery draw. The mystery draw is
 /// drawn for every level that has one, whatever else happens, so the RNG use of a round does
-/// not depend on its result. `stake_minor` is 0 for a free spin: it feeds nothing and can win
-/// nothing.
+/// not depend on its result. A free spin (stake 0) has no mystery chance, and as it fed no
+/// level, [`claims_from`] gives it no claim.
 pub fn draws_for(
     pool: &PoolConfig,
     game: &str,
@@ -56,9 +56,6 @@ pub fn draws_for(
     outcome: Option<&SpinOutcome>,
     rng: &mut impl RandomSource,
 ) -> Vec<LevelDraw> {
-    if stake_minor <= 0 {
-        return Vec::new();
-    }
     pool.levels
         .iter()
         .map(|level| {
@@ -87,7 +84,11 @@ pub fn draws_for(
 /// The claims a two-step round makes on its pool's levels, one per level at most, from its
 /// draws and the levels as its bet left them (`seen`, from the ledger when it opened):
 /// [`math::claim_reason`], at the cycle the bet fed. A level the bet did not feed is skipped.
-pub fn claims_from(pool: &PoolConfig, seen: &[LevelSeen], draws: &[LevelDraw]) -> Vec<JackpotClaim> {
+pub fn claims_from(
+    pool: &PoolConfig,
+    seen: &[LevelSeen],
+    draws: &[LevelDraw],
+) -> Vec<JackpotClaim> {
     let mut claims = Vec::new();
     for draw in draws {
         let Some(seen) = seen.iter().find(|s| s.level == draw.level) else {
@@ -120,7 +121,11 @@ pub fn claims_for(
     outcome: Option<&SpinOutcome>,
     rng: &mut impl RandomSource,
 ) -> Vec<JackpotClaim> {
-    claims_from(pool, seen, &draws_for(pool, game, stake_minor, outcome, rng))
+    claims_from(
+        pool,
+        seen,
+        &draws_for(pool, game, stake_minor, outcome, rng),
+    )
 }
 
 impl Jackpots {
@@ -333,9 +338,9 @@ mod tests {
         let at = mini.must_drop_by_micro.unwrap();
         let mut rng = crate::rng::testing::seeded(1);
         // A contribution of 0 means no mystery chance: only the ceiling can win.
-        let below = claims_for(&pool, "starfall", &seen(&pool, at - 1, 0), None, &mut rng);
+        let below = claims_for(&pool, "starfall", 0, &seen(&pool, at - 1, 0), None, &mut rng);
         assert!(below.is_empty());
-        let reached = claims_for(&pool, "starfall", &seen(&pool, at, 0), None, &mut rng);
+        let reached = claims_for(&pool, "starfall", 0, &seen(&pool, at, 0), None, &mut rng);
         assert_eq!(
             reached.len(),
             1,
@@ -350,7 +355,7 @@ mod tests {
     fn a_bet_that_did_not_feed_a_level_cannot_win_it() {
         let pool = network();
         let mut rng = crate::rng::testing::seeded(1);
-        assert!(claims_for(&pool, "starfall", &[], None, &mut rng).is_empty());
+        assert!(claims_for(&pool, "starfall", 100, &[], None, &mut rng).is_empty());
     }
 
     #[test]
@@ -359,6 +364,8 @@ mod tests {
         let mini = &pool.levels[0];
         // A contribution of a tenth of the span: about one claim in ten rounds.
         let span = mini.mystery_drop_at_micro.unwrap() - mini.seed_micro;
+        let stake = span / 10 / mini.contribution.ppm();
+        assert_eq!(mini.contribution.of(stake), span / 10);
         let mut rng = crate::rng::testing::seeded(5);
         let rounds = 20_000;
         let value = mini.seed_micro; // below every ceiling
@@ -367,6 +374,7 @@ mod tests {
                 claims_for(
                     &pool,
                     "starfall",
+                    stake,
                     &seen(&pool, value, span / 10),
                     None,
                     &mut rng,
@@ -406,6 +414,7 @@ mod tests {
         let claims = claims_for(
             &pool,
             "starfall",
+            0,
             &seen(&pool, low, 0),
             Some(&five),
             &mut rng,
@@ -421,7 +430,8 @@ mod tests {
             ("starfall", outcome_with("STAR", 5)),
             ("classic_sevens", outcome_with("WILD", 5)),
         ] {
-            let claims = claims_for(&pool, game, &seen(&pool, low, 0), Some(&outcome), &mut rng);
+            let seen = seen(&pool, low, 0);
+            let claims = claims_for(&pool, game, 0, &seen, Some(&outcome), &mut rng);
             assert!(claims.is_empty(), "{game}: {claims:?}");
         }
     }

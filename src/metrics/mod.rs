@@ -265,7 +265,9 @@ impl Metrics {
         }
         for game in games {
             for reason in DISCARD_REASONS {
-                self.wallet.discarded_draws.with_label_values(&[game, reason]);
+                self.wallet
+                    .discarded_draws
+                    .with_label_values(&[game, reason]);
             }
         }
     }

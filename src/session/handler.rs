@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use super::error::{money, PlayError};
 use super::settled::{record_contributions, refusal, replay_round, Drawn, Settled};
 use super::{one_step, tables};
@@ -16,9 +15,7 @@ use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{ReqId, RoundId};
 use crate::money::{Currency, Money};
 use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
-use crate::wallet::{
-    Applied, JackpotWin, LedgerError, Movement, RoundRecord, WalletError,
-};
+use crate::wallet::{Applied, JackpotWin, LedgerError, Movement, RoundRecord, WalletError};
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
 /// already decided and must be honoured, a brief ledger outage should not void it.
@@ -138,7 +135,6 @@ async fn history(
             .collect(),
     })
 }
-
 
 fn parse_bet(
     game: &SlotGame,
@@ -264,7 +260,6 @@ async fn spin(
     };
     Ok(settled.reply(app, caller, req_id, &game, drawn))
 }
-
 
 async fn settle_with_retries(
     app: &App,

@@ -42,7 +42,9 @@ impl WalletFailure {
         use crate::protocol::ErrorCode;
         match self {
             WalletFailure::Busy => ErrorCode::ServerBusy,
-            WalletFailure::Unavailable(_) | WalletFailure::NoAnswer => ErrorCode::ServiceUnavailable,
+            WalletFailure::Unavailable(_) | WalletFailure::NoAnswer => {
+                ErrorCode::ServiceUnavailable
+            }
             WalletFailure::Invariant(_) => ErrorCode::Internal,
         }
     }

@@ -112,7 +112,10 @@ impl Holds {
     /// dropped). Nothing was written, so the balance stays known.
     pub fn release(&mut self, player: &PlayerId, stake: i64) {
         if let Some(book) = self.books.get_mut(player) {
-            debug_assert!(book.holds > 0 && book.held >= stake, "release without a hold");
+            debug_assert!(
+                book.holds > 0 && book.held >= stake,
+                "release without a hold"
+            );
             book.held = (book.held - stake).max(0);
             book.holds = book.holds.saturating_sub(1);
         }
@@ -187,7 +190,10 @@ mod tests {
         h.other_queued(&p("a"));
         h.other_done(&p("a"), Learned::Balance(100));
         assert_eq!(h.try_hold(&p("a"), 60), Ok(()));
-        assert_eq!(h.try_hold(&p("a"), 50), Err(NoHold::Short { available: 40 }));
+        assert_eq!(
+            h.try_hold(&p("a"), 50),
+            Err(NoHold::Short { available: 40 })
+        );
         assert_eq!(h.try_hold(&p("a"), 40), Ok(()));
         assert_eq!(h.try_hold(&p("a"), 1), Err(NoHold::Short { available: 0 }));
         assert_eq!(h.try_hold(&p("a"), 0), Err(NoHold::Short { available: 0 }));

@@ -24,13 +24,12 @@ use tokio::sync::oneshot;
 
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 use actor::{Hold as HoldRequest, Release};
-use holds::NoHold;
 pub use croupier_ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError,
-    PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
+use holds::NoHold;
 
 use crate::ids::PlayerId;
 use crate::metrics::Metrics;
@@ -172,7 +171,11 @@ impl WalletPool {
             Ok(Err(NoHold::Full)) => "full",
             Err(_) => return Err(WalletFailure::Unavailable("wallet shard stopped".into()).into()),
         };
-        self.metrics.wallet.holds.with_label_values(&[outcome]).inc();
+        self.metrics
+            .wallet
+            .holds
+            .with_label_values(&[outcome])
+            .inc();
         Ok((outcome == "granted").then(|| Hold {
             shard,
             player: player.clone(),

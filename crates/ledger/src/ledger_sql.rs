@@ -11,7 +11,7 @@
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
-    Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, LedgerError,
+    Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, LedgerError,
     MovementError, RoundRecord, RoundStatus,
 };
 use super::read_sql::{fetch_round, invalid, round_by_req};
@@ -21,7 +21,7 @@ use crate::ids::{PlayerId, ReqId, RoundId};
 pub type Outcome = Result<Result<Applied, MovementError>, LedgerError>;
 
 /// Adds `delta` to a balance unless it would go negative; returns the new balance.
-async fn adjust_balance<T: SqlTx>(
+pub(crate) async fn adjust_balance<T: SqlTx>(
     tx: &mut T,
     player: &PlayerId,
     delta: i64,
@@ -57,7 +57,7 @@ pub async fn balance_of<T: SqlTx>(
 
 /// One ledger entry; its sign and `balance_after` are checked where money is written.
 #[allow(clippy::too_many_arguments)]
-async fn insert_entry<T: SqlTx>(
+pub(crate) async fn insert_entry<T: SqlTx>(
     tx: &mut T,
     tx_id: &str,
     player: &PlayerId,
@@ -177,7 +177,7 @@ async fn take_free_spin<T: SqlTx>(
     Ok(Some((bet, multiplier, remaining)))
 }
 
-async fn give_free_spins<T: SqlTx>(
+pub(crate) async fn give_free_spins<T: SqlTx>(
     tx: &mut T,
     player: &PlayerId,
     spins: &FreeSpins,
@@ -203,7 +203,7 @@ async fn give_free_spins<T: SqlTx>(
 /// The round a replayed `req_id` opened before, if the request is the same one: the same game
 /// (a slot, or a table: their ids never clash) and, for a paid round, the same stake. Anything
 /// else reusing the `req_id` is another request and gets `TxConflict` (`duplicate_request`).
-async fn replayed_round<T: SqlTx>(
+pub(crate) async fn replayed_round<T: SqlTx>(
     tx: &mut T,
     player: &PlayerId,
     req_id: &ReqId,
@@ -229,7 +229,7 @@ async fn replayed_round<T: SqlTx>(
     }))
 }
 
-async fn round_exists<T: SqlTx>(
+pub(crate) async fn round_exists<T: SqlTx>(
     tx: &mut T,
     player: &PlayerId,
     req_id: &ReqId,
@@ -468,9 +468,28 @@ pub(crate) async fn settle_round<T: SqlTx>(
     if let Some(spins) = s.free_spins_awarded {
         give_free_spins(tx, player, spins).await?;
     }
-    let mut balance = balance;
-    let mut jackpot_wins = Vec::with_capacity(s.claims.len());
-    for claim in s.claims {
+    let (balance, jackpot_wins) =
+        pay_claims(tx, (round_id, player), s.claims, balance, now, jackpots).await?;
+    Ok(Ok(Applied::RoundSettled {
+        balance_minor: balance,
+        replayed: false,
+        jackpot_wins,
+    }))
+}
+
+/// Pays a settling round's jackpot claims: each level won is reset and credited to the player
+/// (`<round>:jackpot:<pool>:<level>`), and the round's recorded balance follows. Returns the
+/// balance after and the levels won (a ceiling claim whose cycle was already won pays nothing).
+pub(crate) async fn pay_claims<T: SqlTx>(
+    tx: &mut T,
+    (round_id, player): (&RoundId, &PlayerId),
+    claims: &[JackpotClaim],
+    mut balance: i64,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Result<(i64, Vec<JackpotWin>), LedgerError> {
+    let mut jackpot_wins = Vec::with_capacity(claims.len());
+    for claim in claims {
         let Some(won) = jackpots.claim(tx, claim, round_id, player, now).await? else {
             continue; // a ceiling claim whose cycle was already won
         };
@@ -491,11 +510,7 @@ pub(crate) async fn settle_round<T: SqlTx>(
         )
         .await?;
     }
-    Ok(Ok(Applied::RoundSettled {
-        balance_minor: balance,
-        replayed: false,
-        jackpot_wins,
-    }))
+    Ok((balance, jackpot_wins))
 }
 
 pub(crate) async fn void_round<T: SqlTx>(

@@ -43,8 +43,7 @@ use croupier_core::{clock, ids, jackpot};
 pub use ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError,
-    PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

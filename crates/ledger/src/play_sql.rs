@@ -1,15 +1,21 @@
-//! A one-step spin ([`Movement::PlayRound`]): the stake and the settlement of a paid spin in
-//! one transaction, built from the same `open_round` and `settle_round` as the two-step path
-//! (same rows, same entries, same transaction ids), with the draw's jackpot decisions turned
-//! into claims here, on the level as this very bet leaves it.
+//! A one-step spin (`Movement::PlayRound`): the stake and the settlement of a paid spin in
+//! one transaction. It leaves exactly the rows the two-step path leaves (`open_round` then
+//! `settle_round`: the round settled, its `<round>:bet` and `<round>:win` entries, the jackpot
+//! shares, the free spins awarded, the claims paid) in fewer statements: one balance update
+//! for stake and win, and the round inserted already settled. The draw's jackpot decisions
+//! become claims here, on the level as this very bet leaves it. The conformance suite checks
+//! both paths against the same expectations.
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
-    Applied, FreeSpins, JackpotClaim, JackpotFeed, LedgerError, LevelDraw, LevelSeen,
-    RoundStatus,
+    Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, LedgerError, LevelDraw, LevelSeen,
+    MovementError, RoundRecord, RoundStatus,
 };
-use super::ledger_sql::{open_round, settle_round, OpenArgs, Outcome, SettleArgs};
-use super::sql::SqlTx;
+use super::ledger_sql::{
+    adjust_balance, balance_of, give_free_spins, insert_entry, pay_claims, replayed_round,
+    round_exists, Outcome,
+};
+use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::math::claim_reason;
 
@@ -65,87 +71,175 @@ fn claims(
     Ok(claims)
 }
 
+/// The whole spin in four statements on the common path: one conditional balance update
+/// (stake and win at once, refused unless the balance covers the stake), the round inserted
+/// already settled, and its bet and win entries. Rare paths (a replayed `req_id`, too little
+/// money) undo or look up after, as `open_round` does.
 pub async fn play_round<T: SqlTx>(
     tx: &mut T,
     p: PlayArgs<'_>,
     now: i64,
     jackpots: &mut JackpotBatch,
 ) -> Outcome {
-    let open = OpenArgs {
-        round_id: p.round_id,
-        player: p.player,
-        req_id: p.req_id,
-        game: p.game,
-        bet_minor: Some(p.bet_minor),
-        try_free_spin: false,
-        feed: p.feed,
-        opened_json: None,
-        node: p.node,
+    let (round_id, player, req_id, game) = (p.round_id, p.player, p.req_id, p.game);
+    let (bet, win) = (p.bet_minor, p.win_minor);
+    if bet <= 0 || win < 0 {
+        return Ok(Err(MovementError::NonPositiveAmount));
+    }
+    let after_win = tx
+        .row(
+            "UPDATE accounts SET balance_minor = balance_minor - $1 + $2 \
+             WHERE player_id = $3 AND balance_minor >= $1 RETURNING balance_minor",
+            args![bet, win, player.as_str()],
+        )
+        .await?
+        .map(|r| r.i64(0))
+        .transpose()?;
+    let Some(after_win) = after_win else {
+        if round_exists(tx, player, req_id).await? {
+            return replayed(tx, player, req_id, game, bet).await;
+        }
+        return Ok(Err(match balance_of(tx, player).await? {
+            Some(balance_minor) => MovementError::InsufficientFunds {
+                balance_minor,
+                needed_minor: bet,
+            },
+            None => MovementError::UnknownAccount(player.to_string()),
+        }));
     };
-    let (round, seen) = match open_round(tx, open, now, jackpots).await? {
-        Ok(Applied::RoundOpened {
-            round,
-            replayed: true,
-            ..
-        }) => {
-            return Ok(Ok(Applied::RoundPlayed {
+    let after_bet = after_win - win;
+    if after_bet < 0 || after_win < 0 {
+        return Err(LedgerError::Invariant(format!(
+            "round {round_id}: balance {after_bet} after the stake, {after_win} after the win"
+        )));
+    }
+    let taken_micro: i64 = p.feed.map_or(0, |f| {
+        f.levels
+            .iter()
+            .map(|l| bet.saturating_mul(l.contribution_ppm + l.reserve_ppm))
+            .sum()
+    });
+    let inserted = tx
+        .exec(
+            "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
+             win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
+             settled_at_ms, jackpot_pool, jackpot_micro, node_id) \
+             VALUES ($1, $2, $3, $4, 'settled', $5, $5, $6, 0, 1, $7, $8, $9, $9, $10, $11, $12) \
+             ON CONFLICT (player_id, req_id) DO NOTHING",
+            args![
+                round_id.as_str(),
+                player.as_str(),
+                req_id.as_str(),
+                game,
+                bet,
+                win,
+                after_win,
+                p.outcome_json,
+                now,
+                p.feed.map(|f| f.pool.as_str()),
+                taken_micro,
+                p.node
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        // A replayed req_id: give back what was just moved, answer the original round.
+        adjust_balance(tx, player, bet - win).await?;
+        return replayed(tx, player, req_id, game, bet).await;
+    }
+    let at = Some(round_id);
+    insert_entry(
+        tx,
+        &round_id.tx("bet"),
+        player,
+        EntryKind::Bet,
+        -bet,
+        after_bet,
+        at,
+        now,
+    )
+    .await?;
+    if win > 0 {
+        let kind = EntryKind::Win;
+        insert_entry(
+            tx,
+            &round_id.tx("win"),
+            player,
+            kind,
+            win,
+            after_win,
+            at,
+            now,
+        )
+        .await?;
+    }
+    let seen = match p.feed {
+        Some(feed) => {
+            let (taken, seen) = jackpots.contribute(tx, feed, bet).await?;
+            if taken != taken_micro {
+                return Err(LedgerError::Invariant(format!(
+                    "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
+                )));
+            }
+            seen
+        }
+        None => Vec::new(),
+    };
+    if let Some(spins) = p.free_spins_awarded {
+        give_free_spins(tx, player, spins).await?;
+    }
+    let claims = claims(round_id, p.feed, &seen, p.draws)?;
+    let (balance, jackpot_wins) =
+        pay_claims(tx, (round_id, player), &claims, after_win, now, jackpots).await?;
+    let round = RoundRecord {
+        round_id: round_id.clone(),
+        player: player.clone(),
+        req_id: req_id.clone(),
+        game: game.to_string(),
+        status: RoundStatus::Settled,
+        bet_minor: bet,
+        stake_minor: bet,
+        win_minor: win,
+        free_spin: false,
+        multiplier: 1,
+        balance_after_minor: balance,
+        outcome_json: Some(p.outcome_json.to_string()),
+        created_at_ms: now,
+        node: p.node.map(str::to_string),
+    };
+    Ok(Ok(Applied::RoundPlayed {
+        round,
+        balance_minor: balance,
+        replayed: false,
+        jackpot: seen,
+        jackpot_wins,
+    }))
+}
+
+/// The answer to a PlayRound whose `req_id` already has a round: that round, or a conflict
+/// when it was another request (`replayed_round`'s rule).
+async fn replayed<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    req_id: &ReqId,
+    game: &str,
+    bet: i64,
+) -> Outcome {
+    Ok(
+        match replayed_round(tx, player, req_id, game, Some(bet)).await? {
+            Ok(Applied::RoundOpened { round, .. }) => Ok(Applied::RoundPlayed {
                 balance_minor: round.balance_after_minor,
                 round,
                 replayed: true,
                 jackpot: Vec::new(),
                 jackpot_wins: Vec::new(),
-            }))
-        }
-        Ok(Applied::RoundOpened { round, jackpot, .. }) => (round, jackpot),
-        Ok(other) => {
-            return Err(LedgerError::Invariant(format!(
-                "round {}: opening answered {other:?}",
-                p.round_id
-            )))
-        }
-        Err(refused) => return Ok(Err(refused)),
-    };
-    if round.free_spin || round.bet_minor != p.bet_minor {
-        return Err(LedgerError::Invariant(format!(
-            "round {}: a one-step spin opened as {} free {}",
-            p.round_id, round.bet_minor, round.free_spin
-        )));
-    }
-    let claims = claims(p.round_id, p.feed, &seen, p.draws)?;
-    let settle = SettleArgs {
-        round_id: p.round_id,
-        player: p.player,
-        win_minor: p.win_minor,
-        outcome_json: p.outcome_json,
-        free_spins_awarded: p.free_spins_awarded,
-        claims: &claims,
-    };
-    match settle_round(tx, settle, now, jackpots).await? {
-        Ok(Applied::RoundSettled {
-            balance_minor,
-            replayed: false,
-            jackpot_wins,
-        }) => {
-            let round = super::ledger::RoundRecord {
-                status: RoundStatus::Settled,
-                win_minor: p.win_minor,
-                outcome_json: Some(p.outcome_json.to_string()),
-                balance_after_minor: balance_minor,
-                ..round
-            };
-            Ok(Ok(Applied::RoundPlayed {
-                round,
-                balance_minor,
-                replayed: false,
-                jackpot: seen,
-                jackpot_wins,
-            }))
-        }
-        // The round was opened a moment ago in this same transaction: anything but a fresh
-        // settlement is a broken rule, and failing the transaction writes nothing of it.
-        other => Err(LedgerError::Invariant(format!(
-            "round {}: settling in its own opening transaction answered {other:?}",
-            p.round_id
-        ))),
-    }
+            }),
+            Ok(other) => {
+                return Err(LedgerError::Invariant(format!(
+                    "a replayed round answered {other:?}"
+                )))
+            }
+            Err(refused) => Err(refused),
+        },
+    )
 }

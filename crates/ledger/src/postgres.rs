@@ -12,9 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::apply_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{LedgerError, Movement};
-use super::apply_sql;
 use super::query::{Answer, Change, Query};
 use super::sql::{args, PgTx, SqlTx};
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};

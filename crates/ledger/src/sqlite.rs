@@ -16,9 +16,9 @@ use futures_util::FutureExt;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::apply_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
-use super::apply_sql;
 use super::query::{Answer, Change, Query};
 use super::sql::LiteTx;
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};

@@ -85,6 +85,7 @@ conformance!(
     a_one_step_spin_moves_the_stake_and_the_win_once,
     a_one_step_spin_claims_what_its_own_bet_decides,
     a_one_step_spin_beside_two_step_rounds_in_one_batch,
+    one_step_and_two_step_leave_the_same_books,
 );
 
 mod play;

@@ -54,15 +54,24 @@ pub(super) async fn a_one_step_spin_moves_the_stake_and_the_win_once(l: &dyn Led
     assert!(kinds.contains(&(r.tx("bet"), -100)) && kinds.contains(&(r.tx("win"), 250)));
     // Resent as it was: the same round, nothing moves.
     let (again, balance, replayed, _) = played(one(l, play(&r, "p", "s1", 100, 250)).await);
-    assert_eq!((balance, replayed, again.round_id), (1_150, true, r.clone()));
+    assert_eq!(
+        (balance, replayed, again.round_id),
+        (1_150, true, r.clone())
+    );
     // The same req_id with a fresh draw (another round id and win): still the first round.
     let fresh = RoundId::new_v7();
     let (first, _, replayed, _) = played(one(l, play(&fresh, "p", "s1", 100, 9_000)).await);
-    assert_eq!((first.round_id, first.win_minor, replayed), (r.clone(), 250, true));
+    assert_eq!(
+        (first.round_id, first.win_minor, replayed),
+        (r.clone(), 250, true)
+    );
     assert!(l.round(&fresh).await.unwrap().is_none());
     // The same req_id for another stake is another request.
     let other = one(l, play(&RoundId::new_v7(), "p", "s1", 300, 0)).await;
-    assert!(matches!(other, Err(MovementError::TxConflict(_))), "{other:?}");
+    assert!(
+        matches!(other, Err(MovementError::TxConflict(_))),
+        "{other:?}"
+    );
     // More than the balance: refused, nothing written.
     let short = RoundId::new_v7();
     let refused = one(l, play(&short, "p", "s2", 5_000, 10_000)).await;
@@ -77,9 +86,15 @@ pub(super) async fn a_one_step_spin_moves_the_stake_and_the_win_once(l: &dyn Led
     let zero = one(l, play(&RoundId::new_v7(), "p", "s3", 0, 0)).await;
     assert_eq!(zero, Err(MovementError::NonPositiveAmount));
     let unknown = one(l, play(&RoundId::new_v7(), "nobody", "s4", 10, 0)).await;
-    assert!(matches!(unknown, Err(MovementError::UnknownAccount(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(MovementError::UnknownAccount(_))),
+        "{unknown:?}"
+    );
     assert_eq!(l.entries(&pid("p")).await.unwrap().len(), 3);
-    assert_eq!(l.account(&pid("p")).await.unwrap().unwrap().balance_minor, 1_150);
+    assert_eq!(
+        l.account(&pid("p")).await.unwrap().unwrap().balance_minor,
+        1_150
+    );
     assert!(l.audit().await.unwrap().mismatches.is_empty());
 }
 
@@ -162,7 +177,10 @@ pub(super) async fn a_one_step_spin_claims_what_its_own_bet_decides(l: &dyn Ledg
         wins.iter().map(|w| (w.level.as_str(), w.reason)).collect();
     assert_eq!(
         reasons,
-        [("mini", ClaimReason::Mystery), ("major", ClaimReason::Trigger)]
+        [
+            ("mini", ClaimReason::Mystery),
+            ("major", ClaimReason::Trigger)
+        ]
     );
     assert_eq!(l.jackpot_wins(&both).await.unwrap().len(), 2);
     // A draw for a level the pool does not have fails the whole commit: nothing written.
@@ -172,7 +190,10 @@ pub(super) async fn a_one_step_spin_claims_what_its_own_bet_decides(l: &dyn Ledg
     let failed = l
         .commit_batch(&[jackpot_play(&bad, "a", "q4", 100, &feed, draws)])
         .await;
-    assert!(matches!(failed, Err(LedgerError::Invariant(_))), "{failed:?}");
+    assert!(
+        matches!(failed, Err(LedgerError::Invariant(_))),
+        "{failed:?}"
+    );
     assert!(l.round(&bad).await.unwrap().is_none());
     let after = l.account(&pid("a")).await.unwrap().unwrap().balance_minor;
     assert_eq!(before, after);
@@ -206,7 +227,107 @@ pub(super) async fn a_one_step_spin_beside_two_step_rounds_in_one_batch(l: &dyn 
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(l.account(&pid("b")).await.unwrap().unwrap().balance_minor, 101_500);
+    assert_eq!(
+        l.account(&pid("b")).await.unwrap().unwrap().balance_minor,
+        101_500
+    );
+    let report = l.reconcile().await.unwrap();
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    assert!(l.audit().await.unwrap().mismatches.is_empty());
+}
+
+/// The same spin (stake, win, free spins awarded, jackpot feed) played both ways leaves the
+/// same round, the same entries and the same pool shares.
+pub(super) async fn one_step_and_two_step_leave_the_same_books(l: &dyn Ledger) {
+    with_pools(l, &["one", "two"]).await;
+    let feed = feed();
+    let awarded = FreeSpins {
+        game: "g".into(),
+        remaining: 3,
+        bet_minor: 250,
+        multiplier: 2,
+    };
+    let single = RoundId::new_v7();
+    let quiet = vec![draw("mini", false, false), draw("major", false, false)];
+    let movement = match jackpot_play(&single, "one", "r1", 250, &feed, quiet) {
+        Movement::PlayRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            jackpot,
+            node,
+            jackpot_draws,
+            ..
+        } => Movement::PlayRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            bet_minor,
+            jackpot,
+            node,
+            win_minor: 700,
+            outcome_json: "{\"win\":700}".into(),
+            free_spins_awarded: Some(awarded.clone()),
+            jackpot_draws,
+        },
+        other => other,
+    };
+    one(l, movement).await.unwrap();
+    let double = RoundId::new_v7();
+    one(l, paid_open(&double, "two", "r1", 250)).await.unwrap();
+    let settle = Movement::SettleRound {
+        round_id: double.clone(),
+        player: pid("two"),
+        win_minor: 700,
+        outcome_json: "{\"win\":700}".into(),
+        free_spins_awarded: Some(awarded),
+        jackpot_claims: Vec::new(),
+    };
+    one(l, settle).await.unwrap();
+    let (a, b) = (
+        l.round(&single).await.unwrap().unwrap(),
+        l.round(&double).await.unwrap().unwrap(),
+    );
+    let same = |r: &RoundRecord| {
+        (
+            r.status,
+            r.bet_minor,
+            r.stake_minor,
+            r.win_minor,
+            r.free_spin,
+            r.multiplier,
+            r.balance_after_minor,
+            r.outcome_json.clone(),
+            r.game.clone(),
+        )
+    };
+    assert_eq!(same(&a), same(&b));
+    let books = |player: &'static str, round: RoundId| async move {
+        let entries = l.entries(&pid(player)).await.unwrap();
+        let mut rows: Vec<(String, &'static str, i64, i64)> = entries
+            .iter()
+            .filter(|e| e.round_id.as_deref() == Some(round.as_str()))
+            .map(|e| {
+                let suffix = e.tx_id.rsplit(':').next().unwrap_or_default().to_string();
+                (
+                    suffix,
+                    e.kind.as_str(),
+                    e.amount_minor,
+                    e.balance_after_minor,
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(books("one", single).await, books("two", double).await);
+    assert_eq!(
+        l.free_spins(&pid("one")).await.unwrap(),
+        l.free_spins(&pid("two")).await.unwrap()
+    );
     let report = l.reconcile().await.unwrap();
     assert!(report.mismatches.is_empty(), "{report:?}");
     assert!(l.audit().await.unwrap().mismatches.is_empty());
