@@ -13,13 +13,19 @@
 //!              rate limit, frame size, request queue, send queue, reply cache claim
 //!                   │ spawns one task per frame: session::handler::run
 //!                   ▼
-//!   spin:  wallet::WalletPool ──▶ WalletActor shard (by player hash) ──▶ Ledger (SQLite)
+//!   paid spin, one step (embedded ledger, session::one_step):
+//!          wallet::WalletPool::hold ──▶ WalletActor shard (by player hash): the stake is held
+//!          rng::RngPool ──▶ RngActor shard ──▶ games::slot::spin (pure) + jackpot draws
+//!          wallet::WalletPool::play ──▶ WalletActor shard ──▶ Ledger (SQLite), ONE transaction:
+//!              PlayRound: stake, win, outcome, jackpot shares and claims [tx "<round>:bet", ":win"]
+//!   any other spin, two steps (free spins, PostgreSQL, no hold; session::handler):
+//!          WalletPool ──▶ WalletActor shard ──▶ Ledger
 //!              1. OpenRound: take the stake (or a free spin)     [tx "<round>:bet"]
 //!          rng::RngPool ──▶ RngActor shard ──▶ games::slot::spin (pure) ──▶ outcome
 //!          wallet::WalletPool ──▶ WalletActor shard ──▶ Ledger
 //!              2. SettleRound: credit the win, store the outcome [tx "<round>:win"]
 //!                   │
-//!  client ◀──WS── spin_result (outcome, win, balance)
+//!  client ◀──WS── spin_result (outcome, win, balance), only once its transaction committed
 //!
 //!  table bet: session handler ──Reserve──▶ table::LiveTable (one actor per table, on a table arbiter)
 //!             wallet: OpenRound (debit)                  [tx "<round>-b<n>:bet"]
@@ -28,8 +34,9 @@
 //!             ──▶ WalletPool: SettleRound per bet         [tx "<bet>:win"] (or VoidRound: refund)
 //!             ──▶ every seat's send queue (frame serialised once, try_send; full = dropped)
 //!
-//!  jackpots: OpenRound carries the pool's shares: contributions join the bet's transaction
-//!            (folded per batch); claims (trigger / mystery / ceiling) ride on SettleRound and
+//!  jackpots: OpenRound / PlayRound carry the pool's shares: contributions join the bet's
+//!            transaction (folded per batch); claims (trigger / mystery / ceiling) ride on
+//!            SettleRound (PlayRound: decided in its transaction from the draw's result) and
 //!            reset the level exactly once per (pool, level, cycle). A pusher task reads the
 //!            pools every 500 ms and broadcasts changes to every session.
 //!

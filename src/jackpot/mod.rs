@@ -338,7 +338,14 @@ mod tests {
         let at = mini.must_drop_by_micro.unwrap();
         let mut rng = crate::rng::testing::seeded(1);
         // A contribution of 0 means no mystery chance: only the ceiling can win.
-        let below = claims_for(&pool, "starfall", 0, &seen(&pool, at - 1, 0), None, &mut rng);
+        let below = claims_for(
+            &pool,
+            "starfall",
+            0,
+            &seen(&pool, at - 1, 0),
+            None,
+            &mut rng,
+        );
         assert!(below.is_empty());
         let reached = claims_for(&pool, "starfall", 0, &seen(&pool, at, 0), None, &mut rng);
         assert_eq!(
