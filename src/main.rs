@@ -162,11 +162,12 @@ fn init_logs(config: &Config) {
     }
 }
 
-/// mimalloc instead of glibc's allocator: a spin allocates and frees many small buffers on two
+/// jemalloc instead of glibc's allocator: a spin allocates and frees many small buffers on two
 /// threads (frames, JSON, messages), and glibc's `malloc_consolidate` and `_int_free` were a
-/// seventh of the request threads' time under load (docs/benchmarks.md).
+/// seventh of the request threads' time under load. mimalloc was faster still but held 50%
+/// more memory per idle connection; jemalloc holds what glibc did (docs/benchmarks.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
