@@ -5,20 +5,33 @@
 
 use super::*;
 
-pub(super) fn play(round: &RoundId, player: &str, req: &str, bet: i64, win: i64) -> Movement {
+/// A PlayRound of `bet` winning `win`, feeding `feed` with `draws`, awarding `awarded`.
+fn play_with(
+    round: &RoundId,
+    player: &str,
+    req: &str,
+    (bet, win): (i64, i64),
+    feed: Option<&JackpotFeed>,
+    draws: Vec<LevelDraw>,
+    awarded: Option<FreeSpins>,
+) -> Movement {
     Movement::PlayRound {
         round_id: round.clone(),
         player: pid(player),
         req_id: ReqId::parse(req).unwrap(),
         game: "g".into(),
         bet_minor: bet,
-        jackpot: None,
+        jackpot: feed.cloned(),
         node: None,
         win_minor: win,
         outcome_json: format!("{{\"win\":{win}}}"),
-        free_spins_awarded: None,
-        jackpot_draws: Vec::new(),
+        free_spins_awarded: awarded,
+        jackpot_draws: draws,
     }
+}
+
+pub(super) fn play(round: &RoundId, player: &str, req: &str, bet: i64, win: i64) -> Movement {
+    play_with(round, player, req, (bet, win), None, Vec::new(), None)
 }
 
 fn played(result: Result<Applied, MovementError>) -> (RoundRecord, i64, bool, Vec<JackpotWin>) {
@@ -113,33 +126,7 @@ fn jackpot_play(
     feed: &JackpotFeed,
     draws: Vec<LevelDraw>,
 ) -> Movement {
-    match play(round, player, req, bet, 0) {
-        Movement::PlayRound {
-            round_id,
-            player,
-            req_id,
-            game,
-            bet_minor,
-            node,
-            win_minor,
-            outcome_json,
-            free_spins_awarded,
-            ..
-        } => Movement::PlayRound {
-            round_id,
-            player,
-            req_id,
-            game,
-            bet_minor,
-            jackpot: Some(feed.clone()),
-            node,
-            win_minor,
-            outcome_json,
-            free_spins_awarded,
-            jackpot_draws: draws,
-        },
-        other => other,
-    }
+    play_with(round, player, req, (bet, 0), Some(feed), draws, None)
 }
 
 fn draw(level: &str, triggered: bool, mystery_hit: bool) -> LevelDraw {
@@ -249,32 +236,15 @@ pub(super) async fn one_step_and_two_step_leave_the_same_books(l: &dyn Ledger) {
     };
     let single = RoundId::new_v7();
     let quiet = vec![draw("mini", false, false), draw("major", false, false)];
-    let movement = match jackpot_play(&single, "one", "r1", 250, &feed, quiet) {
-        Movement::PlayRound {
-            round_id,
-            player,
-            req_id,
-            game,
-            bet_minor,
-            jackpot,
-            node,
-            jackpot_draws,
-            ..
-        } => Movement::PlayRound {
-            round_id,
-            player,
-            req_id,
-            game,
-            bet_minor,
-            jackpot,
-            node,
-            win_minor: 700,
-            outcome_json: "{\"win\":700}".into(),
-            free_spins_awarded: Some(awarded.clone()),
-            jackpot_draws,
-        },
-        other => other,
-    };
+    let movement = play_with(
+        &single,
+        "one",
+        "r1",
+        (250, 700),
+        Some(&feed),
+        quiet,
+        Some(awarded.clone()),
+    );
     one(l, movement).await.unwrap();
     let double = RoundId::new_v7();
     one(l, paid_open(&double, "two", "r1", 250)).await.unwrap();
