@@ -12,7 +12,7 @@
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
     Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, LedgerError,
-    MovementError, RoundRecord, RoundStatus,
+    LevelSeen, MovementError, RoundRecord, RoundStatus,
 };
 use super::read_sql::{fetch_round, invalid, round_by_req};
 use super::sql::{args, SqlTx};
@@ -243,6 +243,37 @@ pub(crate) async fn round_exists<T: SqlTx>(
         .is_some())
 }
 
+/// What a paid bet of `debit` gives its pool, in micro-units: the round records it.
+pub(crate) fn jackpot_share(feed: Option<&JackpotFeed>, debit: i64) -> i64 {
+    feed.map_or(0, |f| {
+        f.levels
+            .iter()
+            .map(|l| debit.saturating_mul(l.contribution_ppm + l.reserve_ppm))
+            .sum()
+    })
+}
+
+/// Adds a paid bet's shares to its pool (folded per batch) and checks they are what its round
+/// recorded (`taken_micro`); returns each level as the bet left it.
+pub(crate) async fn feed_jackpot<T: SqlTx>(
+    tx: &mut T,
+    jackpots: &mut JackpotBatch,
+    round_id: &RoundId,
+    feed: Option<&JackpotFeed>,
+    (debit, taken_micro): (i64, i64),
+) -> Result<Vec<LevelSeen>, LedgerError> {
+    let Some(feed) = feed else {
+        return Ok(Vec::new());
+    };
+    let (taken, seen) = jackpots.contribute(tx, feed, debit).await?;
+    if taken != taken_micro {
+        return Err(LedgerError::Invariant(format!(
+            "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
+        )));
+    }
+    Ok(seen)
+}
+
 /// What an OpenRound asks for.
 pub struct OpenArgs<'a> {
     pub round_id: &'a RoundId,
@@ -303,12 +334,7 @@ pub(crate) async fn open_round<T: SqlTx>(
     };
     // Only a paid bet feeds a jackpot: a free spin debits nothing.
     let feed = o.feed.filter(|_| debit > 0);
-    let taken_micro: i64 = feed.map_or(0, |f| {
-        f.levels
-            .iter()
-            .map(|l| debit.saturating_mul(l.contribution_ppm + l.reserve_ppm))
-            .sum()
-    });
+    let taken_micro = jackpot_share(feed, debit);
     let inserted = tx
         .exec(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
@@ -355,18 +381,7 @@ pub(crate) async fn open_round<T: SqlTx>(
         let at = Some(round_id);
         insert_entry(tx, &tx_id, player, EntryKind::Bet, -debit, balance, at, now).await?;
     }
-    let jackpot = match feed {
-        Some(feed) => {
-            let (taken, seen) = jackpots.contribute(tx, feed, debit).await?;
-            if taken != taken_micro {
-                return Err(LedgerError::Invariant(format!(
-                    "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
-                )));
-            }
-            seen
-        }
-        None => Vec::new(),
-    };
+    let jackpot = feed_jackpot(tx, jackpots, round_id, feed, (debit, taken_micro)).await?;
     let round = RoundRecord {
         round_id: round_id.clone(),
         player: player.clone(),

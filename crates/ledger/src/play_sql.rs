@@ -12,8 +12,8 @@ use super::ledger::{
     MovementError, RoundRecord, RoundStatus,
 };
 use super::ledger_sql::{
-    adjust_balance, balance_of, give_free_spins, insert_entry, pay_claims, replayed_round,
-    round_exists, Outcome,
+    adjust_balance, balance_of, feed_jackpot, give_free_spins, insert_entry, jackpot_share,
+    pay_claims, replayed_round, round_exists, Outcome,
 };
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -113,12 +113,7 @@ pub async fn play_round<T: SqlTx>(
             "round {round_id}: balance {after_bet} after the stake, {after_win} after the win"
         )));
     }
-    let taken_micro: i64 = p.feed.map_or(0, |f| {
-        f.levels
-            .iter()
-            .map(|l| bet.saturating_mul(l.contribution_ppm + l.reserve_ppm))
-            .sum()
-    });
+    let taken_micro = jackpot_share(p.feed, bet);
     let inserted = tx
         .exec(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
@@ -173,18 +168,7 @@ pub async fn play_round<T: SqlTx>(
         )
         .await?;
     }
-    let seen = match p.feed {
-        Some(feed) => {
-            let (taken, seen) = jackpots.contribute(tx, feed, bet).await?;
-            if taken != taken_micro {
-                return Err(LedgerError::Invariant(format!(
-                    "round {round_id}: jackpot share {taken} != recorded {taken_micro}"
-                )));
-            }
-            seen
-        }
-        None => Vec::new(),
-    };
+    let seen = feed_jackpot(tx, jackpots, round_id, p.feed, (bet, taken_micro)).await?;
     if let Some(spins) = p.free_spins_awarded {
         give_free_spins(tx, player, spins).await?;
     }
