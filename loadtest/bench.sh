@@ -48,7 +48,7 @@ if [ -x "$CROUPIER" ]; then
   for n in $COUNTS; do
     data="$(mktemp -d /tmp/croupier-bench-data.XXXXXX)"
     (cd "$ROOT" && exec "$CROUPIER" serve --config "$config" --listen 127.0.0.1:0 \
-      --admin-listen 127.0.0.1:0 --data-dir "$data") \
+      --admin-listen 127.0.0.1:0 --operator-listen 127.0.0.1:0 --data-dir "$data") \
       >"$OUT/server-$n.out" 2>"$OUT/server-$n.err" &
     SPID=$!; pids+=("$SPID")
     url=""

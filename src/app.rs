@@ -71,6 +71,10 @@ pub struct App {
     pub node: Arc<str>,
     /// This node's connections, by connection key (presence, kicks; bounded by connections).
     pub connected: dashmap::DashMap<Arc<str>, Connected>,
+    /// The operators (casino brands) this deployment serves.
+    pub operators: crate::operator::Operators,
+    /// The players' listener as players reach it (`http(s)://host:port`), set once it is bound.
+    public_url: std::sync::OnceLock<String>,
     ready: AtomicBool,
 }
 
@@ -89,6 +93,7 @@ impl App {
         shared: Arc<dyn crate::cluster::SharedState>,
         bus: crate::cluster::Bus,
         node: Arc<str>,
+        operators: crate::operator::Operators,
     ) -> Self {
         let admission = crate::admission::Admission::new(crate::admission::Limits {
             per_player: config.session.max_connections_per_player,
@@ -130,8 +135,21 @@ impl App {
             bus,
             node,
             connected: dashmap::DashMap::new(),
+            operators,
+            public_url: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Where players reach this node (launch URLs start with it): `server.public_url`, or the
+    /// players' listener as bound.
+    pub fn public_url(&self) -> &str {
+        self.public_url.get().map_or("", String::as_str)
+    }
+
+    /// Sets [`App::public_url`] once the listener is bound (later calls change nothing).
+    pub fn set_public_url(&self, url: String) {
+        let _ = self.public_url.set(url.trim_end_matches('/').to_string());
     }
 
     pub fn is_ready(&self) -> bool {

@@ -30,15 +30,15 @@ pub enum AuthError {
     Missing,
     #[error("the session has ended (revoked, or unknown to this deployment)")]
     SessionEnded,
-    #[error("the operator key is missing or wrong")]
-    BadOperatorKey,
+    #[error("the key is missing or wrong")]
+    BadKey,
 }
 
 impl AuthError {
     /// The client's error code.
     pub fn code(&self) -> crate::protocol::ErrorCode {
         match self {
-            AuthError::BadOperatorKey => crate::protocol::ErrorCode::Unauthorized,
+            AuthError::BadKey => crate::protocol::ErrorCode::Unauthorized,
             AuthError::Expired
             | AuthError::Invalid
             | AuthError::Missing
@@ -150,12 +150,12 @@ impl TokenKeys {
     }
 }
 
-/// Compares the operator key in constant time.
-pub fn operator_key_matches(given: &str, expected: &str) -> bool {
+/// Compares a configured key (the admin key) in constant time.
+pub fn key_matches(given: &str, expected: &str) -> bool {
     use hmac::Mac;
     // Comparing MACs of both values keeps the comparison time independent of where they differ.
     let mac = |v: &str| {
-        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"croupier-operator-key")
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"croupier-key")
             .expect("HMAC takes keys of any length");
         m.update(v.as_bytes());
         m.finalize().into_bytes()
@@ -285,8 +285,8 @@ mod tests {
 
     #[test]
     fn operator_key_comparison() {
-        assert!(operator_key_matches("k", "k"));
-        assert!(!operator_key_matches("k", "j"));
-        assert!(!operator_key_matches("", ""));
+        assert!(key_matches("k", "k"));
+        assert!(!key_matches("k", "j"));
+        assert!(!key_matches("", ""));
     }
 }

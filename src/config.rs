@@ -40,6 +40,7 @@ pub struct Config {
     pub games: GamesConfig,
     pub tables: TablesConfig,
     pub jackpots: JackpotsConfig,
+    pub operators: OperatorsConfig,
     pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
@@ -50,6 +51,11 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The admin listener: /metrics, /v1/cluster, /v1/admin/*, health; never for players.
     pub admin_listen: SocketAddr,
+    /// The operators' back-office API (/v1/operator/*): launch, money in and out, recall.
+    pub operator_listen: SocketAddr,
+    /// The players' listener as players reach it (`https://play.example.com`), the start of
+    /// launch URLs; `""`: the listener's own address.
+    pub public_url: String,
     pub workers: usize,
     pub max_connections: usize,
     /// Open WebSockets one client address may hold.
@@ -86,7 +92,6 @@ pub struct AuthConfig {
     pub demo_signups_per_address_per_minute: u32,
     /// Demo sign-ups one node accepts per second, over all addresses.
     pub demo_signups_per_second: u32,
-    pub operator_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -162,6 +167,13 @@ pub struct ClusterConfig {
 #[serde(deny_unknown_fields)]
 pub struct JackpotsConfig {
     /// Progressive jackpot pools file; `""` runs no jackpots.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorsConfig {
+    /// The operators (casino brands) and their hashed API keys; `""`: none (demo play only).
     pub file: PathBuf,
 }
 
@@ -415,6 +427,33 @@ impl Config {
                 "must differ from server.listen: players never reach the admin endpoints".into(),
             ));
         }
+        let operator = self.server.operator_listen;
+        if operator.port() != 0
+            && (operator == self.server.listen || operator == self.server.admin_listen)
+        {
+            return Err(fail(
+                "server.operator_listen",
+                "must differ from server.listen and server.admin_listen: the back office has \
+                 its own door"
+                    .into(),
+            ));
+        }
+        let public = &self.server.public_url;
+        let web_url = public.starts_with("https://") || public.starts_with("http://");
+        if !public.is_empty() && (!web_url || public.len() > 512) {
+            return Err(fail(
+                "server.public_url",
+                format!(
+                    "must be empty or an http(s) URL of at most 512 characters, got {public:?}"
+                ),
+            ));
+        }
+        if !self.auth.demo_mode && self.operators.file.as_os_str().is_empty() {
+            return Err(fail(
+                "operators.file",
+                "without demo mode only operators open sessions: name the operators file".into(),
+            ));
+        }
         range("rng.shards", self.rng.shards as u64, 0, 256)?;
         range("rng.mailbox", self.rng.mailbox as u64, 16, 1_000_000)?;
         range(
@@ -497,29 +536,10 @@ impl Config {
         for previous in &auth.previous_secrets {
             check_strength("auth.previous_secrets", previous)?;
         }
-        if auth.operator_key.is_empty() {
-            if !auth.demo_mode {
-                return Err(SecretError::Missing {
-                    key: "auth.operator_key",
-                    why: "without demo mode only the operator opens sessions \
-                          (set CROUPIER_OPERATOR_KEY)",
-                });
-            }
-        } else {
-            check_strength("auth.operator_key", &auth.operator_key)?;
-            if auth.operator_key == auth.secret
-                || auth.previous_secrets.contains(&auth.operator_key)
-            {
-                return Err(SecretError::Reused {
-                    key: "auth.operator_key",
-                });
-            }
-        }
         if !auth.admin_key.is_empty() {
             check_strength("auth.admin_key", &auth.admin_key)?;
-            let reused = auth.admin_key == auth.secret
-                || auth.admin_key == auth.operator_key
-                || auth.previous_secrets.contains(&auth.admin_key);
+            let reused =
+                auth.admin_key == auth.secret || auth.previous_secrets.contains(&auth.admin_key);
             if reused {
                 return Err(SecretError::Reused {
                     key: "auth.admin_key",

@@ -79,6 +79,7 @@
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
 //! | [`tls`] | the players' listener's certificate: loading, checking, reloading without a restart; `croupier dev-cert` |
+//! | [`operator`] | operators (casino brands) from `operators.toml`: currencies, wallet mode, jurisdiction, API keys kept as hashes |
 //! | [`admission`] | connections per player and per address, demo sign-ups per address and node |
 //! | [`app`] | the handles a node's sessions share; above `table` (which sees the node only as a `TableHost`) |
 //!
@@ -96,6 +97,7 @@ pub mod cluster;
 pub mod config;
 pub mod jackpot;
 pub mod metrics;
+pub mod operator;
 pub mod recovery;
 pub mod reply_cache;
 pub mod rng;

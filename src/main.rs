@@ -1,5 +1,6 @@
 //! The `croupier` command line: `serve` runs a node; `rtp`, `simulate` and `rng-dump` serve
-//! game certification; `audit` checks the ledger; `dev-cert` writes a throw-away TLS pair.
+//! game certification; `audit` checks the ledger; `dev-cert` writes a throw-away TLS pair;
+//! `operator-key` makes an operator's API key.
 //! `anyhow` lives only here, at the edge.
 
 use std::io::Write;
@@ -36,6 +37,16 @@ enum Command {
         /// Overrides server.admin_listen (e.g. 127.0.0.1:0 for a free port).
         #[arg(long)]
         admin_listen: Option<std::net::SocketAddr>,
+        /// Overrides server.operator_listen (e.g. 127.0.0.1:0 for a free port).
+        #[arg(long)]
+        operator_listen: Option<std::net::SocketAddr>,
+    },
+    /// Makes a new API key for an operator: prints the key once (give it to the operator's
+    /// back end) and the hash to list in its `key_hashes` in config/operators.toml.
+    OperatorKey {
+        /// The operator's id, as in config/operators.toml.
+        #[arg(long)]
+        operator: String,
     },
     /// Exact RTP of a slot game by full-cycle enumeration of its reel strips (PAR sheet).
     Rtp {
@@ -93,7 +104,9 @@ enum Command {
         data_dir: Option<PathBuf>,
     },
     /// Recomputes every balance and every jackpot pool from the ledger and reports any
-    /// difference: pool = seeds + contributions - payouts, reserves, awards paid.
+    /// difference: pool = seeds + contributions - payouts, reserves, awards paid; and closes
+    /// the books of every operator and currency: deposits - withdrawals - stakes + wins +
+    /// refunds + jackpots = the sum of balances.
     Reconcile {
         #[arg(long, default_value = "config/default.toml")]
         config: PathBuf,
@@ -106,9 +119,6 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     let mut config = Config::load(path)?;
     if let Ok(secret) = std::env::var("CROUPIER_AUTH_SECRET") {
         config.auth.secret = secret;
-    }
-    if let Ok(key) = std::env::var("CROUPIER_OPERATOR_KEY") {
-        config.auth.operator_key = key;
     }
     if let Ok(key) = std::env::var("CROUPIER_ADMIN_KEY") {
         config.auth.admin_key = key;
@@ -142,7 +152,7 @@ fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Res
     }
     // Checked once, after every override: a value given only in the environment is enough.
     config.validate(&format!(
-        "{} with the environment (CROUPIER_AUTH_SECRET / CROUPIER_OPERATOR_KEY / \
+        "{} with the environment (CROUPIER_AUTH_SECRET / CROUPIER_ADMIN_KEY / \
          CROUPIER_POSTGRES_URL / CROUPIER_REDIS_URL / CROUPIER_NODE_ID / \
          CROUPIER_TLS_CERT / CROUPIER_TLS_KEY / CROUPIER_DEMO_ON_SHARED_LEDGER)",
         path.display()
@@ -177,6 +187,7 @@ fn main() -> anyhow::Result<()> {
             listen,
             data_dir,
             admin_listen,
+            operator_listen,
         } => {
             let mut config = load_config(&config, data_dir)?;
             if let Some(listen) = listen {
@@ -184,6 +195,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(admin) = admin_listen {
                 config.server.admin_listen = admin;
+            }
+            if let Some(operator) = operator_listen {
+                config.server.operator_listen = operator;
             }
             init_logs(&config);
             actix_rt::System::new().block_on(croupier::server::serve(config))
@@ -223,9 +237,20 @@ fn main() -> anyhow::Result<()> {
             days,
             force,
         } => dev_cert(&out, &names, days, force),
+        Command::OperatorKey { operator } => operator_key(&operator),
         Command::Audit { config, data_dir } => audit(&config, data_dir, false),
         Command::Reconcile { config, data_dir } => audit(&config, data_dir, true),
     }
+}
+
+fn operator_key(operator: &str) -> anyhow::Result<()> {
+    let id = croupier::ids::OperatorId::parse(operator)?;
+    let (key, hash) = croupier::operator::keys::generate()?;
+    println!("key of operator {id} (shown once; give it to the operator's back end):");
+    println!("  {key}");
+    println!("list its hash in that operator's key_hashes in config/operators.toml, then restart:");
+    println!("  \"{hash}\"");
+    Ok(())
 }
 
 fn dev_cert(out: &std::path::Path, names: &[String], days: u32, force: bool) -> anyhow::Result<()> {
@@ -279,6 +304,31 @@ fn audit(config: &std::path::Path, data_dir: Option<PathBuf>, pools: bool) -> an
                 r.payouts_micro as f64 / micro,
             );
             report.mismatches.extend(r.mismatches);
+            for b in &report.books {
+                let money = |minor: i64| {
+                    config
+                        .currencies
+                        .get(&b.currency)
+                        .and_then(|c| croupier::money::Money::from_minor(minor, &c))
+                        .map_or_else(|_| format!("{minor} minor units"), |m| m.to_string())
+                };
+                println!(
+                    "books of {} in {}: {} accounts; deposits {} - withdrawals {} - stakes {} + \
+                     wins {} + refunds {} + jackpots {} = {}; balances {} {}",
+                    b.operator.as_deref().unwrap_or("(no operator: demo play)"),
+                    b.currency,
+                    b.accounts,
+                    money(b.deposits),
+                    money(b.withdrawals),
+                    money(b.stakes),
+                    money(b.wins),
+                    money(b.refunds),
+                    money(b.jackpots),
+                    money(b.expected_balances()),
+                    money(b.balances),
+                    if b.expected_balances() == b.balances { "ok" } else { "MISMATCH" }
+                );
+            }
         }
         println!(
             "accounts {} entries {} open rounds {} mismatches {}",

@@ -158,15 +158,8 @@ async fn concurrent_spinners_hammer_a_pool_and_the_money_adds_up() {
     assert_eq!(replied_wins, wins);
     assert!(wins >= 20, "a hot pool over 1200 spins drops often: {wins}");
     assert!(totals.foreign_won_pushes > 0, "players saw others' wins");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args(["reconcile", "--config"])
-        .arg(&server.config)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = server.reconcile();
+    assert!(ok, "{text}");
     assert!(text.contains(&format!("awards {wins}")), "{text}");
     println!(
         "{wins} jackpot wins over {} paid spins; reconcile: {text}",

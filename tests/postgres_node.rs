@@ -10,20 +10,6 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use serde_json::json;
 
-fn reconcile(server: &Server) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args(["reconcile", "--config"])
-        .arg(&server.config)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
     let Some(url) = pg_database("node").await else {
@@ -121,7 +107,7 @@ async fn a_node_on_postgres_keeps_every_cent_through_a_kill_9() {
         "the sweeper voided the open rounds"
     );
     restarted.sigterm();
-    let (ok, report) = reconcile(&restarted);
+    let (ok, report) = restarted.reconcile();
     assert!(ok, "{report}");
     assert!(report.contains("mismatches 0"), "{report}");
     println!(

@@ -11,7 +11,21 @@ use croupier::secrets::{KeyRing, Purpose};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
-const OPERATOR_KEY: &str = "op-key-5ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+const OPERATOR_KEY: &str = "crk_5ad015a3bf4f1b2b0b822cd15d6c15b0f00a08aa5ad015a3bf4f1b2b0b822cd1";
+const RIVAL_KEY: &str = "crk_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// The operators of these tests: `house` (OPERATOR_KEY) and `rival` (RIVAL_KEY), in EUR.
+fn operators() -> String {
+    let house = Operator {
+        id: "house",
+        key: OPERATOR_KEY.into(),
+    };
+    let rival = Operator {
+        id: "rival",
+        key: RIVAL_KEY.into(),
+    };
+    format!("{}{}", house.entry(&["EUR"], ""), rival.entry(&["EUR"], ""))
+}
 const SECRET: &str = "node-secret-9f86d081884c7d659a2feaa0c55ad015a3bf";
 
 async fn post_session(server: &Server, key: Option<&str>, body: Value) -> (u16, Value) {
@@ -37,7 +51,7 @@ async fn upgrade_status(server: &Server, token: &str) -> u16 {
 async fn demo_mode_hands_out_only_fresh_demo_players() {
     let server = NodeConfig::shipped()
         .no_tables()
-        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .operators(&operators())
         .start();
     // The operator opens a real player, who starts at 0.00.
     let alice = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
@@ -56,22 +70,29 @@ async fn demo_mode_hands_out_only_fresh_demo_players() {
         assert_eq!(status, 400, "{named}: {body}");
         assert_eq!(body["code"], "bad_request", "{body}");
     }
-    // The operator cannot open (or reuse) a demo player either, and a wrong key is refused.
-    let (status, body) = post_session(
-        &server,
-        Some(OPERATOR_KEY),
-        json!({"player_id": one.player, "currency": "EUR"}),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = post_session(
-        &server,
-        Some("not-the-key-5ad015a3bf4f1b2b0b822cd15d6c1"),
-        json!({"player_id": "alice", "currency": "EUR"}),
-    )
-    .await;
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(body["code"], "unauthorized");
+    // This door opens demo sessions only: with any key it names the operators' door, and an
+    // operator's launch reaches its own players, never a demo one.
+    for key in [OPERATOR_KEY, "not-the-key-5ad015a3bf4f1b2b0b822cd15d6c1"] {
+        let (status, body) = post_session(
+            &server,
+            Some(key),
+            json!({"player_id": one.player, "currency": "EUR"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("/v1/operator/launch"),
+            "{body}"
+        );
+    }
+    let launched = operator_session(&server, OPERATOR_KEY, &one.player, "EUR").await;
+    assert_eq!(
+        launched.balance, "0.00",
+        "house's player named like a demo one is not it"
+    );
 
     // The demo player is resumed with its own token only, and still has its money.
     let mut again = Client::connect(&server, &one.token).await;
@@ -84,9 +105,10 @@ async fn demo_mode_hands_out_only_fresh_demo_players() {
         "demo money never reaches a real player"
     );
 
-    // alice, two demo players: nothing else was created by the refused requests.
+    // alice, house's player named like the demo one, two demo players: nothing else was
+    // created by the refused requests.
     let (ok, report) = server.audit();
-    assert!(ok && report.contains("accounts 3 "), "{report}");
+    assert!(ok && report.contains("accounts 4 "), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,17 +244,15 @@ async fn secrets_are_taken_from_the_environment_and_weak_ones_refused() {
     let real_money = NodeConfig::shipped()
         .no_tables()
         .with(|c| c.auth.demo_mode = false)
+        .operators(&operators())
         .write(dir.path());
-    // The file has no operator key and no secret: the environment alone provides them.
+    // The file has no secret: the environment alone provides it.
     let server = Server::spawn_with(
         &real_money,
         &dir.path().join("data"),
         Stdio::inherit(),
         "warn",
-        &[
-            ("CROUPIER_AUTH_SECRET", SECRET),
-            ("CROUPIER_OPERATOR_KEY", OPERATOR_KEY),
-        ],
+        &[("CROUPIER_AUTH_SECRET", SECRET)],
     );
     let (status, body) = post_session(&server, None, json!({})).await;
     assert_eq!(status, 401, "no demo sessions with demo mode off: {body}");
@@ -253,25 +273,36 @@ async fn secrets_are_taken_from_the_environment_and_weak_ones_refused() {
         ("CROUPIER_AUTH_SECRET", "too-short".to_string()),
     ];
     for (name, value) in &weak {
-        refused_at_start(
-            &real_money,
-            &[(name, value), ("CROUPIER_OPERATOR_KEY", OPERATOR_KEY)],
-            "auth.secret",
-        );
+        refused_at_start(&real_money, &[(name, value)], "auth.secret");
     }
+    // Without demo mode a node needs operators: a file naming none, or no file, is refused.
+    let nobody = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.auth.demo_mode = false)
+        .write(&dir.path().join("nobody").tap_mkdir());
     refused_at_start(
-        &real_money,
+        &nobody,
         &[("CROUPIER_AUTH_SECRET", SECRET)],
-        "auth.operator_key",
+        "lists no operator",
     );
+    let no_file = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| {
+            c.auth.demo_mode = false;
+            c.operators.file = Default::default();
+        })
+        .write(&dir.path().join("no-file").tap_mkdir());
     refused_at_start(
-        &real_money,
-        &[
-            ("CROUPIER_AUTH_SECRET", SECRET),
-            ("CROUPIER_OPERATOR_KEY", SECRET),
-        ],
-        "auth.operator_key",
+        &no_file,
+        &[("CROUPIER_AUTH_SECRET", SECRET)],
+        "operators.file",
     );
+    // A broken operators file stops the node with the key named.
+    let broken = NodeConfig::shipped()
+        .no_tables()
+        .operators(&operators().replace("\"transfer\"", "\"cash\""))
+        .write(&dir.path().join("broken").tap_mkdir());
+    refused_at_start(&broken, &[], "operator[0].wallet");
     // Demo play is refused on a shared PostgreSQL ledger unless allowed; a cluster needs a
     // shared secret (a generated one would differ per node).
     let on_pg = NodeConfig::shipped()
@@ -316,7 +347,7 @@ async fn closed_within(client: &mut Client, limit: std::time::Duration) -> Optio
 
 async fn revoke(server: &Server, key: &str, body: Value) -> (u16, Value) {
     let reply = reqwest::Client::new()
-        .post(format!("{}/v1/operator/sessions/revoke", server.base))
+        .post(format!("{}/v1/operator/sessions/revoke", server.operator))
         .bearer_auth(key)
         .json(&body)
         .send()
@@ -333,7 +364,7 @@ const WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 async fn an_operator_ends_a_session_or_all_of_a_players_at_once() {
     let server = NodeConfig::shipped()
         .no_tables()
-        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .operators(&operators())
         .start();
     let phone = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
     let laptop = operator_session(&server, OPERATOR_KEY, "alice", "EUR").await;
@@ -361,6 +392,19 @@ async fn an_operator_ends_a_session_or_all_of_a_players_at_once() {
     )
     .await;
     assert_eq!(status, 401);
+    // Another operator's key reaches none of house's sessions: its alice is another player,
+    // and house's session ids are unknown to it.
+    for body in [
+        json!({"player_id": "alice"}),
+        json!({"session_id": phone_sid}),
+    ] {
+        let (status, reply) = revoke(&server, RIVAL_KEY, body.clone()).await;
+        assert_eq!(
+            (status, &reply["revoked"]),
+            (200, &json!([])),
+            "{body}: {reply}"
+        );
+    }
     assert_eq!(on_phone.balance().await, "0.00", "still connected");
 
     // One session: its connection closes within a second, its token opens nothing more.
@@ -409,7 +453,7 @@ async fn a_revocation_reaches_every_node_of_a_cluster_within_a_second() {
     let a = NodeConfig::shipped()
         .no_tables()
         .cluster(&cluster)
-        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .operators(&operators())
         .start();
     let dir = tempfile::tempdir().unwrap();
     let b = Server::spawn(&a.config, &dir.path().join("b"));
@@ -452,7 +496,7 @@ async fn ticket(server: &Server, bearer: Option<&str>) -> (u16, Value) {
 async fn tokens_stay_out_of_urls_and_tickets_open_one_upgrade() {
     let server = NodeConfig::shipped()
         .no_tables()
-        .with(|c| c.auth.operator_key = OPERATOR_KEY.into())
+        .operators(&operators())
         .start();
     let session = open_session(&server, "ticket").await;
     let ws = server.base.replace("http://", "ws://");
@@ -793,20 +837,23 @@ async fn admin_endpoints_live_on_their_own_listener_with_their_own_key() {
     const ADMIN_KEY: &str = "admin-key-9f86d081884c7d659a2feaa0c55ad015";
     let server = NodeConfig::shipped()
         .no_tables()
-        .with(|c| {
-            c.auth.operator_key = OPERATOR_KEY.into();
-            c.auth.admin_key = ADMIN_KEY.into();
-        })
+        .operators(&operators())
+        .with(|c| c.auth.admin_key = ADMIN_KEY.into())
         .start();
     let http = reqwest::Client::new();
-    // Where players connect: none of it.
-    for (method, path) in [
-        ("GET", "/metrics"),
-        ("GET", "/v1/cluster"),
-        ("POST", "/v1/admin/drain"),
-        ("GET", "/v1/admin/players/alice"),
+    // Where players connect, and where operators call: none of it.
+    for (base, method, path) in [
+        (&server.base, "GET", "/metrics"),
+        (&server.base, "GET", "/v1/cluster"),
+        (&server.base, "POST", "/v1/admin/drain"),
+        (&server.base, "GET", "/v1/admin/players/alice"),
+        (&server.base, "POST", "/v1/operator/sessions/revoke"),
+        (&server.base, "POST", "/v1/operator/launch"),
+        (&server.operator, "POST", "/v1/admin/drain"),
+        (&server.operator, "GET", "/metrics"),
+        (&server.operator, "POST", "/v1/sessions"),
     ] {
-        let url = format!("{}{path}", server.base);
+        let url = format!("{base}{path}");
         let request = if method == "GET" {
             http.get(url)
         } else {
@@ -818,7 +865,7 @@ async fn admin_endpoints_live_on_their_own_listener_with_their_own_key() {
             .await
             .unwrap()
             .status();
-        assert_eq!(status, 404, "{method} {path} on the players' listener");
+        assert_eq!(status, 404, "{method} {base}{path}");
     }
     // On the admin listener: metrics and the cluster view; draining needs the admin key, and
     // the operator's key (which opens sessions) is not it.

@@ -55,6 +55,8 @@ async fn start_server(bin: PathBuf) -> Server {
         .arg("127.0.0.1:0")
         .arg("--admin-listen")
         .arg("127.0.0.1:0")
+        .arg("--operator-listen")
+        .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data.path());
     if let Ok(extra) = std::env::var("CROUPIER_SMOKE_ARGS") {

@@ -51,8 +51,20 @@ fn invalid_values_are_named() {
     assert!(e.contains("server.listen"), "{e}");
     let e = error_for("synchronous = \"full\"", "synchronous = \"sometimes\"");
     assert!(e.contains("ledger.synchronous"), "{e}");
-    let e = error_for("demo_mode = true", "demo_mode = false");
-    assert!(e.contains("auth.operator_key"), "{e}");
+    let text = DEFAULT
+        .replacen("demo_mode = true", "demo_mode = false", 1)
+        .replacen("file = \"config/operators.toml\"", "file = \"\"", 1);
+    let e = Config::parse(&text, "default.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("operators.file"), "{e}");
+    let e = error_for("public_url = \"\"", "public_url = \"play.example.com\"");
+    assert!(e.contains("server.public_url"), "{e}");
+    let e = error_for(
+        "operator_listen = \"127.0.0.1:8081\"",
+        "operator_listen = \"127.0.0.1:8090\"",
+    );
+    assert!(e.contains("server.operator_listen"), "{e}");
 }
 
 #[test]
@@ -72,9 +84,9 @@ fn secrets_are_checked_with_the_key_named() {
             "predictable",
         ),
         (
-            "operator_key = \"\"",
-            "operator_key = \"0123456789012345678901234567890123456789\"",
-            "auth.operator_key",
+            "admin_key = \"\"",
+            "admin_key = \"0123456789012345678901234567890123456789\"",
+            "auth.admin_key",
             "predictable",
         ),
         (
@@ -93,29 +105,16 @@ fn secrets_are_checked_with_the_key_named() {
         let e = error_for(from, to);
         assert!(e.contains(key) && e.contains(says), "{to}: {e}");
     }
-    // The operator key may not be the secret.
+    // The admin key may not be the secret.
     let text = DEFAULT
         .replacen("secret = \"\"", &format!("secret = \"{strong}\""), 1)
-        .replacen(
-            "operator_key = \"\"",
-            &format!("operator_key = \"{strong}\""),
-            1,
-        );
+        .replacen("admin_key = \"\"", &format!("admin_key = \"{strong}\""), 1);
     let e = Config::parse(&text, "default.toml")
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("auth.operator_key") && e.contains("differ"),
-        "{e}"
-    );
-    // Demo mode off with an operator key and a generated secret is a valid single node.
-    let text = DEFAULT
-        .replacen("demo_mode = true", "demo_mode = false", 1)
-        .replacen(
-            "operator_key = \"\"",
-            &format!("operator_key = \"{strong}\""),
-            1,
-        );
+    assert!(e.contains("auth.admin_key") && e.contains("differ"), "{e}");
+    // Demo mode off with an operators file and a generated secret is a valid single node.
+    let text = DEFAULT.replacen("demo_mode = true", "demo_mode = false", 1);
     Config::parse(&text, "default.toml").unwrap();
 }
 
@@ -131,8 +130,9 @@ fn load_leaves_validation_to_the_caller() {
     )
     .unwrap();
     let mut config = Config::load(&path).unwrap();
-    assert!(config.validate("file").is_err(), "no operator key yet");
-    config.auth.operator_key = "Correct-Horse-Battery-Staple-42-Zebra".into();
+    config.auth.admin_key = "short".into();
+    assert!(config.validate("file").is_err(), "a weak admin key");
+    config.auth.admin_key = "Correct-Horse-Battery-Staple-42-Zebra".into();
     config.validate("file + environment").unwrap();
 }
 

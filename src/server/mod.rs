@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use serde::Deserialize;
 
 use crate::app::App;
 use crate::auth::{AuthError, TokenKeys};
@@ -24,11 +23,12 @@ use crate::rng::{ReseedPolicy, RngPool};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Ledger, LedgerError, WalletError, WalletPool};
 
+pub mod operator_api;
 mod sessions;
 mod start;
 mod upgrade;
 
-use sessions::{check_operator, open_session};
+use sessions::open_session;
 use upgrade::{issue_ticket, websocket};
 
 pub use start::{build_app, serve};
@@ -61,6 +61,19 @@ pub enum HttpError {
     Refused(#[from] crate::admission::Refused),
     #[error("the request body did not arrive within server.body_timeout_seconds")]
     SlowBody,
+    #[error("{0}")]
+    WrongCurrency(String),
+    #[error("{0}")]
+    UnknownPlayer(String),
+    #[error("{0}")]
+    IdempotencyConflict(String),
+    #[error("{0}")]
+    CurrencyNotAllowed(String),
+    #[error("more than this operator's {0} requests per second on this node")]
+    OverRate(u32),
+    /// An answer the code did not expect: a bug, logged.
+    #[error("{0}")]
+    Unexpected(String),
 }
 
 impl From<crate::auth::credential::CredentialError> for HttpError {
@@ -92,8 +105,13 @@ impl HttpError {
             HttpError::Wallet(e) => e.code(),
             HttpError::Cluster(e) => e.code(),
             HttpError::NotReady => ErrorCode::ServiceUnavailable,
-            HttpError::Refused(_) => ErrorCode::RateLimited,
+            HttpError::Refused(_) | HttpError::OverRate(_) => ErrorCode::RateLimited,
             HttpError::SlowBody => ErrorCode::BadRequest,
+            HttpError::WrongCurrency(_) => ErrorCode::WrongCurrency,
+            HttpError::UnknownPlayer(_) => ErrorCode::UnknownPlayer,
+            HttpError::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
+            HttpError::CurrencyNotAllowed(_) => ErrorCode::CurrencyNotAllowed,
+            HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
 }
@@ -142,11 +160,17 @@ impl ResponseError for HttpError {
             }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::UnknownPlayer => StatusCode::NOT_FOUND,
+            ErrorCode::IdempotencyConflict | ErrorCode::InsufficientFunds => StatusCode::CONFLICT,
+            ErrorCode::CurrencyNotAllowed => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.code() == ErrorCode::Internal {
+            tracing::error!(error = %self, "internal error answering an HTTP request");
+        }
         HttpResponse::build(self.status_code()).json(serde_json::json!({
             "code": self.code().as_str(),
             "message": self.to_string(),
@@ -178,7 +202,7 @@ async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
     })))
 }
 
-/// Drains this node (operator key): it stops taking players (`/health/ready` 503), hands its
+/// Drains this node (admin key): it stops taking players (`/health/ready` 503), hands its
 /// live tables to other nodes (the round in flight is voided and refunded), tells every player
 /// to reconnect once their request in flight is answered, and keeps serving nothing new until
 /// stopped. Idempotent.
@@ -202,44 +226,7 @@ async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, Ht
     })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeRequest {
-    session_id: Option<String>,
-    player_id: Option<String>,
-}
-
-/// Ends one session (`session_id`) or every session of a player (`player_id`), on every node
-/// (operator key): no new connection with their tokens, and their connections are closed
-/// within a second. Idempotent.
-async fn revoke_sessions(
-    app: web::Data<App>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, HttpError> {
-    check_operator(&app, &req)?;
-    let body = read_body(&app, payload).await?;
-    let request: RevokeRequest = serde_json::from_slice(&body)
-        .map_err(|e| HttpError::BadRequest(format!("invalid revoke request: {e}")))?;
-    let what = match (request.session_id, request.player_id) {
-        (Some(sid), None) if !sid.is_empty() && sid.len() <= crate::ids::MAX_ID_LEN => {
-            crate::session::access::Revoke::Session(sid)
-        }
-        (None, Some(player)) => crate::session::access::Revoke::Player(
-            PlayerId::parse(&player).map_err(|e| HttpError::BadRequest(e.to_string()))?,
-        ),
-        _ => {
-            return Err(HttpError::BadRequest(
-                "name exactly one of session_id (1-64 characters) or player_id".into(),
-            ))
-        }
-    };
-    let ended = crate::session::access::revoke(&app, &what).await?;
-    tracing::info!(sessions = ended.len(), "sessions revoked by the operator");
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": ended })))
-}
-
-/// Where a player is connected (operator key): the node from the presence heartbeats (on any
+/// Where a player is connected (admin key): the node from the presence heartbeats (on any
 /// node of the cluster), or `null` when the player is not connected.
 async fn player_presence(
     app: web::Data<App>,

@@ -1,23 +1,27 @@
-//! `POST /v1/sessions`: who may open which session. Two doors:
+//! Opening sessions. Two doors, one way to start a session ([`start_session`]):
 //!
-//! - **The operator** (`Authorization: Bearer <auth.operator_key>`) opens a real session for a
-//!   player it names, in the player's currency; no money is added.
-//! - **Demo play** (no key, `auth.demo_mode` on): the server chooses a fresh demo player
-//!   (`demo-<32 hex>`), funds it once with `auth.demo_balance`, and answers its token; only
-//!   that token resumes it. A caller cannot name a player, and no real player can be a demo
-//!   one: ids starting with `demo-` are refused at the operator's door.
+//! - **Demo play** (`POST /v1/sessions`, no key, `auth.demo_mode` on): the server chooses a
+//!   fresh demo player (`demo-<32 hex>`), funds it once with `auth.demo_balance`, and answers
+//!   its token; only that token resumes it. A caller cannot name a player.
+//! - **An operator's launch** (`POST /v1/operator/launch` on the operator listener,
+//!   `operator_api::launch`): a real session for the operator's own player, whose account is
+//!   `<operator>:<player>`, or a demo session for it. No demo player has an operator, and no
+//!   operator's player is a demo one.
+//!
+//! Also here: the admin key check of the admin listener.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::HttpError;
 use crate::app::App;
-use crate::auth::{operator_key_matches, AuthError};
+use crate::auth::{key_matches, AuthError};
 use crate::ids::PlayerId;
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::wallet::{Applied, Movement};
 
-/// Every demo player's id starts with this; operators cannot open players named so.
+/// Every demo player's id starts with this; an operator's player ids never do (they are
+/// `<operator>:<player>`).
 pub const DEMO_PREFIX: &str = "demo-";
 
 #[derive(Deserialize)]
@@ -27,79 +31,37 @@ struct NewSession {
     currency: Option<String>,
 }
 
-/// Whether a player id belongs to demo play.
-pub fn is_demo(player: &PlayerId) -> bool {
-    player.as_str().starts_with(DEMO_PREFIX)
-}
-
 /// A fresh demo player id (random, never chosen by a caller).
 fn new_demo_player() -> PlayerId {
     let id = format!("{DEMO_PREFIX}{}", uuid::Uuid::new_v4().simple());
     PlayerId::parse(&id).expect("demo- and 32 hex digits make a valid player id")
 }
 
-pub(super) async fn open_session(
-    app: web::Data<App>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, HttpError> {
-    if !app.is_ready() {
-        return Err(HttpError::NotReady);
-    }
-    let operator = req.headers().contains_key("authorization");
-    if operator {
-        check_operator(&app, &req)?;
-    } else if !app.config.auth.demo_mode {
-        return Err(AuthError::BadOperatorKey.into());
-    }
-    let body = super::read_body(&app, payload).await?;
-    let request: NewSession = if body.is_empty() && !operator {
-        NewSession {
-            player_id: None,
-            currency: None,
-        }
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?
-    };
-    let player = match (operator, request.player_id) {
-        (true, Some(id)) => {
-            let player = PlayerId::parse(&id).map_err(|e| HttpError::BadRequest(e.to_string()))?;
-            if is_demo(&player) {
-                return Err(HttpError::BadRequest(format!(
-                    "player ids starting with {DEMO_PREFIX} belong to demo play"
-                )));
-            }
-            player
-        }
-        (true, None) => {
-            return Err(HttpError::BadRequest(
-                "invalid session request: player_id is required".into(),
-            ))
-        }
-        (false, None) => {
-            // Each demo sign-up creates and funds an account: bounded per address and node.
-            app.admission.signup(req.peer_addr().map(|a| a.ip()))?;
-            new_demo_player()
-        }
-        (false, Some(_)) => {
-            return Err(HttpError::BadRequest(
-                "demo mode chooses the player id: send no player_id (a demo player is resumed \
-                 with its token)"
-                    .into(),
-            ))
-        }
-    };
-    let demo = !operator;
-    let currency_code = request
-        .currency
-        .unwrap_or_else(|| app.demo_currency.code().to_string());
-    let currency = app.currencies.get(&currency_code)?;
+/// A session that has just been opened: its token and what it was opened for.
+pub(super) struct Started {
+    pub token: String,
+    pub player: PlayerId,
+    pub currency: Currency,
+    pub demo: bool,
+    pub balance: Money,
+    pub expires_at: u64,
+}
+
+/// Opens a session for `player` in `currency`: creates the account if it is new (refusing a
+/// player who plays in another currency), funds a demo player once, signs the token and
+/// records the session for every node.
+pub(super) async fn start_session(
+    app: &App,
+    player: PlayerId,
+    currency: Currency,
+    demo: bool,
+) -> Result<Started, HttpError> {
     let ledger = app.wallet.ledger();
     let account = ledger.ensure_account(&player, currency.code()).await?;
     if account.currency != currency.code() {
-        return Err(HttpError::BadRequest(format!(
-            "player {player} plays in {}, not {}",
+        return Err(HttpError::WrongCurrency(format!(
+            "player {} plays in {}, not {}",
+            player.name(),
             account.currency,
             currency.code()
         )));
@@ -133,33 +95,90 @@ pub(super) async fn open_session(
     };
     app.shared.open_session(&record).await?;
     app.metrics.server.sessions_opened.inc();
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "token": token,
-        "player_id": player.as_str(),
-        "currency": currency.code(),
-        "demo": demo,
-        "balance": Money::from_minor(balance_minor, &currency)?.to_string(),
-        "expires_at": claims.exp,
-    })))
+    Ok(Started {
+        token,
+        balance: Money::from_minor(balance_minor, &currency)?,
+        player,
+        currency,
+        demo,
+        expires_at: claims.exp,
+    })
 }
 
-fn bearer_matches(req: &HttpRequest, key: &str) -> Result<(), HttpError> {
-    let given = super::bearer(req).unwrap_or("");
-    if operator_key_matches(given, key) {
-        Ok(())
-    } else {
-        Err(AuthError::BadOperatorKey.into())
+/// A fresh, funded demo player's session (`currency`: the demo currency when `None`); each
+/// sign-up creates and funds an account, so it is bounded per address and node.
+pub(super) async fn start_demo(
+    app: &App,
+    currency: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Started, HttpError> {
+    if !app.config.auth.demo_mode {
+        return Err(HttpError::BadRequest(
+            "demo play is off on this deployment (auth.demo_mode)".into(),
+        ));
     }
+    let currency = app
+        .currencies
+        .get(currency.unwrap_or(app.demo_currency.code()))?;
+    app.admission.signup(peer)?;
+    start_session(app, new_demo_player(), currency, true).await
 }
 
-/// The operator's back end: opening real sessions, revoking them (`auth.operator_key`).
-pub(super) fn check_operator(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
-    bearer_matches(req, &app.config.auth.operator_key)
+pub(super) async fn open_session(
+    app: web::Data<App>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HttpError> {
+    if !app.is_ready() {
+        return Err(HttpError::NotReady);
+    }
+    if req.headers().contains_key("authorization") {
+        return Err(HttpError::BadRequest(
+            "POST /v1/sessions opens demo sessions only; an operator launches its players with \
+             POST /v1/operator/launch on the operator listener"
+                .into(),
+        ));
+    }
+    if !app.config.auth.demo_mode {
+        return Err(AuthError::BadKey.into());
+    }
+    let body = super::read_body(&app, payload).await?;
+    let request: NewSession = if body.is_empty() {
+        NewSession {
+            player_id: None,
+            currency: None,
+        }
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| HttpError::BadRequest(format!("invalid session request: {e}")))?
+    };
+    if request.player_id.is_some() {
+        return Err(HttpError::BadRequest(
+            "demo mode chooses the player id: send no player_id (a demo player is resumed \
+             with its token)"
+                .into(),
+        ));
+    }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let started = start_demo(&app, request.currency.as_deref(), peer).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "token": started.token,
+        "player_id": started.player.as_str(),
+        "currency": started.currency.code(),
+        "demo": true,
+        "balance": started.balance.to_string(),
+        "expires_at": started.expires_at,
+    })))
 }
 
 /// Node administration on the admin listener: draining, presence (`auth.admin_key`).
 pub(super) fn check_admin(app: &App, req: &HttpRequest) -> Result<(), HttpError> {
-    bearer_matches(req, &app.config.auth.admin_key)
+    let given = super::bearer(req).unwrap_or("");
+    if key_matches(given, &app.config.auth.admin_key) {
+        Ok(())
+    } else {
+        Err(AuthError::BadKey.into())
+    }
 }
 
 #[cfg(test)]
@@ -171,8 +190,7 @@ mod tests {
         let a = new_demo_player();
         let b = new_demo_player();
         assert_ne!(a, b);
-        assert!(is_demo(&a) && is_demo(&b));
-        assert!(!is_demo(&PlayerId::parse("alice").unwrap()));
-        assert!(!is_demo(&PlayerId::parse("demo").unwrap()));
+        assert!(a.as_str().starts_with(DEMO_PREFIX) && b.as_str().starts_with(DEMO_PREFIX));
+        assert_eq!(a.operator(), None, "no demo player has an operator");
     }
 }

@@ -45,6 +45,15 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     if games.is_empty() {
         anyhow::bail!("no games found in {}", config.games.dir.display());
     }
+    let operators = crate::operator::Operators::load(&config.operators.file, &config.currencies)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.operators.file.display()))?;
+    if operators.is_empty() && !config.auth.demo_mode {
+        anyhow::bail!(
+            "{}: lists no operator, and demo mode is off: nobody could open a session \
+             (`croupier operator-key --operator ID` makes a key; docs/operator-api.md)",
+            config.operators.file.display()
+        );
+    }
     let metrics = Arc::new(Metrics::new());
     let ledger: Arc<dyn Ledger> = crate::wallet::open_ledger(&config).await?;
     let ledger_handle = ledger.clone();
@@ -226,6 +235,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         shared,
         app_bus,
         node,
+        operators,
     )))
 }
 
@@ -237,6 +247,10 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 const ADMIN_WORKERS: usize = 1;
 /// Connections the admin listener takes at once (Prometheus, an operator, a balancer's checks).
 const ADMIN_CONNECTIONS: usize = 256;
+/// Workers of the operator listener: back-office calls, never players.
+const OPERATOR_WORKERS: usize = 1;
+/// Connections the operator listener takes at once (the operators' back ends, pooled).
+const OPERATOR_CONNECTIONS: usize = 1024;
 
 /// Runs the node until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -250,6 +264,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let admin_address = admin_listener.local_addr()?;
+    let operator_listener = TcpListener::bind(config.server.operator_listen).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} (server.operator_listen): {e}",
+            config.server.operator_listen
+        )
+    })?;
+    let operator_address = operator_listener.local_addr()?;
     let workers = Config::per_core(config.server.workers);
     let max_connections = config.server.max_connections;
     let body_timeout = config.server.body_timeout_seconds;
@@ -314,10 +335,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/jackpots", web::get().to(list_jackpots))
-            .route(
-                "/v1/operator/sessions/revoke",
-                web::post().to(revoke_sessions),
-            )
             .route("/v1/ws", web::get().to(websocket))
             .route("/v1/ws-tickets", web::post().to(issue_ticket))
             .route("/health/live", web::get().to(live))
@@ -334,7 +351,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
     .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
-    let (players, scheme) = match &tls {
+    let door = web::Data::new(operator_api::OperatorDoor::new(app.operators.clone()));
+    let back_office = data.clone();
+    let operators = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap_fn(count(back_office.clone()))
+            .app_data(back_office.clone())
+            .app_data(door.clone())
+            .configure(operator_api::routes)
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+    })
+    .workers(OPERATOR_WORKERS)
+    .max_connections(OPERATOR_CONNECTIONS)
+    .client_request_timeout(Duration::from_secs(body_timeout))
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs())
+    .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+    let (players, operators, scheme) = match &tls {
         Some(certificates) => {
             let config = certificates.server_config()?;
             crate::tls::start_reloader(
@@ -343,10 +377,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 app.metrics.tls.clone(),
                 app.shutdown.clone(),
             );
-            (players.listen_rustls_0_23(listener, config)?, "https")
+            (
+                players.listen_rustls_0_23(listener, config.clone())?,
+                operators.listen_rustls_0_23(operator_listener, config)?,
+                "https",
+            )
         }
-        None => (players.listen(listener)?, "http"),
+        None => (
+            players.listen(listener)?,
+            operators.listen(operator_listener)?,
+            "http",
+        ),
     };
+    app.set_public_url(if app.config.server.public_url.is_empty() {
+        format!("{scheme}://{address}")
+    } else {
+        app.config.server.public_url.clone()
+    });
+    let operators = operators.run();
+    let operator_handle = operators.handle();
+    let operator_task = actix_rt::spawn(operators);
     let server = players.run();
     let private = data.clone();
     let admin = actix_web::HttpServer::new(move || {
@@ -373,6 +423,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.set_ready(true);
     // Tests and operators read this line to learn the port when listening on port 0.
     println!("admin listening on http://{admin_address}");
+    println!("operator listening on {scheme}://{operator_address}");
     println!("listening on {scheme}://{address}");
     tracing::info!(%address, workers, tls = tls.is_some(), "croupier serving");
 
@@ -394,6 +445,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.wallet.flush().await;
     handle.stop(true).await;
     let _ = server_task.await;
+    operator_handle.stop(true).await;
+    let _ = operator_task.await;
     admin_handle.stop(true).await;
     let _ = admin_task.await;
     tracing::info!("ledger flushed; bye");

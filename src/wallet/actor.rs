@@ -95,6 +95,10 @@ fn learned(result: &MovementResult) -> Learned {
                 balance_minor,
                 replayed: false,
             }
+            | Applied::Withdrawn {
+                balance_minor,
+                replayed: false,
+            }
             | Applied::RoundOpened {
                 balance_minor,
                 replayed: false,

@@ -222,6 +222,7 @@ impl WalletPool {
         let label = match &result {
             Ok(
                 Applied::Deposited { replayed: true, .. }
+                | Applied::Withdrawn { replayed: true, .. }
                 | Applied::RoundOpened { replayed: true, .. }
                 | Applied::RoundSettled { replayed: true, .. }
                 | Applied::RoundVoided { replayed: true, .. }

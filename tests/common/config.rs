@@ -16,6 +16,7 @@ pub struct NodeConfig {
     pub config: Config,
     tables: Option<String>,
     jackpots: Option<String>,
+    operators: Option<String>,
 }
 
 impl NodeConfig {
@@ -25,6 +26,7 @@ impl NodeConfig {
         config.games.dir = repo_root().join("config/games");
         config.tables.file = repo_root().join("config/tables.toml");
         config.jackpots.file = PathBuf::new();
+        config.operators.file = repo_root().join("config/operators.toml");
         // Every test player signs up from 127.0.0.1: the shipped per-address budget (60 a
         // minute) is for the public internet. tests/security.rs sets its own to test it.
         config.auth.demo_signups_per_address_per_minute = 100_000;
@@ -33,6 +35,7 @@ impl NodeConfig {
             config,
             tables: None,
             jackpots: None,
+            operators: None,
         }
     }
 
@@ -65,6 +68,13 @@ impl NodeConfig {
     /// These jackpot pools (a jackpots.toml text), written beside the config.
     pub fn jackpots(mut self, pools: &str) -> NodeConfig {
         self.jackpots = Some(pools.to_string());
+        self
+    }
+
+    /// These operators (an operators.toml text, e.g. from `Operator::entry`), written beside
+    /// the config.
+    pub fn operators(mut self, text: &str) -> NodeConfig {
+        self.operators = Some(text.to_string());
         self
     }
 
@@ -110,7 +120,7 @@ impl NodeConfig {
         })
     }
 
-    /// Writes the config (and its tables and jackpots files, if given) into `dir`; the path of
+    /// Writes the config (and its tables, jackpots and operators files, if given) into `dir`; the path of
     /// the config file.
     pub fn write(&self, dir: &Path) -> PathBuf {
         let mut config = self.config.clone();
@@ -121,6 +131,10 @@ impl NodeConfig {
         if let Some(pools) = &self.jackpots {
             config.jackpots.file = dir.join("jackpots.toml");
             std::fs::write(&config.jackpots.file, pools).unwrap();
+        }
+        if let Some(operators) = &self.operators {
+            config.operators.file = dir.join("operators.toml");
+            std::fs::write(&config.operators.file, operators).unwrap();
         }
         let path = dir.join("croupier.toml");
         std::fs::write(

@@ -50,6 +50,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:<port>` of the admin listener (/metrics, /v1/cluster, /v1/admin/*).
     pub admin: String,
+    /// `http(s)://127.0.0.1:<port>` of the operator listener (/v1/operator/*).
+    pub operator: String,
     pub base: String,
     pub data_dir: PathBuf,
     pub config: PathBuf,
@@ -99,13 +101,15 @@ pub fn serve_until_exit(
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--operator-listen",
+            "127.0.0.1:0",
             "--config",
         ])
         .arg(config)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("CROUPIER_AUTH_SECRET")
-        .env_remove("CROUPIER_OPERATOR_KEY")
+        .env_remove("CROUPIER_ADMIN_KEY")
         .envs(env.iter().copied())
         .output()
         .expect("croupier binary runs")
@@ -147,6 +151,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-listen",
                 "127.0.0.1:0",
+                "--operator-listen",
+                "127.0.0.1:0",
                 "--config",
             ])
             .arg(config)
@@ -161,6 +167,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut admin = String::new();
+        let mut operator = String::new();
         let base = loop {
             let line = lines
                 .next()
@@ -168,6 +175,8 @@ impl Server {
                 .unwrap();
             if let Some(addr) = line.strip_prefix("admin listening on ") {
                 admin = addr.trim().to_string();
+            } else if let Some(addr) = line.strip_prefix("operator listening on ") {
+                operator = addr.trim().to_string();
             } else if let Some(addr) = line.strip_prefix("listening on ") {
                 break addr.trim().to_string();
             }
@@ -178,6 +187,7 @@ impl Server {
             child,
             base,
             admin,
+            operator,
             data_dir: data_dir.to_path_buf(),
             config: config.to_path_buf(),
             _keep: None,
@@ -214,8 +224,18 @@ impl Server {
 
     /// Runs `croupier audit` on this server's ledger.
     pub fn audit(&self) -> (bool, String) {
+        self.ledger_command("audit")
+    }
+
+    /// `croupier reconcile` on this node's config and data: the audit, every jackpot pool and
+    /// the books per operator; whether it passed, and what it printed.
+    pub fn reconcile(&self) -> (bool, String) {
+        self.ledger_command("reconcile")
+    }
+
+    fn ledger_command(&self, command: &str) -> (bool, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
-            .args(["audit", "--config"])
+            .args([command, "--config"])
             .arg(&self.config)
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -265,23 +285,53 @@ pub async fn open_session_at(base: &str, label: &str) -> Session {
     }
 }
 
-/// A real session the operator opens (with `key`, the node's `auth.operator_key`) for a player
-/// it names; nothing is deposited.
+/// A real session of `player` of the operator whose key is `key` (see [`Operator`]), launched
+/// on starfall; nothing is deposited.
 pub async fn operator_session(server: &Server, key: &str, player: &str, currency: &str) -> Session {
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/sessions", server.base))
+    let reply = http()
+        .post(format!("{}/v1/operator/launch", server.operator))
         .bearer_auth(key)
-        .json(&json!({"player_id": player, "currency": currency}))
+        .json(&json!({
+            "player_id": player, "currency": currency, "game": "starfall",
+            "language": "en", "country": "DE", "mode": "real",
+        }))
         .send()
         .await
         .unwrap();
-    assert_eq!(reply.status(), 201, "operator session for {player}");
+    let status = reply.status();
     let body: Value = reply.json().await.unwrap();
-    assert_eq!(body["demo"], false, "{body}");
+    assert_eq!(status, 201, "launch of {player}: {body}");
+    assert_eq!(body["mode"], "real", "{body}");
     Session {
         token: body["token"].as_str().unwrap().to_string(),
         player: player.to_string(),
         balance: body["balance"].as_str().unwrap().to_string(),
+    }
+}
+
+/// An operator of a test: its id and a key; [`Operator::file`] is its operators.toml entry.
+pub struct Operator {
+    pub id: &'static str,
+    pub key: String,
+}
+
+impl Operator {
+    /// `id` with a fresh key.
+    pub fn new(id: &'static str) -> Operator {
+        let (key, _) = croupier::operator::keys::generate().expect("the OS has randomness");
+        Operator { id, key }
+    }
+
+    /// Its `[[operator]]` entry, in `currencies`, with `lines` added (e.g. a rate).
+    pub fn entry(&self, currencies: &[&str], lines: &str) -> String {
+        let hash = croupier::operator::keys::KeyHash::of(&self.key);
+        let currencies: Vec<String> = currencies.iter().map(|c| format!("{c:?}")).collect();
+        format!(
+            "[[operator]]\nid = \"{}\"\ncurrencies = [{}]\nwallet = \"transfer\"\n\
+             jurisdiction = \"default\"\nkey_hashes = [\"{hash}\"]\n{lines}\n",
+            self.id,
+            currencies.join(", ")
+        )
     }
 }
 

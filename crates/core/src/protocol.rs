@@ -48,6 +48,12 @@ pub enum ErrorCode {
     NotSeated,
     BadBet,
     WrongCurrency,
+    /// Operator API: no such player of this operator.
+    UnknownPlayer,
+    /// Operator API: a transaction id already used with another body.
+    IdempotencyConflict,
+    /// Operator API: a currency the operator may not use (operators.toml).
+    CurrencyNotAllowed,
 }
 
 impl ErrorCode {

@@ -1,14 +1,15 @@
 //! One movement applied inside the caller's transaction: the fence check of a table's movement,
-//! then the rule of each kind (`ledger_sql` for deposit, open, settle, void and accounts,
-//! `play_sql` for a one-step spin). Both databases' commits call [`apply`] for each movement.
+//! then the rule of each kind (`transfer_sql` for deposits and withdrawals, `ledger_sql` for
+//! open, settle, void and accounts, `play_sql` for a one-step spin). Both databases' commits call [`apply`] for each movement.
 
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
 use super::ledger_sql::{
-    deposit, ensure_account, open_round, settle_round, void_round, OpenArgs, Outcome, SettleArgs,
+    ensure_account, open_round, settle_round, void_round, OpenArgs, Outcome, SettleArgs,
 };
 use super::play_sql::{play_round, PlayArgs};
 use super::sql::{args, SqlTx};
+use super::transfer_sql::{transfer, Direction};
 
 /// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-
 /// locked to commit, so a raise waits for the movements checked under the old token.
@@ -51,7 +52,12 @@ pub async fn apply<T: SqlTx>(
             tx_id,
             player,
             amount_minor,
-        } => deposit(tx, tx_id, player, *amount_minor, now).await,
+        } => transfer(tx, tx_id, player, Direction::In, *amount_minor, now).await,
+        Movement::Withdraw {
+            tx_id,
+            player,
+            amount_minor,
+        } => transfer(tx, tx_id, player, Direction::Out, *amount_minor, now).await,
         Movement::OpenRound {
             round_id,
             player,

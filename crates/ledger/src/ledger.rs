@@ -17,6 +17,8 @@ use croupier_core::protocol::ErrorCode;
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Deposit,
+    /// Money the operator took out of the player's balance.
+    Withdrawal,
     Bet,
     Win,
     Refund,
@@ -28,6 +30,7 @@ impl EntryKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Deposit => "deposit",
+            EntryKind::Withdrawal => "withdrawal",
             EntryKind::Bet => "bet",
             EntryKind::Win => "win",
             EntryKind::Refund => "refund",
@@ -38,6 +41,7 @@ impl EntryKind {
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "deposit" => EntryKind::Deposit,
+            "withdrawal" => EntryKind::Withdrawal,
             "bet" => EntryKind::Bet,
             "win" => EntryKind::Win,
             "refund" => EntryKind::Refund,
@@ -141,6 +145,12 @@ pub enum Movement {
         player: PlayerId,
         amount_minor: i64,
     },
+    /// Debits money leaving the games (an operator's withdrawal), never below zero.
+    Withdraw {
+        tx_id: String,
+        player: PlayerId,
+        amount_minor: i64,
+    },
     /// Opens a round and takes its stake: consumes one free spin on `game` when
     /// `try_free_spin` and the player has one, else debits `bet_minor`.
     /// Exactly once per `(player, req_id)`. Transaction id: `<round>:bet`.
@@ -216,6 +226,7 @@ impl Movement {
     pub fn kind(&self) -> &'static str {
         match self {
             Movement::Deposit { .. } => "deposit",
+            Movement::Withdraw { .. } => "withdraw",
             Movement::OpenRound { .. } => "open_round",
             Movement::SettleRound { .. } => "settle_round",
             Movement::PlayRound { .. } => "play_round",
@@ -241,6 +252,7 @@ impl Movement {
     pub fn player(&self) -> &PlayerId {
         match self {
             Movement::Deposit { player, .. }
+            | Movement::Withdraw { player, .. }
             | Movement::OpenRound { player, .. }
             | Movement::SettleRound { player, .. }
             | Movement::PlayRound { player, .. }
@@ -254,7 +266,13 @@ impl Movement {
 /// The result of a movement the ledger accepted (or had already accepted: `replayed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
+    /// A deposit or a withdrawal (`replayed`: its transaction id was applied before, with
+    /// the same details; the balance is the one it left then).
     Deposited {
+        balance_minor: i64,
+        replayed: bool,
+    },
+    Withdrawn {
         balance_minor: i64,
         replayed: bool,
     },
@@ -425,6 +443,31 @@ pub struct AuditReport {
     pub entries: u64,
     pub open_rounds: u64,
     pub mismatches: Vec<String>,
+    /// The books of each operator and currency (operator `None`: players of no operator).
+    pub books: Vec<Books>,
+}
+
+/// One operator's money in one currency, from its entries, against its balances (minor
+/// units): deposits - withdrawals - stakes + wins + refunds + jackpots = balances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Books {
+    pub operator: Option<String>,
+    pub currency: String,
+    pub accounts: u64,
+    pub deposits: i64,
+    pub withdrawals: i64,
+    pub stakes: i64,
+    pub wins: i64,
+    pub refunds: i64,
+    pub jackpots: i64,
+    pub balances: i64,
+}
+
+impl Books {
+    /// What the entries say the balances must sum to.
+    pub fn expected_balances(&self) -> i64 {
+        self.deposits - self.withdrawals - self.stakes + self.wins + self.refunds + self.jackpots
+    }
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 //! The ledger's money logic and SQL, written once for both databases ([`SqlTx`]): the rule of
-//! each movement (deposit, open, settle, void, accounts, fences); `apply_sql` dispatches to
-//! them and reads are in `read_sql`.
+//! each movement (open, settle, void, accounts, fences); `apply_sql` dispatches to them,
+//! deposits and withdrawals are in `transfer_sql` and reads are in `read_sql`.
 //!
 //! About 600 lines, on purpose: opening, settling and voiding a round are one set of money
 //! rules over the same rows (stake, balance, entries, the round's status), and they are checked
@@ -68,7 +68,7 @@ pub(crate) async fn insert_entry<T: SqlTx>(
     now: i64,
 ) -> Result<(), LedgerError> {
     let sign_ok = match kind {
-        EntryKind::Bet => amount_minor < 0,
+        EntryKind::Bet | EntryKind::Withdrawal => amount_minor < 0,
         EntryKind::Deposit | EntryKind::Win | EntryKind::Refund | EntryKind::Jackpot => {
             amount_minor > 0
         }
@@ -95,56 +95,6 @@ pub(crate) async fn insert_entry<T: SqlTx>(
     )
     .await?;
     Ok(())
-}
-
-pub(crate) async fn deposit<T: SqlTx>(
-    tx: &mut T,
-    tx_id: &str,
-    player: &PlayerId,
-    amount_minor: i64,
-    now: i64,
-) -> Outcome {
-    if amount_minor <= 0 {
-        return Ok(Err(MovementError::NonPositiveAmount));
-    }
-    let existing = tx
-        .row(
-            "SELECT player_id, kind, amount_minor, balance_after_minor FROM ledger_entries \
-             WHERE tx_id = $1",
-            args![tx_id],
-        )
-        .await?;
-    if let Some(row) = existing {
-        let same = row.text(0)? == player.as_str()
-            && row.text(1)? == "deposit"
-            && row.i64(2)? == amount_minor;
-        return Ok(if same {
-            Ok(Applied::Deposited {
-                balance_minor: row.i64(3)?,
-                replayed: true,
-            })
-        } else {
-            Err(MovementError::TxConflict(tx_id.to_string()))
-        });
-    }
-    let Some(balance) = adjust_balance(tx, player, amount_minor).await? else {
-        return Ok(Err(MovementError::UnknownAccount(player.to_string())));
-    };
-    insert_entry(
-        tx,
-        tx_id,
-        player,
-        EntryKind::Deposit,
-        amount_minor,
-        balance,
-        None,
-        now,
-    )
-    .await?;
-    Ok(Ok(Applied::Deposited {
-        balance_minor: balance,
-        replayed: false,
-    }))
 }
 
 /// Takes one free spin on `game` if the player holds any: `(bet, multiplier, remaining after)`.
@@ -589,9 +539,9 @@ pub async fn ensure_account<T: SqlTx>(
     now: i64,
 ) -> Result<Account, LedgerError> {
     tx.exec(
-        "INSERT INTO accounts (player_id, currency, balance_minor, created_at_ms) \
-         VALUES ($1, $2, 0, $3) ON CONFLICT (player_id) DO NOTHING",
-        args![player.as_str(), currency, now],
+        "INSERT INTO accounts (player_id, currency, balance_minor, created_at_ms, operator_id) \
+         VALUES ($1, $2, 0, $3, $4) ON CONFLICT (player_id) DO NOTHING",
+        args![player.as_str(), currency, now, player.operator()],
     )
     .await?;
     let row = tx

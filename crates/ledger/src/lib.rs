@@ -11,6 +11,7 @@
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
 //!  apply_sql   one movement in the caller's transaction: its fence, then its kind's rule
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
+//!  transfer_sql deposits and withdrawals: exactly once by transaction id, never below zero
 //!  play_sql    a one-step spin: open and settle in one transaction, jackpot claims decided there
 //!  read_sql    every read, once, over SqlTx (rounds, accounts, entries, free spins, audit)
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
@@ -37,13 +38,14 @@ mod sql_ledger;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
+mod transfer_sql;
 
 use croupier_core::{clock, ids, jackpot};
 
 pub use ledger::{
-    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
-    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
+    Account, Applied, AuditReport, Books, ClaimReason, Entry, EntryKind, Fence, FreeSpins,
+    JackpotClaim, JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen,
+    Movement, MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

@@ -3,7 +3,7 @@
 //! that recomputes every balance from its entries. Nothing here writes.
 
 use super::ledger::{
-    Account, AuditReport, Entry, EntryKind, FreeSpins, LedgerError, RoundRecord, RoundStatus,
+    Account, AuditReport, Books, Entry, EntryKind, FreeSpins, LedgerError, RoundRecord, RoundStatus,
 };
 use super::sql::{args, Row, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -212,5 +212,72 @@ pub async fn audit<T: SqlTx>(tx: &mut T) -> Result<AuditReport, LedgerError> {
         .transpose()?
         .unwrap_or(0);
     report.open_rounds = open as u64;
+    report.books = books(tx).await?;
+    for b in &report.books {
+        if b.expected_balances() != b.balances {
+            report.mismatches.push(format!(
+                "operator {} {}: deposits {} - withdrawals {} - stakes {} + wins {} + refunds {} \
+                 + jackpots {} = {}, but balances sum to {}",
+                b.operator.as_deref().unwrap_or("(none)"),
+                b.currency,
+                b.deposits,
+                b.withdrawals,
+                b.stakes,
+                b.wins,
+                b.refunds,
+                b.jackpots,
+                b.expected_balances(),
+                b.balances
+            ));
+        }
+    }
     Ok(report)
+}
+
+/// The books of every operator and currency: entries summed by kind, balances summed.
+async fn books<T: SqlTx>(tx: &mut T) -> Result<Vec<Books>, LedgerError> {
+    let mut books: std::collections::BTreeMap<(Option<String>, String), Books> = Default::default();
+    let balances = tx
+        .rows(
+            "SELECT operator_id, currency, CAST(SUM(balance_minor) AS BIGINT), COUNT(*) \
+             FROM accounts GROUP BY operator_id, currency",
+            args![],
+        )
+        .await?;
+    for r in &balances {
+        let (operator, currency) = (r.opt_text(0)?, r.text(1)?);
+        let b = books
+            .entry((operator.clone(), currency.clone()))
+            .or_default();
+        (b.operator, b.currency) = (operator, currency);
+        b.balances = r.i64(2)?;
+        b.accounts = r.i64(3)? as u64;
+    }
+    let sums = tx
+        .rows(
+            "SELECT a.operator_id, a.currency, e.kind, CAST(SUM(e.amount_minor) AS BIGINT) \
+             FROM ledger_entries e JOIN accounts a ON a.player_id = e.player_id \
+             GROUP BY a.operator_id, a.currency, e.kind",
+            args![],
+        )
+        .await?;
+    for r in &sums {
+        let key = (r.opt_text(0)?, r.text(1)?);
+        let kind = EntryKind::parse(&r.text(2)?).ok_or_else(|| invalid("ledger_entries.kind"))?;
+        let sum = r.i64(3)?;
+        let Some(b) = books.get_mut(&key) else {
+            return Err(LedgerError::Invariant(format!(
+                "entries of {key:?} without an account"
+            )));
+        };
+        match kind {
+            EntryKind::Deposit => b.deposits = sum,
+            EntryKind::Withdrawal => b.withdrawals = -sum,
+            EntryKind::Bet => b.stakes = -sum,
+            EntryKind::Win => b.wins = sum,
+            EntryKind::Refund => b.refunds = sum,
+            EntryKind::Jackpot => b.jackpots = sum,
+        }
+    }
+    Ok(books.into_values().collect())
 }

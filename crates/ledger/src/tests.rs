@@ -5,7 +5,7 @@
 //!
 //! About 1,000 lines, on purpose: one suite, so each case runs on both databases from one
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
-//! in `tests/play.rs`, run by the same macro.
+//! in `tests/play.rs`, money in and out in `tests/transfer.rs`, run by the same macro.
 
 use proptest::prelude::*;
 
@@ -86,10 +86,14 @@ conformance!(
     a_one_step_spin_claims_what_its_own_bet_decides,
     a_one_step_spin_beside_two_step_rounds_in_one_batch,
     one_step_and_two_step_leave_the_same_books,
+    a_withdrawal_applies_once_and_never_below_zero,
+    the_books_close_per_operator_and_currency,
 );
 
 mod play;
 use play::*;
+mod transfer;
+use transfer::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

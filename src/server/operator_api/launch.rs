@@ -1,0 +1,200 @@
+//! `POST /v1/operator/launch`: the operator opens a session for one of its players on a game
+//! or a table, and gets the token and the URL to open on the player's device.
+//!
+//! The launch URL is `<players' public URL>/play/?game=…&lang=…&lobby=…#token=…`: the token
+//! rides in the fragment, which browsers never send to a server, so it stays out of every
+//! access log; the page (the web client) reads it and opens the WebSocket with it. Until the
+//! web client is served, the token in the answer opens the WebSocket as any session token.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{parse_body, OperatorDoor};
+use crate::app::App;
+use crate::server::sessions::{start_demo, start_session};
+use crate::server::HttpError;
+
+/// Longest lobby URL accepted: it is echoed into the launch URL.
+const MAX_LOBBY_URL: usize = 2048;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LaunchRequest {
+    player_id: String,
+    currency: String,
+    game: Option<String>,
+    table: Option<String>,
+    language: String,
+    country: String,
+    lobby_url: Option<String>,
+    mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    /// The player's own money, in its account `<operator>:<player>`.
+    Real,
+    /// Fun money on a fresh demo player (needs `auth.demo_mode`).
+    Demo,
+}
+
+/// A language tag as launches give it: `en`, `de`, `pt-BR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Language(String);
+
+impl Language {
+    fn parse(text: &str) -> Result<Language, HttpError> {
+        let (lang, region) = text.split_once('-').unwrap_or((text, ""));
+        let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
+        let region_ok = region.is_empty()
+            || (region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase()));
+        if lang_ok && region_ok && (region.is_empty() != text.contains('-')) {
+            Ok(Language(text.to_string()))
+        } else {
+            Err(HttpError::BadRequest(format!(
+                "language must be a tag such as en, de or pt-BR, got {text:?}"
+            )))
+        }
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code: where the player plays from (the jurisdiction rules
+/// will read it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Country(String);
+
+impl Country {
+    fn parse(text: &str) -> Result<Country, HttpError> {
+        if text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Country(text.to_string()))
+        } else {
+            Err(HttpError::BadRequest(format!(
+                "country must be an ISO 3166-1 alpha-2 code such as GB or DE, got {text:?}"
+            )))
+        }
+    }
+}
+
+/// Where the player starts: one slot game or one live table.
+enum Start {
+    Game(String),
+    Table(String),
+}
+
+impl Start {
+    fn read(app: &App, game: Option<String>, table: Option<String>) -> Result<Start, HttpError> {
+        match (game, table) {
+            (Some(game), None) if app.games.slot(&game).is_some() => Ok(Start::Game(game)),
+            (Some(game), None) => Err(HttpError::BadRequest(format!("no game {game:?}"))),
+            (None, Some(table)) if app.tables.get(&table).is_some() => Ok(Start::Table(table)),
+            (None, Some(table)) => Err(HttpError::BadRequest(format!("no table {table:?}"))),
+            _ => Err(HttpError::BadRequest(
+                "name exactly one of game or table".into(),
+            )),
+        }
+    }
+}
+
+fn lobby(text: Option<String>) -> Result<Option<url::Url>, HttpError> {
+    let Some(text) = text else { return Ok(None) };
+    let bad = |why: &str| HttpError::BadRequest(format!("lobby_url {why}"));
+    if text.len() > MAX_LOBBY_URL {
+        return Err(bad(&format!("is over {MAX_LOBBY_URL} characters")));
+    }
+    let url = url::Url::parse(&text).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad("must be an http or https URL"));
+    }
+    Ok(Some(url))
+}
+
+pub(super) async fn launch(
+    app: web::Data<App>,
+    door: web::Data<OperatorDoor>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HttpError> {
+    let caller = door.admit(&req)?;
+    if !app.is_ready() {
+        return Err(HttpError::NotReady);
+    }
+    let body = crate::server::read_body(&app, payload).await?;
+    let request: LaunchRequest = parse_body("launch request", &body)?;
+    let player = caller.player(&request.player_id)?;
+    let currency = caller.currency(&request.currency)?;
+    let start = Start::read(&app, request.game, request.table)?;
+    let language = Language::parse(&request.language)?;
+    let country = Country::parse(&request.country)?;
+    let lobby = lobby(request.lobby_url)?;
+    let started = match request.mode {
+        Mode::Real => start_session(&app, player.clone(), currency, false).await?,
+        Mode::Demo => start_demo(&app, Some(currency.code()), None).await?,
+    };
+    let mut query = vec![match &start {
+        Start::Game(game) => ("game", game.clone()),
+        Start::Table(table) => ("table", table.clone()),
+    }];
+    query.push(("lang", language.0.clone()));
+    if let Some(lobby) = &lobby {
+        query.push(("lobby", lobby.to_string()));
+    }
+    let query = serde_urlencoded::to_string(&query)
+        .map_err(|e| HttpError::Unexpected(format!("launch URL: {e}")))?;
+    let launch_url = format!("{}/play/?{query}#token={}", app.public_url(), started.token);
+    tracing::info!(
+        operator = %caller.0.id,
+        player = %player.name(),
+        demo = started.demo,
+        country = %country.0,
+        "game launched"
+    );
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "token": started.token,
+        "launch_url": launch_url,
+        "player_id": player.name(),
+        "currency": started.currency.code(),
+        "mode": if started.demo { "demo" } else { "real" },
+        "balance": started.balance.to_string(),
+        "expires_at": started.expires_at,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_and_countries_are_tags() {
+        for good in ["en", "de", "pt-BR", "fil"] {
+            assert!(Language::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "EN", "e", "english", "pt-br", "pt-", "-BR", "pt-BRA", "en_GB", "en-GB-x",
+        ] {
+            assert!(Language::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Country::parse("GB").is_ok());
+        for bad in ["", "gb", "GBR", "G1", "UK "] {
+            assert!(Country::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lobby_urls_are_web_urls_of_bounded_length() {
+        assert!(lobby(None).unwrap().is_none());
+        assert!(lobby(Some("https://casino.example/lobby?x=1".into()))
+            .unwrap()
+            .is_some());
+        for bad in [
+            "javascript:alert(1)",
+            "not a url",
+            "ftp://x.example/",
+            "/lobby",
+        ] {
+            assert!(lobby(Some(bad.into())).is_err(), "{bad}");
+        }
+        let long = format!("https://x.example/{}", "a".repeat(MAX_LOBBY_URL));
+        assert!(lobby(Some(long)).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! The operators' back-office API on its own listener (`server.operator_listen`): every call
+//! carries an operator's key (`Authorization: Bearer crk_…`), reaches only that operator's
+//! players, and counts against that operator's `requests_per_second` on this node.
+//!
+//! | route | file |
+//! |---|---|
+//! | `POST /v1/operator/launch` | `launch.rs`: a session and a launch URL for a player |
+//! | `POST /v1/operator/players/{id}/deposits`, `/withdrawals`, `GET …/balance` | `money.rs` |
+//! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
+//!
+//! Every answer is JSON; every error is `{"code", "message"}` with a stable code, and a
+//! refused call changes nothing (docs/operator-api.md).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::HttpError;
+use crate::auth::AuthError;
+use crate::ids::{PlayerId, PlayerName};
+use crate::operator::{Operator, Operators};
+
+mod launch;
+mod money;
+mod revoke;
+
+/// Who is calling, checked: the operator of the key, within its rate.
+pub(super) struct Caller(pub Arc<Operator>);
+
+impl Caller {
+    /// The account of the operator's player named in a path or body: only its own players.
+    pub fn player(&self, name: &str) -> Result<PlayerId, HttpError> {
+        let name = PlayerName::parse(name).map_err(|e| HttpError::BadRequest(e.to_string()))?;
+        Ok(PlayerId::of(&self.0.id, &name))
+    }
+
+    /// The currency `code` if this operator may use it.
+    pub fn currency(&self, code: &str) -> Result<crate::money::Currency, HttpError> {
+        self.0.currency(code).cloned().ok_or_else(|| {
+            HttpError::CurrencyNotAllowed(format!(
+                "operator {} may not use {code:?} (its currencies: {})",
+                self.0.id,
+                self.0
+                    .currencies
+                    .iter()
+                    .map(|c| c.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+}
+
+/// The operators and each one's request budget on this node.
+pub struct OperatorDoor {
+    operators: Operators,
+    budgets: HashMap<String, DefaultDirectRateLimiter>,
+}
+
+impl OperatorDoor {
+    pub fn new(operators: Operators) -> OperatorDoor {
+        let budgets = operators
+            .iter()
+            .map(|o| {
+                let rate = NonZeroU32::new(o.requests_per_second).unwrap_or(NonZeroU32::MIN);
+                (
+                    o.id.to_string(),
+                    RateLimiter::direct(Quota::per_second(rate)),
+                )
+            })
+            .collect();
+        OperatorDoor { operators, budgets }
+    }
+
+    /// The calling operator, from the request's bearer key; refused past its rate.
+    fn admit(&self, req: &HttpRequest) -> Result<Caller, HttpError> {
+        let key = super::bearer(req).unwrap_or("");
+        let operator = self.operators.authenticate(key).ok_or(AuthError::BadKey)?;
+        let within = self
+            .budgets
+            .get(operator.id.as_str())
+            .map_or(true, |b| b.check().is_ok());
+        if !within {
+            return Err(HttpError::OverRate(operator.requests_per_second));
+        }
+        Ok(Caller(operator.clone()))
+    }
+}
+
+/// Reads the JSON body of an operator call into `T`, saying what was wrong with it.
+fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, HttpError> {
+    serde_json::from_slice(body).map_err(|e| HttpError::BadRequest(format!("invalid {what}: {e}")))
+}
+
+/// The operator API's routes, for the operator listener's app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/operator/launch", web::post().to(launch::launch))
+        .route(
+            "/v1/operator/players/{player}/deposits",
+            web::post().to(money::deposit),
+        )
+        .route(
+            "/v1/operator/players/{player}/withdrawals",
+            web::post().to(money::withdraw),
+        )
+        .route(
+            "/v1/operator/players/{player}/balance",
+            web::get().to(money::balance),
+        )
+        .route(
+            "/v1/operator/sessions/revoke",
+            web::post().to(revoke::revoke_sessions),
+        );
+}
