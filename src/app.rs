@@ -141,6 +141,22 @@ impl App {
         }
     }
 
+    /// The jackpot share a bet of `player` on `game` carries. None for demo play on a
+    /// deployment that takes real money (it has operators): fun money neither feeds nor wins
+    /// a pool that real players play for. On a demo-only deployment demo play has jackpots.
+    pub fn jackpot_feed(
+        &self,
+        game: &str,
+        currency: &Currency,
+        player: &PlayerId,
+    ) -> Option<crate::wallet::JackpotFeed> {
+        let fun_beside_real = player.operator().is_none() && !self.operators.is_empty();
+        if fun_beside_real {
+            return None;
+        }
+        self.jackpots.feed_for(game, currency)
+    }
+
     /// Where players reach this node (launch URLs start with it): `server.public_url`, or the
     /// players' listener as bound.
     pub fn public_url(&self) -> &str {

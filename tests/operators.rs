@@ -882,3 +882,63 @@ async fn one_transaction_id_sent_to_two_nodes_moves_money_once() {
         "the other node answers the same"
     );
 }
+
+/// The hot pool's (value, cycle) as `GET /v1/jackpots` shows it.
+async fn hot_pool(server: &Server) -> (String, i64) {
+    let body: Value = http()
+        .get(format!("{}/v1/jackpots", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let level = &body["jackpots"][0];
+    (
+        level["value"].as_str().unwrap().to_string(),
+        level["cycle"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fun_money_never_feeds_or_wins_a_pool_of_real_money() {
+    let brands = Brands::new();
+    let server = brands.node().fast().jackpots(HOT_POOL).start();
+    let start = hot_pool(&server).await;
+    // 60 demo spins of 1.00 would feed 3.00 and win the mini about three times.
+    let demo = open_session(&server, "fun").await;
+    let mut fun = Client::connect(&server, &demo.token).await;
+    for i in 0..60 {
+        let r = fun
+            .request(json!({"type": "spin", "req_id": format!("f{i}"), "game": "starfall", "bet": "1.00"}))
+            .await;
+        assert_eq!(r["type"], "spin_result", "{r}");
+        assert!(
+            r.get("jackpot_wins")
+                .is_none_or(|w| w.as_array().is_none_or(Vec::is_empty)),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        hot_pool(&server).await,
+        start,
+        "demo spins left the pool as it was"
+    );
+    // A real player's spin feeds it.
+    let key = &brands.house.key;
+    assert_eq!(
+        transfer(&server, key, "gus", "deposits", money("g", "5.00", "EUR"))
+            .await
+            .status,
+        201
+    );
+    let gus = operator_session(&server, key, "gus", "EUR").await;
+    let mut real = Client::connect(&server, &gus.token).await;
+    let r = real
+        .request(json!({"type": "spin", "req_id": "r1", "game": "starfall", "bet": "1.00"}))
+        .await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_ne!(hot_pool(&server).await, start, "a real bet feeds the pool");
+    let (ok, report) = server.reconcile();
+    assert!(ok, "{report}");
+}

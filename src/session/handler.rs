@@ -177,7 +177,7 @@ async fn spin(
     }
     let round_id = RoundId::new_v7();
     tracing::Span::current().record("round", tracing::field::display(&round_id));
-    let feed = app.jackpots.feed_for(game.id(), &caller.currency);
+    let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
     let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
     let opened = app
         .wallet

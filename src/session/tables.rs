@@ -317,7 +317,7 @@ async fn place(
                 game: config.id.clone(),
                 bet_minor: Some(amount.minor()),
                 try_free_spin: false,
-                jackpot: app.jackpots.feed_for(&config.id, &config.currency),
+                jackpot: app.jackpot_feed(&config.id, &config.currency, &caller.player),
                 opened_json: Some(
                     serde_json::json!({
                         "table": config.id,
