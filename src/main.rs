@@ -96,6 +96,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Evaluates a stored round again from its stored draws (a slot's reel stops) with the
+    /// games directory's rules and says whether the stored outcome and win match.
+    Replay {
+        /// The round's id (as in the operator API's recall and statements).
+        round_id: String,
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Checks that every balance equals the sum of its ledger entries.
     Audit {
         #[arg(long, default_value = "config/default.toml")]
@@ -238,6 +248,11 @@ fn main() -> anyhow::Result<()> {
             force,
         } => dev_cert(&out, &names, days, force),
         Command::OperatorKey { operator } => operator_key(&operator),
+        Command::Replay {
+            round_id,
+            config,
+            data_dir,
+        } => replay(&round_id, &config, data_dir),
         Command::Audit { config, data_dir } => audit(&config, data_dir, false),
         Command::Reconcile { config, data_dir } => audit(&config, data_dir, true),
     }
@@ -251,6 +266,49 @@ fn operator_key(operator: &str) -> anyhow::Result<()> {
     println!("list its hash in that operator's key_hashes in config/operators.toml, then restart:");
     println!("  \"{hash}\"");
     Ok(())
+}
+
+fn replay(
+    round_id: &str,
+    config: &std::path::Path,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let config = load_config(config, data_dir)?;
+    let id = croupier::ids::RoundId::parse(round_id)?;
+    let games = croupier::games::GameCatalog::load(&config.games.dir)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let ledger = croupier::wallet::open_ledger(&config).await?;
+        let round = ledger
+            .round(&id)
+            .await?
+            .with_context(|| format!("no round {id} in the ledger"))?;
+        let account = ledger
+            .account(&round.player)
+            .await?
+            .with_context(|| format!("no account {} for round {id}", round.player))?;
+        let currency = config.currencies.get(&account.currency)?;
+        let replay = croupier::replay::replay(&games, &round, &currency)?;
+        println!("{}", serde_json::to_string(&replay)?);
+        if replay.matches() {
+            println!(
+                "round {id} replays to its stored outcome and win {}",
+                replay.stored_win
+            );
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "round {id} does NOT match: stored win {}, replayed win {}, outcome {}",
+                replay.stored_win,
+                replay.replayed_win,
+                if replay.outcome_matches {
+                    "matches"
+                } else {
+                    "differs"
+                }
+            )
+        }
+    })
 }
 
 fn dev_cert(out: &std::path::Path, names: &[String], days: u32, force: bool) -> anyhow::Result<()> {

@@ -69,6 +69,10 @@ pub enum HttpError {
     IdempotencyConflict(String),
     #[error("{0}")]
     CurrencyNotAllowed(String),
+    #[error("{0}")]
+    UnknownRound(String),
+    #[error("{0}")]
+    RoundNotOpen(String),
     #[error("more than this operator's {0} requests per second on this node")]
     OverRate(u32),
     /// An answer the code did not expect: a bug, logged.
@@ -111,6 +115,8 @@ impl HttpError {
             HttpError::UnknownPlayer(_) => ErrorCode::UnknownPlayer,
             HttpError::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
             HttpError::CurrencyNotAllowed(_) => ErrorCode::CurrencyNotAllowed,
+            HttpError::UnknownRound(_) => ErrorCode::UnknownRound,
+            HttpError::RoundNotOpen(_) => ErrorCode::RoundNotOpen,
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
@@ -160,8 +166,10 @@ impl ResponseError for HttpError {
             }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UnknownPlayer => StatusCode::NOT_FOUND,
-            ErrorCode::IdempotencyConflict | ErrorCode::InsufficientFunds => StatusCode::CONFLICT,
+            ErrorCode::UnknownPlayer | ErrorCode::UnknownRound => StatusCode::NOT_FOUND,
+            ErrorCode::IdempotencyConflict
+            | ErrorCode::InsufficientFunds
+            | ErrorCode::RoundNotOpen => StatusCode::CONFLICT,
             ErrorCode::CurrencyNotAllowed => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }

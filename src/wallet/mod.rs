@@ -27,7 +27,8 @@ use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
     Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
     JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus,
+    StatementPage, MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 

@@ -54,6 +54,10 @@ pub enum ErrorCode {
     IdempotencyConflict,
     /// Operator API: a currency the operator may not use (operators.toml).
     CurrencyNotAllowed,
+    /// Operator API: no such round of this operator's players.
+    UnknownRound,
+    /// Operator API: a void of a round already settled.
+    RoundNotOpen,
 }
 
 impl ErrorCode {

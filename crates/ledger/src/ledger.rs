@@ -425,6 +425,34 @@ pub struct Entry {
     pub created_at_ms: i64,
 }
 
+/// One line of a player's statement: a ledger entry, with its round's game and status when it
+/// belongs to a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub entry: Entry,
+    pub game: Option<String>,
+    pub round_status: Option<String>,
+}
+
+/// A page of a statement; `next_after` is the `seq` to continue after, if more lines follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementPage {
+    pub lines: Vec<StatementLine>,
+    pub next_after: Option<i64>,
+}
+
+/// What the ledger holds about one round: the round, when it settled, what its bet gave its
+/// jackpot pool (micro-units), every entry it moved, and the levels it won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRecall {
+    pub round: RoundRecord,
+    pub settled_at_ms: Option<i64>,
+    pub jackpot_pool: Option<String>,
+    pub jackpot_micro: i64,
+    pub entries: Vec<Entry>,
+    pub awards: Vec<JackpotWin>,
+}
+
 /// What `reconcile` found: every pool recomputed from its entries, every award paid.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -511,6 +539,19 @@ pub trait Ledger: Send + Sync + 'static {
     async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError>;
 
     async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError>;
+
+    /// A page of the player's statement: entries created in `[from_ms, to_ms)` after the
+    /// entry `after_seq`, in the order they were written (see [`StatementPage`]).
+    async fn statement(
+        &self,
+        player: &PlayerId,
+        span_ms: (i64, i64),
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<StatementPage, LedgerError>;
+
+    /// Everything about one round, or `None` if there is no such round.
+    async fn recall(&self, round_id: &RoundId) -> Result<Option<RoundRecall>, LedgerError>;
 
     /// Recomputes every balance from the entries and reports any difference.
     async fn audit(&self) -> Result<AuditReport, LedgerError>;

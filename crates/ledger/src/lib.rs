@@ -13,6 +13,7 @@
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
 //!  transfer_sql deposits and withdrawals: exactly once by transaction id, never below zero
 //!  play_sql    a one-step spin: open and settle in one transaction, jackpot claims decided there
+//!  recall_sql  what an operator reads back: a player's statement (paged), one round's record
 //!  read_sql    every read, once, over SqlTx (rounds, accounts, entries, free spins, audit)
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
 //!  query       every read and out-of-batch write as data (Query, Change), answered once over SqlTx
@@ -32,6 +33,8 @@ mod play_sql;
 pub mod postgres;
 mod query;
 mod read_sql;
+mod recall_sql;
+pub use recall_sql::MAX_STATEMENT_PAGE;
 pub mod recovery;
 mod sql;
 mod sql_ledger;
@@ -45,7 +48,8 @@ use croupier_core::{clock, ids, jackpot};
 pub use ledger::{
     Account, Applied, AuditReport, Books, ClaimReason, Entry, EntryKind, Fence, FreeSpins,
     JackpotClaim, JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen,
-    Movement, MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord, RoundStatus,
+    Movement, MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,
+    RoundStatus, StatementLine, StatementPage,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

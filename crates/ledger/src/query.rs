@@ -6,10 +6,11 @@
 use super::jackpot_sql;
 use super::ledger::{
     Account, AuditReport, Entry, FreeSpins, JackpotWin, LedgerError, PoolSpec, PoolState,
-    ReconcileReport, RoundRecord,
+    ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
 use super::ledger_sql;
 use super::read_sql;
+use super::recall_sql;
 use super::sql::SqlTx;
 use crate::ids::{PlayerId, ReqId, RoundId};
 
@@ -27,6 +28,13 @@ pub enum Query {
     Pools,
     JackpotWins(RoundId),
     Reconcile,
+    Statement {
+        player: PlayerId,
+        span_ms: (i64, i64),
+        after_seq: i64,
+        limit: u32,
+    },
+    Recall(RoundId),
 }
 
 /// A write outside the movement batches, in a transaction of its own: rare (a table changing
@@ -49,6 +57,8 @@ pub enum Answer {
     Pools(Vec<PoolState>),
     JackpotWins(Vec<JackpotWin>),
     Reconcile(ReconcileReport),
+    Statement(StatementPage),
+    Recall(Option<RoundRecall>),
     Fence(i64),
     Done,
 }
@@ -69,6 +79,15 @@ impl Query {
                 Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)
             }
             Query::Reconcile => Answer::Reconcile(jackpot_sql::reconcile(tx).await?),
+            Query::Statement {
+                player,
+                span_ms,
+                after_seq,
+                limit,
+            } => Answer::Statement(
+                recall_sql::statement(tx, &player, span_ms, after_seq, limit).await?,
+            ),
+            Query::Recall(r) => Answer::Recall(recall_sql::recall(tx, &r).await?),
         })
     }
 }

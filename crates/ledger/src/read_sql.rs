@@ -138,29 +138,28 @@ pub async fn open_rounds<T: SqlTx>(tx: &mut T) -> Result<Vec<RoundRecord>, Ledge
     rows.iter().map(round_from_row).collect()
 }
 
+/// The columns [`entry_from_row`] reads, in its order.
+pub const ENTRY_COLUMNS: &str =
+    "seq, tx_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms, player_id";
+
+pub fn entry_from_row(r: &Row) -> Result<Entry, LedgerError> {
+    Ok(Entry {
+        seq: r.i64(0)?,
+        tx_id: r.text(1)?,
+        kind: EntryKind::parse(&r.text(2)?).ok_or_else(|| invalid("ledger_entries.kind"))?,
+        amount_minor: r.i64(3)?,
+        balance_after_minor: r.i64(4)?,
+        round_id: r.opt_text(5)?,
+        created_at_ms: r.i64(6)?,
+        player: PlayerId::parse(&r.text(7)?).map_err(|_| invalid("ledger_entries.player_id"))?,
+    })
+}
+
 pub async fn entries<T: SqlTx>(tx: &mut T, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
-    let rows = tx
-        .rows(
-            "SELECT seq, tx_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms \
-             FROM ledger_entries WHERE player_id = $1 ORDER BY seq",
-            args![player.as_str()],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                seq: r.i64(0)?,
-                tx_id: r.text(1)?,
-                player: player.clone(),
-                kind: EntryKind::parse(&r.text(2)?)
-                    .ok_or_else(|| invalid("ledger_entries.kind"))?,
-                amount_minor: r.i64(3)?,
-                balance_after_minor: r.i64(4)?,
-                round_id: r.opt_text(5)?,
-                created_at_ms: r.i64(6)?,
-            })
-        })
-        .collect()
+    let sql =
+        format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE player_id = $1 ORDER BY seq");
+    let rows = tx.rows(&sql, args![player.as_str()]).await?;
+    rows.iter().map(entry_from_row).collect()
 }
 
 pub async fn audit<T: SqlTx>(tx: &mut T) -> Result<AuditReport, LedgerError> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::ledger::{
     Account, Applied, AuditReport, Entry, FreeSpins, JackpotWin, Ledger, LedgerError, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecord,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
 use super::query::{Answer, Change, Query};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -134,6 +134,26 @@ impl<B: Backend> Ledger for SqlLedger<B> {
 
     async fn entries(&self, player: &PlayerId) -> Result<Vec<Entry>, LedgerError> {
         answer!(self.backend.read(Query::Entries(player.clone())), Entries)
+    }
+
+    async fn statement(
+        &self,
+        player: &PlayerId,
+        span_ms: (i64, i64),
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<StatementPage, LedgerError> {
+        let query = Query::Statement {
+            player: player.clone(),
+            span_ms,
+            after_seq,
+            limit,
+        };
+        answer!(self.backend.read(query), Statement)
+    }
+
+    async fn recall(&self, round_id: &RoundId) -> Result<Option<RoundRecall>, LedgerError> {
+        answer!(self.backend.read(Query::Recall(round_id.clone())), Recall)
     }
 
     async fn audit(&self) -> Result<AuditReport, LedgerError> {

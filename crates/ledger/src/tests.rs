@@ -5,7 +5,7 @@
 //!
 //! About 1,000 lines, on purpose: one suite, so each case runs on both databases from one
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
-//! in `tests/play.rs`, money in and out in `tests/transfer.rs`, run by the same macro.
+//! in `tests/play.rs`, money in and out in `tests/transfer.rs`, statements and recall in `tests/recall.rs`, run by the same macro.
 
 use proptest::prelude::*;
 
@@ -88,12 +88,16 @@ conformance!(
     one_step_and_two_step_leave_the_same_books,
     a_withdrawal_applies_once_and_never_below_zero,
     the_books_close_per_operator_and_currency,
+    a_statement_pages_through_every_entry_once,
+    a_recall_holds_the_round_and_only_its_entries,
 );
 
 mod play;
 use play::*;
 mod transfer;
 use transfer::*;
+mod recall;
+use recall::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

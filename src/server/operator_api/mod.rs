@@ -6,6 +6,8 @@
 //! |---|---|
 //! | `POST /v1/operator/launch` | `launch.rs`: a session and a launch URL for a player |
 //! | `POST /v1/operator/players/{id}/deposits`, `/withdrawals`, `GET …/balance` | `money.rs` |
+//! | `GET /v1/operator/players/{id}/statement` | `statement.rs`: movements between two times, paged |
+//! | `GET /v1/operator/rounds/{id}`, `POST …/void` | `rounds.rs`: a round's whole record; refund an open one |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
 //!
 //! Every answer is JSON; every error is `{"code", "message"}` with a stable code, and a
@@ -26,6 +28,8 @@ use crate::operator::{Operator, Operators};
 mod launch;
 mod money;
 mod revoke;
+mod rounds;
+mod statement;
 
 /// Who is calling, checked: the operator of the key, within its rate.
 pub(super) struct Caller(pub Arc<Operator>);
@@ -109,6 +113,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/players/{player}/balance",
             web::get().to(money::balance),
+        )
+        .route(
+            "/v1/operator/players/{player}/statement",
+            web::get().to(statement::statement),
+        )
+        .route("/v1/operator/rounds/{round}", web::get().to(rounds::recall))
+        .route(
+            "/v1/operator/rounds/{round}/void",
+            web::post().to(rounds::void),
         )
         .route(
             "/v1/operator/sessions/revoke",

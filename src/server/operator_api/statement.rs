@@ -1,0 +1,109 @@
+//! `GET /v1/operator/players/{id}/statement?from=…&to=…&limit=…&cursor=…`: every movement of
+//! one of the operator's players between two times (Unix milliseconds, `from` included, `to`
+//! excluded), in the order the ledger wrote them, which never changes, a page at a time. Each
+//! line is a ledger entry (deposit, withdrawal, bet, win, refund, jackpot) with its round's
+//! game and status; `next_cursor` continues after the last line, `null` on the last page.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::rounds::entry_view;
+use super::OperatorDoor;
+use crate::app::App;
+use crate::server::HttpError;
+use crate::wallet::MAX_STATEMENT_PAGE;
+
+/// Lines of a page when the caller asks for no `limit`.
+const DEFAULT_PAGE: u32 = 100;
+/// How a cursor begins: it is opaque to callers, and a cursor of another kind is refused.
+const CURSOR_PREFIX: &str = "e";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Window {
+    from: Option<i64>,
+    to: Option<i64>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+fn parse_cursor(cursor: Option<&str>) -> Result<i64, HttpError> {
+    let Some(text) = cursor else { return Ok(0) };
+    text.strip_prefix(CURSOR_PREFIX)
+        .and_then(|seq| seq.parse::<i64>().ok())
+        .filter(|seq| *seq > 0)
+        .ok_or_else(|| HttpError::BadRequest(format!("cursor {text:?} is not one this API gave")))
+}
+
+pub(super) async fn statement(
+    app: web::Data<App>,
+    door: web::Data<OperatorDoor>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let caller = door.admit(&req)?;
+    let player = caller.player(&path)?;
+    let window: Window = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| HttpError::BadRequest(format!("invalid statement query: {e}")))?;
+    let (from, to) = (window.from.unwrap_or(0), window.to.unwrap_or(i64::MAX));
+    if from < 0 || to <= from {
+        return Err(HttpError::BadRequest(
+            "from and to are Unix milliseconds with 0 <= from < to".into(),
+        ));
+    }
+    let limit = window.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_STATEMENT_PAGE).contains(&limit) {
+        return Err(HttpError::BadRequest(format!(
+            "limit must be between 1 and {MAX_STATEMENT_PAGE}"
+        )));
+    }
+    let after = parse_cursor(window.cursor.as_deref())?;
+    let ledger = app.wallet.ledger();
+    let account = ledger
+        .account(&player)
+        .await?
+        .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))?;
+    let currency = app.currencies.get(&account.currency)?;
+    let page = ledger.statement(&player, (from, to), after, limit).await?;
+    let lines: Vec<_> = page
+        .lines
+        .iter()
+        .map(|line| {
+            let mut view = entry_view(&line.entry, &currency);
+            view["game"] = serde_json::json!(line.game);
+            view["round_status"] = serde_json::json!(line.round_status);
+            view
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "player_id": player.name(),
+        "currency": currency.code(),
+        "from": from,
+        "to": to,
+        "lines": lines,
+        "next_cursor": page.next_after.map(|seq| format!("{CURSOR_PREFIX}{seq}")),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cursors_this_api_gave_are_read() {
+        assert_eq!(parse_cursor(None).unwrap(), 0);
+        assert_eq!(parse_cursor(Some("e42")).unwrap(), 42);
+        for bad in [
+            "",
+            "42",
+            "e",
+            "e-1",
+            "e0",
+            "x42",
+            "e4.2",
+            "e99999999999999999999",
+        ] {
+            assert!(parse_cursor(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}
