@@ -969,7 +969,18 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
         .operators(&brands.file(""))
         .start();
     let (key, rival) = (brands.house.key.as_str(), brands.rival.key.as_str());
-    assert_eq!(transfer(&server, key, "hal", "deposits", money("h1", "100.00", "EUR")).await.status, 201);
+    assert_eq!(
+        transfer(
+            &server,
+            key,
+            "hal",
+            "deposits",
+            money("h1", "100.00", "EUR")
+        )
+        .await
+        .status,
+        201
+    );
     let session = operator_session(&server, key, "hal", "EUR").await;
     let mut hal = Client::connect(&server, &session.token).await;
     let mut rounds = Vec::new();
@@ -978,7 +989,10 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
             .request(json!({"type": "spin", "req_id": format!("s{i}"), "game": "starfall", "bet": "1.00"}))
             .await;
         assert_eq!(r["type"], "spin_result", "{r}");
-        rounds.push((r["round_id"].as_str().unwrap().to_string(), r["win"].as_str().unwrap().to_string()));
+        rounds.push((
+            r["round_id"].as_str().unwrap().to_string(),
+            r["win"].as_str().unwrap().to_string(),
+        ));
     }
     // The statement: every entry once, in order, a page of 5 at a time.
     let mut lines = Vec::new();
@@ -988,7 +1002,14 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
             Some(c) => format!("?limit=5&cursor={c}"),
             None => "?limit=5".into(),
         };
-        let r = call(&server, key, "GET", &format!("/v1/operator/players/hal/statement{query}"), None).await;
+        let r = call(
+            &server,
+            key,
+            "GET",
+            &format!("/v1/operator/players/hal/statement{query}"),
+            None,
+        )
+        .await;
         assert_eq!(r.status, 200, "{r:?}");
         lines.extend(r.body["lines"].as_array().unwrap().iter().cloned());
         match r.body["next_cursor"].as_str() {
@@ -997,46 +1018,133 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
         }
     }
     let bets = lines.iter().filter(|l| l["kind"] == "bet").count();
-    assert_eq!((lines[0]["kind"].as_str(), bets), (Some("deposit"), 12), "{lines:?}");
+    assert_eq!(
+        (lines[0]["kind"].as_str(), bets),
+        (Some("deposit"), 12),
+        "{lines:?}"
+    );
     let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "stable order, no line twice: {seqs:?}");
-    assert!(lines.iter().filter(|l| l["kind"] == "bet").all(|l| l["game"] == "starfall"));
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "stable order, no line twice: {seqs:?}"
+    );
+    assert!(lines
+        .iter()
+        .filter(|l| l["kind"] == "bet")
+        .all(|l| l["game"] == "starfall"));
     // A window before anything happened is empty; bad windows and cursors are refused.
-    let r = call(&server, key, "GET", "/v1/operator/players/hal/statement?to=1", None).await;
-    assert_eq!((r.status, r.body["lines"].as_array().map(Vec::len)), (200, Some(0)));
-    for bad in ["?from=5&to=5", "?limit=0", "?limit=501", "?cursor=42", "?from=x", "?page=2"] {
-        let r = call(&server, key, "GET", &format!("/v1/operator/players/hal/statement{bad}"), None).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (400, Some("bad_request")), "{bad}: {r:?}");
+    let r = call(
+        &server,
+        key,
+        "GET",
+        "/v1/operator/players/hal/statement?to=1",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["lines"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    for bad in [
+        "?from=5&to=5",
+        "?limit=0",
+        "?limit=501",
+        "?cursor=42",
+        "?from=x",
+        "?page=2",
+    ] {
+        let r = call(
+            &server,
+            key,
+            "GET",
+            &format!("/v1/operator/players/hal/statement{bad}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("bad_request")),
+            "{bad}: {r:?}"
+        );
     }
-    let r = call(&server, rival, "GET", "/v1/operator/players/hal/statement", None).await;
+    let r = call(
+        &server,
+        rival,
+        "GET",
+        "/v1/operator/players/hal/statement",
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404, "another operator's player: {r:?}");
     // Recall: the whole round, its draws, its entries; and the replay agrees with it.
     let (round_id, win) = &rounds[0];
-    let r = call(&server, key, "GET", &format!("/v1/operator/rounds/{round_id}"), None).await;
+    let r = call(
+        &server,
+        key,
+        "GET",
+        &format!("/v1/operator/rounds/{round_id}"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{r:?}");
     let stops = r.body["draws"]["reel_stops"].as_array().unwrap();
     assert_eq!(stops.len(), 5, "{}", r.body);
-    assert_eq!((r.body["status"].as_str(), r.body["win"].as_str()), (Some("settled"), Some(win.as_str())));
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["win"].as_str()),
+        (Some("settled"), Some(win.as_str()))
+    );
     assert_eq!(r.body["entries"][0]["kind"], "bet");
-    assert!(r.body["node"].is_string() && r.body["settled_at_ms"].is_i64(), "{}", r.body);
+    assert!(
+        r.body["node"].is_string() && r.body["settled_at_ms"].is_i64(),
+        "{}",
+        r.body
+    );
     for (round_id, _) in &rounds {
         let (ok, text) = replay(&server, round_id);
-        assert!(ok && text.contains("replays to its stored outcome"), "{text}");
+        assert!(
+            ok && text.contains("replays to its stored outcome"),
+            "{text}"
+        );
     }
     let (ok, text) = replay(&server, "0190a5c4-9000-7000-8000-000000000000");
     assert!(!ok && text.contains("no round"), "{text}");
     for (who, path) in [
         (rival, format!("/v1/operator/rounds/{round_id}")),
-        (key, "/v1/operator/rounds/0190a5c4-9000-7000-8000-000000000000".to_string()),
+        (
+            key,
+            "/v1/operator/rounds/0190a5c4-9000-7000-8000-000000000000".to_string(),
+        ),
     ] {
         let r = call(&server, who, "GET", &path, None).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (404, Some("unknown_round")), "{path}: {r:?}");
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (404, Some("unknown_round")),
+            "{path}: {r:?}"
+        );
     }
-    let r = call(&server, key, "GET", "/v1/operator/rounds/not%20a%20round", None).await;
+    let r = call(
+        &server,
+        key,
+        "GET",
+        "/v1/operator/rounds/not%20a%20round",
+        None,
+    )
+    .await;
     assert_eq!(r.status, 400);
     // A settled round cannot be voided.
-    let r = call(&server, key, "POST", &format!("/v1/operator/rounds/{round_id}/void"), None).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (409, Some("round_not_open")), "{r:?}");
+    let r = call(
+        &server,
+        key,
+        "POST",
+        &format!("/v1/operator/rounds/{round_id}/void"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("round_not_open")),
+        "{r:?}"
+    );
     // A table bet is open until its round ends: voided, it is refunded once, and the round's
     // end pays nothing on it.
     let balance_before = hal.balance().await;
@@ -1051,7 +1159,9 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
             .await;
         match r["type"].as_str() {
             Some("bet_accepted") => break r,
-            _ if r["code"] == "betting_closed" => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            _ if r["code"] == "betting_closed" => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
             _ => continue,
         }
     };
@@ -1060,16 +1170,101 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
     let r = call(&server, rival, "POST", &void, None).await;
     assert_eq!(r.status, 404, "not rival's: {r:?}");
     let first = call(&server, key, "POST", &void, None).await;
-    assert_eq!((first.status, first.replayed, first.body["status"].as_str()), (200, false, Some("void")), "{first:?}");
-    let kinds: Vec<&str> = first.body["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        (first.status, first.replayed, first.body["status"].as_str()),
+        (200, false, Some("void")),
+        "{first:?}"
+    );
+    let kinds: Vec<&str> = first.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["bet", "refund"]);
     let again = call(&server, key, "POST", &void, None).await;
-    assert_eq!((again.status, again.replayed, &again.body), (200, true, &first.body));
+    assert_eq!(
+        (again.status, again.replayed, &again.body),
+        (200, true, &first.body)
+    );
     // Wait for the table round to end, then the books: the bet came back once, nothing more.
     tokio::time::sleep(std::time::Duration::from_secs(8)).await;
-    assert_eq!(balance(&server, key, "hal").await.body["balance"], balance_before.as_str());
-    let r = call(&server, key, "GET", &format!("/v1/operator/rounds/{bet_id}"), None).await;
+    assert_eq!(
+        balance(&server, key, "hal").await.body["balance"],
+        balance_before.as_str()
+    );
+    let r = call(
+        &server,
+        key,
+        "GET",
+        &format!("/v1/operator/rounds/{bet_id}"),
+        None,
+    )
+    .await;
     assert_eq!(r.body["entries"].as_array().unwrap().len(), 2, "{}", r.body);
     let (ok, report) = server.reconcile();
     assert!(ok, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_exactly_the_live_routes() {
+    let brands = Brands::new();
+    let server = brands.node().start();
+    let key = &brands.house.key;
+    let doc: Value = http()
+        .get(format!("{}/v1/operator/openapi.json", server.operator))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["operator_key"]["scheme"],
+        "bearer"
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations.sort();
+    // The routes the API serves (every test of this file goes through them), each documented.
+    let expected = [
+        ("GET", "/v1/operator/players/{player}/balance"),
+        ("GET", "/v1/operator/players/{player}/statement"),
+        ("GET", "/v1/operator/rounds/{round_id}"),
+        ("POST", "/v1/operator/launch"),
+        ("POST", "/v1/operator/players/{player}/deposits"),
+        ("POST", "/v1/operator/players/{player}/withdrawals"),
+        ("POST", "/v1/operator/rounds/{round_id}/void"),
+        ("POST", "/v1/operator/sessions/revoke"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(operations, expected);
+    // Every documented operation is routed: an empty call answers the API's own JSON error
+    // (a route the server did not have would be a bare 404 or 405).
+    for (method, path) in &operations {
+        let concrete = path
+            .replace("{player}", "alice")
+            .replace("{round_id}", "0190a5c4-9000-7000-8000-000000000000");
+        let r = call(&server, key, method, &concrete, Some("{}")).await;
+        assert!(r.body["code"].is_string(), "{method} {path}: {r:?}");
+        let declared = &paths[path][method.to_lowercase()]["responses"];
+        assert!(
+            declared.get(r.status.to_string()).is_some() || r.status == 401 || r.status == 429,
+            "{method} {path} answered {} which it does not declare: {r:?}",
+            r.status
+        );
+        assert!(
+            paths[path][method.to_lowercase()]["security"].is_array(),
+            "{method} {path} declares its key"
+        );
+    }
 }

@@ -17,22 +17,48 @@ use crate::server::HttpError;
 /// Longest lobby URL accepted: it is echoed into the launch URL.
 const MAX_LOBBY_URL: usize = 2048;
 
-#[derive(Deserialize)]
+/// A launch: who plays what, where.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LaunchRequest {
+pub(super) struct LaunchRequest {
+    #[schema(example = "alice")]
     player_id: String,
+    #[schema(example = "EUR")]
     currency: String,
+    /// A slot game id (exactly one of `game` and `table`).
+    #[schema(example = "starfall")]
     game: Option<String>,
+    /// A live table id.
     table: Option<String>,
+    /// `en`, `de`, `pt-BR`.
+    #[schema(example = "de")]
     language: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "DE")]
     country: String,
+    /// An http(s) URL of at most 2,048 characters.
     lobby_url: Option<String>,
     mode: Mode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A launched session.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct LaunchAnswer {
+    /// The session token (also in the launch URL's fragment).
+    token: String,
+    /// `<public URL>/play/?game=…&lang=…&lobby=…#token=…`
+    launch_url: String,
+    player_id: String,
+    currency: String,
+    mode: Mode,
+    balance: String,
+    /// Unix seconds.
+    expires_at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum Mode {
+pub(super) enum Mode {
     /// The player's own money, in its account `<operator>:<player>`.
     Real,
     /// Fun money on a fresh demo player (needs `auth.demo_mode`).
@@ -109,6 +135,19 @@ fn lobby(text: Option<String>) -> Result<Option<url::Url>, HttpError> {
     Ok(Some(url))
 }
 
+/// A session for one of the operator's players on a game or a table, and its launch URL.
+#[utoipa::path(
+    post,
+    path = "/v1/operator/launch",
+    tag = "sessions",
+    request_body = LaunchRequest,
+    responses(
+        (status = 201, body = LaunchAnswer),
+        (status = 400, description = "bad body, game, table, language, country, lobby URL or mode; wrong_currency", body = super::ErrorBody),
+        (status = 403, description = "currency_not_allowed", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn launch(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -149,15 +188,15 @@ pub(super) async fn launch(
         country = %country.0,
         "game launched"
     );
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "token": started.token,
-        "launch_url": launch_url,
-        "player_id": player.name(),
-        "currency": started.currency.code(),
-        "mode": if started.demo { "demo" } else { "real" },
-        "balance": started.balance.to_string(),
-        "expires_at": started.expires_at,
-    })))
+    Ok(HttpResponse::Created().json(LaunchAnswer {
+        launch_url,
+        player_id: player.name().to_string(),
+        currency: started.currency.code().to_string(),
+        mode: if started.demo { Mode::Demo } else { Mode::Real },
+        balance: started.balance.to_string(),
+        expires_at: started.expires_at,
+        token: started.token,
+    }))
 }
 
 #[cfg(test)]

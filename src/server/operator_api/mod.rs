@@ -9,6 +9,7 @@
 //! | `GET /v1/operator/players/{id}/statement` | `statement.rs`: movements between two times, paged |
 //! | `GET /v1/operator/rounds/{id}`, `POST …/void` | `rounds.rs`: a round's whole record; refund an open one |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
+//! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
 //! Every answer is JSON; every error is `{"code", "message"}` with a stable code, and a
 //! refused call changes nothing (docs/operator-api.md).
@@ -94,6 +95,57 @@ impl OperatorDoor {
     }
 }
 
+/// Every error the API answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code (docs/operator-api.md).
+    #[schema(example = "idempotency_conflict")]
+    code: String,
+    message: String,
+}
+
+/// The bearer scheme of operator keys.
+struct OperatorKey;
+
+impl utoipa::Modify for OperatorKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The operator API's OpenAPI 3 document, generated from the handlers' own declarations and
+/// the types they read and answer; served at `/v1/operator/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "croupier operator API",
+        description = "Launch, money in and out, statements, round recall and void, sessions. \
+                       Every call carries `Authorization: Bearer <operator key>`. docs/operator-api.md"
+    ),
+    paths(
+        launch::launch,
+        money::deposit,
+        money::withdraw,
+        money::balance,
+        statement::statement,
+        rounds::recall,
+        rounds::void,
+        revoke::revoke_sessions,
+    ),
+    modifiers(&OperatorKey)
+)]
+pub struct OperatorApiDoc;
+
+async fn openapi() -> actix_web::HttpResponse {
+    use utoipa::OpenApi;
+    actix_web::HttpResponse::Ok().json(OperatorApiDoc::openapi())
+}
+
 /// Reads the JSON body of an operator call into `T`, saying what was wrong with it.
 fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, HttpError> {
     serde_json::from_slice(body).map_err(|e| HttpError::BadRequest(format!("invalid {what}: {e}")))
@@ -101,7 +153,8 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result
 
 /// The operator API's routes, for the operator listener's app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/operator/launch", web::post().to(launch::launch))
+    cfg.route("/v1/operator/openapi.json", web::get().to(openapi))
+        .route("/v1/operator/launch", web::post().to(launch::launch))
         .route(
             "/v1/operator/players/{player}/deposits",
             web::post().to(money::deposit),

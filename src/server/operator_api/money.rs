@@ -24,12 +24,38 @@ const TRANSFER_ATTEMPTS: u32 = 3;
 /// Pause between those tries.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
-#[derive(Deserialize)]
+/// A deposit or a withdrawal.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Transfer {
+pub(super) struct Transfer {
+    /// The operator's own id of this transfer: 1-64 of `A-Z a-z 0-9 _ . : -`, unique within
+    /// the operator; the idempotency key.
+    #[schema(example = "op-7781")]
     transaction_id: String,
+    /// A positive decimal string at the currency's scale.
+    #[schema(example = "50.00")]
     amount: String,
+    #[schema(example = "EUR")]
     currency: String,
+}
+
+/// A transfer as the ledger applied it (the first time, or again for a replay).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct TransferAnswer {
+    transaction_id: String,
+    player_id: String,
+    currency: String,
+    amount: String,
+    /// The balance this transfer left.
+    balance: String,
+}
+
+/// A player's balance.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct BalanceAnswer {
+    player_id: String,
+    currency: String,
+    balance: String,
 }
 
 /// A checked transfer request: its ledger transaction id, account, currency and amount.
@@ -69,13 +95,13 @@ impl Checked {
         if replayed {
             response.insert_header(("Idempotent-Replayed", "true"));
         }
-        Ok(response.json(serde_json::json!({
-            "transaction_id": self.transaction_id.as_str(),
-            "player_id": self.player.name(),
-            "currency": self.currency.code(),
-            "amount": self.amount.to_string(),
-            "balance": balance.to_string(),
-        })))
+        Ok(response.json(TransferAnswer {
+            transaction_id: self.transaction_id.to_string(),
+            player_id: self.player.name().to_string(),
+            currency: self.currency.code().to_string(),
+            amount: self.amount.to_string(),
+            balance: balance.to_string(),
+        }))
     }
 }
 
@@ -124,6 +150,21 @@ enum Way {
     Withdrawal,
 }
 
+/// Money in: credits the player (creating the account in this currency if it is new).
+#[utoipa::path(
+    post,
+    path = "/v1/operator/players/{player}/deposits",
+    tag = "money",
+    params(("player" = String, Path, description = "the operator's player")),
+    request_body = Transfer,
+    responses(
+        (status = 201, description = "applied, or the first answer again (header Idempotent-Replayed: true)", body = TransferAnswer),
+        (status = 400, description = "bad body, amount or id; wrong_currency", body = super::ErrorBody),
+        (status = 403, description = "currency_not_allowed", body = super::ErrorBody),
+        (status = 409, description = "idempotency_conflict", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn deposit(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -134,6 +175,21 @@ pub(super) async fn deposit(
     move_money(&app, &door, &req, &path, payload, Way::Deposit).await
 }
 
+/// Money out: debits the player, never below zero.
+#[utoipa::path(
+    post,
+    path = "/v1/operator/players/{player}/withdrawals",
+    tag = "money",
+    params(("player" = String, Path, description = "the operator's player")),
+    request_body = Transfer,
+    responses(
+        (status = 201, description = "applied, or the first answer again (header Idempotent-Replayed: true)", body = TransferAnswer),
+        (status = 400, description = "bad body, amount or id; wrong_currency", body = super::ErrorBody),
+        (status = 404, description = "unknown_player", body = super::ErrorBody),
+        (status = 409, description = "idempotency_conflict, insufficient_funds", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn withdraw(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -199,6 +255,18 @@ async fn move_money(
     }
 }
 
+/// The player's balance.
+#[utoipa::path(
+    get,
+    path = "/v1/operator/players/{player}/balance",
+    tag = "money",
+    params(("player" = String, Path, description = "the operator's player")),
+    responses(
+        (status = 200, body = BalanceAnswer),
+        (status = 404, description = "unknown_player", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn balance(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -214,9 +282,9 @@ pub(super) async fn balance(
         .await?
         .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))?;
     let currency = app.currencies.get(&account.currency)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "player_id": player.name(),
-        "currency": currency.code(),
-        "balance": Money::from_minor(account.balance_minor, &currency)?.to_string(),
-    })))
+    Ok(HttpResponse::Ok().json(BalanceAnswer {
+        player_id: player.name().to_string(),
+        currency: currency.code().to_string(),
+        balance: Money::from_minor(account.balance_minor, &currency)?.to_string(),
+    }))
 }

@@ -11,13 +11,32 @@ use crate::app::App;
 use crate::server::HttpError;
 use crate::session::access::{revoke, Revoke};
 
-#[derive(Deserialize)]
+/// Exactly one of the two.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RevokeRequest {
+pub(super) struct RevokeRequest {
     session_id: Option<String>,
     player_id: Option<String>,
 }
 
+/// The sessions ended.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct RevokeAnswer {
+    revoked: Vec<String>,
+}
+
+/// Ends one session, or every session of one of the operator's players, on every node.
+#[utoipa::path(
+    post,
+    path = "/v1/operator/sessions/revoke",
+    tag = "sessions",
+    request_body = RevokeRequest,
+    responses(
+        (status = 200, body = RevokeAnswer),
+        (status = 400, body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn revoke_sessions(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -35,7 +54,7 @@ pub(super) async fn revoke_sessions(
                 .await?
                 .is_some_and(|r| r.player.operator() == Some(caller.0.id.as_str()));
             if !own {
-                return Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": [] })));
+                return Ok(HttpResponse::Ok().json(RevokeAnswer { revoked: vec![] }));
             }
             Revoke::Session(sid)
         }
@@ -48,5 +67,5 @@ pub(super) async fn revoke_sessions(
     };
     let ended = revoke(&app, &what).await?;
     tracing::info!(operator = %caller.0.id, sessions = ended.len(), "sessions revoked by the operator");
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": ended })))
+    Ok(HttpResponse::Ok().json(RevokeAnswer { revoked: ended }))
 }

@@ -16,16 +16,82 @@ use crate::server::HttpError;
 use crate::wallet::{Applied, Entry, Movement, MovementError, RoundRecall, WalletError};
 
 /// A ledger entry as the operator API shows it.
-pub(super) fn entry_view(entry: &Entry, currency: &Currency) -> Value {
-    json!({
-        "seq": entry.seq,
-        "transaction_id": entry.tx_id,
-        "kind": entry.kind.as_str(),
-        "amount": minor_text(entry.amount_minor, currency),
-        "balance_after": minor_text(entry.balance_after_minor, currency),
-        "round_id": entry.round_id,
-        "created_at_ms": entry.created_at_ms,
-    })
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct EntryView {
+    seq: i64,
+    transaction_id: String,
+    /// `deposit`, `withdrawal`, `bet`, `win`, `refund` or `jackpot`.
+    kind: &'static str,
+    /// Signed: negative for a bet or a withdrawal.
+    amount: String,
+    balance_after: String,
+    round_id: Option<String>,
+    created_at_ms: i64,
+}
+
+impl EntryView {
+    pub(super) fn of(entry: &Entry, currency: &Currency) -> EntryView {
+        EntryView {
+            seq: entry.seq,
+            transaction_id: entry.tx_id.clone(),
+            kind: entry.kind.as_str(),
+            amount: minor_text(entry.amount_minor, currency),
+            balance_after: minor_text(entry.balance_after_minor, currency),
+            round_id: entry.round_id.clone(),
+            created_at_ms: entry.created_at_ms,
+        }
+    }
+}
+
+/// A jackpot level the round won.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct AwardView {
+    pool: String,
+    level: String,
+    cycle: i64,
+    amount: String,
+    /// `trigger`, `mystery` or `ceiling`.
+    reason: &'static str,
+}
+
+/// What the round's bet gave its pool, and what it won.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct JackpotView {
+    pool: Option<String>,
+    /// Exact: fractions of a minor unit kept.
+    contribution: String,
+    awards: Vec<AwardView>,
+}
+
+/// The whole record of one round.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct RecallAnswer {
+    round_id: String,
+    player_id: String,
+    /// The slot game or the live table.
+    game: String,
+    /// `slot` or `table`.
+    kind: &'static str,
+    /// `open`, `settled` or `void`.
+    status: &'static str,
+    currency: String,
+    bet: String,
+    stake: String,
+    win: String,
+    free_spin: bool,
+    multiplier: u32,
+    balance_after: String,
+    /// The RNG's draws: `{"reel_stops": [...]}` for a slot, `{"table_result": ...}` for a table bet.
+    #[schema(value_type = Object)]
+    draws: Value,
+    /// What the draws showed, as stored (a slot's `spin_result.outcome`; a table bet's bet and result).
+    #[schema(value_type = Object)]
+    outcome: Value,
+    jackpot: JackpotView,
+    entries: Vec<EntryView>,
+    created_at_ms: i64,
+    settled_at_ms: Option<i64>,
+    node: Option<String>,
 }
 
 /// Micro-units (millionths of a minor unit) as a decimal amount of the currency.
@@ -35,50 +101,59 @@ fn micro_text(micro: i64, currency: &Currency) -> String {
         .to_string()
 }
 
-/// The draws the RNG made for a round, as stored: a slot's reel stops (one per reel, in reel
-/// order), a table bet's result (the round's pocket or coup).
-fn draws(app: &App, recall: &RoundRecall, outcome: &Value) -> Value {
-    if app.games.slot(&recall.round.game).is_some() {
-        return json!({ "reel_stops": outcome.get("stops") });
-    }
-    json!({ "table_result": outcome.get("result") })
-}
-
-fn recall_view(app: &App, recall: &RoundRecall, currency: &Currency) -> Value {
+fn recall_view(app: &App, recall: &RoundRecall, currency: &Currency) -> RecallAnswer {
     let r = &recall.round;
     let outcome: Value = r
         .outcome_json
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null);
-    json!({
-        "round_id": r.round_id.as_str(),
-        "player_id": r.player.name(),
-        "game": r.game,
-        "kind": if app.games.slot(&r.game).is_some() { "slot" } else { "table" },
-        "status": r.status.as_str(),
-        "currency": currency.code(),
-        "bet": minor_text(r.bet_minor, currency),
-        "stake": minor_text(r.stake_minor, currency),
-        "win": minor_text(r.win_minor, currency),
-        "free_spin": r.free_spin,
-        "multiplier": r.multiplier,
-        "balance_after": minor_text(r.balance_after_minor, currency),
-        "draws": draws(app, recall, &outcome),
-        "outcome": outcome,
-        "jackpot": {
-            "pool": recall.jackpot_pool,
-            "contribution": micro_text(recall.jackpot_micro, currency),
-            "awards": recall.awards.iter().map(|w| json!({
-                "pool": w.pool, "level": w.level, "cycle": w.cycle,
-                "amount": minor_text(w.amount_minor, currency), "reason": w.reason.as_str(),
-            })).collect::<Vec<_>>(),
+    let slot = app.games.slot(&r.game).is_some();
+    // A slot stores its reel stops, a table bet its round's result: the RNG's draws.
+    let draws = if slot {
+        json!({ "reel_stops": outcome.get("stops") })
+    } else {
+        json!({ "table_result": outcome.get("result") })
+    };
+    RecallAnswer {
+        round_id: r.round_id.to_string(),
+        player_id: r.player.name().to_string(),
+        game: r.game.clone(),
+        kind: if slot { "slot" } else { "table" },
+        status: r.status.as_str(),
+        currency: currency.code().to_string(),
+        bet: minor_text(r.bet_minor, currency),
+        stake: minor_text(r.stake_minor, currency),
+        win: minor_text(r.win_minor, currency),
+        free_spin: r.free_spin,
+        multiplier: r.multiplier,
+        balance_after: minor_text(r.balance_after_minor, currency),
+        draws,
+        outcome,
+        jackpot: JackpotView {
+            pool: recall.jackpot_pool.clone(),
+            contribution: micro_text(recall.jackpot_micro, currency),
+            awards: recall
+                .awards
+                .iter()
+                .map(|w| AwardView {
+                    pool: w.pool.clone(),
+                    level: w.level.clone(),
+                    cycle: w.cycle,
+                    amount: minor_text(w.amount_minor, currency),
+                    reason: w.reason.as_str(),
+                })
+                .collect(),
         },
-        "entries": recall.entries.iter().map(|e| entry_view(e, currency)).collect::<Vec<_>>(),
-        "created_at_ms": r.created_at_ms,
-        "settled_at_ms": recall.settled_at_ms,
-        "node": r.node,
-    })
+        entries: recall
+            .entries
+            .iter()
+            .map(|e| EntryView::of(e, currency))
+            .collect(),
+        created_at_ms: r.created_at_ms,
+        settled_at_ms: recall.settled_at_ms,
+        node: r.node.clone(),
+    }
 }
 
 /// The round if it is one of the caller's players', with the currency it played in.
@@ -102,6 +177,18 @@ async fn own_round(
     Ok((recall, currency))
 }
 
+/// The whole record of one round of the operator's players.
+#[utoipa::path(
+    get,
+    path = "/v1/operator/rounds/{round_id}",
+    tag = "rounds",
+    params(("round_id" = String, Path, description = "a round id from a statement or a frame")),
+    responses(
+        (status = 200, body = RecallAnswer),
+        (status = 404, description = "unknown_round", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn recall(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -113,6 +200,19 @@ pub(super) async fn recall(
     Ok(HttpResponse::Ok().json(recall_view(&app, &recall, &currency)))
 }
 
+/// Refunds a round that is still open, exactly once; answers the round as it now is.
+#[utoipa::path(
+    post,
+    path = "/v1/operator/rounds/{round_id}/void",
+    tag = "rounds",
+    params(("round_id" = String, Path, description = "the open round")),
+    responses(
+        (status = 200, description = "voided, or voided before (header Idempotent-Replayed: true)", body = RecallAnswer),
+        (status = 404, description = "unknown_round", body = super::ErrorBody),
+        (status = 409, description = "round_not_open", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn void(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,

@@ -7,7 +7,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::rounds::entry_view;
+use super::rounds::EntryView;
 use super::OperatorDoor;
 use crate::app::App;
 use crate::server::HttpError;
@@ -18,13 +18,40 @@ const DEFAULT_PAGE: u32 = 100;
 /// How a cursor begins: it is opaque to callers, and a cursor of another kind is refused.
 const CURSOR_PREFIX: &str = "e";
 
-#[derive(Deserialize)]
+/// Which lines: `[from, to)` in Unix milliseconds, a page of `limit`, after `cursor`.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Window {
+#[into_params(parameter_in = Query)]
+pub(super) struct Window {
+    /// Unix ms, included (default 0).
     from: Option<i64>,
+    /// Unix ms, excluded (default: no end).
     to: Option<i64>,
+    /// 1 to 500, default 100.
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// One line: an entry, with its round's game and status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Line {
+    #[serde(flatten)]
+    entry: EntryView,
+    game: Option<String>,
+    round_status: Option<String>,
+}
+
+/// A page of a statement.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct StatementAnswer {
+    player_id: String,
+    currency: String,
+    from: i64,
+    to: i64,
+    lines: Vec<Line>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
 }
 
 fn parse_cursor(cursor: Option<&str>) -> Result<i64, HttpError> {
@@ -35,6 +62,19 @@ fn parse_cursor(cursor: Option<&str>) -> Result<i64, HttpError> {
         .ok_or_else(|| HttpError::BadRequest(format!("cursor {text:?} is not one this API gave")))
 }
 
+/// Every movement of one of the operator's players between two times, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/operator/players/{player}/statement",
+    tag = "money",
+    params(("player" = String, Path, description = "the operator's player"), Window),
+    responses(
+        (status = 200, body = StatementAnswer),
+        (status = 400, description = "bad window, limit or cursor", body = super::ErrorBody),
+        (status = 404, description = "unknown_player", body = super::ErrorBody),
+    ),
+    security(("operator_key" = []))
+)]
 pub(super) async fn statement(
     app: web::Data<App>,
     door: web::Data<OperatorDoor>,
@@ -65,24 +105,23 @@ pub(super) async fn statement(
         .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))?;
     let currency = app.currencies.get(&account.currency)?;
     let page = ledger.statement(&player, (from, to), after, limit).await?;
-    let lines: Vec<_> = page
+    let lines = page
         .lines
         .iter()
-        .map(|line| {
-            let mut view = entry_view(&line.entry, &currency);
-            view["game"] = serde_json::json!(line.game);
-            view["round_status"] = serde_json::json!(line.round_status);
-            view
+        .map(|line| Line {
+            entry: EntryView::of(&line.entry, &currency),
+            game: line.game.clone(),
+            round_status: line.round_status.clone(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "player_id": player.name(),
-        "currency": currency.code(),
-        "from": from,
-        "to": to,
-        "lines": lines,
-        "next_cursor": page.next_after.map(|seq| format!("{CURSOR_PREFIX}{seq}")),
-    })))
+    Ok(HttpResponse::Ok().json(StatementAnswer {
+        player_id: player.name().to_string(),
+        currency: currency.code().to_string(),
+        from,
+        to,
+        lines,
+        next_cursor: page.next_after.map(|seq| format!("{CURSOR_PREFIX}{seq}")),
+    }))
 }
 
 #[cfg(test)]
