@@ -37,6 +37,8 @@ pub enum Command {
     TableFanout(crate::fanout::FanoutArgs),
     /// Open N player connections, keep them idle, report the server's memory per connection.
     Hold(crate::hold::HoldArgs),
+    /// An operator's back end at full speed: deposits/s and launches/s, then the books checked.
+    Operator(crate::operator::OperatorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

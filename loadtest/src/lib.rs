@@ -1,6 +1,7 @@
 //! croupier-loadtest: drives virtual players against croupier over WebSocket (or against the
 //! echo server for the transport ceiling), measures latency and throughput, and audits every
-//! player's money against the server. `main.rs` is only the command-line edge of this library.
+//! player's money against the server; `operator` drives the operator API (deposits, launches).
+//! `main.rs` is only the command-line edge of this library.
 
 pub mod books;
 pub mod ceiling;
@@ -11,6 +12,7 @@ pub mod hold;
 pub mod limits;
 pub mod memory;
 pub mod metrics;
+pub mod operator;
 pub mod player;
 pub mod progress;
 pub mod protocol;

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
             Some(Command::Hold(args)) => croupier_loadtest::hold::run(args)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Some(Command::Operator(args)) => croupier_loadtest::operator::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Some(Command::Run(args)) => run(*args).await,
             None => run(cli.run).await,
         }
