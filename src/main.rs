@@ -96,8 +96,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluates a stored round again from its stored draws (a slot's reel stops) with the
-    /// games directory's rules and says whether the stored outcome and win match.
+    /// Evaluates a stored round again from its stored draws (a slot's reel stops, a table
+    /// round's result) with the games' and tables' rules and says whether the stored outcome
+    /// and win match.
     Replay {
         /// The round's id (as in the operator API's recall and statements).
         round_id: String,
@@ -276,6 +277,12 @@ fn replay(
     let config = load_config(config, data_dir)?;
     let id = croupier::ids::RoundId::parse(round_id)?;
     let games = croupier::games::GameCatalog::load(&config.games.dir)?;
+    let tables = if config.tables.file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        croupier::table::config::load(&config.tables.file, &config.currencies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.tables.file.display()))?
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let ledger = croupier::wallet::open_ledger(&config).await?;
@@ -288,7 +295,7 @@ fn replay(
             .await?
             .with_context(|| format!("no account {} for round {id}", round.player))?;
         let currency = config.currencies.get(&account.currency)?;
-        let replay = croupier::replay::replay(&games, &round, &currency)?;
+        let replay = croupier::replay::replay(&games, &tables, &round, &currency)?;
         println!("{}", serde_json::to_string(&replay)?);
         if replay.matches() {
             println!(

@@ -4,14 +4,21 @@
 //!
 //! A slot round stores its reel stops (the RNG's draws: one per reel, in reel order); the
 //! replay evaluates the grid they show in the round's mode (base, or free spins at the round's
-//! multiplier), pays it on the round's stake, and checks both the outcome and the win. Live
-//! table bets are not replayed yet (their result and bet are recorded; see the operator API).
+//! multiplier), pays it on the round's stake, and checks both the outcome and the win. A live
+//! table bet stores its bet and its round's result (the pocket, or the coup's cards): the replay
+//! reads the result back through the game's own checks (a coup must follow the tableau),
+//! settles the bet on it with the table's rules, and checks the outcome and the amount returned.
 
 use serde::Serialize;
+
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::games::slot::{self, SpinMode, SpinOutcome};
 use crate::games::GameCatalog;
 use crate::money::{Currency, Money};
+use crate::table::rules::{Stake, TableOutcome, TableRules};
+use crate::table::TableConfig;
 use crate::wallet::{RoundRecord, RoundStatus};
 
 /// Why a round cannot be replayed.
@@ -19,8 +26,8 @@ use crate::wallet::{RoundRecord, RoundStatus};
 pub enum ReplayError {
     #[error("round {0} is {1}: only a settled round has an outcome to replay")]
     NotSettled(String, &'static str),
-    #[error("round {round} is a bet on live table {game}: table rounds are not replayed yet")]
-    Table { round: String, game: String },
+    #[error("round {round} is of {game}, which is neither a slot game nor a live table here")]
+    UnknownGame { round: String, game: String },
     #[error("round {0} has no stored outcome")]
     NoOutcome(String),
     #[error("the stored outcome of round {round} cannot be read: {why}")]
@@ -40,7 +47,8 @@ pub enum ReplayError {
 pub struct Replay {
     pub round_id: String,
     pub game: String,
-    pub stops: Vec<u32>,
+    /// The RNG's draws as stored: a slot's reel stops, a table round's result.
+    pub draws: Value,
     pub stored_win: String,
     pub replayed_win: String,
     /// The replayed outcome (grid, line wins, scatters, free spins) equals the stored one.
@@ -54,9 +62,28 @@ impl Replay {
     }
 }
 
-/// Replays `round` (which played in `currency`) with the games of `catalog`.
+/// What a settled table bet stores (`table::actor::settle`).
+#[derive(Deserialize)]
+struct TableRecord {
+    bet: TableBetRecord,
+    amount: String,
+    result: Value,
+    /// `win`, `lose` or `push`.
+    outcome: String,
+}
+
+#[derive(Deserialize)]
+struct TableBetRecord {
+    kind: String,
+    #[serde(default)]
+    numbers: Vec<u8>,
+}
+
+/// Replays `round` (which played in `currency`) with the games of `catalog` and the live
+/// tables of `tables`.
 pub fn replay(
     catalog: &GameCatalog,
+    tables: &[TableConfig],
     round: &RoundRecord,
     currency: &Currency,
 ) -> Result<Replay, ReplayError> {
@@ -64,20 +91,61 @@ pub fn replay(
     if round.status != RoundStatus::Settled {
         return Err(ReplayError::NotSettled(id, round.status.as_str()));
     }
-    let Some(game) = catalog.slot(&round.game) else {
-        return Err(ReplayError::Table {
-            round: id,
-            game: round.game.clone(),
-        });
-    };
     let text = round
         .outcome_json
         .as_deref()
         .ok_or_else(|| ReplayError::NoOutcome(id.clone()))?;
-    let stored: SpinOutcome = serde_json::from_str(text).map_err(|e| ReplayError::BadOutcome {
+    let bad = |why: String| ReplayError::BadOutcome {
         round: id.clone(),
-        why: e.to_string(),
-    })?;
+        why,
+    };
+    let money =
+        |minor| Money::from_minor(minor, currency).map_err(|_| ReplayError::Money(id.clone()));
+    if let Some(table) = tables.iter().find(|t| t.id == round.game) {
+        let record: TableRecord = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let rules = TableRules::of(table);
+        let amount = Money::parse(&record.amount, currency).map_err(|e| bad(e.to_string()))?;
+        let bet = rules
+            .parse_bet(table, &record.bet.kind, &record.bet.numbers, &amount)
+            .map_err(|e| bad(e.to_string()))?;
+        let outcome = match rules {
+            TableRules::Roulette => TableOutcome::Roulette {
+                pocket: record.result["pocket"]
+                    .as_u64()
+                    .and_then(|p| u8::try_from(p).ok())
+                    .ok_or_else(|| bad("no pocket in the result".into()))?,
+            },
+            TableRules::Baccarat(_) => TableOutcome::Baccarat(
+                serde_json::from_value(record.result.clone()).map_err(|e| bad(e.to_string()))?,
+            ),
+        };
+        let stake = Stake {
+            bet_id: id.clone(),
+            bet,
+            amount,
+        };
+        let payout = rules
+            .settle(&[stake], &outcome)
+            .map_err(|e| bad(e.to_string()))?
+            .pop()
+            .ok_or_else(|| bad("no payout".into()))?;
+        return Ok(Replay {
+            round_id: id.clone(),
+            game: table.id.clone(),
+            draws: record.result,
+            stored_win: money(round.win_minor)?.to_string(),
+            replayed_win: payout.returned.to_string(),
+            outcome_matches: payout.outcome == record.outcome,
+            win_matches: payout.returned.minor() == round.win_minor,
+        });
+    }
+    let Some(game) = catalog.slot(&round.game) else {
+        return Err(ReplayError::UnknownGame {
+            round: id,
+            game: round.game.clone(),
+        });
+    };
+    let stored: SpinOutcome = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     game.check_stops(&stored.stops)
         .map_err(|e| ReplayError::BadStops {
             round: id.clone(),
@@ -101,7 +169,7 @@ pub fn replay(
     Ok(Replay {
         round_id: id.clone(),
         game: game.id().to_string(),
-        stops: stored.stops.clone(),
+        draws: serde_json::json!(stored.stops),
         stored_win: money(round.win_minor)?.to_string(),
         replayed_win: win.to_string(),
         outcome_matches: replayed == stored,
@@ -155,10 +223,17 @@ mod tests {
                 .unwrap()
                 .mul_floor(outcome.win_multiple)
                 .unwrap();
-            let honest = replay(&catalog, &round("starfall", &outcome, win.minor()), &eur).unwrap();
+            let honest = replay(
+                &catalog,
+                &[],
+                &round("starfall", &outcome, win.minor()),
+                &eur,
+            )
+            .unwrap();
             assert!(honest.matches(), "{honest:?}");
             let forged = replay(
                 &catalog,
+                &[],
                 &round("starfall", &outcome, win.minor() + 1),
                 &eur,
             )
@@ -167,6 +242,48 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 10);
+    }
+
+    fn tables() -> Vec<TableConfig> {
+        let currencies: crate::money::CurrencyTable = toml::from_str("EUR = 2").unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tables.toml");
+        crate::table::config::load(&path, &currencies).unwrap()
+    }
+
+    /// A settled roulette bet of 5.00 on red, stored as the table stores it.
+    fn red_bet(pocket: u8, outcome: &str, win_minor: i64) -> RoundRecord {
+        let mut r = round(
+            "roulette_1",
+            &slot::evaluate(catalog().slot("starfall").unwrap(), &[0], SpinMode::Base),
+            win_minor,
+        );
+        r.bet_minor = 500;
+        r.stake_minor = 500;
+        r.outcome_json = Some(
+            serde_json::json!({"table": "roulette_1", "table_round": "t", "bet": {"kind": "red", "numbers": []},
+                               "amount": "5.00", "result": {"pocket": pocket, "colour": "x"},
+                               "outcome": outcome, "returned": "0.00"})
+            .to_string(),
+        );
+        r
+    }
+
+    #[test]
+    fn a_table_bet_replays_through_the_tables_rules() {
+        let (catalog, tables) = (catalog(), tables());
+        let eur = Currency::new("EUR", 2).unwrap();
+        // 1 is red: 5.00 on red returns 10.00; 2 is black: nothing.
+        let won = replay(&catalog, &tables, &red_bet(1, "win", 1_000), &eur).unwrap();
+        assert!(won.matches(), "{won:?}");
+        let lost = replay(&catalog, &tables, &red_bet(2, "lose", 0), &eur).unwrap();
+        assert!(lost.matches(), "{lost:?}");
+        let paid_a_loser = replay(&catalog, &tables, &red_bet(2, "win", 1_000), &eur).unwrap();
+        assert!(!paid_a_loser.win_matches && !paid_a_loser.outcome_matches);
+        let off_wheel = replay(&catalog, &tables, &red_bet(37, "win", 1_000), &eur);
+        assert!(
+            matches!(off_wheel, Err(ReplayError::BadOutcome { .. })),
+            "{off_wheel:?}"
+        );
     }
 
     #[test]
@@ -178,22 +295,20 @@ mod tests {
         // The stored outcome claims more than its stops show: the replay says so.
         let mut edited = outcome.clone();
         edited.win_multiple += rust_decimal::Decimal::ONE;
-        let r = replay(&catalog, &round("classic_sevens", &edited, 0), &eur).unwrap();
+        let r = replay(&catalog, &[], &round("classic_sevens", &edited, 0), &eur).unwrap();
         assert!(!r.outcome_matches && r.win_matches, "{r:?}");
         let mut open = round("classic_sevens", &outcome, 0);
         open.status = RoundStatus::Open;
         assert!(matches!(
-            replay(&catalog, &open, &eur),
+            replay(&catalog, &[], &open, &eur),
             Err(ReplayError::NotSettled(..))
         ));
-        let table = round("roulette_1", &outcome, 0);
-        assert!(matches!(
-            replay(&catalog, &table, &eur),
-            Err(ReplayError::Table { .. })
-        ));
+        let elsewhere = round("roulette_1", &outcome, 0);
+        let r = replay(&catalog, &[], &elsewhere, &eur);
+        assert!(matches!(r, Err(ReplayError::UnknownGame { .. })), "{r:?}");
         let mut off_strip = outcome.clone();
         off_strip.stops = vec![9_999, 0, 0];
-        let r = replay(&catalog, &round("classic_sevens", &off_strip, 0), &eur);
+        let r = replay(&catalog, &[], &round("classic_sevens", &off_strip, 0), &eur);
         assert!(matches!(r, Err(ReplayError::BadStops { .. })), "{r:?}");
     }
 }

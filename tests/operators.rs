@@ -960,6 +960,33 @@ fn replay(server: &Server, round: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Places 5.00 on red at roulette_1 (waiting out a closed betting window); the bet's id.
+async fn place_red(client: &mut Client) -> String {
+    for _ in 0..100 {
+        let req = format!("tb-{}", uuid_like());
+        client
+            .send(
+                json!({"type": "table_bet", "req_id": req, "table": "roulette_1",
+                         "kind": "red", "amount": "5.00"}),
+            )
+            .await;
+        // Table pushes arrive in between: the answer is the frame that echoes this req_id.
+        let r = loop {
+            let frame = client.recv().await;
+            if frame["req_id"] == req.as_str() {
+                break frame;
+            }
+        };
+        if r["type"] == "bet_accepted" {
+            return r["bet_id"].as_str().unwrap().to_string();
+        }
+        if r["code"] == "betting_closed" {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    panic!("no bet accepted in 100 tries");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
     let brands = Brands::new();
@@ -1152,20 +1179,7 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
         .request(json!({"type": "join_table", "req_id": "j", "table": "roulette_1"}))
         .await;
     assert_eq!(state["type"], "table_state", "{state}");
-    let accepted = loop {
-        let r = hal
-            .request(json!({"type": "table_bet", "req_id": format!("tb-{}", uuid_like()), "table": "roulette_1",
-                            "kind": "red", "amount": "5.00"}))
-            .await;
-        match r["type"].as_str() {
-            Some("bet_accepted") => break r,
-            _ if r["code"] == "betting_closed" => {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await
-            }
-            _ => continue,
-        }
-    };
-    let bet_id = accepted["bet_id"].as_str().unwrap().to_string();
+    let bet_id = place_red(&mut hal).await;
     let void = format!("/v1/operator/rounds/{bet_id}/void");
     let r = call(&server, rival, "POST", &void, None).await;
     assert_eq!(r.status, 404, "not rival's: {r:?}");
