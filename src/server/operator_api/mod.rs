@@ -42,6 +42,19 @@ impl Caller {
         Ok(PlayerId::of(&self.0.id, &name))
     }
 
+    /// The account of `player` (one of this operator's), or `404 unknown_player`.
+    pub async fn account(
+        &self,
+        app: &crate::app::App,
+        player: &PlayerId,
+    ) -> Result<crate::wallet::Account, HttpError> {
+        app.wallet
+            .ledger()
+            .account(player)
+            .await?
+            .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))
+    }
+
     /// The currency `code` if this operator may use it.
     pub fn currency(&self, code: &str) -> Result<crate::money::Currency, HttpError> {
         self.0.currency(code).cloned().ok_or_else(|| {

@@ -215,10 +215,7 @@ async fn move_money(
     let account = match way {
         // A deposit opens the account in its currency (an operator funds before it launches).
         Way::Deposit => ledger.ensure_account(&t.player, t.currency.code()).await?,
-        Way::Withdrawal => ledger
-            .account(&t.player)
-            .await?
-            .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", t.player.name())))?,
+        Way::Withdrawal => caller.account(app, &t.player).await?,
     };
     same_currency(&t.player, &account.currency, &t.currency)?;
     let (tx_id, player, amount_minor) = (t.ledger_tx(), t.player.clone(), t.amount.minor());
@@ -275,12 +272,7 @@ pub(super) async fn balance(
 ) -> Result<HttpResponse, HttpError> {
     let caller = door.admit(&req)?;
     let player = caller.player(&path)?;
-    let account = app
-        .wallet
-        .ledger()
-        .account(&player)
-        .await?
-        .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))?;
+    let account = caller.account(&app, &player).await?;
     let currency = app.currencies.get(&account.currency)?;
     Ok(HttpResponse::Ok().json(BalanceAnswer {
         player_id: player.name().to_string(),

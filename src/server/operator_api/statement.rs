@@ -98,13 +98,13 @@ pub(super) async fn statement(
         )));
     }
     let after = parse_cursor(window.cursor.as_deref())?;
-    let ledger = app.wallet.ledger();
-    let account = ledger
-        .account(&player)
-        .await?
-        .ok_or_else(|| HttpError::UnknownPlayer(format!("no player {}", player.name())))?;
+    let account = caller.account(&app, &player).await?;
     let currency = app.currencies.get(&account.currency)?;
-    let page = ledger.statement(&player, (from, to), after, limit).await?;
+    let page = app
+        .wallet
+        .ledger()
+        .statement(&player, (from, to), after, limit)
+        .await?;
     let lines = page
         .lines
         .iter()
