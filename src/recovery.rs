@@ -153,7 +153,9 @@ async fn sweep_lost_nodes(app: &App) -> Result<usize, LedgerError> {
 }
 
 /// Voids rounds whose node died (open longer than `ledger.stale_round_seconds`), every half
-/// of that, until shutdown: on a cluster the survivors refund a dead node's rounds.
+/// of that, until shutdown: on a cluster the survivors refund a dead node's rounds. The same
+/// tick closes operators' free rounds whose expiry has passed (they are unplayable from the
+/// instant they expire either way; the sweep records what each lost).
 pub fn start_stale_sweeper(app: &Arc<App>) {
     let app = app.clone();
     actix::spawn(async move {
@@ -170,6 +172,29 @@ pub fn start_stale_sweeper(app: &Arc<App>) {
                 Ok(n) => tracing::warn!(voided = n, "stale rounds voided and refunded"),
                 Err(error) => tracing::warn!(%error, "stale-round sweep failed; next time"),
             }
+            expire_free_rounds(&app).await;
         }
     });
+}
+
+/// Most expiry batches one sweep runs (each at most `EXPIRE_BATCH` grants): the rest waits for
+/// the next tick, so a backlog never holds the sweeper for long.
+const EXPIRY_BATCHES_PER_SWEEP: usize = 10;
+
+async fn expire_free_rounds(app: &App) {
+    for _ in 0..EXPIRY_BATCHES_PER_SWEEP {
+        match app.wallet.ledger().expire_free_rounds().await {
+            Ok(0) => return,
+            Ok(closed) => {
+                tracing::info!(closed, "expired free rounds closed");
+                if closed < u64::from(croupier_ledger::free_rounds::EXPIRE_BATCH) {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "free-rounds expiry failed; next time");
+                return;
+            }
+        }
+    }
 }

@@ -204,6 +204,7 @@ mod tests {
             outcome_json: Some(serde_json::to_string(outcome).unwrap()),
             created_at_ms: 0,
             node: None,
+            campaign: None,
         }
     }
 

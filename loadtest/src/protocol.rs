@@ -42,6 +42,7 @@ pub fn spin_text(req_id: &str, game: &str, bet: Decimal, pad: Option<&str>) -> S
             req_id: req_id_of(req_id),
             game: game.to_string(),
             bet: Some(bet.to_string()),
+            campaign: None,
         }),
         Some(pad) => serde_json::to_string(&EchoSpin {
             kind: "spin",
@@ -324,6 +325,7 @@ mod tests {
                 req_id: ReqId::parse("s-1").expect("id"),
                 game: "starfall".into(),
                 bet: Some("0.20".into()),
+                campaign: None,
             }
         );
         let padded = spin_text("s-2", "starfall", bet, Some("xxxx"));

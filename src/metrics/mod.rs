@@ -57,13 +57,17 @@ const FANOUT_BUCKETS: &[f64] = &[
     0.1,
 ];
 /// Labels of `croupier_wallet_movements_total`.
-pub const MOVEMENT_KINDS: [&str; 6] = [
+pub const MOVEMENT_KINDS: [&str; 10] = [
     "deposit",
+    "withdraw",
     "open_round",
     "settle_round",
     "play_round",
     "void_round",
     "ensure_account",
+    "open_free_round",
+    "grant_free_rounds",
+    "cancel_free_rounds",
 ];
 /// Labels of `croupier_wallet_holds_total`.
 pub const HOLD_OUTCOMES: [&str; 4] = ["granted", "unknown", "short", "full"];
@@ -247,12 +251,16 @@ impl Metrics {
         for game in games {
             self.play.spins.with_label_values(&[game]);
             self.play.free_spins.with_label_values(&[game]);
+            self.play.free_rounds.with_label_values(&[game]);
             self.play.winning_spins.with_label_values(&[game]);
             self.play.spin_seconds.with_label_values(&[game]);
             self.play.win_multiple.with_label_values(&[game]);
             for currency in currencies {
                 self.play.bet_minor.with_label_values(&[game, currency]);
                 self.play.win_minor.with_label_values(&[game, currency]);
+                self.play
+                    .free_round_win_minor
+                    .with_label_values(&[game, currency]);
             }
         }
         for kind in MOVEMENT_KINDS {

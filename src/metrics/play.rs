@@ -7,6 +7,8 @@ use super::{counter, counter_vec, histogram_vec, LATENCY_BUCKETS, WIN_MULTIPLE_B
 pub struct PlayMetrics {
     pub spins: IntCounterVec,
     pub free_spins: IntCounterVec,
+    pub free_rounds: IntCounterVec,
+    pub free_round_win_minor: IntCounterVec,
     pub bet_minor: IntCounterVec,
     pub win_minor: IntCounterVec,
     pub winning_spins: IntCounterVec,
@@ -29,6 +31,19 @@ impl PlayMetrics {
                 "free_spins_total",
                 "Settled free spins, by game.",
                 &["game"],
+            ),
+            free_rounds: counter_vec(
+                r,
+                "free_rounds_total",
+                "Settled free rounds of operators' campaigns, by game.",
+                &["game"],
+            ),
+            free_round_win_minor: counter_vec(
+                r,
+                "free_round_win_minor_units_total",
+                "Amount credited for free-round wins (not in win_minor_units_total), by game and \
+                 currency.",
+                &["game", "currency"],
             ),
             bet_minor: counter_vec(
                 r,

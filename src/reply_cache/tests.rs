@@ -11,6 +11,7 @@ fn spin(req: &str, bet: &str) -> ClientFrame {
         req_id: ReqId::parse(req).unwrap(),
         game: "starfall".into(),
         bet: Some(bet.into()),
+        campaign: None,
     }
 }
 

@@ -73,6 +73,12 @@ pub enum HttpError {
     UnknownRound(String),
     #[error("{0}")]
     RoundNotOpen(String),
+    #[error("no such game {0:?}")]
+    UnknownGame(String),
+    #[error("{0}")]
+    BetOutOfLimits(String),
+    #[error("{0}")]
+    UnknownCampaign(String),
     #[error("more than this operator's {0} requests per second on this node")]
     OverRate(u32),
     /// An answer the code did not expect: a bug, logged.
@@ -117,6 +123,9 @@ impl HttpError {
             HttpError::CurrencyNotAllowed(_) => ErrorCode::CurrencyNotAllowed,
             HttpError::UnknownRound(_) => ErrorCode::UnknownRound,
             HttpError::RoundNotOpen(_) => ErrorCode::RoundNotOpen,
+            HttpError::UnknownGame(_) => ErrorCode::UnknownGame,
+            HttpError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
+            HttpError::UnknownCampaign(_) => ErrorCode::UnknownCampaign,
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
@@ -166,7 +175,9 @@ impl ResponseError for HttpError {
             }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UnknownPlayer | ErrorCode::UnknownRound => StatusCode::NOT_FOUND,
+            ErrorCode::UnknownPlayer | ErrorCode::UnknownRound | ErrorCode::UnknownCampaign => {
+                StatusCode::NOT_FOUND
+            }
             ErrorCode::IdempotencyConflict
             | ErrorCode::InsufficientFunds
             | ErrorCode::RoundNotOpen => StatusCode::CONFLICT,

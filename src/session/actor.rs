@@ -394,8 +394,9 @@ impl PlayerSession {
             let ledger = app.wallet.ledger();
             let account = ledger.account(&caller.player).await;
             let free = ledger.free_spins(&caller.player).await;
-            let frame = match (account, free) {
-                (Ok(account), Ok(free)) => {
+            let rounds = super::handler::free_rounds(&app, &caller.player, &caller.currency).await;
+            let frame = match (account, free, rounds) {
+                (Ok(account), Ok(free), Ok(free_rounds)) => {
                     for f in &free {
                         app.free_spin_hints
                             .insert((caller.player.clone(), f.game.clone()));
@@ -421,6 +422,7 @@ impl PlayerSession {
                                 multiplier: f.multiplier,
                             })
                             .collect(),
+                        free_rounds,
                         limits: LimitsView {
                             max_frame_bytes: cfg.max_frame_bytes,
                             rate_per_second: cfg.rate_per_second,
@@ -428,7 +430,11 @@ impl PlayerSession {
                         },
                     }
                 }
-                (Err(e), _) | (_, Err(e)) => {
+                (Err(e), _, _) | (_, Err(e), _) => {
+                    tracing::error!(error = %e, "welcome: ledger unavailable");
+                    ServerFrame::error(None, ErrorCode::ServiceUnavailable, "ledger unavailable")
+                }
+                (_, _, Err(e)) => {
                     tracing::error!(error = %e, "welcome: ledger unavailable");
                     ServerFrame::error(None, ErrorCode::ServiceUnavailable, "ledger unavailable")
                 }

@@ -1,8 +1,8 @@
 //! What a client frame does, as a plain async function of the shared [`App`]: the spin
 //! pipeline, balance, games, history. Runs as a detached task so a round completes even if
 //! the socket drops. A paid spin whose stake the wallet shard can hold takes one commit
-//! (`one_step`); any other spin (a free spin, no hold) takes two here: open the round and take
-//! the stake → draw on an RNG shard → settle.
+//! (`one_step`); any other spin (a free spin, an operator's free round, no hold) takes two
+//! here: open the round and take the stake (or the free round) → draw on an RNG shard → settle.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +12,9 @@ use super::{one_step, tables};
 use super::{Caller, SessionLink};
 use crate::app::App;
 use crate::games::slot::{self, SlotGame, SpinMode};
-use crate::ids::{ReqId, RoundId};
+use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 use crate::money::{Currency, Money};
-use crate::protocol::{ClientFrame, ErrorCode, GameView, RoundView, ServerFrame};
+use crate::protocol::{ClientFrame, ErrorCode, FreeRoundsView, GameView, RoundView, ServerFrame};
 use crate::wallet::{Applied, JackpotWin, LedgerError, Movement, RoundRecord, WalletError};
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
@@ -31,11 +31,20 @@ pub async fn run(
 ) -> ServerFrame {
     let req_id = frame.req_id().to_string();
     let result = match frame {
-        ClientFrame::Spin { req_id, game, bet } => {
-            spin(app, caller, &req_id, &game, bet.as_deref()).await
+        ClientFrame::Spin {
+            req_id,
+            game,
+            bet,
+            campaign,
+        } => {
+            let stake = match &campaign {
+                Some(campaign) => Stake::FreeRound(campaign),
+                None => Stake::Bet(bet.as_deref()),
+            };
+            spin(app, caller, &req_id, &game, stake).await
         }
         ClientFrame::Balance { req_id } => balance(app, caller, &req_id).await,
-        ClientFrame::Games { req_id } => Ok(games(app, &req_id)),
+        ClientFrame::Games { req_id } => games(app, caller, &req_id).await,
         ClientFrame::History { req_id, limit } => history(app, caller, &req_id, limit).await,
         ClientFrame::Ping { req_id } => Ok(ServerFrame::Pong {
             req_id: req_id.to_string(),
@@ -97,11 +106,34 @@ pub fn game_view(game: &SlotGame) -> GameView {
     }
 }
 
-fn games(app: &App, req_id: &ReqId) -> ServerFrame {
-    ServerFrame::Games {
+async fn games(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
+    Ok(ServerFrame::Games {
         req_id: req_id.to_string(),
         games: app.games.slots().map(|g| game_view(g)).collect(),
-    }
+        free_rounds: free_rounds(app, &caller.player, &caller.currency).await?,
+    })
+}
+
+/// The operator's free rounds the player may play now, as the welcome and `games` show them.
+pub async fn free_rounds(
+    app: &App,
+    player: &PlayerId,
+    currency: &Currency,
+) -> Result<Vec<FreeRoundsView>, PlayError> {
+    let now = crate::clock::now_ms();
+    let grants = app.wallet.ledger().free_rounds(player, Some(now)).await?;
+    grants
+        .into_iter()
+        .map(|g| {
+            Ok(FreeRoundsView {
+                campaign: g.campaign.to_string(),
+                bet: money(g.bet_minor, currency),
+                game: g.game,
+                remaining: g.remaining,
+                expires_at: g.expires_at_ms,
+            })
+        })
+        .collect()
 }
 
 fn round_view(round: &RoundRecord, currency: &Currency) -> RoundView {
@@ -148,12 +180,19 @@ fn parse_bet(
     Ok(Some(bet.minor()))
 }
 
+/// What a spin stakes: a bet (or, omitted, the game's free spins), or one free round of an
+/// operator's campaign (at the campaign's bet; no jackpot is fed or drawn).
+enum Stake<'a> {
+    Bet(Option<&'a str>),
+    FreeRound(&'a CampaignId),
+}
+
 async fn spin(
     app: &App,
     caller: &Caller,
     req_id: &ReqId,
     game_id: &str,
-    bet: Option<&str>,
+    stake: Stake<'_>,
 ) -> Result<ServerFrame, PlayError> {
     let started = Instant::now();
     let game = app
@@ -161,43 +200,62 @@ async fn spin(
         .slot(game_id)
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
-    let bet_minor = parse_bet(&game, bet, &caller.currency)?;
     let hint = (caller.player.clone(), game.id().to_string());
-    let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
-    if let (Some(bet), false) = (bet_minor, try_free_spin) {
-        if let Some(hold) = app.wallet.hold(&caller.player, bet).await? {
-            let spin = one_step::Spin {
-                game: &game,
-                req_id,
-                hold,
-                started,
-            };
-            return one_step::spin(app, caller, spin).await;
-        }
-    }
     let round_id = RoundId::new_v7();
+    let node = Some(app.node.to_string());
+    let (open, pool) = match stake {
+        Stake::FreeRound(campaign) => {
+            let open = Movement::OpenFreeRound {
+                round_id: round_id.clone(),
+                player: caller.player.clone(),
+                req_id: req_id.clone(),
+                game: game.id().to_string(),
+                campaign: campaign.clone(),
+                node,
+            };
+            (open, None)
+        }
+        Stake::Bet(bet) => {
+            let bet_minor = parse_bet(&game, bet, &caller.currency)?;
+            let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
+            if let (Some(bet), false) = (bet_minor, try_free_spin) {
+                if let Some(hold) = app.wallet.hold(&caller.player, bet).await? {
+                    let spin = one_step::Spin {
+                        game: &game,
+                        req_id,
+                        hold,
+                        started,
+                    };
+                    return one_step::spin(app, caller, spin).await;
+                }
+            }
+            let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
+            let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
+            let open = Movement::OpenRound {
+                round_id: round_id.clone(),
+                player: caller.player.clone(),
+                req_id: req_id.clone(),
+                game: game.id().to_string(),
+                bet_minor,
+                try_free_spin,
+                jackpot: feed,
+                opened_json: None,
+                node,
+            };
+            (open, pool)
+        }
+    };
     tracing::Span::current().record("round", tracing::field::display(&round_id));
-    let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
-    let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
     let opened = app
         .wallet
-        .apply(Movement::OpenRound {
-            round_id: round_id.clone(),
-            player: caller.player.clone(),
-            req_id: req_id.clone(),
-            game: game.id().to_string(),
-            bet_minor,
-            try_free_spin,
-            jackpot: feed,
-            opened_json: None,
-            node: Some(app.node.to_string()),
-        })
+        .apply(open)
         .await
         .map_err(|e| refusal(e, &caller.currency))?;
     let Applied::RoundOpened {
         round,
         replayed,
         free_spins_left,
+        free_rounds_left,
         jackpot: seen,
         ..
     } = opened
@@ -255,6 +313,7 @@ async fn spin(
         balance_minor,
         jackpot_wins: &jackpot_wins,
         free_spins_before: free_spins_left,
+        free_rounds_left,
         hint,
         started,
     };

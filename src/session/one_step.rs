@@ -136,6 +136,7 @@ pub async fn spin(app: &App, caller: &Caller, spin: Spin<'_>) -> Result<ServerFr
         balance_minor,
         jackpot_wins: &jackpot_wins,
         free_spins_before: 0,
+        free_rounds_left: None,
         hint: (caller.player.clone(), game.id().to_string()),
         started,
     };

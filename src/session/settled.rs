@@ -80,6 +80,8 @@ pub struct Settled<'a> {
     pub jackpot_wins: &'a [JackpotWin],
     /// Free spins the player held on the game before this spin's award.
     pub free_spins_before: u32,
+    /// A free round's campaign: its rounds left.
+    pub free_rounds_left: Option<u32>,
     pub hint: (crate::ids::PlayerId, String),
     pub started: Instant,
 }
@@ -121,6 +123,8 @@ impl Settled<'_> {
             free_spin: round.free_spin,
             outcome: drawn.outcome_value,
             free_spins_remaining: self.free_spins_before + drawn.free_spins_awarded,
+            campaign: round.campaign.clone(),
+            free_rounds_remaining: self.free_rounds_left,
             jackpot_wins: Jackpots::views(self.jackpot_wins, &caller.currency),
         }
     }
@@ -151,14 +155,23 @@ fn record_spin_metrics(
     if round.free_spin {
         m.play.free_spins.with_label_values(&[id]).inc();
     }
-    m.play
-        .bet_minor
-        .with_label_values(&[id, currency.code()])
-        .inc_by(round.bet_minor.max(0) as u64);
-    m.play
-        .win_minor
-        .with_label_values(&[id, currency.code()])
-        .inc_by(win_minor.max(0) as u64);
+    if round.campaign.is_some() {
+        // A promotion's cost: kept out of the game's observed RTP (bets and wins).
+        m.play.free_rounds.with_label_values(&[id]).inc();
+        m.play
+            .free_round_win_minor
+            .with_label_values(&[id, currency.code()])
+            .inc_by(win_minor.max(0) as u64);
+    } else {
+        m.play
+            .bet_minor
+            .with_label_values(&[id, currency.code()])
+            .inc_by(round.bet_minor.max(0) as u64);
+        m.play
+            .win_minor
+            .with_label_values(&[id, currency.code()])
+            .inc_by(win_minor.max(0) as u64);
+    }
     if win_minor > 0 {
         m.play.winning_spins.with_label_values(&[id]).inc();
     }
@@ -204,6 +217,19 @@ pub async fn replay_round(
                 .iter()
                 .find(|f| f.game == round.game)
                 .map_or(0, |f| f.remaining),
+            free_rounds_remaining: match &round.campaign {
+                Some(campaign) => Some(
+                    app.wallet
+                        .ledger()
+                        .free_rounds(&caller.player, None)
+                        .await?
+                        .iter()
+                        .find(|g| g.campaign.as_str() == campaign)
+                        .map_or(0, |g| g.remaining),
+                ),
+                None => None,
+            },
+            campaign: round.campaign.clone(),
             jackpot_wins: Jackpots::views(
                 &app.wallet.ledger().jackpot_wins(&round.round_id).await?,
                 &caller.currency,

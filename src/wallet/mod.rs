@@ -25,10 +25,10 @@ use tokio::sync::oneshot;
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
-    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeSpins, JackpotClaim,
-    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus,
-    StatementPage, MAX_STATEMENT_PAGE,
+    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeRoundEvent,
+    FreeRounds, FreeRoundsGrant, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
+    LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
+    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementPage, MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 
@@ -227,7 +227,9 @@ impl WalletPool {
                 | Applied::RoundOpened { replayed: true, .. }
                 | Applied::RoundSettled { replayed: true, .. }
                 | Applied::RoundVoided { replayed: true, .. }
-                | Applied::RoundPlayed { replayed: true, .. },
+                | Applied::RoundPlayed { replayed: true, .. }
+                | Applied::FreeRoundsGranted { replayed: true, .. }
+                | Applied::FreeRoundsCancelled { replayed: true, .. },
             ) => "replayed",
             Ok(_) => "applied",
             Err(WalletError::Refused(_)) => "refused",

@@ -132,6 +132,16 @@ string_id!(
 );
 
 string_id!(
+    /// An operator's free-rounds campaign, as the operator names it: with the player, the key
+    /// that makes a grant idempotent.
+    CampaignId,
+    "campaign_id",
+    MAX_ID_LEN,
+    "A-Z a-z 0-9 _ . -",
+    |t| all(t, name_byte)
+);
+
+string_id!(
     /// A round: time-ordered (UUID v7), so ids sort in the order rounds were opened.
     RoundId,
     "round_id",

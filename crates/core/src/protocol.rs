@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::ReqId;
+use crate::ids::{CampaignId, ReqId};
 
 /// Stable client-facing error codes. Every domain error maps to exactly one of these through
 /// its own `code()`. Each code is written once, as its variant: serde and strum derive the
@@ -61,6 +61,14 @@ pub enum ErrorCode {
     UnknownRound,
     /// Operator API: a void of a round already settled.
     RoundNotOpen,
+    /// Operator API: no such free-rounds campaign for this player.
+    UnknownCampaign,
+    /// A spin of a campaign that cannot be played: unknown, of another game, expired,
+    /// cancelled or used up.
+    FreeRoundsUnavailable,
+    /// A campaign spin while the game's own free spins are held: they are played first, so
+    /// the two are never mixed.
+    FreeSpinsPending,
 }
 
 impl ErrorCode {
@@ -89,9 +97,12 @@ pub enum ClientFrame {
     Spin {
         req_id: ReqId,
         game: String,
-        /// The bet as sent (a decimal string), `None` when omitted (free spins).
+        /// The bet as sent (a decimal string), `None` when omitted (free spins, free rounds).
         #[serde(skip_serializing_if = "Option::is_none")]
         bet: Option<String>,
+        /// The operator's free-rounds campaign this spin plays (its bet is the campaign's).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        campaign: Option<CampaignId>,
     },
     Balance {
         req_id: ReqId,
@@ -215,7 +226,7 @@ pub fn sniff_req_id(text: &str) -> Option<ReqId> {
 /// Fields each frame type allows; anything else is refused so typos do not pass silently.
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
-        "spin" => &["type", "req_id", "game", "bet"],
+        "spin" => &["type", "req_id", "game", "bet", "campaign"],
         "balance" | "games" | "ping" | "tables" => &["type", "req_id"],
         "join_table" | "leave_table" => &["type", "req_id", "table"],
         "table_bet" => &["type", "req_id", "table", "kind", "numbers", "amount"],
@@ -362,7 +373,32 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                     ))
                 }
             };
-            ClientFrame::Spin { req_id, game, bet }
+            let campaign = match object.get("campaign") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(c)) => Some(CampaignId::parse(c).map_err(|e| {
+                    frame_error(rid, ErrorCode::BadFrame, format!("campaign: {e}"))
+                })?),
+                Some(_) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadFrame,
+                        "campaign must be a string",
+                    ))
+                }
+            };
+            if campaign.is_some() && bet.is_some() {
+                return Err(frame_error(
+                    rid,
+                    ErrorCode::BadFrame,
+                    "a free round is played at its campaign's bet: omit bet",
+                ));
+            }
+            ClientFrame::Spin {
+                req_id,
+                game,
+                bet,
+                campaign,
+            }
         }
         "balance" => ClientFrame::Balance { req_id },
         "games" => ClientFrame::Games { req_id },
@@ -401,6 +437,17 @@ pub struct FreeSpinsView {
     pub remaining: u32,
     pub bet: String,
     pub multiplier: u32,
+}
+
+/// Free rounds an operator gave the player (a campaign), playable until `expires_at` (Unix ms)
+/// with `{"type": "spin", "game": ..., "campaign": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FreeRoundsView {
+    pub campaign: String,
+    pub game: String,
+    pub remaining: u32,
+    pub bet: String,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -502,6 +549,9 @@ pub enum ServerFrame {
         currency: String,
         balance: String,
         free_spins: Vec<FreeSpinsView>,
+        /// The operator's free rounds the player may play now.
+        #[serde(default)]
+        free_rounds: Vec<FreeRoundsView>,
         limits: LimitsView,
     },
     SpinResult {
@@ -514,6 +564,11 @@ pub enum ServerFrame {
         free_spin: bool,
         outcome: Value,
         free_spins_remaining: u32,
+        /// The campaign this round was a free round of, and its rounds left after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        free_rounds_remaining: Option<u32>,
         /// Jackpot levels this spin won, credited on top of `win` (`balance` includes them).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         jackpot_wins: Vec<JackpotWinView>,
@@ -526,6 +581,9 @@ pub enum ServerFrame {
     Games {
         req_id: String,
         games: Vec<GameView>,
+        /// The operator's free rounds the player may play now.
+        #[serde(default)]
+        free_rounds: Vec<FreeRoundsView>,
     },
     History {
         req_id: String,

@@ -1,7 +1,9 @@
 //! One movement applied inside the caller's transaction: the fence check of a table's movement,
 //! then the rule of each kind (`transfer_sql` for deposits and withdrawals, `ledger_sql` for
-//! open, settle, void and accounts, `play_sql` for a one-step spin). Both databases' commits call [`apply`] for each movement.
+//! open, settle, void and accounts, `play_sql` for a one-step spin, `free_rounds_sql` for an
+//! operator's free rounds). Both databases' commits call [`apply`] for each movement.
 
+use super::free_rounds_sql::{self, FreeRoundArgs};
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
 use super::ledger_sql::{
@@ -127,6 +129,30 @@ pub async fn apply<T: SqlTx>(
                 draws: jackpot_draws,
             };
             play_round(tx, p, now, jackpots).await
+        }
+        Movement::OpenFreeRound {
+            round_id,
+            player,
+            req_id,
+            game,
+            campaign,
+            node,
+        } => {
+            let a = FreeRoundArgs {
+                round_id,
+                player,
+                req_id,
+                game,
+                campaign,
+                node: node.as_deref(),
+            };
+            free_rounds_sql::open_free_round(tx, a, now).await
+        }
+        Movement::GrantFreeRounds { player, grant } => {
+            free_rounds_sql::grant(tx, player, grant, now).await
+        }
+        Movement::CancelFreeRounds { player, campaign } => {
+            free_rounds_sql::cancel(tx, player, campaign, now).await
         }
         Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now).await,
         Movement::EnsureAccount { player, currency } => {

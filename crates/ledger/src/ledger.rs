@@ -4,11 +4,18 @@
 //! unique transaction id; applying the same movement twice returns the first result and
 //! changes nothing, and a different movement under a used id is refused. Amounts are integer
 //! minor units here (the storage form); conversion to `Money` happens at the edges.
+//!
+//! About 650 lines, on purpose: the whole vocabulary of the system of record (every movement,
+//! what it answers, why it is refused, every record read back, and the trait) in one place, so
+//! a movement and its answer are read and changed together.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PlayerId, ReqId, RoundId};
+pub use crate::free_rounds::{
+    FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus,
+};
+use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin, LevelDraw};
 use croupier_core::protocol::ErrorCode;
 
@@ -202,6 +209,30 @@ pub enum Movement {
         free_spins_awarded: Option<FreeSpins>,
         jackpot_draws: Vec<LevelDraw>,
     },
+    /// Opens a free round of an operator's campaign: takes one of its rounds (it must be
+    /// active, unexpired, of this game, with rounds left, and the player must hold no free
+    /// spins of the game's own), debits nothing, and stakes the campaign's bet; settled by
+    /// `SettleRound` like any round. No jackpot is fed (nothing is debited). Exactly once per
+    /// `(player, req_id)`, like `OpenRound`.
+    OpenFreeRound {
+        round_id: RoundId,
+        player: PlayerId,
+        req_id: ReqId,
+        game: String,
+        campaign: CampaignId,
+        node: Option<String>,
+    },
+    /// Gives the player a campaign's free rounds; the same grant again answers the first
+    /// (`replayed`), the campaign again with other details is `TxConflict`.
+    GrantFreeRounds {
+        player: PlayerId,
+        grant: FreeRoundsGrant,
+    },
+    /// Cancels the rounds of a campaign not yet played (a round already opened still settles).
+    CancelFreeRounds {
+        player: PlayerId,
+        campaign: CampaignId,
+    },
     /// Voids an open round: refunds its stake (or gives back its free spin). Tx `<round>:refund`.
     VoidRound { round_id: RoundId, player: PlayerId },
     /// Creates the player's account at zero if it does not exist (no money moves).
@@ -230,6 +261,9 @@ impl Movement {
             Movement::OpenRound { .. } => "open_round",
             Movement::SettleRound { .. } => "settle_round",
             Movement::PlayRound { .. } => "play_round",
+            Movement::OpenFreeRound { .. } => "open_free_round",
+            Movement::GrantFreeRounds { .. } => "grant_free_rounds",
+            Movement::CancelFreeRounds { .. } => "cancel_free_rounds",
             Movement::VoidRound { .. } => "void_round",
             Movement::EnsureAccount { .. } => "ensure_account",
             Movement::Fenced { movement, .. } => movement.kind(),
@@ -257,6 +291,9 @@ impl Movement {
             | Movement::SettleRound { player, .. }
             | Movement::PlayRound { player, .. }
             | Movement::VoidRound { player, .. }
+            | Movement::OpenFreeRound { player, .. }
+            | Movement::GrantFreeRounds { player, .. }
+            | Movement::CancelFreeRounds { player, .. }
             | Movement::EnsureAccount { player, .. } => player,
             Movement::Fenced { movement, .. } => movement.player(),
         }
@@ -281,6 +318,8 @@ pub enum Applied {
         balance_minor: i64,
         /// Free spins still held on the round's game after this one was taken (0 if paid).
         free_spins_left: u32,
+        /// A free round's campaign: its rounds left after this one was taken.
+        free_rounds_left: Option<u32>,
         /// The round's `(player, req_id)` already existed: this is that round, nothing changed.
         replayed: bool,
         /// The jackpot levels this bet fed, as it left them.
@@ -306,6 +345,16 @@ pub enum Applied {
         jackpot_wins: Vec<JackpotWin>,
     },
     AccountReady(Account),
+    /// The grant as it stands (`replayed`: it existed with the same details).
+    FreeRoundsGranted {
+        grant: FreeRounds,
+        replayed: bool,
+    },
+    /// The grant as cancelling left it (`replayed`: it was already closed, nothing changed).
+    FreeRoundsCancelled {
+        grant: FreeRounds,
+        replayed: bool,
+    },
 }
 
 /// Why the ledger refused one movement; the rest of the batch is unaffected.
@@ -328,6 +377,14 @@ pub enum MovementError {
     UnknownRound(String),
     #[error("amount must be positive")]
     NonPositiveAmount,
+    #[error("no free-rounds campaign {0} for this player")]
+    UnknownCampaign(String),
+    #[error("campaign {campaign} cannot be played: {reason}")]
+    FreeRoundsUnavailable { campaign: String, reason: String },
+    #[error("free spins of {0} are held: they are played first (without a campaign)")]
+    FreeSpinsPending(String),
+    #[error("the player already holds {0} open campaigns")]
+    TooManyCampaigns(u32),
     #[error("table {table} has moved to another node (fence {token}, current {current})")]
     Fenced {
         table: String,
@@ -360,6 +417,10 @@ impl MovementError {
             MovementError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
             // The table moved to another node: retry there.
             MovementError::Fenced { .. } => ErrorCode::ServerBusy,
+            MovementError::UnknownCampaign(_) => ErrorCode::UnknownCampaign,
+            MovementError::FreeRoundsUnavailable { .. } => ErrorCode::FreeRoundsUnavailable,
+            MovementError::FreeSpinsPending(_) => ErrorCode::FreeSpinsPending,
+            MovementError::TooManyCampaigns(_) => ErrorCode::BadRequest,
             MovementError::UnknownAccount(_)
             | MovementError::BetRequired
             | MovementError::RoundNotOpen(_)
@@ -411,6 +472,8 @@ pub struct RoundRecord {
     pub created_at_ms: i64,
     /// The node that opened it, where recorded (cluster mode).
     pub node: Option<String>,
+    /// The operator's campaign, for a free round.
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,6 +495,8 @@ pub struct StatementLine {
     pub entry: Entry,
     pub game: Option<String>,
     pub round_status: Option<String>,
+    /// The campaign, when the round was a free round.
+    pub campaign: Option<String>,
 }
 
 /// A page of a statement; `next_after` is the `seq` to continue after, if more lines follow.
@@ -473,6 +538,8 @@ pub struct AuditReport {
     pub mismatches: Vec<String>,
     /// The books of each operator and currency (operator `None`: players of no operator).
     pub books: Vec<Books>,
+    /// Free-rounds grants whose count was checked against their events.
+    pub free_round_grants: u64,
 }
 
 /// One operator's money in one currency, from its entries, against its balances (minor
@@ -534,6 +601,24 @@ pub trait Ledger: Send + Sync + 'static {
         -> Result<Vec<RoundRecord>, LedgerError>;
 
     async fn free_spins(&self, player: &PlayerId) -> Result<Vec<FreeSpins>, LedgerError>;
+
+    /// The player's free-rounds grants, newest first (at most `MAX_GRANTS_LISTED`); with
+    /// `playable_at`, only those playable at that time.
+    async fn free_rounds(
+        &self,
+        player: &PlayerId,
+        playable_at: Option<i64>,
+    ) -> Result<Vec<FreeRounds>, LedgerError>;
+
+    /// One grant's events, in order (empty if there is no such grant).
+    async fn free_round_events(
+        &self,
+        player: &PlayerId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<FreeRoundEvent>, LedgerError>;
+
+    /// Closes every grant whose expiry has passed, recording what each lost; returns how many.
+    async fn expire_free_rounds(&self) -> Result<u64, LedgerError>;
 
     /// Every round left open (debited, not settled): to be voided at start-up.
     async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError>;

@@ -149,22 +149,23 @@ pub(crate) async fn give_free_spins<T: SqlTx>(
     Ok(())
 }
 
-/// The round already opened under `(player, req_id)`, for a replayed OpenRound.
 /// The round a replayed `req_id` opened before, if the request is the same one: the same game
-/// (a slot, or a table: their ids never clash) and, for a paid round, the same stake. Anything
-/// else reusing the `req_id` is another request and gets `TxConflict` (`duplicate_request`).
+/// (a slot, or a table: their ids never clash), the same campaign (or none) and, for a paid
+/// round, the same stake. Anything else reusing the `req_id` is another request and gets
+/// `TxConflict` (`duplicate_request`).
 pub(crate) async fn replayed_round<T: SqlTx>(
     tx: &mut T,
     player: &PlayerId,
     req_id: &ReqId,
     game: &str,
     bet_minor: Option<i64>,
+    campaign: Option<&str>,
 ) -> Outcome {
     let round = round_by_req(tx, player, req_id)
         .await?
         .ok_or_else(|| LedgerError::Invariant(format!("round of {player}/{req_id} vanished")))?;
     let same_bet = round.free_spin || bet_minor.map_or(true, |b| b == round.bet_minor);
-    if round.game != game || !same_bet {
+    if round.game != game || !same_bet || round.campaign.as_deref() != campaign {
         return Ok(Err(MovementError::TxConflict(format!(
             "{player}/{req_id}: that req_id opened round {} of {} for {}",
             round.round_id, round.game, round.bet_minor
@@ -174,6 +175,7 @@ pub(crate) async fn replayed_round<T: SqlTx>(
         balance_minor: round.balance_after_minor,
         round,
         free_spins_left: 0,
+        free_rounds_left: None,
         replayed: true,
         jackpot: Vec::new(),
     }))
@@ -255,7 +257,7 @@ pub(crate) async fn open_round<T: SqlTx>(
         (Some((stake, multiplier, _)), _) => (0, stake, multiplier),
         (None, Some(bet)) if bet > 0 => (bet, bet, 1),
         (None, _) if round_exists(tx, player, req_id).await? => {
-            return replayed_round(tx, player, req_id, game, o.bet_minor).await
+            return replayed_round(tx, player, req_id, game, o.bet_minor, None).await
         }
         (None, Some(_)) => return Ok(Err(MovementError::NonPositiveAmount)),
         (None, None) => return Ok(Err(MovementError::BetRequired)),
@@ -264,7 +266,7 @@ pub(crate) async fn open_round<T: SqlTx>(
         match adjust_balance(tx, player, -debit).await? {
             Some(b) => b,
             None if round_exists(tx, player, req_id).await? => {
-                return replayed_round(tx, player, req_id, game, o.bet_minor).await
+                return replayed_round(tx, player, req_id, game, o.bet_minor, None).await
             }
             None => {
                 return Ok(Err(match balance_of(tx, player).await? {
@@ -324,7 +326,7 @@ pub(crate) async fn open_round<T: SqlTx>(
             };
             give_free_spins(tx, player, &spin).await?;
         }
-        return replayed_round(tx, player, req_id, game, o.bet_minor).await;
+        return replayed_round(tx, player, req_id, game, o.bet_minor, None).await;
     }
     if debit > 0 {
         let tx_id = round_id.tx("bet");
@@ -347,11 +349,13 @@ pub(crate) async fn open_round<T: SqlTx>(
         outcome_json: o.opened_json.map(str::to_string),
         created_at_ms: now,
         node: o.node.map(str::to_string),
+        campaign: None,
     };
     Ok(Ok(Applied::RoundOpened {
         round,
         balance_minor: balance,
         free_spins_left: free.map_or(0, |f| f.2),
+        free_rounds_left: None,
         replayed: false,
         jackpot,
     }))
@@ -519,6 +523,9 @@ pub(crate) async fn void_round<T: SqlTx>(
             multiplier: round.multiplier,
         };
         give_free_spins(tx, player, &spin).await?;
+    }
+    if let Some(campaign) = &round.campaign {
+        super::free_rounds_sql::give_back(tx, &round, campaign, now).await?;
     }
     tx.exec(
         "UPDATE rounds SET status = 'void', balance_after_minor = $1, settled_at_ms = $2 \

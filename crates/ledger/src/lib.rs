@@ -8,6 +8,8 @@
 //! ## Map
 //! ```text
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
+//!  free_rounds an operator's free rounds: grants, their events, what is playable (pure rules)
+//!  free_rounds_sql granting, taking, giving back, cancelling and expiring free rounds
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
 //!  apply_sql   one movement in the caller's transaction: its fence, then its kind's rule
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
@@ -26,6 +28,8 @@
 //! The schema is in `migrations/` beside this crate, one folder per database.
 
 mod apply_sql;
+pub mod free_rounds;
+mod free_rounds_sql;
 mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
@@ -46,10 +50,11 @@ mod transfer_sql;
 use croupier_core::{clock, ids, jackpot};
 
 pub use ledger::{
-    Account, Applied, AuditReport, Books, ClaimReason, Entry, EntryKind, Fence, FreeSpins,
-    JackpotClaim, JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen,
-    Movement, MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,
-    RoundStatus, StatementLine, StatementPage,
+    Account, Applied, AuditReport, Books, ClaimReason, Entry, EntryKind, Fence, FreeRoundEvent,
+    FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus, FreeSpins, JackpotClaim,
+    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
+    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus,
+    StatementLine, StatementPage,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

@@ -190,6 +190,7 @@ pub async fn play_round<T: SqlTx>(
         outcome_json: Some(p.outcome_json.to_string()),
         created_at_ms: now,
         node: p.node.map(str::to_string),
+        campaign: None,
     };
     Ok(Ok(Applied::RoundPlayed {
         round,
@@ -210,7 +211,7 @@ async fn replayed<T: SqlTx>(
     bet: i64,
 ) -> Outcome {
     Ok(
-        match replayed_round(tx, player, req_id, game, Some(bet)).await? {
+        match replayed_round(tx, player, req_id, game, Some(bet), None).await? {
             Ok(Applied::RoundOpened { round, .. }) => Ok(Applied::RoundPlayed {
                 balance_minor: round.balance_after_minor,
                 round,

@@ -20,12 +20,13 @@ use super::sql::{args, PgTx, SqlTx};
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};
 use crate::clock::now_ms;
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("../migrations/postgres/0001_ledger.sql"),
     include_str!("../migrations/postgres/0002_jackpots.sql"),
     include_str!("../migrations/postgres/0003_table_fences.sql"),
     include_str!("../migrations/postgres/0004_round_node.sql"),
     include_str!("../migrations/postgres/0005_operators.sql"),
+    include_str!("../migrations/postgres/0006_free_rounds.sql"),
 ];
 /// Key of the advisory lock that orders concurrent migrations (any constant will do).
 const MIGRATION_LOCK: i64 = 0x6372_6f75_7069_6572; // "croupier"

@@ -3,16 +3,17 @@
 //! by ONE function generic over [`SqlTx`]. A back end only says how to reach a connection and
 //! a transaction; what is asked and how it is answered is written here once.
 
+use super::free_rounds_sql;
 use super::jackpot_sql;
 use super::ledger::{
-    Account, AuditReport, Entry, FreeSpins, JackpotWin, LedgerError, PoolSpec, PoolState,
-    ReconcileReport, RoundRecall, RoundRecord, StatementPage,
+    Account, AuditReport, Entry, FreeRoundEvent, FreeRounds, FreeSpins, JackpotWin, LedgerError,
+    PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
 use super::ledger_sql;
 use super::read_sql;
 use super::recall_sql;
 use super::sql::SqlTx;
-use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 
 /// A read: runs on a read connection (SQLite: beside the writer; PostgreSQL: from the pool).
 #[derive(Debug, Clone)]
@@ -35,6 +36,11 @@ pub enum Query {
         limit: u32,
     },
     Recall(RoundId),
+    FreeRounds {
+        player: PlayerId,
+        playable_at: Option<i64>,
+    },
+    FreeRoundEvents(PlayerId, CampaignId),
 }
 
 /// A write outside the movement batches, in a transaction of its own: rare (a table changing
@@ -43,6 +49,8 @@ pub enum Query {
 pub enum Change {
     NextFence(String),
     EnsurePools(Vec<PoolSpec>),
+    /// Closes free-rounds grants whose expiry has passed (a bounded batch).
+    ExpireFreeRounds,
 }
 
 /// What a [`Query`] or a [`Change`] answered; the variant follows from the question.
@@ -60,6 +68,9 @@ pub enum Answer {
     Statement(StatementPage),
     Recall(Option<RoundRecall>),
     Fence(i64),
+    FreeRounds(Vec<FreeRounds>),
+    FreeRoundEvents(Vec<FreeRoundEvent>),
+    Count(u64),
     Done,
 }
 
@@ -88,6 +99,13 @@ impl Query {
                 recall_sql::statement(tx, &player, span_ms, after_seq, limit).await?,
             ),
             Query::Recall(r) => Answer::Recall(recall_sql::recall(tx, &r).await?),
+            Query::FreeRounds {
+                player,
+                playable_at,
+            } => Answer::FreeRounds(free_rounds_sql::list(tx, &player, playable_at).await?),
+            Query::FreeRoundEvents(p, c) => {
+                Answer::FreeRoundEvents(free_rounds_sql::events(tx, &p, &c).await?)
+            }
         })
     }
 }
@@ -103,6 +121,7 @@ impl Change {
                 jackpot_sql::ensure_pools(tx, &specs, now).await?;
                 Answer::Done
             }
+            Change::ExpireFreeRounds => Answer::Count(free_rounds_sql::expire(tx, now).await?),
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::ids::{PlayerId, ReqId, RoundId};
 
 pub const ROUND_COLUMNS: &str = "round_id, player_id, req_id, game, status, bet_minor, \
      stake_minor, win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
-     node_id";
+     node_id, campaign_id";
 
 pub(crate) fn invalid(what: &str) -> LedgerError {
     LedgerError::Invariant(format!("stored value out of range: {what}"))
@@ -32,6 +32,7 @@ pub fn round_from_row(row: &Row) -> Result<RoundRecord, LedgerError> {
         outcome_json: row.opt_text(11)?,
         created_at_ms: row.i64(12)?,
         node: row.opt_text(13)?,
+        campaign: row.opt_text(14)?,
     })
 }
 
@@ -211,6 +212,9 @@ pub async fn audit<T: SqlTx>(tx: &mut T) -> Result<AuditReport, LedgerError> {
         .transpose()?
         .unwrap_or(0);
     report.open_rounds = open as u64;
+    let (grants, free_round_mismatches) = super::free_rounds_sql::audit(tx).await?;
+    report.free_round_grants = grants;
+    report.mismatches.extend(free_round_mismatches);
     report.books = books(tx).await?;
     for b in &report.books {
         if b.expected_balances() != b.balances {

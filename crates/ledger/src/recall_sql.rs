@@ -28,7 +28,7 @@ pub async fn statement<T: SqlTx>(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {columns}, r.game, r.status FROM ledger_entries e \
+        "SELECT {columns}, r.game, r.status, r.campaign_id FROM ledger_entries e \
          LEFT JOIN rounds r ON r.round_id = e.round_id \
          WHERE e.player_id = $1 AND e.seq > $2 AND e.created_at_ms >= $3 AND e.created_at_ms < $4 \
          ORDER BY e.seq LIMIT $5"
@@ -52,6 +52,7 @@ pub async fn statement<T: SqlTx>(
             entry: entry_from_row(r)?,
             game: r.opt_text(8)?,
             round_status: r.opt_text(9)?,
+            campaign: r.opt_text(10)?,
         });
     }
     let next_after = (rows.len() > limit as usize)

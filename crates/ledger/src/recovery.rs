@@ -55,6 +55,7 @@ mod tests {
             outcome_json: None,
             created_at_ms,
             node: node.map(str::to_string),
+            campaign: None,
         }
     }
 

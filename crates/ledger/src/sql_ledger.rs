@@ -6,11 +6,12 @@
 use async_trait::async_trait;
 
 use super::ledger::{
-    Account, Applied, AuditReport, Entry, FreeSpins, JackpotWin, Ledger, LedgerError, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, StatementPage,
+    Account, Applied, AuditReport, Entry, FreeRoundEvent, FreeRounds, FreeSpins, JackpotWin,
+    Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState, ReconcileReport,
+    RoundRecall, RoundRecord, StatementPage,
 };
 use super::query::{Answer, Change, Query};
-use crate::ids::{PlayerId, ReqId, RoundId};
+use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 
 /// Each movement's result, in the batch's order.
 pub type BatchResult = Result<Vec<Result<Applied, MovementError>>, LedgerError>;
@@ -126,6 +127,31 @@ impl<B: Backend> Ledger for SqlLedger<B> {
             self.backend.read(Query::FreeSpins(player.clone())),
             FreeSpins
         )
+    }
+
+    async fn free_rounds(
+        &self,
+        player: &PlayerId,
+        playable_at: Option<i64>,
+    ) -> Result<Vec<FreeRounds>, LedgerError> {
+        let query = Query::FreeRounds {
+            player: player.clone(),
+            playable_at,
+        };
+        answer!(self.backend.read(query), FreeRounds)
+    }
+
+    async fn free_round_events(
+        &self,
+        player: &PlayerId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<FreeRoundEvent>, LedgerError> {
+        let query = Query::FreeRoundEvents(player.clone(), campaign.clone());
+        answer!(self.backend.read(query), FreeRoundEvents)
+    }
+
+    async fn expire_free_rounds(&self) -> Result<u64, LedgerError> {
+        answer!(self.backend.change(Change::ExpireFreeRounds), Count)
     }
 
     async fn open_rounds(&self) -> Result<Vec<RoundRecord>, LedgerError> {

@@ -5,7 +5,9 @@
 //!
 //! About 1,000 lines, on purpose: one suite, so each case runs on both databases from one
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
-//! in `tests/play.rs`, money in and out in `tests/transfer.rs`, statements and recall in `tests/recall.rs`, run by the same macro.
+//! in `tests/play.rs`, money in and out in
+//! `tests/transfer.rs`, statements and recall in `tests/recall.rs`, an operator's free rounds in
+//! `tests/free_rounds.rs`, all run by the same macro.
 
 use proptest::prelude::*;
 
@@ -90,6 +92,10 @@ conformance!(
     the_books_close_per_operator_and_currency,
     a_statement_pages_through_every_entry_once,
     a_recall_holds_the_round_and_only_its_entries,
+    free_rounds_are_granted_once_and_played_without_a_debit,
+    free_rounds_that_cannot_be_played_are_refused_and_change_nothing,
+    a_voided_free_round_goes_back_while_its_campaign_is_active,
+    concurrent_grants_and_spins_of_one_campaign_count_once,
 );
 
 mod play;
@@ -98,6 +104,8 @@ mod transfer;
 use transfer::*;
 mod recall;
 use recall::*;
+mod free_rounds;
+use free_rounds::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

@@ -8,6 +8,7 @@
 //! | `POST /v1/operator/players/{id}/deposits`, `/withdrawals`, `GET …/balance` | `money.rs` |
 //! | `GET /v1/operator/players/{id}/statement` | `statement.rs`: movements between two times, paged |
 //! | `GET /v1/operator/rounds/{id}`, `POST …/void` | `rounds.rs`: a round's whole record; refund an open one |
+//! | `POST`, `GET /v1/operator/players/{id}/free-rounds`, `GET`, `DELETE …/{campaign}` | `free_rounds.rs`: grant, list, one grant's events, cancel |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
 //! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
@@ -26,6 +27,7 @@ use crate::auth::AuthError;
 use crate::ids::{PlayerId, PlayerName};
 use crate::operator::{Operator, Operators};
 
+mod free_rounds;
 mod launch;
 mod money;
 mod revoke;
@@ -137,7 +139,8 @@ impl utoipa::Modify for OperatorKey {
 #[openapi(
     info(
         title = "croupier operator API",
-        description = "Launch, money in and out, statements, round recall and void, sessions. \
+        description = "Launch, money in and out, statements, round recall and void, free \
+                       rounds, sessions. \
                        Every call carries `Authorization: Bearer <operator key>`. docs/operator-api.md"
     ),
     paths(
@@ -148,6 +151,10 @@ impl utoipa::Modify for OperatorKey {
         statement::statement,
         rounds::recall,
         rounds::void,
+        free_rounds::grant,
+        free_rounds::list,
+        free_rounds::detail,
+        free_rounds::cancel,
         revoke::revoke_sessions,
     ),
     modifiers(&OperatorKey)
@@ -188,6 +195,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/rounds/{round}/void",
             web::post().to(rounds::void),
+        )
+        .route(
+            "/v1/operator/players/{player}/free-rounds",
+            web::post().to(free_rounds::grant),
+        )
+        .route(
+            "/v1/operator/players/{player}/free-rounds",
+            web::get().to(free_rounds::list),
+        )
+        .route(
+            "/v1/operator/players/{player}/free-rounds/{campaign}",
+            web::get().to(free_rounds::detail),
+        )
+        .route(
+            "/v1/operator/players/{player}/free-rounds/{campaign}",
+            web::delete().to(free_rounds::cancel),
         )
         .route(
             "/v1/operator/sessions/revoke",

@@ -1,5 +1,6 @@
 //! Money in and out of a transfer wallet: `POST …/deposits`, `POST …/withdrawals` and
-//! `GET …/balance` of one of the operator's players.
+//! `GET …/balance` of one of the operator's players; and [`apply`], how every operator
+//! movement is applied (tried again on a failed batch, a conflict answered as such).
 //!
 //! Exactly once by the operator's own `transaction_id`, like Stripe's idempotency keys: the
 //! same id with the same body answers the first answer again (with `Idempotent-Replayed:
@@ -106,7 +107,11 @@ impl Checked {
 }
 
 /// The account's currency must be the request's: money never changes currency here.
-fn same_currency(player: &PlayerId, held: &str, asked: &Currency) -> Result<(), HttpError> {
+pub(super) fn same_currency(
+    player: &PlayerId,
+    held: &str,
+    asked: &Currency,
+) -> Result<(), HttpError> {
     if held == asked.code() {
         return Ok(());
     }
@@ -117,8 +122,13 @@ fn same_currency(player: &PlayerId, held: &str, asked: &Currency) -> Result<(), 
     )))
 }
 
-/// Applies a transfer, trying again when its batch failed in the database.
-async fn apply(app: &App, movement: Movement) -> Result<Applied, HttpError> {
+/// Applies an operator's movement, trying again when its batch failed in the database (it is
+/// idempotent); a conflict answers `idempotency_conflict` with `conflict()`'s message.
+pub(super) async fn apply(
+    app: &App,
+    movement: Movement,
+    conflict: impl Fn() -> String,
+) -> Result<Applied, HttpError> {
     let mut attempt = 1;
     loop {
         match app.wallet.apply(movement.clone()).await {
@@ -129,11 +139,8 @@ async fn apply(app: &App, movement: Movement) -> Result<Applied, HttpError> {
                 attempt += 1;
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
-            Err(WalletError::Refused(MovementError::TxConflict(tx))) => {
-                return Err(HttpError::IdempotencyConflict(format!(
-                    "transaction {} was already used with another player, direction or amount",
-                    tx.rsplit_once(':').map_or(tx.as_str(), |(_, id)| id)
-                )))
+            Err(WalletError::Refused(MovementError::TxConflict(_))) => {
+                return Err(HttpError::IdempotencyConflict(conflict()))
             }
             Err(WalletError::Refused(MovementError::UnknownAccount(_))) => {
                 return Err(HttpError::UnknownPlayer("no such player".into()))
@@ -231,7 +238,13 @@ async fn move_money(
             amount_minor,
         },
     };
-    match (way, apply(app, movement).await?) {
+    let conflict = || {
+        format!(
+            "transaction {} was already used with another player, direction or amount",
+            t.transaction_id
+        )
+    };
+    match (way, apply(app, movement, conflict).await?) {
         (
             Way::Deposit,
             Applied::Deposited {

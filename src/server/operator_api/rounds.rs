@@ -78,8 +78,13 @@ pub(super) struct RecallAnswer {
     bet: String,
     stake: String,
     win: String,
+    /// One of the game's own free spins (from a scatter).
     free_spin: bool,
     multiplier: u32,
+    /// The operator's campaign, when the round was one of its free rounds (nothing debited,
+    /// `stake` is the campaign's bet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<String>,
     balance_after: String,
     /// The RNG's draws: `{"reel_stops": [...]}` for a slot, `{"table_result": ...}` for a table bet.
     #[schema(value_type = Object)]
@@ -127,6 +132,7 @@ fn recall_view(app: &App, recall: &RoundRecall, currency: &Currency) -> RecallAn
         win: minor_text(r.win_minor, currency),
         free_spin: r.free_spin,
         multiplier: r.multiplier,
+        campaign: r.campaign.clone(),
         balance_after: minor_text(r.balance_after_minor, currency),
         draws,
         outcome,

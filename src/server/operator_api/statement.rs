@@ -40,6 +40,9 @@ pub(super) struct Line {
     entry: EntryView,
     game: Option<String>,
     round_status: Option<String>,
+    /// The campaign, when the round was a free round (its win is the line; nothing was staked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<String>,
 }
 
 /// A page of a statement.
@@ -112,6 +115,7 @@ pub(super) async fn statement(
             entry: EntryView::of(&line.entry, &currency),
             game: line.game.clone(),
             round_status: line.round_status.clone(),
+            campaign: line.campaign.clone(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(StatementAnswer {

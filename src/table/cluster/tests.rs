@@ -30,6 +30,7 @@ fn a_refund_frame_comes_from_the_bets_stored_details_or_not_at_all() {
         outcome_json: Some(opened.to_string()),
         created_at_ms: 0,
         node: None,
+        campaign: None,
     };
     let frame: serde_json::Value =
         serde_json::from_str(&refund_frame(&table, &round, 10_000).unwrap().to_json()).unwrap();

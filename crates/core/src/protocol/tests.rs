@@ -20,6 +20,26 @@ fn parses_every_client_frame() {
     }
 }
 
+/// A free round names its campaign and no bet (the campaign's bet is used).
+#[test]
+fn a_free_round_spin_names_its_campaign_and_no_bet() {
+    let f = parse_client_frame(r#"{"type":"spin","req_id":"a","game":"g","campaign":"w-1"}"#);
+    assert!(
+        matches!(f, Ok(ClientFrame::Spin { campaign: Some(c), bet: None, .. }) if c.as_str() == "w-1")
+    );
+    let both = r#"{"type":"spin","req_id":"a","game":"g","campaign":"w-1","bet":"1.00"}"#;
+    assert_eq!(code_of(both), ErrorCode::BadFrame);
+    for bad in [r#""campaign":7"#, r#""campaign":"""#, r#""campaign":"a b""#] {
+        let text = format!(r#"{{"type":"spin","req_id":"a","game":"g",{bad}}}"#);
+        assert_eq!(code_of(&text), ErrorCode::BadFrame, "{text}");
+    }
+    let long = format!(
+        r#"{{"type":"spin","req_id":"a","game":"g","campaign":"{}"}}"#,
+        "c".repeat(65)
+    );
+    assert_eq!(code_of(&long), ErrorCode::BadFrame);
+}
+
 #[test]
 fn bad_frames_get_precise_codes() {
     assert_eq!(code_of("not json"), ErrorCode::BadFrame);
@@ -108,11 +128,19 @@ fn client_frames_round_trip_through_the_parser() {
             req_id: r(),
             game: "starfall".into(),
             bet: Some("0.20".into()),
+            campaign: None,
         },
         ClientFrame::Spin {
             req_id: r(),
             game: "starfall".into(),
             bet: None,
+            campaign: None,
+        },
+        ClientFrame::Spin {
+            req_id: r(),
+            game: "starfall".into(),
+            bet: None,
+            campaign: Some(CampaignId::parse("welcome-10").unwrap()),
         },
         ClientFrame::Balance { req_id: r() },
         ClientFrame::Games { req_id: r() },
