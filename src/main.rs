@@ -117,7 +117,8 @@ enum Command {
     /// Recomputes every balance and every jackpot pool from the ledger and reports any
     /// difference: pool = seeds + contributions - payouts, reserves, awards paid; and closes
     /// the books of every operator and currency: deposits - withdrawals - stakes + wins +
-    /// refunds + jackpots = the sum of balances.
+    /// refunds + jackpots = the sum of balances; and checks every free-rounds grant's count
+    /// against its events.
     Reconcile {
         #[arg(long, default_value = "config/default.toml")]
         config: PathBuf,
@@ -396,10 +397,11 @@ fn audit(config: &std::path::Path, data_dir: Option<PathBuf>, pools: bool) -> an
             }
         }
         println!(
-            "accounts {} entries {} open rounds {} mismatches {}",
+            "accounts {} entries {} open rounds {} free-rounds grants {} mismatches {}",
             report.accounts,
             report.entries,
             report.open_rounds,
+            report.free_round_grants,
             report.mismatches.len()
         );
         for line in &report.mismatches {

@@ -33,11 +33,21 @@ async fn the_openapi_document_describes_exactly_the_live_routes() {
     operations.sort();
     // The routes the API serves (every test of this file goes through them), each documented.
     let expected = [
+        (
+            "DELETE",
+            "/v1/operator/players/{player}/free-rounds/{campaign}",
+        ),
         ("GET", "/v1/operator/players/{player}/balance"),
+        ("GET", "/v1/operator/players/{player}/free-rounds"),
+        (
+            "GET",
+            "/v1/operator/players/{player}/free-rounds/{campaign}",
+        ),
         ("GET", "/v1/operator/players/{player}/statement"),
         ("GET", "/v1/operator/rounds/{round_id}"),
         ("POST", "/v1/operator/launch"),
         ("POST", "/v1/operator/players/{player}/deposits"),
+        ("POST", "/v1/operator/players/{player}/free-rounds"),
         ("POST", "/v1/operator/players/{player}/withdrawals"),
         ("POST", "/v1/operator/rounds/{round_id}/void"),
         ("POST", "/v1/operator/sessions/revoke"),
@@ -52,6 +62,7 @@ async fn the_openapi_document_describes_exactly_the_live_routes() {
     for (method, path) in &operations {
         let concrete = path
             .replace("{player}", "alice")
+            .replace("{campaign}", "welcome")
             .replace("{round_id}", "0190a5c4-9000-7000-8000-000000000000");
         let r = call(&server, key, method, &concrete, Some("{}")).await;
         assert!(r.body["code"].is_string(), "{method} {path}: {r:?}");

@@ -1,7 +1,7 @@
 //! The operator API (issue 15) against the real binary, as an operator's back end uses it:
 //! keys, launch, deposits and withdrawals (idempotent like Stripe's keys, also across a
-//! restart, a kill -9 and two nodes), balances, statements, round recall, replay and void, the
-//! books per operator, the OpenAPI document, and every bad input refused with nothing changed.
+//! restart, a kill -9 and two nodes), balances, statements, round recall, replay and void, free
+//! rounds, the books per operator, the OpenAPI document, and every bad input refused with nothing changed.
 //!
 //! One test binary, one file per concern; the helpers every file uses are here.
 //!
@@ -10,6 +10,7 @@
 //! | `money.rs` | funding, launching, playing and withdrawing; idempotency; kill -9; two nodes |
 //! | `access.rs` | operators reach only their own players; bad inputs; rates; fun money vs pools |
 //! | `rounds.rs` | statements, recall, replay, void |
+//! | `free_rounds.rs` | free rounds granted, played, cancelled, expired; bad grants |
 //! | `contract.rs` | the OpenAPI document against the live routes |
 
 #[path = "../common/mod.rs"]
@@ -17,6 +18,7 @@ mod common;
 
 mod access;
 mod contract;
+mod free_rounds;
 mod money;
 mod rounds;
 
@@ -68,6 +70,7 @@ pub async fn call(
     let url = format!("{}{path}", server.operator);
     let request = match method {
         "GET" => http().get(url),
+        "DELETE" => http().delete(url),
         _ => http().post(url),
     };
     let request = if key.is_empty() {

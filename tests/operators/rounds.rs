@@ -7,7 +7,7 @@ use crate::common::*;
 use crate::*;
 
 /// `croupier replay ROUND` on the node's ledger: whether it matched, and what it printed.
-fn replay(server: &Server, round: &str) -> (bool, String) {
+pub(crate) fn replay(server: &Server, round: &str) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
         .args(["replay", round, "--config"])
         .arg(&server.config)
