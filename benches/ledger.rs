@@ -59,6 +59,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 outcome_json: r#"{"stops":[1,2,3,4,5],"win_multiple":"0.5"}"#.into(),
                 free_spins_awarded: None,
                 jackpot_claims: Vec::new(),
+                jackpot_draws: Vec::new(),
             })
             .collect();
         ledger.commit_batch(&settles).await.unwrap();

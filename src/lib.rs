@@ -18,9 +18,10 @@
 //!          rng::RngPool ──▶ RngActor shard ──▶ games::slot::spin (pure) + jackpot draws
 //!          wallet::WalletPool::play ──▶ WalletActor shard ──▶ Ledger (SQLite), ONE transaction:
 //!              PlayRound: stake, win, outcome, jackpot shares and claims [tx "<round>:bet", ":win"]
-//!   any other spin, two steps (free spins, PostgreSQL, no hold; session::handler):
+//!   any other spin, two steps (free spins, free rounds, PostgreSQL, no hold; session::handler):
 //!          WalletPool ──▶ WalletActor shard ──▶ Ledger
 //!              1. OpenRound: take the stake (or a free spin)     [tx "<round>:bet"]
+//!                 (OpenFreeRound: take one of an operator's free rounds, debit nothing)
 //!          rng::RngPool ──▶ RngActor shard ──▶ games::slot::spin (pure) ──▶ outcome
 //!          wallet::WalletPool ──▶ WalletActor shard ──▶ Ledger
 //!              2. SettleRound: credit the win, store the outcome [tx "<round>:win"]
@@ -77,7 +78,7 @@
 //! | [`table`] | `LiveTable` actors, seats (`Pusher`) and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`replay`] | `croupier replay`: a stored round (slot stops, table result) played again through the same rules and compared with what was settled |
-//! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once |
+//! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once; expired free rounds closed |
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
 //! | [`tls`] | the players' listener's certificate: loading, checking, reloading without a restart; `croupier dev-cert` |
 //! | [`operator`] | operators (casino brands) from `operators.toml`: currencies, wallet mode, jurisdiction, API keys kept as hashes |

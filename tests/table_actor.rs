@@ -103,6 +103,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
         round_id: reserved.round_id.clone(),
         bet_id: reserved.bet_id.clone(),
         claims: Vec::new(),
+        draws: Vec::new(),
     };
     table.local().unwrap().send(confirm).await.unwrap().unwrap();
 

@@ -70,12 +70,13 @@ pub fn draws_for(
             let contribution = level.contribution.of(stake_minor);
             let mystery = level
                 .mystery_drop_at_micro
-                .and_then(|drop| math::mystery_odds(contribution, level.seed_micro, drop));
-            let mystery_hit = mystery.is_some_and(|odds| math::mystery_hit(rng, odds));
+                .and_then(|drop| math::mystery_odds(contribution, level.seed_micro, drop))
+                .map(|odds| math::mystery_draw(rng, odds));
             LevelDraw {
                 level: level.name.clone(),
                 triggered,
-                mystery_hit,
+                mystery_hit: mystery.as_ref().is_some_and(|m| m.hit()),
+                mystery,
             }
         })
         .collect()
@@ -112,7 +113,8 @@ pub fn claims_from(
     claims
 }
 
-/// A two-step round's draws and claims at once: [`draws_for`] then [`claims_from`].
+/// A two-step round's draws and claims at once: [`draws_for`] then [`claims_from`]. The draws
+/// go to the ledger with the settlement, for the round's recall.
 pub fn claims_for(
     pool: &PoolConfig,
     game: &str,
@@ -120,12 +122,9 @@ pub fn claims_for(
     seen: &[LevelSeen],
     outcome: Option<&SpinOutcome>,
     rng: &mut impl RandomSource,
-) -> Vec<JackpotClaim> {
-    claims_from(
-        pool,
-        seen,
-        &draws_for(pool, game, stake_minor, outcome, rng),
-    )
+) -> (Vec<JackpotClaim>, Vec<LevelDraw>) {
+    let draws = draws_for(pool, game, stake_minor, outcome, rng);
+    (claims_from(pool, seen, &draws), draws)
 }
 
 impl Jackpots {
@@ -338,7 +337,7 @@ mod tests {
         let at = mini.must_drop_by_micro.unwrap();
         let mut rng = crate::rng::testing::seeded(1);
         // A contribution of 0 means no mystery chance: only the ceiling can win.
-        let below = claims_for(
+        let below = claims_of(
             &pool,
             "starfall",
             0,
@@ -347,7 +346,7 @@ mod tests {
             &mut rng,
         );
         assert!(below.is_empty());
-        let reached = claims_for(&pool, "starfall", 0, &seen(&pool, at, 0), None, &mut rng);
+        let reached = claims_of(&pool, "starfall", 0, &seen(&pool, at, 0), None, &mut rng);
         assert_eq!(
             reached.len(),
             1,
@@ -358,11 +357,56 @@ mod tests {
         assert_eq!(reached[0].reason, ClaimReason::Ceiling);
     }
 
+    /// The claims of [`claims_for`] (its draws are checked in
+    /// `every_mystery_draw_is_kept_with_what_it_decided`).
+    fn claims_of(
+        pool: &PoolConfig,
+        game: &str,
+        stake_minor: i64,
+        seen: &[LevelSeen],
+        outcome: Option<&SpinOutcome>,
+        rng: &mut impl RandomSource,
+    ) -> Vec<JackpotClaim> {
+        claims_for(pool, game, stake_minor, seen, outcome, rng).0
+    }
+
+    #[test]
+    fn every_mystery_draw_is_kept_with_what_it_decided() {
+        let pool = network();
+        let mini = &pool.levels[0];
+        let span = mini.mystery_drop_at_micro.unwrap() - mini.seed_micro;
+        let stake = span / 10 / mini.contribution.ppm();
+        let mut rng = crate::rng::testing::seeded(9);
+        let (mut hits, mut misses) = (0, 0);
+        for _ in 0..200 {
+            let draws = draws_for(&pool, "starfall", stake, None, &mut rng);
+            assert_eq!(draws.len(), pool.levels.len());
+            for draw in &draws {
+                let Some(m) = &draw.mystery else {
+                    assert!(!draw.mystery_hit, "{draw:?}");
+                    continue;
+                };
+                let drawn = m.drawn.expect("uncertain odds draw a value");
+                assert!(drawn < m.denominator, "{m:?}");
+                assert_eq!(draw.mystery_hit, drawn < m.numerator, "{draw:?}");
+                if draw.mystery_hit {
+                    hits += 1
+                } else {
+                    misses += 1
+                }
+            }
+        }
+        assert!(hits > 0 && misses > 0, "{hits} hits, {misses} misses");
+        // A bet that contributes nothing has no mystery chance and draws nothing.
+        let none = draws_for(&pool, "starfall", 0, None, &mut rng);
+        assert!(none.iter().all(|d| d.mystery.is_none() && !d.mystery_hit));
+    }
+
     #[test]
     fn a_bet_that_did_not_feed_a_level_cannot_win_it() {
         let pool = network();
         let mut rng = crate::rng::testing::seeded(1);
-        assert!(claims_for(&pool, "starfall", 100, &[], None, &mut rng).is_empty());
+        assert!(claims_of(&pool, "starfall", 100, &[], None, &mut rng).is_empty());
     }
 
     #[test]
@@ -378,7 +422,7 @@ mod tests {
         let value = mini.seed_micro; // below every ceiling
         let hits = (0..rounds)
             .filter(|_| {
-                claims_for(
+                claims_of(
                     &pool,
                     "starfall",
                     stake,
@@ -418,7 +462,7 @@ mod tests {
         let mut rng = crate::rng::testing::seeded(3);
         let low = pool.levels[0].seed_micro; // below every ceiling; no mystery chance
         let five = outcome_with("WILD", 5);
-        let claims = claims_for(
+        let claims = claims_of(
             &pool,
             "starfall",
             0,
@@ -438,7 +482,7 @@ mod tests {
             ("classic_sevens", outcome_with("WILD", 5)),
         ] {
             let seen = seen(&pool, low, 0);
-            let claims = claims_for(&pool, game, 0, &seen, Some(&outcome), &mut rng);
+            let claims = claims_of(&pool, game, 0, &seen, Some(&outcome), &mut rng);
             assert!(claims.is_empty(), "{game}: {claims:?}");
         }
     }

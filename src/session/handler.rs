@@ -279,15 +279,15 @@ async fn spin(
     record_contributions(app, pool.as_deref(), &seen);
     let (drawn_game, stake) = (game.clone(), round.bet_minor);
     // The outcome and any jackpot claims are drawn together, on the same shard.
-    let (outcome, claims) = match app
+    let (outcome, (claims, draws)) = match app
         .rng
         .draw(move |rng| {
             let outcome = slot::spin(&drawn_game, mode, rng);
-            let claims = pool.map_or_else(Vec::new, |p| {
+            let jackpot = pool.map_or_else(Default::default, |p| {
                 let game = drawn_game.id();
                 crate::jackpot::claims_for(&p, game, stake, &seen, Some(&outcome), rng)
             });
-            (outcome, claims)
+            (outcome, jackpot)
         })
         .await
     {
@@ -306,6 +306,7 @@ async fn spin(
         outcome_json: drawn.outcome_json.clone(),
         free_spins_awarded: drawn.awarded.clone(),
         jackpot_claims: claims,
+        jackpot_draws: draws,
     };
     let (balance_minor, jackpot_wins) = settle_with_retries(app, settle).await?;
     let settled = Settled {

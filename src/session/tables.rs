@@ -385,7 +385,7 @@ async fn place(
     }
     // The bet's jackpot draw (mystery, ceiling) is made now, on an RNG shard; it is paid
     // with the bet's settlement. A draw that fails only loses the chance, never money.
-    let claims = match app
+    let (claims, draws) = match app
         .jackpots
         .pool_for(&config.id)
         .filter(|_| !seen.is_empty())
@@ -399,12 +399,13 @@ async fn place(
                 .await
                 .unwrap_or_default()
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
     let confirm = Confirm {
         round_id: reserved.round_id.clone(),
         bet_id: reserved.bet_id.clone(),
         claims,
+        draws,
     };
     match ask(here.addr, confirm).await {
         Ok(Ok(())) => Ok(accepted(

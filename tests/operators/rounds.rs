@@ -56,6 +56,7 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
     let server = NodeConfig::shipped()
         .fast()
         .tables(&fast_tables(4))
+        .shipped_jackpots()
         .operators(&brands.file(""))
         .start();
     let (key, rival) = (brands.house.key.as_str(), brands.rival.key.as_str());
@@ -179,11 +180,44 @@ async fn statements_page_recalls_replay_and_an_open_round_is_voided_once() {
     assert_eq!(r.status, 200, "{r:?}");
     let stops = r.body["draws"]["reel_stops"].as_array().unwrap();
     assert_eq!(stops.len(), 5, "{}", r.body);
+    // starfall feeds the shipped pool: every level's draw is kept, the mystery values too, each
+    // deciding exactly what the round was given.
+    let jackpot = r.body["draws"]["jackpot"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no jackpot draws: {}", r.body));
+    assert_eq!(jackpot.len(), 3, "one draw per level: {}", r.body);
+    let mut mysteries = 0;
+    for level in jackpot {
+        let Some(m) = level.get("mystery") else {
+            continue;
+        };
+        mysteries += 1;
+        let (drawn, numerator, denominator) = (
+            m["drawn"].as_u64().unwrap(),
+            m["numerator"].as_u64().unwrap(),
+            m["denominator"].as_u64().unwrap(),
+        );
+        assert!(drawn < denominator, "{level}");
+        assert_eq!(
+            level["mystery_hit"].as_bool(),
+            Some(drawn < numerator),
+            "{level}"
+        );
+    }
+    assert!(
+        mysteries >= 2,
+        "the shipped pool has two mystery levels: {jackpot:?}"
+    );
     assert_eq!(
         (r.body["status"].as_str(), r.body["win"].as_str()),
         (Some("settled"), Some(win.as_str()))
     );
     assert_eq!(r.body["entries"][0]["kind"], "bet");
+    assert_eq!(
+        r.body["entries"][0]["amount"], "-1.00",
+        "a debit is signed: {}",
+        r.body
+    );
     assert!(
         r.body["node"].is_string() && r.body["settled_at_ms"].is_i64(),
         "{}",

@@ -52,11 +52,16 @@ impl MoneyError {
     }
 }
 
-/// `minor` units of `currency` as text ("12.50"), or `invalid(<minor>)` for a value the
-/// currency cannot hold: for frames and logs built from stored minor units.
+/// `minor` units of `currency` as signed text ("12.50", "-1.00" for a stored debit), or
+/// `invalid(<minor>)` for a value the currency cannot hold: for frames, statements and logs
+/// built from stored minor units.
 pub fn minor_text(minor: i64, currency: &Currency) -> String {
-    Money::from_minor(minor, currency)
-        .map(|m| m.to_string())
+    let sign = if minor < 0 { "-" } else { "" };
+    minor
+        .checked_abs()
+        .ok_or(MoneyError::TooLarge)
+        .and_then(|size| Money::from_minor(size, currency))
+        .map(|m| format!("{sign}{m}"))
         .unwrap_or_else(|_| format!("invalid({minor})"))
 }
 
@@ -305,6 +310,19 @@ mod tests {
 
     fn eur() -> Currency {
         Currency::new("EUR", 2).unwrap()
+    }
+
+    /// Stored debits are negative: shown signed, never as invalid.
+    #[test]
+    fn stored_minor_units_read_back_signed() {
+        assert_eq!(minor_text(-100, &eur()), "-1.00");
+        assert_eq!(minor_text(250, &eur()), "2.50");
+        assert_eq!(minor_text(0, &eur()), "0.00");
+        assert_eq!(minor_text(-5, &eur()), "-0.05");
+        assert_eq!(
+            minor_text(i64::MIN, &eur()),
+            format!("invalid({})", i64::MIN)
+        );
     }
 
     #[test]

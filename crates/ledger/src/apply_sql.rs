@@ -91,6 +91,7 @@ pub async fn apply<T: SqlTx>(
             outcome_json,
             free_spins_awarded,
             jackpot_claims,
+            jackpot_draws,
         } => {
             let s = SettleArgs {
                 round_id,
@@ -99,6 +100,7 @@ pub async fn apply<T: SqlTx>(
                 outcome_json,
                 free_spins_awarded: free_spins_awarded.as_ref(),
                 claims: jackpot_claims,
+                draws: jackpot_draws,
             };
             settle_round(tx, s, now, jackpots).await
         }

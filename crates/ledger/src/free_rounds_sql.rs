@@ -166,6 +166,45 @@ fn same_grant(existing: FreeRounds, ask: &FreeRoundsGrant) -> Result<Applied, Mo
     }
 }
 
+/// Closes an active grant as `cancelled` or `expired`: its rounds not yet played are gone,
+/// and the event says how many. Closing first locks the row (PostgreSQL), so the count read
+/// back is the one lost. `false` if it was not active (closed before, or meanwhile).
+async fn close<T: SqlTx>(
+    tx: &mut T,
+    (player, campaign): (&PlayerId, &CampaignId),
+    kind: FreeRoundEventKind,
+    now: i64,
+) -> Result<bool, LedgerError> {
+    let status = match kind {
+        FreeRoundEventKind::Cancel => FreeRoundsStatus::Cancelled,
+        FreeRoundEventKind::Expire => FreeRoundsStatus::Expired,
+        other => {
+            return Err(LedgerError::Invariant(format!(
+                "a grant closed by a {} event",
+                other.as_str()
+            )))
+        }
+    };
+    let closed = tx
+        .row(
+            "UPDATE free_rounds SET status = $1, closed_at_ms = $2 \
+             WHERE player_id = $3 AND campaign_id = $4 AND status = 'active' RETURNING remaining",
+            args![status.as_str(), now, player.as_str(), campaign.as_str()],
+        )
+        .await?;
+    let Some(row) = closed else {
+        return Ok(false);
+    };
+    let lost = count(&row, 0, "free_rounds.remaining")?;
+    tx.exec(
+        "UPDATE free_rounds SET remaining = 0 WHERE player_id = $1 AND campaign_id = $2",
+        args![player.as_str(), campaign.as_str()],
+    )
+    .await?;
+    event(tx, (player, campaign), kind, lost, (None, now)).await?;
+    Ok(true)
+}
+
 /// Cancels the rounds not yet played; a grant already closed is answered as it stands.
 pub async fn cancel<T: SqlTx>(
     tx: &mut T,
@@ -173,36 +212,12 @@ pub async fn cancel<T: SqlTx>(
     campaign: &CampaignId,
     now: i64,
 ) -> Outcome {
-    // Closing first locks the row (PostgreSQL), so the count read back is the one cancelled.
-    let closed = tx
-        .row(
-            "UPDATE free_rounds SET status = 'cancelled', closed_at_ms = $1 \
-             WHERE player_id = $2 AND campaign_id = $3 AND status = 'active' RETURNING remaining",
-            args![now, player.as_str(), campaign.as_str()],
-        )
-        .await?;
-    let replayed = match closed {
-        Some(row) => {
-            let lost = count(&row, 0, "free_rounds.remaining")?;
-            tx.exec(
-                "UPDATE free_rounds SET remaining = 0 WHERE player_id = $1 AND campaign_id = $2",
-                args![player.as_str(), campaign.as_str()],
-            )
-            .await?;
-            event(
-                tx,
-                (player, campaign),
-                FreeRoundEventKind::Cancel,
-                lost,
-                (None, now),
-            )
-            .await?;
-            false
-        }
-        None => true,
-    };
+    let cancelled = close(tx, (player, campaign), FreeRoundEventKind::Cancel, now).await?;
     Ok(match fetch(tx, player, campaign).await? {
-        Some(grant) => Ok(Applied::FreeRoundsCancelled { grant, replayed }),
+        Some(grant) => Ok(Applied::FreeRoundsCancelled {
+            grant,
+            replayed: !cancelled,
+        }),
         None => Err(MovementError::UnknownCampaign(campaign.to_string())),
     })
 }
@@ -378,32 +393,10 @@ pub async fn expire<T: SqlTx>(tx: &mut T, now: i64) -> Result<u64, LedgerError> 
             PlayerId::parse(&row.text(0)?).map_err(|_| invalid("free_rounds.player_id"))?;
         let campaign =
             CampaignId::parse(&row.text(1)?).map_err(|_| invalid("free_rounds.campaign_id"))?;
-        // As in `cancel`: closing locks the row, so the count read back is the one lost.
-        let Some(left) = tx
-            .row(
-                "UPDATE free_rounds SET status = 'expired', closed_at_ms = $1 WHERE player_id = $2 \
-                 AND campaign_id = $3 AND status = 'active' RETURNING remaining",
-                args![now, player.as_str(), campaign.as_str()],
-            )
-            .await?
-        else {
-            continue; // closed meanwhile by another node's sweep or a cancel
-        };
-        let lost = count(&left, 0, "free_rounds.remaining")?;
-        tx.exec(
-            "UPDATE free_rounds SET remaining = 0 WHERE player_id = $1 AND campaign_id = $2",
-            args![player.as_str(), campaign.as_str()],
-        )
-        .await?;
-        event(
-            tx,
-            (&player, &campaign),
-            FreeRoundEventKind::Expire,
-            lost,
-            (None, now),
-        )
-        .await?;
-        closed += 1;
+        // Not active any more: closed meanwhile by another node's sweep or a cancel.
+        if close(tx, (&player, &campaign), FreeRoundEventKind::Expire, now).await? {
+            closed += 1;
+        }
     }
     Ok(closed)
 }

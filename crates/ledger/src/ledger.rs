@@ -187,6 +187,9 @@ pub enum Movement {
         outcome_json: String,
         free_spins_awarded: Option<FreeSpins>,
         jackpot_claims: Vec<JackpotClaim>,
+        /// The jackpot draws the claims came from (every level's, mystery values included),
+        /// kept with the round for its recall.
+        jackpot_draws: Vec<LevelDraw>,
     },
     /// A whole paid spin in ONE transaction: opens the round and takes the stake (feeding the
     /// jackpot) exactly as `OpenRound`, then credits the win and settles exactly as
@@ -514,6 +517,8 @@ pub struct RoundRecall {
     pub settled_at_ms: Option<i64>,
     pub jackpot_pool: Option<String>,
     pub jackpot_micro: i64,
+    /// Every level's jackpot draw for this round (empty if it fed no pool).
+    pub jackpot_draws: Vec<LevelDraw>,
     pub entries: Vec<Entry>,
     pub awards: Vec<JackpotWin>,
 }

@@ -12,7 +12,7 @@
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
     Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, LedgerError,
-    LevelSeen, MovementError, RoundRecord, RoundStatus,
+    LevelDraw, LevelSeen, MovementError, RoundRecord, RoundStatus,
 };
 use super::read_sql::{fetch_round, invalid, round_by_req};
 use super::sql::{args, SqlTx};
@@ -369,6 +369,17 @@ pub struct SettleArgs<'a> {
     pub outcome_json: &'a str,
     pub free_spins_awarded: Option<&'a FreeSpins>,
     pub claims: &'a [JackpotClaim],
+    pub draws: &'a [LevelDraw],
+}
+
+/// A round's jackpot draws as stored (`rounds.jackpot_draws`): JSON, or NULL when it had none.
+pub(crate) fn draws_json(draws: &[LevelDraw]) -> Result<Option<String>, LedgerError> {
+    if draws.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(draws)
+        .map(Some)
+        .map_err(|e| LedgerError::Invariant(format!("jackpot draws as JSON: {e}")))
 }
 
 /// Settles in two or three statements; a round that is not open (a replay, a conflict) is
@@ -386,16 +397,18 @@ pub(crate) async fn settle_round<T: SqlTx>(
     let Some(balance) = adjust_balance(tx, player, win_minor).await? else {
         return Ok(Err(MovementError::UnknownAccount(player.to_string())));
     };
+    let draws = draws_json(s.draws)?;
     let updated = tx
         .exec(
             "UPDATE rounds SET status = 'settled', win_minor = $1, outcome = $2, \
-             balance_after_minor = $3, settled_at_ms = $4 \
-             WHERE round_id = $5 AND player_id = $6 AND status = 'open'",
+             balance_after_minor = $3, settled_at_ms = $4, jackpot_draws = $5 \
+             WHERE round_id = $6 AND player_id = $7 AND status = 'open'",
             args![
                 win_minor,
                 s.outcome_json,
                 balance,
                 now,
+                draws.as_deref(),
                 round_id.as_str(),
                 player.as_str()
             ],

@@ -12,8 +12,8 @@ use super::ledger::{
     MovementError, RoundRecord, RoundStatus,
 };
 use super::ledger_sql::{
-    adjust_balance, balance_of, feed_jackpot, give_free_spins, insert_entry, jackpot_share,
-    pay_claims, replayed_round, round_exists, Outcome,
+    adjust_balance, balance_of, draws_json, feed_jackpot, give_free_spins, insert_entry,
+    jackpot_share, pay_claims, replayed_round, round_exists, Outcome,
 };
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -114,12 +114,13 @@ pub async fn play_round<T: SqlTx>(
         )));
     }
     let taken_micro = jackpot_share(p.feed, bet);
+    let draws = draws_json(p.draws)?;
     let inserted = tx
         .exec(
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
              win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
-             settled_at_ms, jackpot_pool, jackpot_micro, node_id) \
-             VALUES ($1, $2, $3, $4, 'settled', $5, $5, $6, 0, 1, $7, $8, $9, $9, $10, $11, $12) \
+             settled_at_ms, jackpot_pool, jackpot_micro, node_id, jackpot_draws) \
+             VALUES ($1, $2, $3, $4, 'settled', $5, $5, $6, 0, 1, $7, $8, $9, $9, $10, $11, $12, $13) \
              ON CONFLICT (player_id, req_id) DO NOTHING",
             args![
                 round_id.as_str(),
@@ -133,7 +134,8 @@ pub async fn play_round<T: SqlTx>(
                 now,
                 p.feed.map(|f| f.pool.as_str()),
                 taken_micro,
-                p.node
+                p.node,
+                draws.as_deref()
             ],
         )
         .await?;

@@ -3,7 +3,7 @@
 //! record of one round (the round, its entries, its jackpot share and awards).
 
 use super::jackpot_sql::wins_for_round;
-use super::ledger::{Entry, LedgerError, RoundRecall, StatementLine, StatementPage};
+use super::ledger::{Entry, LedgerError, LevelDraw, RoundRecall, StatementLine, StatementPage};
 use super::read_sql::{entry_from_row, fetch_round, ENTRY_COLUMNS};
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, RoundId};
@@ -71,13 +71,19 @@ pub async fn recall<T: SqlTx>(
     };
     let extra = tx
         .row(
-            "SELECT settled_at_ms, jackpot_pool, jackpot_micro FROM rounds WHERE round_id = $1",
+            "SELECT settled_at_ms, jackpot_pool, jackpot_micro, jackpot_draws FROM rounds \
+             WHERE round_id = $1",
             args![round_id.as_str()],
         )
         .await?;
-    let (settled_at_ms, jackpot_pool, jackpot_micro) = match extra {
-        Some(r) => (r.opt_i64(0)?, r.opt_text(1)?, r.i64(2)?),
-        None => (None, None, 0),
+    let (settled_at_ms, jackpot_pool, jackpot_micro, draws) = match extra {
+        Some(r) => (r.opt_i64(0)?, r.opt_text(1)?, r.i64(2)?, r.opt_text(3)?),
+        None => (None, None, 0, None),
+    };
+    let jackpot_draws: Vec<LevelDraw> = match draws {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| LedgerError::Invariant(format!("round {round_id}: jackpot draws: {e}")))?,
+        None => Vec::new(),
     };
     // A round's entries are `<round>:bet`, `:win`, `:refund`, `:jackpot:<level>`: a range of
     // the unique transaction-id index (';' sorts right after ':'), no index of its own.
@@ -97,6 +103,7 @@ pub async fn recall<T: SqlTx>(
         settled_at_ms,
         jackpot_pool,
         jackpot_micro,
+        jackpot_draws,
         entries,
         awards,
     }))

@@ -141,6 +141,7 @@ fn settle(round: &RoundId, player: &str, win: i64) -> Movement {
         outcome_json: format!("{{\"win\":{win}}}"),
         free_spins_awarded: None,
         jackpot_claims: Vec::new(),
+        jackpot_draws: Vec::new(),
     }
 }
 
@@ -523,6 +524,7 @@ async fn free_spins_are_taken_one_at_a_time_and_given_back_on_void(l: &dyn Ledge
             multiplier: 3,
         }),
         jackpot_claims: Vec::new(),
+        jackpot_draws: Vec::new(),
     };
     one(l, awarded).await.unwrap();
     let f1 = RoundId::new_v7();
@@ -770,6 +772,7 @@ fn claim_settle_for(round: &RoundId, player: &str, cycle: i64, reason: ClaimReas
             cycle,
             reason,
         }],
+        jackpot_draws: Vec::new(),
     }
 }
 

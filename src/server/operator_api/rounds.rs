@@ -86,7 +86,10 @@ pub(super) struct RecallAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     campaign: Option<String>,
     balance_after: String,
-    /// The RNG's draws: `{"reel_stops": [...]}` for a slot, `{"table_result": ...}` for a table bet.
+    /// The RNG's draws: `{"reel_stops": [...]}` for a slot, `{"table_result": ...}` for a table
+    /// bet; with `"jackpot"`, each level's draw when the round fed a pool (its trigger, and its
+    /// mystery draw: the odds `numerator / denominator` and the value `drawn` in
+    /// `0..denominator`, a hit when below the numerator).
     #[schema(value_type = Object)]
     draws: Value,
     /// What the draws showed, as stored (a slot's `spin_result.outcome`; a table bet's bet and result).
@@ -114,12 +117,16 @@ fn recall_view(app: &App, recall: &RoundRecall, currency: &Currency) -> RecallAn
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null);
     let slot = app.games.slot(&r.game).is_some();
-    // A slot stores its reel stops, a table bet its round's result: the RNG's draws.
-    let draws = if slot {
+    // A slot stores its reel stops, a table bet its round's result: the RNG's draws; and the
+    // jackpot draws of a round that fed a pool.
+    let mut draws = if slot {
         json!({ "reel_stops": outcome.get("stops") })
     } else {
         json!({ "table_result": outcome.get("result") })
     };
+    if !recall.jackpot_draws.is_empty() {
+        draws["jackpot"] = json!(recall.jackpot_draws);
+    }
     RecallAnswer {
         round_id: r.round_id.to_string(),
         player_id: r.player.name().to_string(),

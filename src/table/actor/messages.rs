@@ -63,6 +63,8 @@ pub struct Confirm {
     pub bet_id: RoundId,
     /// Jackpot levels the bet claims (drawn by the caller when the debit committed).
     pub claims: Vec<JackpotClaim>,
+    /// The draws they came from, kept with the bet's round at settlement.
+    pub draws: Vec<LevelDraw>,
 }
 
 /// The reserved bet's debit was refused or failed: it never played.
@@ -194,6 +196,7 @@ impl Handler<Reserve> for LiveTable {
             amount: msg.amount,
             notify: msg.pusher,
             claims: Vec::new(),
+            draws: Vec::new(),
         })?;
         Ok(Reserved { round_id, bet_id })
     }
@@ -208,7 +211,7 @@ impl Handler<Confirm> for LiveTable {
         }
         let bet = self
             .book
-            .confirm(&msg.bet_id, msg.claims)
+            .confirm(&msg.bet_id, msg.claims, msg.draws)
             .map_err(|_| TableError::TooLate)?;
         let m = &self.deps.metrics;
         m.tables

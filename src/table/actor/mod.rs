@@ -40,7 +40,7 @@ use crate::metrics::Metrics;
 use crate::money::Money;
 use crate::protocol::{LimitView, PastRound, ServerFrame, TableBetView, TableView};
 use crate::rng::RngPool;
-use crate::wallet::{Applied, Fence, JackpotClaim, JackpotWin, Movement, WalletPool};
+use crate::wallet::{Applied, Fence, JackpotClaim, JackpotWin, LevelDraw, Movement, WalletPool};
 
 /// How often the table looks at the clock: phase changes land within this of their deadline.
 pub const TICK: Duration = Duration::from_millis(50);

@@ -50,6 +50,7 @@ impl LiveTable {
                     outcome_json: outcome_json.to_string(),
                     free_spins_awarded: None,
                     jackpot_claims: bet.claims.clone(),
+                    jackpot_draws: bet.draws.clone(),
                 }
                 .fenced(fence.as_ref());
                 let applied = apply_with_retries(&wallet, movement).await;

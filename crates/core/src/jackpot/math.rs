@@ -96,8 +96,22 @@ pub fn below_u64(rng: &mut impl RandomSource, n: u64) -> u64 {
 }
 
 /// Draws a mystery win: true with probability `numerator / denominator` (capped at 1).
-pub fn mystery_hit(rng: &mut impl RandomSource, (numerator, denominator): (u64, u64)) -> bool {
-    numerator >= denominator || below_u64(rng, denominator) < numerator
+pub fn mystery_hit(rng: &mut impl RandomSource, odds: (u64, u64)) -> bool {
+    mystery_draw(rng, odds).hit()
+}
+
+/// Makes a mystery draw and keeps it, for a round's record: the uniform value drawn in
+/// `0..denominator` (nothing is drawn when the odds are certain).
+pub fn mystery_draw(
+    rng: &mut impl RandomSource,
+    (numerator, denominator): (u64, u64),
+) -> super::MysteryDraw {
+    let drawn = (numerator < denominator).then(|| below_u64(rng, denominator));
+    super::MysteryDraw {
+        numerator,
+        denominator,
+        drawn,
+    }
 }
 
 /// True when the pool, after this bet's contribution, has reached its must-drop-by ceiling.

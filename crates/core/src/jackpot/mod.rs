@@ -42,11 +42,31 @@ pub struct JackpotClaim {
 /// together (a one-step spin): whether the spin's symbols trigger the level and whether the
 /// mystery draw hit. The ceiling and the cycle are decided in the ledger transaction, from the
 /// level as this very bet leaves it ([`math::claim_reason`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelDraw {
     pub level: String,
     pub triggered: bool,
     pub mystery_hit: bool,
+    /// The mystery draw as made (none when the level has no mystery chance for this bet):
+    /// kept with the round so its recall shows every value the RNG produced for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mystery: Option<MysteryDraw>,
+}
+
+/// One mystery draw: the odds `numerator / denominator` (micro-units: the bet's contribution
+/// over the level's span) and the uniform value drawn in `0..denominator`, none when the odds
+/// were certain. It hits when the value is below the numerator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MysteryDraw {
+    pub numerator: u64,
+    pub denominator: u64,
+    pub drawn: Option<u64>,
+}
+
+impl MysteryDraw {
+    pub fn hit(&self) -> bool {
+        self.numerator >= self.denominator || self.drawn.is_some_and(|v| v < self.numerator)
+    }
 }
 
 /// A level paid to a round's player.

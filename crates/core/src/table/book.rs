@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::{PlayerId, ReqId, RoundId};
-use crate::jackpot::JackpotClaim;
+use crate::jackpot::{JackpotClaim, LevelDraw};
 use crate::money::Money;
 
 use super::rules::{Stake, TableBet};
@@ -46,6 +46,8 @@ pub struct PlacedBet<N> {
     pub notify: N,
     /// Jackpot levels this bet claims, drawn when its debit committed; paid at settlement.
     pub claims: Vec<JackpotClaim>,
+    /// The jackpot draws those claims came from, kept with the bet's round.
+    pub draws: Vec<LevelDraw>,
 }
 
 impl<N> PlacedBet<N> {
@@ -115,9 +117,11 @@ impl<N: Clone> RoundBook<N> {
         &mut self,
         bet_id: &RoundId,
         claims: Vec<JackpotClaim>,
+        draws: Vec<LevelDraw>,
     ) -> Result<&PlacedBet<N>, BookError> {
         let mut bet = self.pending.remove(bet_id).ok_or(BookError::Closed)?;
         bet.claims = claims;
+        bet.draws = draws;
         if self.closed {
             self.forget(&bet.player);
             return Err(BookError::Closed);
@@ -177,6 +181,7 @@ mod tests {
             amount: Money::parse_positive("1.00", &eur).unwrap(),
             notify: (),
             claims: Vec::new(),
+            draws: Vec::new(),
         }
     }
 
@@ -188,7 +193,7 @@ mod tests {
         book.reserve(bet("bob", 2)).unwrap();
         assert_eq!(book.pending(), 2);
         assert!(book.confirmed().is_empty());
-        book.confirm(&a.bet_id, Vec::new()).unwrap();
+        book.confirm(&a.bet_id, Vec::new(), Vec::new()).unwrap();
         book.cancel(&RoundId::parse("bet-bob-2").unwrap());
         assert_eq!(book.pending(), 0);
         assert_eq!(book.bets_of(&a.player).count(), 1);
@@ -204,13 +209,14 @@ mod tests {
         book.reserve(late.clone()).unwrap();
         assert!(book.close().is_empty());
         assert_eq!(
-            book.confirm(&late.bet_id, Vec::new()).unwrap_err(),
+            book.confirm(&late.bet_id, Vec::new(), Vec::new())
+                .unwrap_err(),
             BookError::Closed
         );
         assert_eq!(book.pending(), 0, "the late bet leaves the book");
         assert_eq!(book.reserve(bet("bob", 2)).unwrap_err(), BookError::Closed);
         // Confirming twice, or an id never reserved, is refused the same way.
-        assert!(book.confirm(&late.bet_id, Vec::new()).is_err());
+        assert!(book.confirm(&late.bet_id, Vec::new(), Vec::new()).is_err());
     }
 
     #[test]

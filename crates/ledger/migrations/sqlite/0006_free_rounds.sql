@@ -1,8 +1,8 @@
--- Free rounds (schema version 6): rounds an operator gives one player on one game at a fixed
--- bet (a campaign), played without a debit, their wins credited like any win. Distinct from a
--- slot's own free spins (the free_spins table) and never mixed with them. A grant's count of
--- rounds left is what its events add up to (grant and void +, play, cancel and expire -); the
--- audit checks it.
+-- Free rounds, and every jackpot draw kept with its round (schema version 6).
+-- Free rounds: rounds an operator gives one player on one game at a fixed bet (a campaign),
+-- played without a debit, their wins credited like any win. Distinct from a slot's own free
+-- spins (the free_spins table) and never mixed with them. A grant's count of rounds left is
+-- what its events add up to (grant and void +, play, cancel and expire -); the audit checks it.
 CREATE TABLE free_rounds (
     player_id      TEXT NOT NULL REFERENCES accounts (player_id),
     campaign_id    TEXT NOT NULL,
@@ -35,3 +35,7 @@ CREATE UNIQUE INDEX free_round_events_round ON free_round_events (round_id, kind
 
 -- The campaign a round was a free round of (NULL: not a free round).
 ALTER TABLE rounds ADD COLUMN campaign_id TEXT;
+-- Every jackpot draw of a round (JSON: each level's trigger and mystery draw with its odds and
+-- the value drawn), so a recall holds every value the RNG produced for the round. NULL: it
+-- fed no pool, or it was settled before this step.
+ALTER TABLE rounds ADD COLUMN jackpot_draws TEXT;

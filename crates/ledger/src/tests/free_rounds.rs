@@ -288,6 +288,7 @@ pub(super) async fn free_rounds_that_cannot_be_played_are_refused_and_change_not
             multiplier: 2,
         }),
         jackpot_claims: Vec::new(),
+        jackpot_draws: Vec::new(),
     };
     one(l, award).await.unwrap();
     assert_eq!(

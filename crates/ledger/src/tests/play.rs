@@ -129,11 +129,17 @@ fn jackpot_play(
     play_with(round, player, req, (bet, 0), Some(feed), draws, None)
 }
 
+/// A level's draw, with the mystery value that decided it (a hit is a value below 1 in 0..10).
 fn draw(level: &str, triggered: bool, mystery_hit: bool) -> LevelDraw {
     LevelDraw {
         level: level.into(),
         triggered,
         mystery_hit,
+        mystery: Some(crate::jackpot::MysteryDraw {
+            numerator: 1,
+            denominator: 10,
+            drawn: Some(if mystery_hit { 0 } else { 7 }),
+        }),
     }
 }
 
@@ -159,7 +165,12 @@ pub(super) async fn a_one_step_spin_claims_what_its_own_bet_decides(l: &dyn Ledg
     // A trigger on major and a mystery hit on mini, in one spin: both claimed, each once.
     let both = RoundId::new_v7();
     let draws = vec![draw("mini", false, true), draw("major", true, false)];
+    let kept = draws.clone();
     let (_, _, _, wins) = played(one(l, jackpot_play(&both, "a", "q3", 100, &feed, draws)).await);
+    // The round's recall holds every draw, mystery values included.
+    let recall = l.recall(&both).await.unwrap().unwrap();
+    assert_eq!(recall.jackpot_draws, kept);
+    assert!(l.recall(&small).await.unwrap().unwrap().jackpot_draws.len() == 2);
     let reasons: Vec<(&str, ClaimReason)> =
         wins.iter().map(|w| (w.level.as_str(), w.reason)).collect();
     assert_eq!(
@@ -255,6 +266,7 @@ pub(super) async fn one_step_and_two_step_leave_the_same_books(l: &dyn Ledger) {
         outcome_json: "{\"win\":700}".into(),
         free_spins_awarded: Some(awarded),
         jackpot_claims: Vec::new(),
+        jackpot_draws: Vec::new(),
     };
     one(l, settle).await.unwrap();
     let (a, b) = (
