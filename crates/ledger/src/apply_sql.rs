@@ -156,7 +156,16 @@ pub async fn apply<T: SqlTx>(
         Movement::CancelFreeRounds { player, campaign } => {
             free_rounds_sql::cancel(tx, player, campaign, now).await
         }
-        Movement::VoidRound { round_id, player } => void_round(tx, round_id, player, now).await,
+        Movement::VoidRound { round_id, player } => {
+            let voided = void_round(tx, round_id, player, now).await?;
+            if let Ok(Applied::RoundVoided {
+                replayed: false, ..
+            }) = &voided
+            {
+                free_rounds_sql::give_back(tx, round_id, now).await?;
+            }
+            Ok(voided)
+        }
         Movement::EnsureAccount { player, currency } => {
             let account = ensure_account(tx, player, currency, now).await?;
             Ok(Ok(Applied::AccountReady(account)))

@@ -10,7 +10,7 @@ use super::free_rounds::{
 };
 use super::ledger::{Applied, LedgerError, MovementError, RoundRecord, RoundStatus};
 use super::ledger_sql::{balance_of, replayed_round, round_exists, Outcome};
-use super::read_sql::invalid;
+use super::read_sql::{fetch_round, invalid};
 use super::sql::{args, Row, SqlTx};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 
@@ -348,14 +348,20 @@ pub async fn open_free_round<T: SqlTx>(tx: &mut T, a: FreeRoundArgs<'_>, now: i6
     }))
 }
 
-/// A free round voided before it settled: its round goes back to the campaign while the
-/// campaign is still active (a cancelled or expired one has nothing left to give back to).
+/// A round just voided (`apply_sql`, after `ledger_sql::void_round`): if it was a free round,
+/// its round goes back to the campaign while the campaign is still active (a cancelled or
+/// expired one has nothing left to give back to).
 pub async fn give_back<T: SqlTx>(
     tx: &mut T,
-    round: &RoundRecord,
-    campaign: &str,
+    round_id: &RoundId,
     now: i64,
 ) -> Result<(), LedgerError> {
+    let Some(round) = fetch_round(tx, round_id).await? else {
+        return Ok(());
+    };
+    let Some(campaign) = &round.campaign else {
+        return Ok(());
+    };
     let campaign = CampaignId::parse(campaign).map_err(|_| invalid("rounds.campaign_id"))?;
     let given = tx
         .exec(

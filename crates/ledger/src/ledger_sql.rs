@@ -537,9 +537,6 @@ pub(crate) async fn void_round<T: SqlTx>(
         };
         give_free_spins(tx, player, &spin).await?;
     }
-    if let Some(campaign) = &round.campaign {
-        super::free_rounds_sql::give_back(tx, &round, campaign, now).await?;
-    }
     tx.exec(
         "UPDATE rounds SET status = 'void', balance_after_minor = $1, settled_at_ms = $2 \
          WHERE round_id = $3 AND status = 'open'",

@@ -84,7 +84,13 @@ impl Query {
             Query::FreeSpins(p) => Answer::FreeSpins(read_sql::free_spins(tx, &p).await?),
             Query::OpenRounds => Answer::Rounds(read_sql::open_rounds(tx).await?),
             Query::Entries(p) => Answer::Entries(read_sql::entries(tx, &p).await?),
-            Query::Audit => Answer::Audit(read_sql::audit(tx).await?),
+            Query::Audit => {
+                let mut report = read_sql::audit(tx).await?;
+                let (grants, mismatches) = free_rounds_sql::audit(tx).await?;
+                report.free_round_grants = grants;
+                report.mismatches.extend(mismatches);
+                Answer::Audit(report)
+            }
             Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
             Query::JackpotWins(r) => {
                 Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)

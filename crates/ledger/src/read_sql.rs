@@ -212,9 +212,6 @@ pub async fn audit<T: SqlTx>(tx: &mut T) -> Result<AuditReport, LedgerError> {
         .transpose()?
         .unwrap_or(0);
     report.open_rounds = open as u64;
-    let (grants, free_round_mismatches) = super::free_rounds_sql::audit(tx).await?;
-    report.free_round_grants = grants;
-    report.mismatches.extend(free_round_mismatches);
     report.books = books(tx).await?;
     for b in &report.books {
         if b.expected_balances() != b.balances {
