@@ -120,8 +120,12 @@ pub(super) struct GrantList {
     grants: Vec<GrantAnswer>,
 }
 
-/// A grant request, checked against the operator and the game.
-fn check(app: &App, caller: &Caller, r: &GrantRequest) -> Result<FreeRoundsGrant, HttpError> {
+/// A grant request, checked against the operator and the game: the grant, and its currency.
+fn check(
+    app: &App,
+    caller: &Caller,
+    r: &GrantRequest,
+) -> Result<(FreeRoundsGrant, Currency), HttpError> {
     let campaign =
         CampaignId::parse(&r.campaign_id).map_err(|e| HttpError::BadRequest(e.to_string()))?;
     let game = app
@@ -143,13 +147,14 @@ fn check(app: &App, caller: &Caller, r: &GrantRequest) -> Result<FreeRoundsGrant
             "expires_at must be Unix milliseconds in the future, at most 366 days away".into(),
         ));
     }
-    Ok(FreeRoundsGrant {
+    let grant = FreeRoundsGrant {
         campaign,
         game: game.id().to_string(),
         bet_minor: bet.minor(),
         rounds: r.rounds,
         expires_at_ms: r.expires_at,
-    })
+    };
+    Ok((grant, currency))
 }
 
 /// Gives one of the operator's players free rounds of a game.
@@ -178,8 +183,7 @@ pub(super) async fn grant(
     let body = crate::server::read_body(&app, payload).await?;
     let player = caller.player(&path)?;
     let request: GrantRequest = parse_body("free-rounds grant", &body)?;
-    let grant = check(&app, &caller, &request)?;
-    let currency = caller.currency(&request.currency)?;
+    let (grant, currency) = check(&app, &caller, &request)?;
     // A grant may come before any deposit: it opens the account in its currency, as one does.
     let account = app
         .wallet
