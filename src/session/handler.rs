@@ -201,10 +201,11 @@ async fn spin(
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
     let hint = (caller.player.clone(), game.id().to_string());
-    let round_id = RoundId::new_v7();
-    let node = Some(app.node.to_string());
-    let (open, pool) = match stake {
+    // The round's id and node are made only on this path: a one-step spin makes its own.
+    let fresh = || (RoundId::new_v7(), Some(app.node.to_string()));
+    let (round_id, open, pool) = match stake {
         Stake::FreeRound(campaign) => {
+            let (round_id, node) = fresh();
             let open = Movement::OpenFreeRound {
                 round_id: round_id.clone(),
                 player: caller.player.clone(),
@@ -213,7 +214,7 @@ async fn spin(
                 campaign: campaign.clone(),
                 node,
             };
-            (open, None)
+            (round_id, open, None)
         }
         Stake::Bet(bet) => {
             let bet_minor = parse_bet(&game, bet, &caller.currency)?;
@@ -229,6 +230,7 @@ async fn spin(
                     return one_step::spin(app, caller, spin).await;
                 }
             }
+            let (round_id, node) = fresh();
             let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
             let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
             let open = Movement::OpenRound {
@@ -242,7 +244,7 @@ async fn spin(
                 opened_json: None,
                 node,
             };
-            (open, pool)
+            (round_id, open, pool)
         }
     };
     tracing::Span::current().record("round", tracing::field::display(&round_id));
