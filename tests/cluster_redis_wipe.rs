@@ -19,7 +19,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -222,19 +222,8 @@ async fn agreed_runner(nodes: &[&Server], names: &[String]) -> String {
 }
 
 fn croupier_command(what: &str, node: &Server) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args([what, "--config"])
-        .arg(&node.config)
-        .arg("--data-dir")
-        .arg(&node.data_dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (ok, stdout, stderr) = node.command(&[what]);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

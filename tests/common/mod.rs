@@ -234,8 +234,16 @@ impl Server {
     }
 
     fn ledger_command(&self, command: &str) -> (bool, String) {
+        let (ok, stdout, _) = self.command(&[command]);
+        (ok, stdout)
+    }
+
+    /// `croupier <args> --config <this node's> --data-dir <this node's>`: whether it
+    /// succeeded, its stdout and its stderr.
+    pub fn command(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
-            .args([command, "--config"])
+            .args(args)
+            .arg("--config")
             .arg(&self.config)
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -244,6 +252,7 @@ impl Server {
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
         )
     }
 }

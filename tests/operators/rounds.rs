@@ -8,19 +8,8 @@ use crate::*;
 
 /// `croupier replay ROUND` on the node's ledger: whether it matched, and what it printed.
 pub(crate) fn replay(server: &Server, round: &str) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
-        .args(["replay", round, "--config"])
-        .arg(&server.config)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (ok, stdout, stderr) = server.command(&["replay", round]);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 /// Places 5.00 on red at roulette_1 (waiting out a closed betting window); the bet's id.
