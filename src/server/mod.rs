@@ -23,13 +23,14 @@ use crate::rng::{ReseedPolicy, RngPool};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Ledger, LedgerError, WalletError, WalletPool};
 
+mod handshake;
 pub mod operator_api;
 mod sessions;
 mod start;
 mod upgrade;
 
 use sessions::open_session;
-use upgrade::{issue_ticket, websocket};
+use upgrade::{issue_ticket, not_an_upgrade};
 
 pub use start::{build_app, serve};
 
@@ -105,6 +106,14 @@ impl From<crate::session::access::AccessError> for HttpError {
 }
 
 impl HttpError {
+    /// The JSON body of the answer: its stable code and a message.
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code().as_str(),
+            "message": self.to_string(),
+        })
+    }
+
     /// The client's error code: the wrapped domain error's own, or this layer's.
     fn code(&self) -> ErrorCode {
         match self {
@@ -134,7 +143,12 @@ impl HttpError {
 /// The bearer token of a request's `Authorization` header, if it has one (a session token, the
 /// operator's key or the admin key, by route).
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
+    bearer_of(req.headers())
+}
+
+/// The bearer token in a set of request headers.
+fn bearer_of(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -190,10 +204,7 @@ impl ResponseError for HttpError {
         if self.code() == ErrorCode::Internal {
             tracing::error!(error = %self, "internal error answering an HTTP request");
         }
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
-            "code": self.code().as_str(),
-            "message": self.to_string(),
-        }))
+        HttpResponse::build(self.status_code()).json(self.body())
     }
 }
 

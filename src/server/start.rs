@@ -252,6 +252,29 @@ const OPERATOR_WORKERS: usize = 1;
 /// Connections the operator listener takes at once (the operators' back ends, pooled).
 const OPERATOR_CONNECTIONS: usize = 1024;
 
+/// The players' listener's HTTP service over transport `$io`: actix-http under the routes
+/// `$routes` (an `actix_web::App`), with the WebSocket upgrade taken out of actix-http's hands
+/// (`upgrade::service`) so a player's socket keeps only its own small buffers. (A macro: the
+/// service's type cannot be named, and TCP and TLS need one each.)
+macro_rules! player_http {
+    ($io:ty, $app:expr, $routes:expr, $request_timeout:expr) => {{
+        use actix_service::ServiceFactoryExt as _;
+        actix_http::HttpService::build()
+            .client_request_timeout($request_timeout)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            // Nagle off: a push (table event, jackpot update) followed by a reply would
+            // otherwise wait for the client's delayed ACK (40 ms on Linux) before it leaves.
+            .tcp_nodelay(true)
+            .upgrade(super::upgrade::service::<$io>($app))
+            .finish(actix_service::map_config(
+                actix_service::IntoServiceFactory::into_factory($routes)
+                    .map_err(|e: actix_web::Error| e.error_response()),
+                |_| actix_web::dev::AppConfig::default(),
+            ))
+    }};
+}
+
 /// Runs the node until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.server.listen)
@@ -327,7 +350,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let public = data.clone();
-    let players = actix_web::HttpServer::new(move || {
+    let players_app = move || {
         actix_web::App::new()
             .wrap_fn(count(public.clone()))
             .app_data(public.clone())
@@ -335,22 +358,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/jackpots", web::get().to(list_jackpots))
-            .route("/v1/ws", web::get().to(websocket))
+            .route("/v1/ws", web::get().to(not_an_upgrade))
             .route("/v1/ws-tickets", web::post().to(issue_ticket))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
-    })
-    .workers(workers)
-    // Nagle off: a push (table event, jackpot update) followed by a reply would otherwise wait
-    // for the client's delayed ACK (40 ms on Linux) before the reply leaves.
-    .tcp_nodelay(true)
-    .max_connections(max_connections)
-    // A client that has not sent its request head by then is dropped (the body has its own
-    // deadline, read_body).
-    .client_request_timeout(Duration::from_secs(body_timeout))
-    .disable_signals()
-    .shutdown_timeout(grace.as_secs())
-    .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+    };
+    let players = actix_server::Server::build()
+        .workers(workers)
+        .max_concurrent_connections(max_connections)
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs());
     let door = web::Data::new(operator_api::OperatorDoor::new(app.operators.clone()));
     let back_office = data.clone();
     let operators = actix_web::HttpServer::new(move || {
@@ -368,6 +385,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
     .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+    let request_timeout = Duration::from_secs(body_timeout);
+    let upgrades = app.clone();
     let (players, operators, scheme) = match &tls {
         Some(certificates) => {
             let config = certificates.server_config()?;
@@ -377,14 +396,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 app.metrics.tls.clone(),
                 app.shutdown.clone(),
             );
+            let tls_config = config.clone();
+            let players = players.listen("croupier-players", listener, move || {
+                type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_rt::net::TcpStream>;
+                player_http!(Tls, upgrades.clone(), players_app(), request_timeout)
+                    .rustls_0_23_with_config(
+                        tls_config.clone(),
+                        actix_http::TlsAcceptorConfig::default()
+                            .handshake_timeout(TLS_HANDSHAKE_TIMEOUT),
+                    )
+            })?;
             (
-                players.listen_rustls_0_23(listener, config.clone())?,
+                players,
                 operators.listen_rustls_0_23(operator_listener, config)?,
                 "https",
             )
         }
         None => (
-            players.listen(listener)?,
+            players.listen("croupier-players", listener, move || {
+                player_http!(
+                    actix_rt::net::TcpStream,
+                    upgrades.clone(),
+                    players_app(),
+                    request_timeout
+                )
+                .tcp()
+            })?,
             operators.listen(operator_listener)?,
             "http",
         ),

@@ -4,16 +4,30 @@
 //! token for a single-use ticket (`POST /v1/ws-tickets`, good for 30 s) and open
 //! `/v1/ws?ticket=…`. Either way the token is verified and its session record checked
 //! (`session::access`) before the upgrade.
+//!
+//! The upgrade is actix-http's: the players' listener hands every upgrade request to
+//! [`service`] with its raw connection, which answers the handshake itself (`handshake.rs`) and
+//! runs the socket with tokio-tungstenite and small buffers (`session::socket`), so an idle
+//! player holds a few KiB, not the 16 KiB of buffers actix-http keeps per HTTP connection.
+
+use std::sync::Arc;
 
 use actix::prelude::*;
+use actix_codec::{AsyncRead, AsyncWrite, Framed};
+use actix_http::{h1, HttpMessage, Request, StatusCode};
+use actix_service::ServiceFactory;
 use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
 
-use super::{bearer, HttpError, HARD_FRAME_CAP};
+use super::{bearer, bearer_of, handshake, HttpError, HARD_FRAME_CAP};
 use crate::app::App;
 use crate::auth::credential::{upgrade_credential, Credential, Ticket};
 use crate::auth::{AuthError, Claims};
 use crate::cluster::store::TICKET_TTL;
-use crate::session::{Caller, PlayerSession};
+use crate::protocol::ErrorCode;
+use crate::session::{Caller, FromSocket, PlayerSession};
 
 /// A token's claims, if it is good and its session is live.
 async fn admit(app: &App, token: &str) -> Result<Claims, HttpError> {
@@ -42,16 +56,74 @@ pub(super) async fn issue_ticket(
     })))
 }
 
-pub(super) async fn websocket(
-    app: web::Data<App>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> Result<HttpResponse, actix_web::Error> {
+/// actix-http's upgrade service on the players' listener: every request that asks for a
+/// protocol upgrade (`Connection: upgrade`) arrives here with its connection, and actix-http's
+/// own buffers for it are dropped once the head is read. `/v1/ws` becomes a player's
+/// WebSocket; anything else is answered `404` and closed.
+pub(super) fn service<T>(
+    app: Arc<App>,
+) -> impl ServiceFactory<
+    (Request, Framed<T, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = actix_web::Error,
+    InitError = (),
+>
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    actix_service::fn_service(move |(req, framed): (Request, Framed<T, h1::Codec>)| {
+        let app = app.clone();
+        async move {
+            upgrade(app, req, framed).await;
+            Ok::<_, actix_web::Error>(())
+        }
+    })
+}
+
+/// What an upgrade request is answered with, if not a WebSocket.
+struct Refusal {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl From<HttpError> for Refusal {
+    fn from(e: HttpError) -> Self {
+        Refusal {
+            status: actix_web::ResponseError::status_code(&e),
+            body: e.body(),
+        }
+    }
+}
+
+/// A player admitted to a WebSocket: the handshake's accept key, who they are, and their claim
+/// on the connection budgets.
+struct Admitted {
+    accept: String,
+    caller: Caller,
+    slot: crate::admission::Slot,
+}
+
+/// Checks the handshake (first: a malformed request spends no ticket), then the credential,
+/// the session and the connection budgets.
+async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
+    if req.path() != "/v1/ws" {
+        return Err(Refusal {
+            status: StatusCode::NOT_FOUND,
+            body: serde_json::json!({"code": ErrorCode::BadRequest.as_str(),
+                                     "message": "no WebSocket here; players connect to /v1/ws"}),
+        });
+    }
     if !app.is_ready() {
         return Err(HttpError::NotReady.into());
     }
+    let accept = handshake::accept_key(req.method(), req.headers()).map_err(|e| Refusal {
+        status: e.status(),
+        body: serde_json::json!({"code": ErrorCode::BadRequest.as_str(), "message": e.to_string()}),
+    })?;
+    let query = req.uri().query().unwrap_or("");
     let token =
-        match upgrade_credential(bearer(&req), req.query_string()).map_err(HttpError::from)? {
+        match upgrade_credential(bearer_of(req.headers()), query).map_err(HttpError::from)? {
             Credential::Bearer(token) => token,
             Credential::Ticket(ticket) => app
                 .shared
@@ -60,23 +132,83 @@ pub(super) async fn websocket(
                 .map_err(HttpError::from)?
                 .ok_or(HttpError::from(AuthError::Invalid))?,
         };
-    let claims = admit(&app, &token).await?;
+    let claims = admit(app, &token).await?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
     let slot = app
         .admission
         .connect(&claims.sub, req.peer_addr().map(|a| a.ip()))
         .map_err(HttpError::from)?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
     let caller = Caller {
         player: claims.sub,
         currency,
         session_id: claims.sid,
         expires_at: claims.exp,
     };
-    let actor = PlayerSession::new(app.into_inner(), caller, session, slot);
-    PlayerSession::create(move |ctx| {
-        ctx.add_stream(stream.max_frame_size(HARD_FRAME_CAP));
-        actor
-    });
-    Ok(response)
+    Ok(Admitted {
+        accept,
+        caller,
+        slot,
+    })
+}
+
+/// Answers the upgrade, then, for an admitted player, runs the connection: this future owns
+/// the socket (`session::socket`) and the `PlayerSession` actor decides what each frame does,
+/// so the connection counts against `server.max_connections` for as long as it is open.
+async fn upgrade<T>(app: Arc<App>, req: Request, framed: Framed<T, h1::Codec>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    // Bytes the client sent after the head (a frame pipelined behind the upgrade) go on to
+    // the WebSocket; actix-http's buffers are freed here.
+    let parts = framed.into_parts();
+    let (mut io, early) = (parts.io, parts.read_buf);
+    let admitted = admit_upgrade(&app, &req).await;
+    let class = match &admitted {
+        Ok(_) => "1xx".to_string(),
+        Err(refusal) => format!("{}xx", refusal.status.as_u16() / 100),
+    };
+    app.metrics
+        .server
+        .http_requests
+        .with_label_values(&["/v1/ws", &class])
+        .inc();
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            let answer = handshake::error_response(refusal.status, &refusal.body);
+            let _ = io.write_all(&answer).await;
+            let _ = io.shutdown().await;
+            return;
+        }
+    };
+    if io
+        .write_all(&handshake::switching_protocols(&admitted.accept))
+        .await
+        .is_err()
+    {
+        return; // gone before the answer; the slot is given back as it drops
+    }
+    let config = Some(crate::session::socket::config(HARD_FRAME_CAP));
+    let ws = if early.is_empty() {
+        WebSocketStream::from_raw_socket(io, Role::Server, config).await
+    } else {
+        WebSocketStream::from_partially_read(io, early.to_vec(), Role::Server, config).await
+    };
+    let (actor, connection) = PlayerSession::new(app, admitted.caller, admitted.slot);
+    let session = actor.start();
+    connection
+        .run(ws, |incoming| {
+            let session = session.clone();
+            // Waits for the actor to take it: a flood is read no faster than it is handled.
+            async move { session.send(FromSocket(incoming)).await.is_ok() }
+        })
+        .await;
+}
+
+/// `GET /v1/ws` without an upgrade (the upgrades never reach the routes): a clear `400`.
+pub(super) async fn not_an_upgrade() -> Result<HttpResponse, HttpError> {
+    Err(HttpError::BadRequest(
+        "/v1/ws is a WebSocket: send an upgrade request (Connection: upgrade, Upgrade: websocket)"
+            .into(),
+    ))
 }

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{CloseCode, CloseReason, Message as WsMessage, ProtocolError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::error::{is_transient, Caller};
 use super::handler;
+use super::socket::{close_frame, Connection, Incoming};
 use crate::app::App;
 use crate::protocol::{
     parse_client_frame, sniff_req_id, ClientFrame, ErrorCode, FreeSpinsView, LimitsView,
@@ -48,9 +51,9 @@ pub struct SessionLink {
 pub struct PlayerSession {
     app: Arc<App>,
     caller: Caller,
-    ws: actix_ws::Session,
     out: mpsc::Sender<Outbound>,
-    out_rx: Option<mpsc::Receiver<Outbound>>,
+    /// Tells the writer to send this close frame before anything queued (taken once).
+    close_now: Option<oneshot::Sender<CloseFrame>>,
     limiter: DefaultDirectRateLimiter,
     rejected_in_a_row: u32,
     last_heard: Instant,
@@ -67,33 +70,37 @@ pub struct PlayerSession {
 }
 
 impl PlayerSession {
-    pub fn new(
-        app: Arc<App>,
-        caller: Caller,
-        ws: actix_ws::Session,
-        slot: crate::admission::Slot,
-    ) -> Self {
+    /// The actor, and the loop that must run its socket for it (`socket::Connection::run`,
+    /// handing each incoming message to the actor as [`FromSocket`]).
+    pub fn new(app: Arc<App>, caller: Caller, slot: crate::admission::Slot) -> (Self, Connection) {
         let cfg = &app.config.session;
-        let (out, out_rx) = mpsc::channel(cfg.send_queue_frames);
+        let (out, queue) = mpsc::channel(cfg.send_queue_frames);
+        let (close_now, close_rx) = oneshot::channel();
+        let gone = tokio_util::sync::CancellationToken::new();
+        let connection = Connection {
+            queue,
+            close_now: close_rx,
+            gone: gone.clone(),
+        };
         let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);
-        Self {
+        let actor = Self {
             limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             app,
             caller,
-            ws,
             out,
-            out_rx: Some(out_rx),
+            close_now: Some(close_now),
             rejected_in_a_row: 0,
             last_heard: Instant::now(),
             busy: true, // until the welcome frame is out
             queue: VecDeque::new(),
             closing: false,
             joined: Arc::default(),
-            gone: tokio_util::sync::CancellationToken::new(),
+            gone,
             _slot: slot,
             presence_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
-        }
+        };
+        (actor, connection)
     }
 
     fn link(&self, ctx: &Context<Self>) -> SessionLink {
@@ -139,14 +146,9 @@ impl PlayerSession {
             .ws_closed
             .with_label_values(&[reason])
             .inc();
-        let ws = self.ws.clone();
-        let reason = CloseReason {
-            code,
-            description: Some(reason.to_string()),
-        };
-        actix::spawn(async move {
-            let _ = ws.close(Some(reason)).await;
-        });
+        if let Some(close_now) = self.close_now.take() {
+            let _ = close_now.send(close_frame(code, reason));
+        }
         ctx.stop();
     }
 
@@ -154,7 +156,7 @@ impl PlayerSession {
     fn close_after_replies(
         &mut self,
         frame: Option<ServerFrame>,
-        reason: CloseReason,
+        reason: CloseFrame,
         ctx: &mut Context<Self>,
     ) {
         if let Some(frame) = frame {
@@ -162,12 +164,11 @@ impl PlayerSession {
                 .out
                 .try_send(Outbound::Text(Arc::from(frame.to_json())));
         }
-        let label = reason.description.clone().unwrap_or_default();
         self.app
             .metrics
             .server
             .ws_closed
-            .with_label_values(&[&label])
+            .with_label_values(&[reason.reason.as_str()])
             .inc();
         if self.out.try_send(Outbound::Close(reason)).is_err() {
             self.drop_slow_client(ctx);
@@ -185,10 +186,7 @@ impl PlayerSession {
             Some(ServerFrame::Reconnect {
                 reason: reason.into(),
             }),
-            CloseReason {
-                code: CloseCode::Away,
-                description: Some(reason.into()),
-            },
+            close_frame(CloseCode::Away, reason),
             ctx,
         );
     }
@@ -485,25 +483,6 @@ impl Actor for PlayerSession {
             },
         );
         self.app.metrics.server.ws_connections_opened.inc();
-        // The writer task: the only place that writes to the socket, in queue order.
-        if let Some(mut rx) = self.out_rx.take() {
-            let mut ws = self.ws.clone();
-            actix::spawn(async move {
-                while let Some(out) = rx.recv().await {
-                    let sent = match out {
-                        Outbound::Text(text) => ws.text(text.to_string()).await,
-                        Outbound::Pong(bytes) => ws.pong(&bytes).await,
-                        Outbound::Close(reason) => {
-                            let _ = ws.close(Some(reason)).await;
-                            break;
-                        }
-                    };
-                    if sent.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
         let (shutdown, draining) = (self.app.shutdown.clone(), self.app.draining.clone());
         ctx.spawn(
             async move {
@@ -524,10 +503,7 @@ impl Actor for PlayerSession {
         let idle = Duration::from_secs(self.app.config.session.idle_timeout_seconds);
         ctx.run_interval(IDLE_CHECK_EVERY, move |act, ctx| {
             if act.last_heard.elapsed() > idle {
-                let reason = CloseReason {
-                    code: CloseCode::Normal,
-                    description: Some("idle timeout".into()),
-                };
+                let reason = close_frame(CloseCode::Normal, "idle timeout");
                 act.close_after_replies(None, reason, ctx);
             }
         });
@@ -569,18 +545,30 @@ impl Handler<FrameDone> for PlayerSession {
     }
 }
 
-impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
-    fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+/// What the connection loop read from the socket (`None`: its end), handed over one at a time.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FromSocket(pub Incoming);
+
+impl Handler<FromSocket> for PlayerSession {
+    type Result = ();
+
+    fn handle(&mut self, FromSocket(incoming): FromSocket, ctx: &mut Self::Context) {
+        let Some(item) = incoming else {
+            // The client went away; a frame task in flight still completes and settles.
+            ctx.stop();
+            return;
+        };
         if self.closing {
             return;
         }
         self.last_heard = Instant::now();
         match item {
-            Ok(WsMessage::Text(text)) => self.on_text(&text, ctx),
-            // Every other frame a client can send costs a token too: binary frames, pings and
-            // fragments cannot flood past the limiter.
-            Ok(WsMessage::Binary(_) | WsMessage::Ping(_) | WsMessage::Continuation(_))
-                if !self.admit(None, ctx) => {}
+            Ok(WsMessage::Text(text)) => self.on_text(text.as_str(), ctx),
+            // Every other frame a client can send costs a token too: binary frames and pings
+            // cannot flood past the limiter. (tungstenite answers a ping with its pong itself,
+            // and joins a fragmented message, at most HARD_FRAME_CAP, before it reaches here.)
+            Ok(WsMessage::Binary(_) | WsMessage::Ping(_)) if !self.admit(None, ctx) => {}
             Ok(WsMessage::Binary(_)) => {
                 let frame = ServerFrame::error(
                     None,
@@ -589,39 +577,22 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for PlayerSession {
                 );
                 self.send(&frame, ctx);
             }
-            Ok(WsMessage::Ping(bytes)) => {
-                if self.out.try_send(Outbound::Pong(bytes)).is_err() {
-                    self.drop_slow_client(ctx);
-                }
-            }
-            Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
+            Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)) => {}
             Ok(WsMessage::Close(_)) => {
-                let reason = CloseReason {
-                    code: CloseCode::Normal,
-                    description: Some("client closed".into()),
-                };
+                let reason = close_frame(CloseCode::Normal, "client closed");
                 self.close_after_replies(None, reason, ctx);
             }
-            Ok(WsMessage::Continuation(_)) => {
-                let frame = ServerFrame::error(
-                    None,
-                    ErrorCode::BadFrame,
-                    "fragmented frames are not supported",
-                );
-                self.send(&frame, ctx);
-            }
-            Err(ProtocolError::Overflow) => {
+            Err(WsError::Capacity(_)) => {
                 self.close_now(CloseCode::Size, "frame far over the size limit", ctx);
             }
-            Err(error) => {
-                tracing::debug!(%error, "websocket protocol error");
+            Err(WsError::Protocol(_) | WsError::Utf8) => {
                 self.close_now(CloseCode::Protocol, "protocol error", ctx);
             }
+            Err(error) => {
+                // The socket itself failed or closed: nobody to send a close frame to.
+                tracing::debug!(%error, "websocket read failed");
+                ctx.stop();
+            }
         }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        // The client went away; a frame task in flight still completes and settles.
-        ctx.stop();
     }
 }

@@ -1,6 +1,6 @@
 //! Player sessions: the `PlayerSession` actor (one per WebSocket connection), what each client
 //! frame does (`handler`, and `one_step` for a paid spin committed once, both finishing in
-//! `settled`), and the live-table frames (`tables`). The reply cache is `crate::reply_cache`; how a table
+//! `settled`), the live-table frames (`tables`), and the socket's settings and writer (`socket`). The reply cache is `crate::reply_cache`; how a table
 //! reaches a connection is `crate::table::seat`.
 
 pub mod access;
@@ -9,7 +9,10 @@ mod error;
 pub mod handler;
 mod one_step;
 mod settled;
+pub mod socket;
 pub mod tables;
 
-pub use actor::{PlayerSession, SessionLink, MAX_QUEUED_FRAMES, MAX_TABLES_PER_SESSION};
+pub use actor::{
+    FromSocket, PlayerSession, SessionLink, MAX_QUEUED_FRAMES, MAX_TABLES_PER_SESSION,
+};
 pub use error::{is_transient, Caller, PlayError};

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_ws::CloseReason;
-use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::cluster::{Bus, Seal};
 use crate::ids::PlayerId;
@@ -20,10 +19,10 @@ pub const OUTBOX_QUEUE: usize = 8192;
 const OUTBOX_BATCH: usize = 256;
 
 /// What a connection's writer task sends: the connection's send queue holds these.
+/// (Pings are answered by tungstenite itself, so a pong never waits behind the queue.)
 pub enum Outbound {
     Text(Arc<str>),
-    Pong(Bytes),
-    Close(CloseReason),
+    Close(CloseFrame),
 }
 
 /// Closes the connection at once with a policy close frame (a table dropping a client that
@@ -144,7 +143,7 @@ impl DetachedQueue {
         loop {
             match self.0.try_recv().ok()? {
                 Outbound::Text(text) => return Some(text),
-                Outbound::Pong(_) | Outbound::Close(_) => continue,
+                Outbound::Close(_) => continue,
             }
         }
     }
