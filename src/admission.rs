@@ -1,11 +1,13 @@
-//! Who may take a node's resources, and how much: open WebSockets per player and per client
-//! address (a slot is taken at the upgrade and given back when the connection ends), and demo
+//! Who may take a node's resources, and how much: open WebSockets per player, per client
+//! address and on the node (a slot is taken at the upgrade and given back when the connection
+//! ends), and demo
 //! sign-ups per client address and per node (each one creates and funds an account in the
 //! ledger). Every limit is a config key; a refusal is `rate_limited` (HTTP 429) and changes
 //! nothing.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -23,6 +25,10 @@ pub enum Refused {
     PlayerConnections(u32),
     #[error("this address already has {0} connections open (server.max_connections_per_address)")]
     AddressConnections(u32),
+    #[error(
+        "this node holds its {0} WebSockets (server.max_websockets); try another node or later"
+    )]
+    NodeConnections(u32),
     #[error("too many demo sign-ups from this address; try again in a minute")]
     AddressSignups,
     #[error("too many demo sign-ups on this node right now; try again shortly")]
@@ -34,6 +40,8 @@ pub enum Refused {
 pub struct Limits {
     pub per_player: u32,
     pub per_address: u32,
+    /// Open WebSockets on the node.
+    pub node: u32,
     pub signups_per_address_per_minute: u32,
     pub signups_per_second: u32,
 }
@@ -42,6 +50,8 @@ pub struct Admission {
     limits: Limits,
     players: DashMap<PlayerId, u32>,
     addresses: DashMap<IpAddr, u32>,
+    /// Open WebSockets on the node.
+    open: AtomicU32,
     signups_by_address: DefaultKeyedRateLimiter<IpAddr>,
     signups: DefaultDirectRateLimiter,
 }
@@ -82,6 +92,7 @@ impl Admission {
             limits,
             players: DashMap::new(),
             addresses: DashMap::new(),
+            open: AtomicU32::new(0),
             signups_by_address: RateLimiter::keyed(per_minute),
             signups: RateLimiter::direct(per_second),
         })
@@ -94,12 +105,23 @@ impl Admission {
         player: &PlayerId,
         address: Option<IpAddr>,
     ) -> Result<Slot, Refused> {
+        let node = self.limits.node;
+        let taken = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < node).then_some(n + 1)
+            });
+        if taken.is_err() {
+            return Err(Refused::NodeConnections(node));
+        }
         if !take(&self.players, player, self.limits.per_player) {
+            self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::PlayerConnections(self.limits.per_player));
         }
         if let Some(ip) = address {
             if !take(&self.addresses, &ip, self.limits.per_address) {
                 give_back(&self.players, player);
+                self.open.fetch_sub(1, Ordering::AcqRel);
                 return Err(Refused::AddressConnections(self.limits.per_address));
             }
         }
@@ -132,6 +154,7 @@ impl Admission {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.admission.open.fetch_sub(1, Ordering::AcqRel);
         give_back(&self.admission.players, &self.player);
         if let Some(ip) = &self.address {
             give_back(&self.admission.addresses, ip);
@@ -147,6 +170,7 @@ mod tests {
         Limits {
             per_player: 2,
             per_address: 3,
+            node: 1_000,
             signups_per_address_per_minute: 2,
             signups_per_second: 1_000,
         }
@@ -180,6 +204,39 @@ mod tests {
         assert_eq!(a.connections_of(&alice), 1);
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(a.connect(&alice, Some(other)).is_ok());
+    }
+
+    #[test]
+    fn the_node_holds_at_most_its_websockets_and_a_refusal_takes_nothing() {
+        let a = Admission::new(Limits {
+            node: 3,
+            per_player: 10,
+            per_address: 2,
+            ..limits()
+        });
+        let players: Vec<PlayerId> = ["p1", "p2", "p3", "p4"]
+            .iter()
+            .map(|p| PlayerId::parse(p).unwrap())
+            .collect();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = a.connect(&players[0], Some(ip)).unwrap();
+        let _second = a.connect(&players[1], Some(ip)).unwrap();
+        // Refused by its address: the node's count is given back.
+        assert_eq!(
+            a.connect(&players[2], Some(ip)).err(),
+            Some(Refused::AddressConnections(2))
+        );
+        let _third = a.connect(&players[2], None).unwrap();
+        assert_eq!(
+            a.connect(&players[3], None).err(),
+            Some(Refused::NodeConnections(3))
+        );
+        assert_eq!(a.connections_of(&players[3]), 0, "a refusal takes nothing");
+        drop(first);
+        assert!(
+            a.connect(&players[3], None).is_ok(),
+            "a slot given back is free"
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct App {
     pub draining: CancellationToken,
     /// Every request task in flight; shutdown waits for them before flushing the wallet.
     pub tasks: TaskTracker,
+    /// Every player socket's loop (`session::socket`); shutdown waits for their close frames.
+    pub sockets: TaskTracker,
     /// Which players hold free spins on which game, as this node last saw it (loaded at
     /// connect, set on award, cleared when used up). It only decides whether a spin first
     /// asks the ledger for a free spin; the ledger's count is the truth. Entries exist only
@@ -98,6 +100,7 @@ impl App {
         let admission = crate::admission::Admission::new(crate::admission::Limits {
             per_player: config.session.max_connections_per_player,
             per_address: config.server.max_connections_per_address,
+            node: config.server.max_websockets,
             signups_per_address_per_minute: config.auth.demo_signups_per_address_per_minute,
             signups_per_second: config.auth.demo_signups_per_second,
         });
@@ -129,6 +132,7 @@ impl App {
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            sockets: TaskTracker::new(),
             free_spin_hints: dashmap::DashSet::new(),
             stale_round_ms,
             shared,

@@ -60,6 +60,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Open WebSockets one client address may hold.
     pub max_connections_per_address: u32,
+    /// Open WebSockets the node holds at once (counted from the upgrade to the close); one
+    /// more is refused `503 server_busy`. (`max_connections` bounds the HTTP connections of a
+    /// worker; an upgraded WebSocket leaves actix-http and is counted here.)
+    pub max_websockets: u32,
     /// Longest a client may take to send a request's head and body.
     pub body_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
@@ -270,6 +274,12 @@ impl Config {
         range(
             "server.max_connections_per_address",
             self.server.max_connections_per_address.into(),
+            1,
+            1_000_000,
+        )?;
+        range(
+            "server.max_websockets",
+            self.server.max_websockets.into(),
             1,
             1_000_000,
         )?;

@@ -7,8 +7,10 @@
 //! ```text
 //!  client ──WS(S)──▶ server (actix-web, TLS by rustls when configured: /v1/sessions, /v1/ws, /health/*;
 //!                   admin listener: /metrics, /v1/cluster, /v1/admin/*)
-//!                   │ upgrade, token check (auth)
+//!                   │ upgrade (server::upgrade: actix-http hands the connection over), token check
 //!                   ▼
+//!            session::socket loop (tokio-tungstenite, one task per connection, 1 KiB reads)
+//!              ⇅ one message at a time / the send queue, in order
 //!            session::PlayerSession actor (one per connection)
 //!              rate limit, frame size, request queue, send queue, reply cache claim
 //!                   │ spawns one task per frame: session::handler::run

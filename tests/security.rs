@@ -749,6 +749,127 @@ async fn connections_and_sign_ups_are_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_holds_at_most_its_websockets_and_a_closed_one_frees_its_place() {
+    let server = NodeConfig::shipped()
+        .no_tables()
+        .with(|c| c.server.max_websockets = 3)
+        .start();
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        sessions.push(open_session(&server, &format!("w{i}")).await);
+    }
+    let mut open = Vec::new();
+    for session in &sessions[..3] {
+        open.push(Client::connect(&server, &session.token).await);
+    }
+    let refused = tokio_tungstenite::connect_async(server.ws_request(&sessions[3].token)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 503);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["code"], "server_busy", "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("server.max_websockets"),
+                "{body}"
+            );
+        }
+        other => panic!("a fourth socket on a node of three: {other:?}"),
+    }
+    // The three still play; closing one gives its place to the fourth.
+    let spin = open[0]
+        .request(
+            json!({"type": "spin", "req_id": "after-refusal", "game": "starfall",
+                        "bet": "1.00"}),
+        )
+        .await;
+    assert_eq!(spin["type"], "spin_result", "{spin}");
+    open.pop();
+    let mut fourth = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if upgrade_status(&server, &sessions[3].token).await == 101 {
+            fourth = Some(());
+            break;
+        }
+    }
+    assert!(fourth.is_some(), "the closed socket's place was given back");
+}
+
+/// Sends `request` as raw bytes on a fresh connection; the answer's status and body.
+async fn raw_answer(server: &Server, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read_to_end(&mut answer),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_upgrades_get_clear_answers_and_spend_no_ticket() {
+    let server = NodeConfig::shipped().no_tables().start();
+    let session = open_session(&server, "handshake").await;
+    let (_, body) = ticket(&server, Some(&session.token)).await;
+    let t = body["ticket"].as_str().unwrap().to_string();
+    let head = |method: &str, path: &str, extra: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n{extra}\r\n"
+        )
+    };
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let version = "Sec-WebSocket-Version: 13\r\n";
+    let ws = format!("/v1/ws?ticket={t}");
+    for (request, status, says) in [
+        (head("GET", &ws, key), 426, "Sec-WebSocket-Version"),
+        (head("GET", &ws, &format!("{version}Sec-WebSocket-Key: short\r\n")), 400, "Sec-WebSocket-Key"),
+        (head("GET", &ws, version), 400, "Sec-WebSocket-Key"),
+        (head("POST", &ws, &format!("{key}{version}")), 400, "GET"),
+        (head("GET", "/v1/sessions", &format!("{key}{version}")), 404, "/v1/ws"),
+        (
+            format!("GET {ws} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n{key}{version}\r\n"),
+            400,
+            "websocket",
+        ),
+    ] {
+        let (got, body) = raw_answer(&server, &request).await;
+        assert_eq!(got, status, "{request:?}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(body["code"], "bad_request", "{body}");
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
+    // A GET of /v1/ws that asks for no upgrade at all reaches the routes: 400 too.
+    let plain = reqwest::get(format!("{}/v1/ws", server.base))
+        .await
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 400);
+    // None of them spent the ticket: it still opens the socket, once.
+    let ws_url = server.base.replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}{ws}"))
+        .await
+        .expect("the ticket is still good");
+    let welcome = next_json(&mut socket).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_sent_byte_by_byte_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = NodeConfig::shipped()

@@ -124,6 +124,9 @@ impl HttpError {
             HttpError::Wallet(e) => e.code(),
             HttpError::Cluster(e) => e.code(),
             HttpError::NotReady => ErrorCode::ServiceUnavailable,
+            HttpError::Refused(crate::admission::Refused::NodeConnections(_)) => {
+                ErrorCode::ServerBusy
+            }
             HttpError::Refused(_) | HttpError::OverRate(_) => ErrorCode::RateLimited,
             HttpError::SlowBody => ErrorCode::BadRequest,
             HttpError::WrongCurrency(_) => ErrorCode::WrongCurrency,

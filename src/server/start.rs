@@ -476,6 +476,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if tokio::time::timeout(grace, app.tasks.wait()).await.is_err() {
         tracing::warn!("rounds still in flight after the grace period; recovery will void them");
     }
+    // Every socket has its close frame queued by now: let it go out and be answered.
+    app.sockets.close();
+    let closing = crate::session::socket::CLOSE_GRACE + Duration::from_secs(1);
+    if tokio::time::timeout(closing, app.sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("player sockets still open after their close; dropping them");
+    }
     if let Err(error) = app.shared.forget_node(&app.node).await {
         tracing::warn!(%error, "node not taken out of the cluster registry; it expires by itself");
     }

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_codec::{AsyncRead, AsyncWrite, Framed};
+use actix_codec::{AsyncRead, AsyncWrite, Framed, FramedParts};
 use actix_http::{h1, HttpMessage, Request, StatusCode};
 use actix_service::ServiceFactory;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -151,18 +151,25 @@ async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
     })
 }
 
-/// Answers the upgrade, then, for an admitted player, runs the connection: this future owns
-/// the socket (`session::socket`) and the `PlayerSession` actor decides what each frame does,
-/// so the connection counts against `server.max_connections` for as long as it is open.
+/// Answers the upgrade, then, for an admitted player, starts the connection: a task of its
+/// own owns the socket (`session::socket`) and the `PlayerSession` actor decides what each
+/// frame does. Its admission slot counts it against `server.max_websockets` until it ends.
 async fn upgrade<T>(app: Arc<App>, req: Request, framed: Framed<T, h1::Codec>)
 where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     // Bytes the client sent after the head (a frame pipelined behind the upgrade) go on to
     // the WebSocket; actix-http's buffers are freed here.
-    let parts = framed.into_parts();
-    let (mut io, early) = (parts.io, parts.read_buf);
-    let admitted = admit_upgrade(&app, &req).await;
+    // (Bound this way, the rest of the parts and the head are dropped here, not kept for the
+    // life of the connection.)
+    let FramedParts {
+        mut io, read_buf, ..
+    } = framed.into_parts();
+    let early = (!read_buf.is_empty()).then(|| read_buf.to_vec());
+    drop(read_buf);
+    // Boxed: its state (ticket and session lookups) is not kept in the connection's task.
+    let admitted = Box::pin(admit_upgrade(&app, &req)).await;
+    drop(req);
     let class = match &admitted {
         Ok(_) => "1xx".to_string(),
         Err(refusal) => format!("{}xx", refusal.status.as_u16() / 100),
@@ -188,21 +195,27 @@ where
     {
         return; // gone before the answer; the slot is given back as it drops
     }
+    // Its own task from here on: actix-http's per-connection state (several KiB) is freed
+    // once this future ends. The node's slot (`admission`) counts the socket instead.
     let config = Some(crate::session::socket::config(HARD_FRAME_CAP));
-    let ws = if early.is_empty() {
-        WebSocketStream::from_raw_socket(io, Role::Server, config).await
-    } else {
-        WebSocketStream::from_partially_read(io, early.to_vec(), Role::Server, config).await
-    };
-    let (actor, connection) = PlayerSession::new(app, admitted.caller, admitted.slot);
-    let session = actor.start();
-    connection
-        .run(ws, |incoming| {
-            let session = session.clone();
-            // Waits for the actor to take it: a flood is read no faster than it is handled.
-            async move { session.send(FromSocket(incoming)).await.is_ok() }
-        })
-        .await;
+    let sockets = app.sockets.clone();
+    actix_rt::spawn(sockets.track_future(async move {
+        let ws = match early {
+            None => WebSocketStream::from_raw_socket(io, Role::Server, config).await,
+            Some(early) => {
+                WebSocketStream::from_partially_read(io, early, Role::Server, config).await
+            }
+        };
+        let (actor, connection) = PlayerSession::new(app, admitted.caller, admitted.slot);
+        let session = actor.start();
+        connection
+            .run(ws, |incoming| {
+                let session = session.clone();
+                // Waits for the actor to take it: a flood is read no faster than it is handled.
+                async move { session.send(FromSocket(incoming)).await.is_ok() }
+            })
+            .await;
+    }));
 }
 
 /// `GET /v1/ws` without an upgrade (the upgrades never reach the routes): a clear `400`.

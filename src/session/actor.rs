@@ -81,6 +81,8 @@ impl PlayerSession {
             queue,
             close_now: close_rx,
             gone: gone.clone(),
+            // Subscribed now, forwarded once the welcome is out: it is always the first frame.
+            pushes: Some(app.jackpots.subscribe()),
         };
         let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);
@@ -170,7 +172,11 @@ impl PlayerSession {
             .ws_closed
             .with_label_values(&[reason.reason.as_str()])
             .inc();
-        if self.out.try_send(Outbound::Close(reason)).is_err() {
+        if self
+            .out
+            .try_send(Outbound::Close(Box::new(reason)))
+            .is_err()
+        {
             self.drop_slow_client(ctx);
         }
         ctx.stop();
@@ -366,9 +372,6 @@ impl PlayerSession {
         let caller = self.caller.clone();
         let out = self.out.clone();
         let me = ctx.address();
-        // Subscribed now, forwarded only after the welcome: it is always the first frame.
-        let events = self.app.jackpots.subscribe();
-        let gone = self.gone.clone();
         actix::spawn(async move {
             if app.shared.is_shared() {
                 // Replies this player got from other nodes: a resend here gets the same bytes.
@@ -439,32 +442,7 @@ impl PlayerSession {
             };
             let _ = out.try_send(Outbound::Text(Arc::from(frame.to_json())));
             me.do_send(FrameDone);
-            forward_jackpot_events(events, out, gone).await;
         });
-    }
-}
-
-/// Jackpot pool values and wins reach every player. A session that lags skips to the latest
-/// (a full send queue drops the push, not the connection: the next push supersedes it). Ends
-/// when the connection or the node does.
-async fn forward_jackpot_events(
-    mut events: tokio::sync::broadcast::Receiver<Arc<str>>,
-    out: mpsc::Sender<Outbound>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = out.closed() => break,
-            event = events.recv() => match event {
-                Ok(text) => {
-                    let _ = out.try_send(Outbound::Text(text));
-                }
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => break,
-            },
-        }
     }
 }
 

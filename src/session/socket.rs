@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -23,7 +23,7 @@ use crate::table::seat::Outbound;
 /// Bytes read from the socket at once. Client frames are small (`session.max_frame_bytes`,
 /// 4 KiB shipped; a spin is about 100 bytes); a bigger frame grows the buffer while it lasts.
 /// Every idle connection keeps this much, so it is most of a connection's memory.
-pub const READ_BUFFER: usize = 2 * 1024;
+pub const READ_BUFFER: usize = 1024;
 /// 0: each frame goes to the socket as it is sent (replies and pushes are single frames).
 pub const WRITE_BUFFER: usize = 0;
 /// Bytes a connection may have waiting for the kernel to take them: a client that stops
@@ -57,11 +57,25 @@ pub fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
 pub type Incoming = Option<Result<Message, WsError>>;
 
 /// The connection loop's ends of what the actor holds: its send queue, its "close now", and
-/// the signal that it is gone.
+/// the signal that it is gone; and the node's pushes every player gets (jackpot values and
+/// wins), written straight to the socket once the first frame (the welcome) is out.
 pub struct Connection {
     pub queue: mpsc::Receiver<Outbound>,
     pub close_now: oneshot::Receiver<CloseFrame>,
     pub gone: CancellationToken,
+    pub pushes: Option<broadcast::Receiver<Arc<str>>>,
+}
+
+/// The next push; a connection that lagged skips to the latest. `None`: no more pushes.
+async fn next_push(pushes: &mut Option<broadcast::Receiver<Arc<str>>>) -> Option<Arc<str>> {
+    let rx = pushes.as_mut()?;
+    loop {
+        match rx.recv().await {
+            Ok(text) => return Some(text),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
 }
 
 /// What one turn of the loop does.
@@ -91,17 +105,27 @@ impl Connection {
         // Until the actor asks or drops its end (it does when it stops; queued frames go on).
         let mut may_close_now = true;
         let mut reading = true;
+        let mut welcomed = false;
         loop {
             let step = tokio::select! {
                 biased;
                 close = &mut self.close_now, if may_close_now => match close {
-                    Ok(frame) => Step::Send(Outbound::Close(frame)),
+                    Ok(frame) => Step::Send(Outbound::Close(Box::new(frame))),
                     Err(_) => {
                         may_close_now = false;
                         continue;
                     }
                 },
                 out = self.queue.recv() => out.map_or(Step::End, Step::Send),
+                push = next_push(&mut self.pushes), if welcomed && self.pushes.is_some() => {
+                    match push {
+                        Some(text) => Step::Send(Outbound::Text(text)),
+                        None => {
+                            self.pushes = None;
+                            continue;
+                        }
+                    }
+                }
                 incoming = ws.next(), if reading => Step::Read(incoming),
                 _ = self.gone.cancelled() => Step::End,
             };
@@ -110,10 +134,11 @@ impl Connection {
                     if ws.send(text(&t)).await.is_err() {
                         break;
                     }
+                    welcomed = true;
                 }
                 Step::Send(Outbound::Close(frame)) => {
                     // Refused if the client closed first (tungstenite has answered it then).
-                    let _ = ws.send(Message::Close(Some(frame))).await;
+                    let _ = ws.send(Message::Close(Some(*frame))).await;
                     break;
                 }
                 Step::Read(incoming) => {
@@ -171,6 +196,7 @@ mod tests {
             queue,
             close_now,
             gone: gone.clone(),
+            pushes: None,
         };
         (connection, out, close, gone)
     }
@@ -221,8 +247,11 @@ mod tests {
         for t in ["a", "b"] {
             out.try_send(Outbound::Text(Arc::from(t))).unwrap();
         }
-        out.try_send(Outbound::Close(close_frame(CloseCode::Away, "bye")))
-            .unwrap();
+        out.try_send(Outbound::Close(Box::new(close_frame(
+            CloseCode::Away,
+            "bye",
+        ))))
+        .unwrap();
         out.try_send(Outbound::Text(Arc::from("after"))).unwrap();
         let (_, read) = tokio::join!(run_recording(connection, server), read_all(&mut client));
         assert_eq!(
@@ -304,8 +333,11 @@ mod tests {
         let (server, mut client) = pair().await;
         out.try_send(Outbound::Text(Arc::from("reconnect")))
             .unwrap();
-        out.try_send(Outbound::Close(close_frame(CloseCode::Away, "draining")))
-            .unwrap();
+        out.try_send(Outbound::Close(Box::new(close_frame(
+            CloseCode::Away,
+            "draining",
+        ))))
+        .unwrap();
         drop(close);
         gone.cancel();
         let (_, read) = tokio::join!(run_recording(connection, server), read_all(&mut client));
@@ -328,6 +360,41 @@ mod tests {
         assert_eq!(
             read,
             vec![Message::Text("last".into()), Message::Close(None)]
+        );
+    }
+
+    #[tokio::test]
+    async fn pushes_wait_for_the_first_frame_and_a_lagging_connection_skips_ahead() {
+        let (mut connection, out, close, _gone) = connection();
+        let (events, rx) = broadcast::channel(2);
+        connection.pushes = Some(rx);
+        for i in 0..4 {
+            events
+                .send(Arc::from(format!("jackpot {i}").as_str()))
+                .unwrap();
+        }
+        let (server, mut client) = pair().await;
+        let run = run_recording(connection, server);
+        let talk = async {
+            out.try_send(Outbound::Text(Arc::from("welcome"))).unwrap();
+            let mut read = Vec::new();
+            for _ in 0..3 {
+                read.push(client.next().await.unwrap().unwrap());
+            }
+            close.send(close_frame(CloseCode::Normal, "done")).unwrap();
+            read.extend(read_all(&mut client).await);
+            read
+        };
+        let (_, read) = tokio::join!(run, talk);
+        assert_eq!(
+            read,
+            vec![
+                Message::Text("welcome".into()),
+                // The first two were overwritten in the channel of two: skipped.
+                Message::Text("jackpot 2".into()),
+                Message::Text("jackpot 3".into()),
+                Message::Close(Some(close_frame(CloseCode::Normal, "done"))),
+            ]
         );
     }
 
