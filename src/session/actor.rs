@@ -82,7 +82,9 @@ impl PlayerSession {
             close_now: close_rx,
             gone: gone.clone(),
             // Subscribed now, forwarded once the welcome is out: it is always the first frame.
-            pushes: Some(app.jackpots.subscribe()),
+            pushes: Some(tokio_stream::wrappers::BroadcastStream::new(
+                app.jackpots.subscribe(),
+            )),
         };
         let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -63,17 +65,18 @@ pub struct Connection {
     pub queue: mpsc::Receiver<Outbound>,
     pub close_now: oneshot::Receiver<CloseFrame>,
     pub gone: CancellationToken,
-    pub pushes: Option<broadcast::Receiver<Arc<str>>>,
+    pub pushes: Option<BroadcastStream<Arc<str>>>,
 }
 
 /// The next push; a connection that lagged skips to the latest. `None`: no more pushes.
-async fn next_push(pushes: &mut Option<broadcast::Receiver<Arc<str>>>) -> Option<Arc<str>> {
-    let rx = pushes.as_mut()?;
+/// (A stream, not `recv()` per turn: a fresh `recv()` would take the channel's lock, shared by
+/// every connection, each time the loop goes round.)
+async fn next_push(pushes: &mut Option<BroadcastStream<Arc<str>>>) -> Option<Arc<str>> {
+    let pushes = pushes.as_mut()?;
     loop {
-        match rx.recv().await {
+        match pushes.next().await? {
             Ok(text) => return Some(text),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return None,
+            Err(BroadcastStreamRecvError::Lagged(_)) => continue,
         }
     }
 }
@@ -366,8 +369,8 @@ mod tests {
     #[tokio::test]
     async fn pushes_wait_for_the_first_frame_and_a_lagging_connection_skips_ahead() {
         let (mut connection, out, close, _gone) = connection();
-        let (events, rx) = broadcast::channel(2);
-        connection.pushes = Some(rx);
+        let (events, rx) = tokio::sync::broadcast::channel(2);
+        connection.pushes = Some(BroadcastStream::new(rx));
         for i in 0..4 {
             events
                 .send(Arc::from(format!("jackpot {i}").as_str()))
