@@ -159,15 +159,13 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     // Bytes the client sent after the head (a frame pipelined behind the upgrade) go on to
-    // the WebSocket; actix-http's buffers are freed here.
-    // (Bound this way, the rest of the parts and the head are dropped here, not kept for the
-    // life of the connection.)
+    // the WebSocket; the rest of actix-http's parts (its buffers, the codec) drop here.
     let FramedParts {
         mut io, read_buf, ..
     } = framed.into_parts();
     let early = (!read_buf.is_empty()).then(|| read_buf.to_vec());
     drop(read_buf);
-    // Boxed: its state (ticket and session lookups) is not kept in the connection's task.
+    // Boxed: the ticket and session lookups' state is not carried in this future.
     let admitted = Box::pin(admit_upgrade(&app, &req)).await;
     drop(req);
     let class = match &admitted {
