@@ -114,6 +114,9 @@ pub struct LedgerConfig {
     /// A round open longer than this has lost its node: voided and refunded by the sweeper.
     pub stale_round_seconds: u64,
     pub postgres_max_connections: u32,
+    /// Every this many seconds the node logs the digest of every chain's head (0: never), so
+    /// shipped logs hold checkpoints of the tamper-evident ledger outside croupier.
+    pub checkpoint_log_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -363,6 +366,12 @@ impl Config {
             1_000_000,
         )?;
         range("ledger.batch_max", self.ledger.batch_max as u64, 1, 10_000)?;
+        range(
+            "ledger.checkpoint_log_seconds",
+            self.ledger.checkpoint_log_seconds,
+            0,
+            86_400,
+        )?;
         range(
             "ledger.stale_round_seconds",
             self.ledger.stale_round_seconds,

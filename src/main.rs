@@ -1,5 +1,6 @@
 //! The `croupier` command line: `serve` runs a node; `rtp`, `simulate` and `rng-dump` serve
-//! game certification; `audit` checks the ledger; `dev-cert` writes a throw-away TLS pair;
+//! game certification; `audit` checks the ledger and walks its chains, `heads` exports their
+//! heads as a checkpoint; `dev-cert` writes a throw-away TLS pair;
 //! `operator-key` makes an operator's API key.
 //! `anyhow` lives only here, at the edge.
 
@@ -107,8 +108,21 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Checks that every balance equals the sum of its ledger entries.
+    /// Checks that every balance equals the sum of its ledger entries, and walks every
+    /// tamper-evident chain (docs/integrity.md), naming the first row that breaks each one.
     Audit {
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A checkpoint kept earlier (`croupier heads`, or a page of the operator API's
+        /// /v1/operator/ledger/heads): also check the ledger still extends each of its heads.
+        #[arg(long)]
+        heads: Option<PathBuf>,
+    },
+    /// Writes every chain's head, with their digest, as JSON to stdout: a checkpoint to keep
+    /// outside croupier (the digest is the one the node logs on its schedule).
+    Heads {
         #[arg(long, default_value = "config/default.toml")]
         config: PathBuf,
         #[arg(long)]
@@ -255,8 +269,13 @@ fn main() -> anyhow::Result<()> {
             config,
             data_dir,
         } => replay(&round_id, &config, data_dir),
-        Command::Audit { config, data_dir } => audit(&config, data_dir, false),
-        Command::Reconcile { config, data_dir } => audit(&config, data_dir, true),
+        Command::Audit {
+            config,
+            data_dir,
+            heads,
+        } => audit(&config, data_dir, false, heads.as_deref()),
+        Command::Reconcile { config, data_dir } => audit(&config, data_dir, true, None),
+        Command::Heads { config, data_dir } => heads(&config, data_dir),
     }
 }
 
@@ -351,13 +370,63 @@ fn dev_cert(out: &std::path::Path, names: &[String], days: u32, force: bool) -> 
     Ok(())
 }
 
-/// `audit` (balances against entries) and `reconcile` (that, plus every jackpot pool).
-fn audit(config: &std::path::Path, data_dir: Option<PathBuf>, pools: bool) -> anyhow::Result<()> {
+/// `heads`: every chain's head as JSON, for a checkpoint kept outside croupier.
+fn heads(config: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load_config(config, data_dir)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let ledger = croupier::wallet::open_ledger(&config).await?;
+        let heads = ledger
+            .chain_heads(croupier::wallet::HeadsScope::All)
+            .await?;
+        println!("{}", serde_json::to_string_pretty(&heads)?);
+        Ok(())
+    })
+}
+
+/// Reads a checkpoint file: `croupier heads` output or an operator API page, as saved.
+fn read_checkpoint(path: &std::path::Path) -> anyhow::Result<croupier::wallet::ChainHeads> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--heads {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "--heads {}: not a checkpoint (croupier heads, or a page of \
+             /v1/operator/ledger/heads): {e}",
+            path.display()
+        )
+    })
+}
+
+/// `audit` (balances against entries, every chain walked; with `checkpoint`, its heads
+/// checked too) and `reconcile` (that, plus every jackpot pool).
+fn audit(
+    config: &std::path::Path,
+    data_dir: Option<PathBuf>,
+    pools: bool,
+    checkpoint: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let config = load_config(config, data_dir)?;
+    let checkpoint = checkpoint.map(read_checkpoint).transpose()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let ledger = croupier::wallet::open_ledger(&config).await?;
         let mut report = ledger.audit().await?;
+        let c = &report.chain;
+        println!(
+            "chains {} links {} before the chain began {} broken {}",
+            c.chains, c.links, c.before_chain, c.broken_chains
+        );
+        if let Some(checkpoint) = checkpoint {
+            let problems = ledger.check_heads(checkpoint.clone()).await?;
+            println!(
+                "checkpoint of {} ({} heads, digest {}): {}",
+                checkpoint.taken_at_ms,
+                checkpoint.heads.len(),
+                checkpoint.digest,
+                if problems.is_empty() { "held" } else { "BROKEN" }
+            );
+            report.mismatches.extend(problems);
+        }
         if pools {
             let r = ledger.reconcile().await?;
             let micro = croupier::jackpot::math::MICRO_PER_MINOR as f64;

@@ -11,6 +11,7 @@
 //! off) the spin takes the two-step path: `OpenRound`, draw, `SettleRound`.
 
 mod actor;
+pub mod checkpoint;
 pub mod holds;
 
 pub use croupier_ledger::{ledger, postgres, sqlite};
@@ -25,10 +26,11 @@ use tokio::sync::oneshot;
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
-    Account, Applied, AuditReport, ClaimReason, Entry, EntryKind, Fence, FreeRoundEvent,
-    FreeRounds, FreeRoundsGrant, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
-    LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
-    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementPage, MAX_STATEMENT_PAGE,
+    Account, Applied, AuditReport, ChainHeads, ClaimReason, Entry, EntryKind, Fence,
+    FreeRoundEvent, FreeRounds, FreeRoundsGrant, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed,
+    JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError,
+    PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementPage,
+    MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 

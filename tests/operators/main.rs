@@ -1,7 +1,7 @@
 //! The operator API (issue 15) against the real binary, as an operator's back end uses it:
 //! keys, launch, deposits and withdrawals (idempotent like Stripe's keys, also across a
 //! restart, a kill -9 and two nodes), balances, statements, round recall, replay and void, free
-//! rounds, the books per operator, the OpenAPI document, and every bad input refused with nothing changed.
+//! rounds, the books per operator, the ledger's chain heads, the OpenAPI document, and every bad input refused with nothing changed.
 //!
 //! One test binary, one file per concern; the helpers every file uses are here.
 //!
@@ -12,6 +12,7 @@
 //! | `rounds.rs` | statements, recall, replay, void |
 //! | `free_rounds.rs` | free rounds granted, played, cancelled, expired; bad grants |
 //! | `contract.rs` | the OpenAPI document against the live routes |
+//! | `integrity.rs` | chain heads paged and kept, `croupier heads` and `audit --heads`, an edit found |
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -19,6 +20,7 @@ mod common;
 mod access;
 mod contract;
 mod free_rounds;
+mod integrity;
 mod money;
 mod rounds;
 

@@ -3,6 +3,7 @@
 //! open, settle, void and accounts, `play_sql` for a one-step spin, `free_rounds_sql` for an
 //! operator's free rounds). Both databases' commits call [`apply`] for each movement.
 
+use super::chain_sql;
 use super::free_rounds_sql::{self, FreeRoundArgs};
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
@@ -12,6 +13,7 @@ use super::ledger_sql::{
 use super::play_sql::{play_round, PlayArgs};
 use super::sql::{args, SqlTx};
 use super::transfer_sql::{transfer, Direction};
+use crate::ids::RoundId;
 
 /// The table's current token (0 if none was ever raised). On PostgreSQL the row stays share-
 /// locked to commit, so a raise waits for the movements checked under the old token.
@@ -28,8 +30,53 @@ async fn current_fence<T: SqlTx>(tx: &mut T, table: &str) -> Result<i64, LedgerE
     }
 }
 
-/// Applies one movement inside the caller's transaction.
+/// Applies one movement inside the caller's transaction; a round it finalised (settled or
+/// voided, not a replay) is then linked to its player's chain, over the row as it stands.
 pub async fn apply<T: SqlTx>(
+    tx: &mut T,
+    movement: &Movement,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    let outcome = apply_rule(tx, movement, now, jackpots).await?;
+    if let Ok(applied) = &outcome {
+        if let Some(round) = finalised(movement, applied) {
+            chain_sql::link_round(tx, round).await?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The round a movement's result left final for the first time, if any.
+fn finalised<'m>(movement: &'m Movement, applied: &Applied) -> Option<&'m RoundId> {
+    let movement = match movement {
+        Movement::Fenced { movement, .. } => movement.as_ref(),
+        other => other,
+    };
+    match (movement, applied) {
+        (
+            Movement::PlayRound { round_id, .. },
+            Applied::RoundPlayed {
+                replayed: false, ..
+            },
+        )
+        | (
+            Movement::SettleRound { round_id, .. },
+            Applied::RoundSettled {
+                replayed: false, ..
+            },
+        )
+        | (
+            Movement::VoidRound { round_id, .. },
+            Applied::RoundVoided {
+                replayed: false, ..
+            },
+        ) => Some(round_id),
+        _ => None,
+    }
+}
+
+async fn apply_rule<T: SqlTx>(
     tx: &mut T,
     movement: &Movement,
     now: i64,

@@ -8,11 +8,13 @@
 
 use std::collections::HashMap;
 
+use super::chain::{ChainKey, LinkTable};
+use super::chain_sql;
 use super::ledger::{
     ClaimReason, JackpotClaim, JackpotFeed, JackpotWin, LedgerError, LevelSeen, PoolSpec,
     PoolState, ReconcileReport,
 };
-use super::sql::{args, SqlTx};
+use super::sql::{args, Arg, SqlTx};
 use crate::ids::{PlayerId, RoundId};
 use crate::jackpot::math::{payout_split, seed_funding, MICRO_PER_MINOR};
 
@@ -95,21 +97,29 @@ async fn insert_entry<T: SqlTx>(
             "jackpot entry {tx_id}: negative {kind} {amount_micro}"
         )));
     }
+    // The link covers exactly these values, in `chain::POOL_FIELDS` order.
+    let fields = args![
+        tx_id,
+        pool,
+        level,
+        cycle,
+        kind,
+        amount_micro,
+        bets,
+        round.map(|(r, _)| r.as_str()),
+        round.map(|(_, p)| p.as_str()),
+        now
+    ];
+    let key = ChainKey::Pool(pool.to_string(), level.to_string());
+    let link = chain_sql::append(tx, &key, LinkTable::Pool, fields).await?;
+    let hash = link.hash.to_hex();
+    let mut all = fields.to_vec();
+    all.extend([Arg::I64(link.links), Arg::Str(&hash)]);
     tx.exec(
         "INSERT INTO jackpot_entries (tx_id, pool_id, level, cycle, kind, amount_micro, bets, \
-         round_id, player_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        args![
-            tx_id,
-            pool,
-            level,
-            cycle,
-            kind,
-            amount_micro,
-            bets,
-            round.map(|(r, _)| r.as_str()),
-            round.map(|(_, p)| p.as_str()),
-            now
-        ],
+         round_id, player_id, created_at_ms, chain_seq, chain_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &all,
     )
     .await?;
     Ok(())

@@ -545,6 +545,60 @@ pub struct AuditReport {
     pub books: Vec<Books>,
     /// Free-rounds grants whose count was checked against their events.
     pub free_round_grants: u64,
+    /// The tamper-evident chains walked (their breaks are in `mismatches` too).
+    pub chain: ChainReport,
+}
+
+/// What walking the chains found (`crate::chain`): every break is also an audit mismatch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Chains walked: one per account, one per jackpot level.
+    pub chains: u64,
+    pub links: u64,
+    /// Rows written before the chain began (schema version 7): they carry no link.
+    pub before_chain: u64,
+    /// Chains (or unlinked rows) found broken; the first [`crate::MAX_BREAKS_LISTED`]
+    /// are described in `breaks`, each naming the first row that breaks its chain.
+    pub broken_chains: u64,
+    pub breaks: Vec<String>,
+}
+
+/// One chain's head as exported for a checkpoint kept outside croupier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHead {
+    /// `player:<id>` or `jackpot:<pool>:<level>`.
+    pub chain: String,
+    /// How many links the chain had.
+    pub links: i64,
+    /// The hash of its last link (64 hex digits; all zeros for an empty chain).
+    pub head: String,
+}
+
+/// Which heads [`Ledger::chain_heads`] exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadsScope {
+    /// Every player's and every jackpot level's (the command line, the scheduled log line).
+    All,
+    /// A page of one operator's players, by account id after `after`, at most `limit`.
+    Operator {
+        operator: String,
+        after: Option<String>,
+        limit: u32,
+    },
+}
+
+/// A checkpoint: heads sorted by chain name, and the digest that vouches for the whole list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHeads {
+    pub taken_at_ms: i64,
+    /// Over `heads` only ([`crate::heads_digest`]).
+    pub digest: String,
+    pub heads: Vec<ChainHead>,
+    /// On a page of an operator's players: where the next page starts, when one follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One operator's money in one currency, from its entries, against its balances (minor
@@ -643,8 +697,17 @@ pub trait Ledger: Send + Sync + 'static {
     /// Everything about one round, or `None` if there is no such round.
     async fn recall(&self, round_id: &RoundId) -> Result<Option<RoundRecall>, LedgerError>;
 
-    /// Recomputes every balance from the entries and reports any difference.
+    /// Recomputes every balance from the entries, walks every chain, and reports any
+    /// difference.
     async fn audit(&self) -> Result<AuditReport, LedgerError>;
+
+    /// Chains' heads now, for a checkpoint kept outside croupier: every chain, or a page of
+    /// one operator's players ([`HeadsScope`]).
+    async fn chain_heads(&self, scope: HeadsScope) -> Result<ChainHeads, LedgerError>;
+
+    /// Checks a checkpoint taken earlier: its digest, and each head still on its chain. What
+    /// does not hold, one line each (empty: the ledger still extends that checkpoint).
+    async fn check_heads(&self, heads: ChainHeads) -> Result<Vec<String>, LedgerError>;
 
     /// Creates missing pool levels at their seed (cycle 1) and records new seeds for the next
     /// cycle of existing ones; idempotent.

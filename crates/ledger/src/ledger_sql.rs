@@ -9,13 +9,15 @@
 //! drives these futures to completion synchronously on its writer thread (SQLite never waits),
 //! the PostgreSQL ledger awaits them on its connection.
 
+use super::chain::{ChainKey, LinkTable};
+use super::chain_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
     Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, LedgerError,
     LevelDraw, LevelSeen, MovementError, RoundRecord, RoundStatus,
 };
 use super::read_sql::{fetch_round, invalid, round_by_req};
-use super::sql::{args, SqlTx};
+use super::sql::{args, Arg, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
 
 pub type Outcome = Result<Result<Applied, MovementError>, LedgerError>;
@@ -79,19 +81,26 @@ pub(crate) async fn insert_entry<T: SqlTx>(
             kind.as_str()
         )));
     }
+    // The link covers exactly these values, in `chain::ENTRY_FIELDS` order.
+    let fields = args![
+        tx_id,
+        player.as_str(),
+        kind.as_str(),
+        amount_minor,
+        balance_after_minor,
+        round_id.map(|r| r.as_str()),
+        now
+    ];
+    let key = ChainKey::Player(player.as_str().to_string());
+    let link = chain_sql::append(tx, &key, LinkTable::Entry, fields).await?;
+    let hash = link.hash.to_hex();
+    let mut all = fields.to_vec();
+    all.extend([Arg::I64(link.links), Arg::Str(&hash)]);
     tx.exec(
         "INSERT INTO ledger_entries \
-         (tx_id, player_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        args![
-            tx_id,
-            player.as_str(),
-            kind.as_str(),
-            amount_minor,
-            balance_after_minor,
-            round_id.map(|r| r.as_str()),
-            now
-        ],
+         (tx_id, player_id, kind, amount_minor, balance_after_minor, round_id, created_at_ms, \
+         chain_seq, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &all,
     )
     .await?;
     Ok(())

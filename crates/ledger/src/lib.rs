@@ -11,6 +11,8 @@
 //!  free_rounds an operator's free rounds: grants, their events, what is playable (pure rules)
 //!  free_rounds_sql granting, taking, giving back, cancelling and expiring free rounds
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
+//!  chain       the tamper-evident chain: links, their SHA-256, verifying a chain (pure)
+//!  chain_sql   heads read and written per transaction, links appended, the chain audit, heads
 //!  apply_sql   one movement in the caller's transaction: its fence, then its kind's rule
 //!  ledger_sql  every money statement and rule, once, over SqlTx (open, settle, void, fence)
 //!  transfer_sql deposits and withdrawals: exactly once by transaction id, never below zero
@@ -28,6 +30,9 @@
 //! The schema is in `migrations/` beside this crate, one folder per database.
 
 mod apply_sql;
+pub mod chain;
+mod chain_sql;
+pub use chain_sql::{heads_digest, MAX_BREAKS_LISTED};
 pub mod free_rounds;
 mod free_rounds_sql;
 mod jackpot_sql;
@@ -50,11 +55,11 @@ mod transfer_sql;
 use croupier_core::{clock, ids, jackpot};
 
 pub use ledger::{
-    Account, Applied, AuditReport, Books, ClaimReason, Entry, EntryKind, Fence, FreeRoundEvent,
-    FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus, FreeSpins, JackpotClaim,
-    JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement,
-    MovementError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus,
-    StatementLine, StatementPage,
+    Account, Applied, AuditReport, Books, ChainHead, ChainHeads, ChainReport, ClaimReason, Entry,
+    EntryKind, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
+    FreeRoundsStatus, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
+    LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
+    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

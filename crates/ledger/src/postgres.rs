@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::apply_sql;
+use super::chain_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{LedgerError, Movement};
 use super::query::{Answer, Change, Query};
@@ -20,13 +21,14 @@ use super::sql::{args, PgTx, SqlTx};
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};
 use crate::clock::now_ms;
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("../migrations/postgres/0001_ledger.sql"),
     include_str!("../migrations/postgres/0002_jackpots.sql"),
     include_str!("../migrations/postgres/0003_table_fences.sql"),
     include_str!("../migrations/postgres/0004_round_node.sql"),
     include_str!("../migrations/postgres/0005_operators.sql"),
     include_str!("../migrations/postgres/0006_free_rounds.sql"),
+    include_str!("../migrations/postgres/0007_chain.sql"),
 ];
 /// Key of the advisory lock that orders concurrent migrations (any constant will do).
 const MIGRATION_LOCK: i64 = 0x6372_6f75_7069_6572; // "croupier"
@@ -81,7 +83,7 @@ impl PgLedger {
 /// step once.
 async fn migrate(pool: &PgPool) -> Result<(), LedgerError> {
     let mut tx = pool.begin().await?;
-    let mut pg = PgTx(&mut tx);
+    let mut pg = PgTx::new(&mut tx);
     pg.exec("SELECT pg_advisory_xact_lock($1)", args![MIGRATION_LOCK])
         .await?;
     pg.exec(
@@ -106,7 +108,7 @@ async fn migrate(pool: &PgPool) -> Result<(), LedgerError> {
     }
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        let mut pg = PgTx(&mut tx);
+        let mut pg = PgTx::new(&mut tx);
         pg.exec(
             "INSERT INTO ledger_schema (version) VALUES ($1)",
             args![step as i64 + 1],
@@ -124,25 +126,41 @@ impl Backend for Postgres {
         let mut tx = self.pool.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         {
-            let mut pg = PgTx(&mut tx);
+            let mut pg = PgTx::new(&mut tx);
             let mut jackpots = JackpotBatch::default();
             for movement in batch {
                 results.push(apply_sql::apply(&mut pg, movement, at, &mut jackpots).await?);
             }
             jackpots.flush(&mut pg, at).await?;
+            chain_sql::flush(&mut pg).await?;
         }
         tx.commit().await?;
         Ok(results)
     }
 
     async fn read(&self, query: Query) -> Result<Answer, LedgerError> {
+        if query.needs_snapshot() {
+            // One snapshot for every statement (a chain's head and its links agree).
+            let mut tx = self.pool.begin().await?;
+            let mut pg = PgTx::new(&mut tx);
+            pg.exec(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                args![],
+            )
+            .await?;
+            let answer = query.run(&mut pg).await?;
+            tx.rollback().await?;
+            return Ok(answer);
+        }
         let mut conn = self.pool.acquire().await?;
-        query.run(&mut PgTx(&mut conn)).await
+        query.run(&mut PgTx::new(&mut conn)).await
     }
 
     async fn change(&self, change: Change) -> Result<Answer, LedgerError> {
         let mut tx = self.pool.begin().await?;
-        let answer = change.run(&mut PgTx(&mut tx), now_ms()).await?;
+        let mut pg = PgTx::new(&mut tx);
+        let answer = change.run(&mut pg, now_ms()).await?;
+        chain_sql::flush(&mut pg).await?;
         tx.commit().await?;
         Ok(answer)
     }

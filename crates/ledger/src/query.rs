@@ -3,11 +3,13 @@
 //! by ONE function generic over [`SqlTx`]. A back end only says how to reach a connection and
 //! a transaction; what is asked and how it is answered is written here once.
 
+use super::chain_sql;
 use super::free_rounds_sql;
 use super::jackpot_sql;
 use super::ledger::{
-    Account, AuditReport, Entry, FreeRoundEvent, FreeRounds, FreeSpins, JackpotWin, LedgerError,
-    PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, StatementPage,
+    Account, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins, HeadsScope,
+    JackpotWin, LedgerError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,
+    StatementPage,
 };
 use super::ledger_sql;
 use super::read_sql;
@@ -26,6 +28,10 @@ pub enum Query {
     OpenRounds,
     Entries(PlayerId),
     Audit,
+    /// Chains' heads: all, or a page of an operator's players.
+    ChainHeads(HeadsScope),
+    /// A checkpoint to check against the chains.
+    CheckHeads(ChainHeads),
     Pools,
     JackpotWins(RoundId),
     Reconcile,
@@ -62,6 +68,9 @@ pub enum Answer {
     FreeSpins(Vec<FreeSpins>),
     Entries(Vec<Entry>),
     Audit(AuditReport),
+    ChainHeads(ChainHeads),
+    /// What does not hold, one line each.
+    Problems(Vec<String>),
     Pools(Vec<PoolState>),
     JackpotWins(Vec<JackpotWin>),
     Reconcile(ReconcileReport),
@@ -75,6 +84,15 @@ pub enum Answer {
 }
 
 impl Query {
+    /// Reads that must see one consistent state across their statements (a chain's head and
+    /// its links): run inside a read transaction.
+    pub(crate) fn needs_snapshot(&self) -> bool {
+        matches!(
+            self,
+            Query::Audit | Query::ChainHeads(_) | Query::CheckHeads(_)
+        )
+    }
+
     pub(crate) async fn run<T: SqlTx>(self, tx: &mut T) -> Result<Answer, LedgerError> {
         Ok(match self {
             Query::Account(p) => Answer::Account(read_sql::account(tx, &p).await?),
@@ -89,8 +107,17 @@ impl Query {
                 let (grants, mismatches) = free_rounds_sql::audit(tx).await?;
                 report.free_round_grants = grants;
                 report.mismatches.extend(mismatches);
+                report.chain = chain_sql::audit(tx).await?;
+                report
+                    .mismatches
+                    .extend(report.chain.breaks.iter().cloned());
                 Answer::Audit(report)
             }
+            Query::ChainHeads(scope) => {
+                let now = crate::clock::now_ms();
+                Answer::ChainHeads(chain_sql::heads(tx, &scope, now).await?)
+            }
+            Query::CheckHeads(heads) => Answer::Problems(chain_sql::check_heads(tx, &heads).await?),
             Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
             Query::JackpotWins(r) => {
                 Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)

@@ -9,6 +9,7 @@
 use rusqlite::types::ValueRef;
 use sqlx::{Column, Row as _, TypeInfo};
 
+use super::chain::{Chains, Field, OwnedField};
 use super::ledger::LedgerError;
 
 /// A bound parameter.
@@ -58,12 +59,34 @@ macro_rules! args {
 }
 pub(crate) use args;
 
+impl<'a> Arg<'a> {
+    /// The value as the chain hashes it ([`super::chain`]): exactly what is bound.
+    pub fn field(&self) -> Field<'a> {
+        match *self {
+            Arg::I64(v) | Arg::OptI64(Some(v)) => Field::Int(v),
+            Arg::Str(v) | Arg::OptStr(Some(v)) => Field::Text(v),
+            Arg::OptStr(None) | Arg::OptI64(None) => Field::Null,
+        }
+    }
+}
+
 /// A column value as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     I64(i64),
     Text(String),
     Null,
+}
+
+impl Value {
+    /// The value as the chain hashes it: exactly what was read.
+    pub fn field(&self) -> OwnedField {
+        match self {
+            Value::I64(v) => OwnedField::Int(*v),
+            Value::Text(t) => OwnedField::Text(t.clone()),
+            Value::Null => OwnedField::Null,
+        }
+    }
 }
 
 /// One result row.
@@ -118,10 +141,19 @@ pub(crate) trait SqlTx {
     /// Appended to a SELECT that must lock the rows it reads until commit (PostgreSQL);
     /// SQLite has one writer and no row locks.
     fn lock_rows(&self) -> &'static str;
+    /// The chains this transaction extends ([`Chains`]): part of the transaction's handle, so
+    /// it is born and dropped with it, and every write path shares it without plumbing.
+    fn chains(&mut self) -> &mut Chains;
 }
 
 /// SQLite through rusqlite: a transaction's connection (or a reader's). Never awaits.
-pub(crate) struct LiteTx<'c>(pub &'c rusqlite::Connection);
+pub(crate) struct LiteTx<'c>(pub &'c rusqlite::Connection, pub Chains);
+
+impl<'c> LiteTx<'c> {
+    pub fn new(conn: &'c rusqlite::Connection) -> Self {
+        LiteTx(conn, Chains::default())
+    }
+}
 
 impl rusqlite::ToSql for Arg<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -184,10 +216,20 @@ impl SqlTx for LiteTx<'_> {
     fn lock_rows(&self) -> &'static str {
         ""
     }
+
+    fn chains(&mut self) -> &mut Chains {
+        &mut self.1
+    }
 }
 
 /// PostgreSQL through sqlx: a connection, inside a transaction for writes.
-pub(crate) struct PgTx<'c>(pub &'c mut sqlx::PgConnection);
+pub(crate) struct PgTx<'c>(pub &'c mut sqlx::PgConnection, pub Chains);
+
+impl<'c> PgTx<'c> {
+    pub fn new(conn: &'c mut sqlx::PgConnection) -> Self {
+        PgTx(conn, Chains::default())
+    }
+}
 
 fn pg_query<'q>(
     sql: &'q str,
@@ -252,5 +294,9 @@ impl SqlTx for PgTx<'_> {
 
     fn lock_rows(&self) -> &'static str {
         " FOR UPDATE"
+    }
+
+    fn chains(&mut self) -> &mut Chains {
+        &mut self.1
     }
 }

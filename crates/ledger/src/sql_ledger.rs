@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 
 use super::ledger::{
-    Account, Applied, AuditReport, Entry, FreeRoundEvent, FreeRounds, FreeSpins, JackpotWin,
-    Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState, ReconcileReport,
-    RoundRecall, RoundRecord, StatementPage,
+    Account, Applied, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins,
+    HeadsScope, JackpotWin, Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState,
+    ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
 use super::query::{Answer, Change, Query};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
@@ -184,6 +184,14 @@ impl<B: Backend> Ledger for SqlLedger<B> {
 
     async fn audit(&self) -> Result<AuditReport, LedgerError> {
         answer!(self.backend.read(Query::Audit), Audit)
+    }
+
+    async fn chain_heads(&self, scope: HeadsScope) -> Result<ChainHeads, LedgerError> {
+        answer!(self.backend.read(Query::ChainHeads(scope)), ChainHeads)
+    }
+
+    async fn check_heads(&self, heads: ChainHeads) -> Result<Vec<String>, LedgerError> {
+        answer!(self.backend.read(Query::CheckHeads(heads)), Problems)
     }
 
     async fn ensure_pools(&self, specs: &[PoolSpec]) -> Result<(), LedgerError> {

@@ -17,6 +17,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply_sql;
+use super::chain_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
 use super::query::{Answer, Change, Query};
@@ -55,13 +56,14 @@ const WRITER_CHECKPOINT_FRAMES: i64 = 4096;
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("../migrations/sqlite/0001_ledger.sql"),
     include_str!("../migrations/sqlite/0002_jackpots.sql"),
     include_str!("../migrations/sqlite/0003_table_fences.sql"),
     include_str!("../migrations/sqlite/0004_round_node.sql"),
     include_str!("../migrations/sqlite/0005_operators.sql"),
     include_str!("../migrations/sqlite/0006_free_rounds.sql"),
+    include_str!("../migrations/sqlite/0007_chain.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -236,7 +238,7 @@ fn commit_group(
     let mut jackpots = JackpotBatch::default();
     let mut all = Vec::with_capacity(group.len());
     {
-        let mut lite = LiteTx(&tx);
+        let mut lite = LiteTx::new(&tx);
         for job in group {
             let mut results = Vec::with_capacity(job.batch.len());
             for movement in &job.batch {
@@ -250,6 +252,7 @@ fn commit_group(
             all.push(results);
         }
         now(jackpots.flush(&mut lite, at))?;
+        now(chain_sql::flush(&mut lite))?;
     }
     tx.commit()?;
     Ok(all)
@@ -278,7 +281,17 @@ impl Backend for Sqlite {
                 Some(conn) => conn,
                 None => connect(&path, Durability::Normal)?,
             };
-            let result = now(query.run(&mut LiteTx(&conn)));
+            let result = if query.needs_snapshot() {
+                // One read transaction: every statement sees the same state.
+                (|| {
+                    let tx = conn.unchecked_transaction()?;
+                    let answer = now(query.run(&mut LiteTx::new(&tx)));
+                    tx.finish()?;
+                    answer
+                })()
+            } else {
+                now(query.run(&mut LiteTx::new(&conn)))
+            };
             if let Ok(mut idle) = readers.lock() {
                 if idle.len() < IDLE_READERS {
                     idle.push(conn);
@@ -297,7 +310,10 @@ impl Backend for Sqlite {
             // orders the two.
             let mut conn = connect(&path, Durability::Full)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let answer = now(change.run(&mut LiteTx(&tx), now_ms()))?;
+            let mut lite = LiteTx::new(&tx);
+            let answer = now(change.run(&mut lite, now_ms()))?;
+            now(chain_sql::flush(&mut lite))?;
+            drop(lite);
             tx.commit()?;
             Ok(answer)
         })

@@ -7,7 +7,8 @@
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
 //! in `tests/play.rs`, money in and out in
 //! `tests/transfer.rs`, statements and recall in `tests/recall.rs`, an operator's free rounds in
-//! `tests/free_rounds.rs`, all run by the same macro.
+//! `tests/free_rounds.rs`, all run by the same macro; the tamper-evident chain's cases, which
+//! edit rows behind the ledger's back, in `tests/chain.rs` with a macro of their own.
 
 use proptest::prelude::*;
 
@@ -26,6 +27,11 @@ async fn ledger() -> (SqliteLedger, tempfile::TempDir) {
 /// A PostgreSQL ledger on a database of its own, or `None` (with a note) when no server was
 /// given; under the test script (`CROUPIER_REQUIRE_SERVICES=1`) a missing server fails.
 async fn pg_ledger() -> Option<super::postgres::PgLedger> {
+    pg_ledger_at().await.map(|(ledger, _)| ledger)
+}
+
+/// [`pg_ledger`] and the URL of its database, for the cases that edit rows behind its back.
+async fn pg_ledger_at() -> Option<(super::postgres::PgLedger, String)> {
     let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
         assert!(
             std::env::var_os("CROUPIER_REQUIRE_SERVICES").is_none(),
@@ -38,11 +44,9 @@ async fn pg_ledger() -> Option<super::postgres::PgLedger> {
     super::postgres::create_database(&format!("{base}/postgres"), &name)
         .await
         .unwrap();
-    Some(
-        super::postgres::PgLedger::connect(&format!("{base}/{name}"), 8)
-            .await
-            .unwrap(),
-    )
+    let url = format!("{base}/{name}");
+    let ledger = super::postgres::PgLedger::connect(&url, 8).await.unwrap();
+    Some((ledger, url))
 }
 
 /// Each case as a test on each database.
@@ -106,6 +110,7 @@ mod recall;
 use recall::*;
 mod free_rounds;
 use free_rounds::*;
+mod chain;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

@@ -10,6 +10,7 @@
 //! | `GET /v1/operator/rounds/{id}`, `POST …/void` | `rounds.rs`: a round's whole record; refund an open one |
 //! | `POST`, `GET /v1/operator/players/{id}/free-rounds`, `GET`, `DELETE …/{campaign}` | `free_rounds.rs`: grant, list, one grant's events, cancel |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
+//! | `GET /v1/operator/ledger/heads` | `ledger_heads.rs`: the heads of the players' tamper-evident chains, paged |
 //! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
 //! Every answer is JSON; every error is `{"code", "message"}` with a stable code, and a
@@ -29,6 +30,7 @@ use crate::operator::{Operator, Operators};
 
 mod free_rounds;
 mod launch;
+mod ledger_heads;
 mod money;
 mod revoke;
 mod rounds;
@@ -140,7 +142,7 @@ impl utoipa::Modify for OperatorKey {
     info(
         title = "croupier operator API",
         description = "Launch, money in and out, statements, round recall and void, free \
-                       rounds, sessions. \
+                       rounds, sessions, ledger checkpoints. \
                        Every call carries `Authorization: Bearer <operator key>`. docs/operator-api.md"
     ),
     paths(
@@ -156,6 +158,7 @@ impl utoipa::Modify for OperatorKey {
         free_rounds::detail,
         free_rounds::cancel,
         revoke::revoke_sessions,
+        ledger_heads::heads,
     ),
     modifiers(&OperatorKey)
 )]
@@ -215,5 +218,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/sessions/revoke",
             web::post().to(revoke::revoke_sessions),
+        )
+        .route(
+            "/v1/operator/ledger/heads",
+            web::get().to(ledger_heads::heads),
         );
 }
