@@ -80,6 +80,7 @@
 //! | [`table`] | `LiveTable` actors, seats (`Pusher`) and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
 //! | [`replay`] | `croupier replay`: a stored round (slot stops, table result) played again through the same rules and compared with what was settled |
+//! | [`checkpoint`] | the ledger's chain heads digested and logged on a schedule (`ledger.checkpoint_log_seconds`) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once; expired free rounds closed |
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
 //! | [`tls`] | the players' listener's certificate: loading, checking, reloading without a restart; `croupier dev-cert` |
@@ -97,6 +98,7 @@
 pub mod admission;
 pub mod app;
 pub mod auth;
+pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod jackpot;

@@ -1,7 +1,7 @@
 //! Every bad input gets a clear error (or, for tokens and floods, a refusal or a close with a
 //! reason) and changes nothing: afterwards the balance, the rounds and the ledger are as before.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::SinkExt;

@@ -4,7 +4,7 @@
 //! never charged twice; the survivors refund the dead node's open rounds; every player's
 //! balance and every pool is exact to the cent at the end (`croupier reconcile`).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! still believes it runs the table and goes on with that round, but the ledger refuses its
 //! movements (the fencing token moved on): the bet is neither paid nor refunded a second time.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

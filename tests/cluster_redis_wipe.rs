@@ -15,7 +15,7 @@
 //!
 //! The test runs its own Redis, so stopping it disturbs no other test.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;

@@ -4,7 +4,7 @@
 //! never charged again; a read resent runs again and answers the balance of now. Presence and
 //! the node registry follow the player.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! node and tells its players to reconnect, which they do. At the end every balance is exact
 //! to the cent, no round is left open and the ledger audit is clean.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! ledger as the client was told, balances equal the sum of their entries, and a round left
 //! between stake and settlement is voided and refunded exactly once.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

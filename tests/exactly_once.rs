@@ -4,7 +4,7 @@
 //! with other details is another request and is refused (`duplicate_request`); reads, which
 //! move nothing, run again.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::StreamExt;

@@ -7,7 +7,7 @@
 //! come in over TLS; plain HTTP is only redirected. The shipped file also passes `haproxy -c`
 //! as it is (its certificate path aside).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

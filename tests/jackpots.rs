@@ -2,7 +2,7 @@
 //! drops often; every cycle is paid once, and the money adds up to the cent: total paid =
 //! contributions + seeds − what remains in the pools, per player and in `croupier reconcile`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

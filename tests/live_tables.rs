@@ -2,7 +2,7 @@
 //! same rounds and results; settlements match the rules and the ledger; late and bad bets are
 //! refused and change nothing; void rounds (shutdown, kill -9) refund every bet exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Structured logs: with `log.format = "json"`, every log line of a round carries the session,
 //! request and round ids, and no line ever contains a session token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

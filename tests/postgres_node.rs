@@ -3,7 +3,7 @@
 //! restart: every acknowledged round is in the ledger as told, open ones are refunded once,
 //! and `croupier reconcile` on PostgreSQL finds every balance and pool exact.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -7,7 +7,7 @@
 //! The test runs its own PostgreSQL (initdb in a temporary directory, a free loopback port), so
 //! restarting it disturbs no other test. It needs root (PostgreSQL runs as `postgres`).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

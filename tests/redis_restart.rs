@@ -8,7 +8,7 @@
 //! The test runs its own Redis (a free loopback port, no persistence), so stopping it
 //! disturbs no other test.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! real binary: who may open which session, which tokens pass, how secrets are taken. Every
 //! refused attempt must change nothing (`audit` stays clean, no account appears).
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

@@ -1,7 +1,7 @@
 //! Plays real spins over a real WebSocket against the real binary and checks the money:
 //! every reply's balance follows from the previous one, history matches, the ledger audits.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier::protocol::ServerFrame;

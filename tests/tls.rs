@@ -5,7 +5,7 @@
 //! the shipped nginx and HAProxy configs TLS is tested in tests/ops_files/nginx.rs,
 //! tests/haproxy.rs and every cluster test that plays through a balancer.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

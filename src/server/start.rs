@@ -317,7 +317,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::recovery::start_stale_sweeper(&app);
     crate::recovery::start_lost_node_sweeper(&app);
     let checkpoints = Duration::from_secs(app.config.ledger.checkpoint_log_seconds);
-    crate::wallet::checkpoint::start(&app, checkpoints);
+    crate::checkpoint::start(&app, checkpoints);
     crate::table::cluster::start(app.clone() as Arc<dyn crate::table::host::TableHost>);
     start_heartbeat(&app);
     crate::session::access::start_watcher(app.clone());

@@ -11,7 +11,6 @@
 //! off) the spin takes the two-step path: `OpenRound`, draw, `SettleRound`.
 
 mod actor;
-pub mod checkpoint;
 pub mod holds;
 
 pub use croupier_ledger::{ledger, postgres, sqlite};

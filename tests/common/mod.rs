@@ -18,7 +18,8 @@ mod own_redis;
 mod proxies;
 mod spinners;
 mod tls;
-// Shared by every test binary; each uses some of it (like the dead_code allowance above).
+// Shared by every module of the test binary; each uses some of it (like the dead_code
+// allowance above).
 #[allow(unused_imports)]
 pub use client::*;
 #[allow(unused_imports)]

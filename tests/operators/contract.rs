@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::common::*;
-use crate::*;
+use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_exactly_the_live_routes() {

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::*;
+use super::*;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -310,7 +310,7 @@ async fn free_rounds_are_granted_once_played_without_a_debit_cancelled_and_expir
         (&json!("welcome"), &json!("0.00"), &json!("0.20")),
         "{recall:?}"
     );
-    let (matched, text) = crate::rounds::replay(&server, round);
+    let (matched, text) = super::rounds::replay(&server, round);
     assert!(matched, "{text}");
     let (ok, report) = server.reconcile();
     assert!(ok && report.contains("free-rounds grants 3 "), "{report}");

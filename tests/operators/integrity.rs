@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::*;
+use super::*;
 
 async fn launch(server: &Server, key: &str, player: &str) -> String {
     let body = json!({"player_id": player, "currency": "EUR", "game": "starfall",

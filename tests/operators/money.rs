@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::*;
+use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_funds_launches_plays_and_withdraws() {

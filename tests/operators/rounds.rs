@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::*;
-use crate::*;
+use super::*;
 
 /// `croupier replay ROUND` on the node's ledger: whether it matched, and what it printed.
 pub(crate) fn replay(server: &Server, round: &str) -> (bool, String) {

@@ -3,7 +3,7 @@
 //!
 //! Needs promtool, nginx and Python 3 with PyYAML (no YAML crate is a dependency):
 //! scripts/install-test-deps.sh installs whatever is missing.//!
-//! One test binary, one file per concern:
+//! A module of the integration test binary, one file per concern:
 //!
 //! | file | checks |
 //! |---|---|
@@ -17,8 +17,7 @@
 //! | `deploy.rs` | the compose stack and the Dockerfile |
 //! | `docs.rs` | docs/operations.md covers every config key, metric and alert |
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 mod balancer_logs;
 mod dashboards;

@@ -8,9 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use croupier_ledger::HeadsScope;
-
 use crate::app::App;
+use crate::wallet::HeadsScope;
 
 /// Logs the first checkpoint this long after start-up (not at once: a node restarting in a
 /// loop should not scan the accounts each time), then every `every`.

@@ -3,7 +3,8 @@
 //! restart, a kill -9 and two nodes), balances, statements, round recall, replay and void, free
 //! rounds, the books per operator, the ledger's chain heads, the OpenAPI document, and every bad input refused with nothing changed.
 //!
-//! One test binary, one file per concern; the helpers every file uses are here.
+//! A module of the integration test binary, one file per concern; the helpers every file uses
+//! are here.
 //!
 //! | file | checks |
 //! |---|---|
@@ -14,8 +15,7 @@
 //! | `contract.rs` | the OpenAPI document against the live routes |
 //! | `integrity.rs` | chain heads paged and kept, `croupier heads` and `audit --heads`, an edit found |
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 mod access;
 mod contract;
