@@ -221,6 +221,19 @@ impl Chains {
             .map(|(k, c)| (k, c.stored, c.now))
     }
 
+    /// The head as read and as it stands now, if this transaction loaded it.
+    pub fn cursor(&self, key: &ChainKey) -> Option<(Head, Head)> {
+        self.cursors.get(key).map(|c| (c.stored, c.now))
+    }
+
+    /// Records that the head as it stands now was written (by a statement that updated its
+    /// row anyway), so the final write skips it.
+    pub fn written(&mut self, key: &ChainKey) {
+        if let Some(c) = self.cursors.get_mut(key) {
+            c.stored = c.now;
+        }
+    }
+
     /// Forgets everything (after the heads were written).
     pub fn clear(&mut self) {
         self.cursors.clear();

@@ -26,6 +26,22 @@ fn stored_head(row: &Row, key: &ChainKey) -> Result<Head, LedgerError> {
     })
 }
 
+/// Records a head read by a statement the movement runs anyway (the balance update's
+/// `RETURNING`, the pool levels' locking read), so its first link needs no read of its own.
+/// A chain this transaction already extends keeps its own, newer head.
+pub(crate) fn preload<T: SqlTx>(
+    tx: &mut T,
+    key: ChainKey,
+    links: i64,
+    hash: &str,
+) -> Result<(), LedgerError> {
+    let hash = ChainHash::parse(hash).ok_or_else(|| {
+        LedgerError::Invariant(format!("{key}: stored chain head {hash:?} is not a hash"))
+    })?;
+    tx.chains().loaded(key, Head { links, hash });
+    Ok(())
+}
+
 /// The head of `key` as this transaction sees it, read (and on PostgreSQL locked) at the first
 /// touch. The row is the one the movement already locked for its money, so no new wait.
 async fn head<T: SqlTx>(tx: &mut T, key: &ChainKey) -> Result<Head, LedgerError> {

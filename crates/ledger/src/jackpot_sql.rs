@@ -59,7 +59,8 @@ async fn level_of<T: SqlTx>(
     // The batch's first touch of this pool reads all its levels and, on PostgreSQL, locks them
     // in level order until commit: batches sharing a pool queue here instead of deadlocking.
     let sql = format!(
-        "SELECT level, cycle, value_micro FROM jackpot_pools WHERE pool_id = $1 ORDER BY level{}",
+        "SELECT level, cycle, value_micro, chain_seq, chain_head FROM jackpot_pools \
+         WHERE pool_id = $1 ORDER BY level{}",
         tx.lock_rows()
     );
     for row in tx.rows(&sql, args![pool]).await? {
@@ -68,6 +69,8 @@ async fn level_of<T: SqlTx>(
             value_micro: row.i64(2)?,
             ..Level::default()
         };
+        let key = ChainKey::Pool(pool.to_string(), row.text(0)?);
+        chain_sql::preload(tx, key, row.i64(3)?, &row.text(4)?)?;
         levels
             .entry((pool.to_string(), row.text(0)?))
             .or_insert(state);
@@ -181,20 +184,6 @@ impl JackpotBatch {
         state.pending_reserve = 0;
         state.pending_bets = 0;
         let cycle = state.cycle;
-        let updated = tx
-            .exec(
-                "UPDATE jackpot_pools SET value_micro = value_micro + $1, \
-                 reserve_micro = reserve_micro + $2, updated_at_ms = $3 \
-                 WHERE pool_id = $4 AND level = $5 AND cycle = $6",
-                args![contribution, reserve, now, &key.0, &key.1, cycle],
-            )
-            .await?;
-        if updated != 1 {
-            return Err(LedgerError::Invariant(format!(
-                "jackpot level {}/{} left cycle {cycle} inside a batch",
-                key.0, key.1
-            )));
-        }
         let batch = self
             .batch_id
             .get_or_insert_with(|| RoundId::new_v7().to_string())
@@ -202,12 +191,45 @@ impl JackpotBatch {
         self.flushes += 1;
         let flush = self.flushes;
         let at = (key.0.as_str(), key.1.as_str());
+        // The entries first (each a link of the level's chain), then the level's row, which
+        // takes the chain's new head in the same statement.
         for (kind, amount) in [("contribution", contribution), ("reserve", reserve)] {
             if amount > 0 {
                 let tx_id = format!("jp:{batch}:{flush}:{}:{}:{cycle}:{kind}", key.0, key.1);
                 insert_entry(tx, &tx_id, at, cycle, kind, amount, bets, None, now).await?;
             }
         }
+        let chain = ChainKey::Pool(key.0.clone(), key.1.clone());
+        let (was, head) = tx.chains().cursor(&chain).ok_or_else(|| {
+            LedgerError::Invariant(format!("{chain}: head not loaded before its flush"))
+        })?;
+        let hash = head.hash.to_hex();
+        let updated = tx
+            .exec(
+                "UPDATE jackpot_pools SET value_micro = value_micro + $1, \
+                 reserve_micro = reserve_micro + $2, updated_at_ms = $3, chain_seq = $4, \
+                 chain_head = $5 WHERE pool_id = $6 AND level = $7 AND cycle = $8 \
+                 AND chain_seq = $9",
+                args![
+                    contribution,
+                    reserve,
+                    now,
+                    head.links,
+                    hash.as_str(),
+                    &key.0,
+                    &key.1,
+                    cycle,
+                    was.links
+                ],
+            )
+            .await?;
+        if updated != 1 {
+            return Err(LedgerError::Invariant(format!(
+                "jackpot level {}/{} left cycle {cycle} (or its chain moved) inside a batch",
+                key.0, key.1
+            )));
+        }
+        tx.chains().written(&chain);
         Ok(())
     }
 

@@ -31,10 +31,15 @@ pub(crate) async fn adjust_balance<T: SqlTx>(
     let row = tx
         .row(
             "UPDATE accounts SET balance_minor = balance_minor + $1 \
-             WHERE player_id = $2 AND balance_minor + $1 >= 0 RETURNING balance_minor",
+             WHERE player_id = $2 AND balance_minor + $1 >= 0 \
+             RETURNING balance_minor, chain_seq, chain_head",
             args![delta, player.as_str()],
         )
         .await?;
+    if let Some(r) = &row {
+        let key = ChainKey::Player(player.as_str().to_string());
+        chain_sql::preload(tx, key, r.i64(1)?, &r.text(2)?)?;
+    }
     let balance = row.map(|r| r.i64(0)).transpose()?;
     if let Some(b) = balance {
         if b < 0 {

@@ -15,6 +15,8 @@ use super::ledger_sql::{
     adjust_balance, balance_of, draws_json, feed_jackpot, give_free_spins, insert_entry,
     jackpot_share, pay_claims, replayed_round, round_exists, Outcome,
 };
+use super::chain::ChainKey;
+use super::chain_sql;
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::math::claim_reason;
@@ -86,15 +88,19 @@ pub async fn play_round<T: SqlTx>(
     if bet <= 0 || win < 0 {
         return Ok(Err(MovementError::NonPositiveAmount));
     }
-    let after_win = tx
+    let row = tx
         .row(
             "UPDATE accounts SET balance_minor = balance_minor - $1 + $2 \
-             WHERE player_id = $3 AND balance_minor >= $1 RETURNING balance_minor",
+             WHERE player_id = $3 AND balance_minor >= $1 \
+             RETURNING balance_minor, chain_seq, chain_head",
             args![bet, win, player.as_str()],
         )
-        .await?
-        .map(|r| r.i64(0))
-        .transpose()?;
+        .await?;
+    if let Some(r) = &row {
+        let key = ChainKey::Player(player.as_str().to_string());
+        chain_sql::preload(tx, key, r.i64(1)?, &r.text(2)?)?;
+    }
+    let after_win = row.map(|r| r.i64(0)).transpose()?;
     let Some(after_win) = after_win else {
         if round_exists(tx, player, req_id).await? {
             return replayed(tx, player, req_id, game, bet).await;
