@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need when missing: PostgreSQL and Redis (the cluster's conformance and
-# cluster tests), promtool, nginx, HAProxy and Python 3 with PyYAML (tests/ops_files.rs,
-# tests/haproxy.rs).
+# cluster tests), promtool, nginx, HAProxy and Python 3 with PyYAML (tests/ops_files,
+# tests/haproxy.rs), and dieharder and SciPy (scripts/rng-report.sh, its quick run in
+# tests/cli.rs).
 # Idempotent; Debian 12, as root (or with sudo). Prints what it did.
 set -euo pipefail
 
@@ -15,9 +16,13 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 if ! python3 -c 'import yaml' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1; then
   missing+=(python3 python3-yaml)
 fi
+command -v dieharder >/dev/null 2>&1 || missing+=(dieharder)
+if ! python3 -c 'import scipy' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import scipy' >/dev/null 2>&1; then
+  missing+=(python3-scipy)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-deps: postgresql, redis-server, promtool, nginx, haproxy and python3-yaml already present; nothing to do"
+  echo "install-test-deps: postgresql, redis-server, promtool, nginx, haproxy, python3-yaml, dieharder and python3-scipy already present; nothing to do"
   exit 0
 fi
 

@@ -75,7 +75,11 @@ enum Command {
         /// Instead of raw bytes: values in 0..K, one per line, through the games' sampler.
         #[arg(long)]
         range: Option<u32>,
-        /// How many values with --range.
+        /// Instead of raw bytes: permutations of 0..N (one per line, space-separated), by the
+        /// shuffle the baccarat shoe uses (N = 416 for its 8 decks).
+        #[arg(long)]
+        shuffle: Option<u32>,
+        /// How many values with --range, permutations with --shuffle.
         #[arg(long, default_value_t = 1_000_000)]
         count: u64,
         #[arg(long, default_value_t = 100_000_000)]
@@ -254,9 +258,13 @@ fn main() -> anyhow::Result<()> {
         Command::RngDump {
             bytes,
             range,
+            shuffle,
             count,
             reseed_after_draws,
-        } => rng_dump(bytes, range, count, reseed_after_draws),
+        } => match shuffle {
+            Some(n) => rng_shuffles(n, count, reseed_after_draws),
+            None => rng_dump(bytes, range, count, reseed_after_draws),
+        },
         Command::DevCert {
             out,
             names,
@@ -482,6 +490,40 @@ fn audit(
             anyhow::bail!("ledger audit failed")
         }
     })
+}
+
+/// Most items `rng-dump --shuffle` permutes: a shoe of 8 decks is 416; this leaves room for
+/// any shoe while keeping one line of output bounded.
+const MAX_SHUFFLE_ITEMS: u32 = 10_000;
+
+/// Permutations of `0..n` by the shoe's shuffle, one per line, for the certification tests.
+fn rng_shuffles(n: u32, count: u64, reseed_after: u64) -> anyhow::Result<()> {
+    if !(2..=MAX_SHUFFLE_ITEMS).contains(&n) {
+        anyhow::bail!("--shuffle must be between 2 and {MAX_SHUFFLE_ITEMS}");
+    }
+    let policy = ReseedPolicy {
+        after_draws: reseed_after,
+        after: Duration::from_secs(3600),
+    };
+    let mut rng = ShardRng::from_os(0, policy)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = (|| -> std::io::Result<()> {
+        let mut items: Vec<u32> = (0..n).collect();
+        for _ in 0..count {
+            for (i, item) in items.iter_mut().enumerate() {
+                *item = i as u32;
+            }
+            croupier::rng::shuffle(&mut items, &mut rng);
+            let line: Vec<String> = items.iter().map(u32::to_string).collect();
+            writeln!(out, "{}", line.join(" "))?;
+        }
+        out.flush()
+    })();
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Raw generator output, or sampled values, for external statistical test batteries.

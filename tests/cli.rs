@@ -1,5 +1,6 @@
 //! The command line as an operator or a certification lab uses it: start-up refuses bad config
-//! naming the key, `rng-dump` writes the generator's output, `rtp` prints a PAR sheet.
+//! naming the key, `rng-dump` writes the generator's output (raw, scaled, shuffles), the RNG
+//! report's quick run passes its batteries, `rtp` prints a PAR sheet.
 
 use std::process::Command;
 
@@ -89,4 +90,74 @@ fn rtp_prints_a_par_sheet() {
     );
     let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(text.contains("rtp") && text.contains("hit"), "{text}");
+}
+
+#[test]
+fn rng_dump_writes_shoe_shuffles_and_refuses_bad_sizes() {
+    let out = croupier(&["rng-dump", "--shuffle", "416", "--count", "3"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        let mut items: Vec<u32> = line.split(' ').map(|v| v.parse().unwrap()).collect();
+        items.sort_unstable();
+        assert_eq!(
+            items,
+            (0..416).collect::<Vec<u32>>(),
+            "a permutation of the shoe"
+        );
+    }
+    for bad in ["0", "1", "10001", "-3", "many"] {
+        let out = croupier(&["rng-dump", "--shuffle", bad, "--count", "1"]);
+        assert!(!out.status.success(), "--shuffle {bad} accepted");
+        assert!(out.stdout.is_empty(), "--shuffle {bad} wrote output");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--shuffle") || err.contains(bad),
+            "{bad}: {err}"
+        );
+    }
+}
+
+/// The certification pack's quick run (seconds): dieharder on the raw stream, SciPy's tests on
+/// every scaled range the games use and on the shoe's shuffle; nothing FAILED, and the report
+/// names every subject. The long run is `scripts/rng-report.sh` (docs/rng-report.md).
+#[test]
+fn the_rng_reports_quick_run_passes_every_battery() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rng-report.md");
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/rng-report.sh"
+    ))
+    .args(["--quick", "--out", report.to_str().unwrap()])
+    .env("CROUPIER_BIN", env!("CARGO_BIN_EXE_croupier"))
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    for subject in [
+        "| range 0..37 | chi-square |",
+        "| range 0..32 | serial correlation (lag 1) |",
+        "| range 0..24 | runs above/below the mean |",
+        "| shuffle of 416 | positions (8 bands, every item) |",
+        "| diehard_birthdays |",
+        "| sts_monobit |",
+        "| rgb_permutations |",
+    ] {
+        assert!(text.contains(subject), "{subject} missing from:\n{text}");
+    }
+    assert!(text.contains(" 0 FAILED"), "{text}");
+    // A bad argument is refused before anything runs.
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/rng-report.sh"
+    ))
+    .arg("--fast")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument --fast"));
 }

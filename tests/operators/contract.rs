@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::common::*;
 use super::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_exactly_the_live_routes() {

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::*;
 use super::*;
+use crate::common::*;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()

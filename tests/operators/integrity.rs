@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::*;
 use super::*;
+use crate::common::*;
 
 async fn launch(server: &Server, key: &str, player: &str) -> String {
     let body = json!({"player_id": player, "currency": "EUR", "game": "starfall",

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::*;
 use super::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_funds_launches_plays_and_withdraws() {

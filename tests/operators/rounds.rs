@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::common::*;
 use super::*;
+use crate::common::*;
 
 /// `croupier replay ROUND` on the node's ledger: whether it matched, and what it printed.
 pub(crate) fn replay(server: &Server, round: &str) -> (bool, String) {

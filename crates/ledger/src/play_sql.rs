@@ -6,6 +6,8 @@
 //! become claims here, on the level as this very bet leaves it. The conformance suite checks
 //! both paths against the same expectations.
 
+use super::chain::ChainKey;
+use super::chain_sql;
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{
     Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, LedgerError, LevelDraw, LevelSeen,
@@ -15,8 +17,6 @@ use super::ledger_sql::{
     adjust_balance, balance_of, draws_json, feed_jackpot, give_free_spins, insert_entry,
     jackpot_share, pay_claims, replayed_round, round_exists, Outcome,
 };
-use super::chain::ChainKey;
-use super::chain_sql;
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::math::claim_reason;

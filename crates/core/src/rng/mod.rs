@@ -36,6 +36,18 @@ pub trait RandomSource {
     }
 }
 
+/// Shuffles `items` in place, every order equally likely: Fisher–Yates from the end, the
+/// position swapped with drawn by [`RandomSource::below`] (rejection, no modulo bias). The
+/// baccarat shoe shuffles with it, and `croupier rng-dump --shuffle` dumps its permutations
+/// for the certification tests.
+pub fn shuffle<T>(items: &mut [T], rng: &mut (impl RandomSource + ?Sized)) {
+    for i in (1..items.len()).rev() {
+        // A shoe is at most a few hundred cards: i + 1 is far inside u32.
+        let j = rng.below(i as u32 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
 /// The range `0..n` of [`RandomSource::below`], prepared: the rejection limit computed once and
 /// the remainder by multiplication (`strength_reduce`, exact for every 32-bit value). A slot
 /// game keeps one per reel.
@@ -115,6 +127,19 @@ mod tests {
         assert_eq!(s.1, 2, "u32::MAX must have been rejected");
         let mut s = Script(vec![u32::MAX - 1], 0);
         assert_eq!(s.below(3), (u32::MAX - 1) % 3);
+    }
+
+    #[test]
+    fn shuffle_is_fisher_yates_from_the_end() {
+        // Draws for i = 3, 2, 1: below(4) = 1, below(3) = 2, below(2) = 0.
+        let mut s = Script(vec![1, 2, 0], 0);
+        let mut items = [0, 1, 2, 3];
+        shuffle(&mut items, &mut s);
+        // i=3 swaps with 1: [0,3,2,1]; i=2 with 2: same; i=1 with 0: [3,0,2,1].
+        assert_eq!(items, [3, 0, 2, 1]);
+        assert_eq!(s.1, 3, "one draw per position but the first");
+        let mut empty: [u8; 0] = [];
+        shuffle(&mut empty, &mut Script(vec![], 0));
     }
 
     #[test]

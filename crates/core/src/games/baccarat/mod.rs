@@ -151,7 +151,8 @@ pub struct Shoe {
 impl Shoe {
     /// A freshly shuffled shoe of `decks` decks.
     ///
-    /// Fisher–Yates with `rng.below(i + 1)`, so every order is equally likely. Then the usual
+    /// [`crate::rng::shuffle`] (Fisher–Yates with `rng.below(i + 1)`), so every order is
+    /// equally likely. Then the usual
     /// burn: the first card is turned face up and as many further cards as its value are
     /// burned (10 for a 10 or court card), 2 to 11 cards in all. The cut card goes in front
     /// of the last [`CUT_CARD_FROM_END`] cards.
@@ -160,11 +161,7 @@ impl Shoe {
             return Err(BaccaratError::DeckCount(decks));
         }
         let mut cards = ordered_cards(decks);
-        for i in (1..cards.len()).rev() {
-            // i < 52 × MAX_DECKS, far inside u32.
-            let j = rng.below(i as u32 + 1) as usize;
-            cards.swap(i, j);
-        }
+        crate::rng::shuffle(&mut cards, rng);
         let burn_value = match cards[0].points() {
             0 => 10,
             points => usize::from(points),
