@@ -181,6 +181,9 @@ struct Cursor {
 #[derive(Debug, Default)]
 pub struct Chains {
     cursors: HashMap<ChainKey, Cursor>,
+    /// Each round as this transaction's last write of it returned it (its link fields), so
+    /// linking a round just finalised needs no read of its own.
+    rounds: HashMap<String, Vec<OwnedField>>,
 }
 
 impl Chains {
@@ -234,9 +237,20 @@ impl Chains {
         }
     }
 
+    /// Records a round's link fields as a write of it just returned them.
+    pub fn round_written(&mut self, round: String, fields: Vec<OwnedField>) {
+        self.rounds.insert(round, fields);
+    }
+
+    /// A round's link fields as its last write in this transaction returned them.
+    pub fn take_round(&mut self, round: &str) -> Option<Vec<OwnedField>> {
+        self.rounds.remove(round)
+    }
+
     /// Forgets everything (after the heads were written).
     pub fn clear(&mut self) {
         self.cursors.clear();
+        self.rounds.clear();
     }
 }
 

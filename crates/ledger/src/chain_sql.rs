@@ -84,17 +84,43 @@ pub(crate) async fn append<T: SqlTx>(
         .ok_or_else(|| LedgerError::Invariant(format!("{key}: head not loaded")))
 }
 
+/// Runs a write of one round (`INSERT` or `UPDATE`, without `RETURNING`) and keeps the row it
+/// leaves, so the round's link needs no read of its own: every write of a round a movement
+/// finalises goes through here. The number of rows written (0 or 1).
+pub(crate) async fn write_round<T: SqlTx>(
+    tx: &mut T,
+    sql: &str,
+    a: &[Arg<'_>],
+) -> Result<u64, LedgerError> {
+    let sql = format!("{sql} RETURNING {ROUND_FIELDS}");
+    let Some(row) = tx.row(&sql, a).await? else {
+        return Ok(0);
+    };
+    let round = row.text(0)?;
+    let fields = row.0.iter().map(|v| v.field()).collect();
+    tx.chains().round_written(round, fields);
+    Ok(1)
+}
+
 /// Links a round to its player's chain once it is final (settled or voided), over the row as
-/// stored: called after every statement of the movement that finalised it.
+/// its last write left it: called after every statement of the movement that finalised it.
 pub(crate) async fn link_round<T: SqlTx>(tx: &mut T, round: &RoundId) -> Result<(), LedgerError> {
-    let sql = format!("SELECT {ROUND_FIELDS} FROM rounds WHERE round_id = $1");
-    let row = tx
-        .row(&sql, args![round.as_str()])
-        .await?
-        .ok_or_else(|| LedgerError::Invariant(format!("round {round} to link is not stored")))?;
-    let key = ChainKey::Player(row.text(1)?);
+    let fields = match tx.chains().take_round(round.as_str()) {
+        Some(fields) => fields,
+        None => {
+            let sql = format!("SELECT {ROUND_FIELDS} FROM rounds WHERE round_id = $1");
+            let row = tx.row(&sql, args![round.as_str()]).await?.ok_or_else(|| {
+                LedgerError::Invariant(format!("round {round} to link is not stored"))
+            })?;
+            row.0.iter().map(|v| v.field()).collect()
+        }
+    };
+    let player = match fields.get(1) {
+        Some(OwnedField::Text(p)) => p.clone(),
+        _ => return Err(LedgerError::Invariant(format!("round {round}: no player"))),
+    };
+    let key = ChainKey::Player(player);
     head(tx, &key).await?;
-    let fields: Vec<OwnedField> = row.0.iter().map(|v| v.field()).collect();
     let borrowed: Vec<Field<'_>> = fields.iter().map(OwnedField::as_field).collect();
     let head = tx
         .chains()

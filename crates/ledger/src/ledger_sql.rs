@@ -412,22 +412,22 @@ pub(crate) async fn settle_round<T: SqlTx>(
         return Ok(Err(MovementError::UnknownAccount(player.to_string())));
     };
     let draws = draws_json(s.draws)?;
-    let updated = tx
-        .exec(
-            "UPDATE rounds SET status = 'settled', win_minor = $1, outcome = $2, \
-             balance_after_minor = $3, settled_at_ms = $4, jackpot_draws = $5 \
-             WHERE round_id = $6 AND player_id = $7 AND status = 'open'",
-            args![
-                win_minor,
-                s.outcome_json,
-                balance,
-                now,
-                draws.as_deref(),
-                round_id.as_str(),
-                player.as_str()
-            ],
-        )
-        .await?;
+    let updated = chain_sql::write_round(
+        tx,
+        "UPDATE rounds SET status = 'settled', win_minor = $1, outcome = $2, \
+         balance_after_minor = $3, settled_at_ms = $4, jackpot_draws = $5 \
+         WHERE round_id = $6 AND player_id = $7 AND status = 'open'",
+        args![
+            win_minor,
+            s.outcome_json,
+            balance,
+            now,
+            draws.as_deref(),
+            round_id.as_str(),
+            player.as_str()
+        ],
+    )
+    .await?;
     if updated != 1 {
         adjust_balance(tx, player, -win_minor).await?;
         let Some(round) = fetch_round(tx, round_id).await? else {
@@ -500,7 +500,8 @@ pub(crate) async fn pay_claims<T: SqlTx>(
         jackpot_wins.push(won);
     }
     if !jackpot_wins.is_empty() {
-        tx.exec(
+        chain_sql::write_round(
+            tx,
             "UPDATE rounds SET balance_after_minor = $1 WHERE round_id = $2",
             args![balance, round_id.as_str()],
         )
@@ -551,7 +552,8 @@ pub(crate) async fn void_round<T: SqlTx>(
         };
         give_free_spins(tx, player, &spin).await?;
     }
-    tx.exec(
+    chain_sql::write_round(
+        tx,
         "UPDATE rounds SET status = 'void', balance_after_minor = $1, settled_at_ms = $2 \
          WHERE round_id = $3 AND status = 'open'",
         args![balance, now, round_id.as_str()],

@@ -121,8 +121,8 @@ pub async fn play_round<T: SqlTx>(
     }
     let taken_micro = jackpot_share(p.feed, bet);
     let draws = draws_json(p.draws)?;
-    let inserted = tx
-        .exec(
+    let inserted = chain_sql::write_round(
+            tx,
             "INSERT INTO rounds (round_id, player_id, req_id, game, status, bet_minor, stake_minor, \
              win_minor, free_spin, multiplier, balance_after_minor, outcome, created_at_ms, \
              settled_at_ms, jackpot_pool, jackpot_micro, node_id, jackpot_draws) \
