@@ -2,8 +2,10 @@
 //! server's `RngActor` shards (in the server crate) each own one [`ShardRng`].
 //!
 //! `RandomSource` is the only interface game math sees, so live play, the simulator and tests
-//! run the very same code with a ChaCha20 stream, a seeded test generator or a fixed script.
+//! run the very same code with a ChaCha20 stream, a provably fair round's HMAC-SHA256 stream
+//! ([`fair`]), a seeded test generator or a fixed script.
 
+pub mod fair;
 mod generator;
 
 pub use generator::{OsRandomError, ReseedPolicy, ShardRng, CLOCK_CHECK_EVERY};

@@ -25,6 +25,7 @@ pub use config::{
 pub use eval::{evaluate, spin, spin_tally, LineWin, ScatterWin, SpinOutcome, Tally};
 pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet};
 pub use simulate::{
-    simulate, SimError, SimReport, MAX_SIM_THREADS, SIM_RESEED_AFTER, SIM_RESEED_AFTER_DRAWS, Z_99,
+    simulate, simulate_from, SimError, SimReport, SimSource, MAX_SIM_THREADS, SIM_RESEED_AFTER,
+    SIM_RESEED_AFTER_DRAWS, Z_99,
 };
 pub use symbol::SymbolId;

@@ -1,6 +1,7 @@
 //! Monte-Carlo simulator: plays paid spins through [`spin_tally`] (the live spin's draws, in
 //! the same order, and its pay rules, without building the grid and win list a player is
-//! shown) on several threads, each with its own OS-seeded ChaCha20 shard, plays out every
+//! shown) on several threads, each with its own OS-seeded ChaCha20 shard (or, in
+//! [`SimSource::Fair`], provably fair rounds of one server and client seed), plays out every
 //! free spin exactly as live play does, and reports the empirical RTP with a confidence
 //! interval, hit and trigger frequencies and volatility. It checks the exact PAR sheet against
 //! the code path that pays players: the live `spin` computes its win with the same
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 
-use crate::rng::{ReseedPolicy, ShardRng};
+use crate::rng::fair::{ClientSeed, FairStream, ServerSeed};
+use crate::rng::{RandomSource, ReseedPolicy, ShardRng};
 
 use super::config::SlotGame;
 use super::config::SpinMode;
@@ -99,6 +101,44 @@ impl Totals {
     }
 }
 
+/// Where a simulation's draws come from.
+#[derive(Debug, Clone)]
+pub enum SimSource {
+    /// One OS-seeded ChaCha20 shard per thread, as live play's RNG shards.
+    Shards,
+    /// Provably fair rounds ([`crate::rng::fair`]): every spin, paid or free, its own round
+    /// with its own nonce on this server and client seed (thread `t` takes nonces from
+    /// `t · 2^40`), as a player in provably fair mode plays them.
+    Fair(ServerSeed, ClientSeed),
+}
+
+/// Draws, round by round: a shard keeps one stream; a fair source starts each round afresh.
+trait Rounds: RandomSource {
+    fn next_round(&mut self) {}
+}
+
+impl Rounds for ShardRng {}
+
+struct FairRounds {
+    server: ServerSeed,
+    client: ClientSeed,
+    nonce: u64,
+    stream: FairStream,
+}
+
+impl RandomSource for FairRounds {
+    fn next_u32(&mut self) -> u32 {
+        self.stream.next_u32()
+    }
+}
+
+impl Rounds for FairRounds {
+    fn next_round(&mut self) {
+        self.stream = FairStream::new(&self.server, &self.client, self.nonce);
+        self.nonce += 1;
+    }
+}
+
 /// Plays `spins` paid spins (and all the free spins they lead to) on `threads` threads.
 /// Shows a progress bar on stderr when `progress` is true.
 pub fn simulate(
@@ -106,6 +146,17 @@ pub fn simulate(
     spins: u64,
     threads: usize,
     progress: bool,
+) -> Result<SimReport, SimError> {
+    simulate_from(game, spins, threads, progress, &SimSource::Shards)
+}
+
+/// [`simulate`] with the draws from `source`.
+pub fn simulate_from(
+    game: &SlotGame,
+    spins: u64,
+    threads: usize,
+    progress: bool,
+    source: &SimSource,
 ) -> Result<SimReport, SimError> {
     if spins == 0 {
         return Err(SimError::NoSpins);
@@ -123,7 +174,7 @@ pub fn simulate(
             .map(|index| {
                 let share = per_thread + u64::from((index as u64) < extra);
                 let bar = bar.clone();
-                scope.spawn(move || play(game, index as u64, share, &bar))
+                scope.spawn(move || play(game, source, index as u64, share, &bar))
             })
             .collect();
         handles
@@ -140,29 +191,55 @@ pub fn simulate(
     Ok(report(game, threads, &totals, elapsed))
 }
 
-/// One thread's share of the paid spins, on its own shard (`stream` = thread index).
+/// The first nonce of thread `t` in fair mode is `t << FAIR_NONCES_PER_THREAD_BITS`: more
+/// rounds than any thread plays, so no two threads share a round.
+const FAIR_NONCES_PER_THREAD_BITS: u32 = 40;
+
+/// One thread's share of the paid spins, on its own draws (`stream` = thread index).
 fn play(
     game: &SlotGame,
+    source: &SimSource,
     stream: u64,
     paid_spins: u64,
     bar: &ProgressBar,
 ) -> Result<Totals, SimError> {
-    let policy = ReseedPolicy {
-        after_draws: SIM_RESEED_AFTER_DRAWS,
-        after: SIM_RESEED_AFTER,
-    };
-    let mut rng = ShardRng::from_os(stream, policy).map_err(|e| SimError::Rng(e.to_string()))?;
+    match source {
+        SimSource::Shards => {
+            let policy = ReseedPolicy {
+                after_draws: SIM_RESEED_AFTER_DRAWS,
+                after: SIM_RESEED_AFTER,
+            };
+            let mut rng =
+                ShardRng::from_os(stream, policy).map_err(|e| SimError::Rng(e.to_string()))?;
+            Ok(play_on(game, &mut rng, paid_spins, bar))
+        }
+        SimSource::Fair(server, client) => {
+            let nonce = stream << FAIR_NONCES_PER_THREAD_BITS;
+            let mut rng = FairRounds {
+                stream: FairStream::new(server, client, nonce),
+                server: server.clone(),
+                client: client.clone(),
+                nonce,
+            };
+            Ok(play_on(game, &mut rng, paid_spins, bar))
+        }
+    }
+}
+
+fn play_on(game: &SlotGame, rng: &mut impl Rounds, paid_spins: u64, bar: &ProgressBar) -> Totals {
     let free_mode = game.free_spin_mode().unwrap_or(SpinMode::Base);
     let mut t = Totals::default();
     for done in 1..=paid_spins {
-        let base = spin_tally(game, SpinMode::Base, &mut rng);
+        rng.next_round();
+        let base = spin_tally(game, SpinMode::Base, rng);
         let mut x = base.units;
         t.winning += u64::from(base.units > 0);
         let mut pending = u64::from(base.free_spins_awarded);
         t.triggers += u64::from(pending > 0);
         while pending > 0 {
             pending -= 1;
-            let free = spin_tally(game, free_mode, &mut rng);
+            rng.next_round();
+            let free = spin_tally(game, free_mode, rng);
             x += free.units;
             pending += u64::from(free.free_spins_awarded);
             t.free_spins += 1;
@@ -176,7 +253,7 @@ fn play(
         }
     }
     bar.inc(paid_spins % PROGRESS_CHUNK);
-    Ok(t)
+    t
 }
 
 fn progress_bar(spins: u64, show: bool) -> ProgressBar {
@@ -354,6 +431,24 @@ mod tests {
             report.volatility,
             starfall_par().volatility
         );
+    }
+
+    /// Provably fair mode (issue 20): the same games, their draws from HMAC-SHA256 rounds of
+    /// one server and client seed, every spin its own nonce: the RTP and frequencies still
+    /// match the exact PAR sheets. Fixed seeds, so the run is repeatable.
+    #[test]
+    fn in_provably_fair_mode_both_games_match_their_par_sheets() {
+        let server = ServerSeed::from_bytes([7; 32]);
+        let client = ClientSeed::parse("par-sheet-check").unwrap();
+        let source = SimSource::Fair(server, client);
+        for (game, par, spins) in [
+            (starfall(), starfall_par(), 4_000_000),
+            (classic(), classic_par(), 2_000_000),
+        ] {
+            let report = simulate_from(&game, spins, THREADS, false, &source).unwrap();
+            assert_eq!(report.paid_spins, spins);
+            check_against_par(&report, par);
+        }
     }
 
     #[test]
