@@ -496,11 +496,13 @@ fn audit(
 /// any shoe while keeping one line of output bounded.
 const MAX_SHUFFLE_ITEMS: u32 = 10_000;
 
-/// Permutations of `0..n` by the shoe's shuffle, one per line, for the certification tests.
-fn rng_shuffles(n: u32, count: u64, reseed_after: u64) -> anyhow::Result<()> {
-    if !(2..=MAX_SHUFFLE_ITEMS).contains(&n) {
-        anyhow::bail!("--shuffle must be between 2 and {MAX_SHUFFLE_ITEMS}");
-    }
+/// Writes `body`'s output to stdout from the RNG shard generator, seeded and reseeded as play
+/// does (`reseed_after` draws); a closed pipe (`| head`, a battery that has enough) is a
+/// normal end.
+fn dump_with(
+    reseed_after: u64,
+    body: impl FnOnce(&mut ShardRng, &mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let policy = ReseedPolicy {
         after_draws: reseed_after,
         after: Duration::from_secs(3600),
@@ -508,22 +510,29 @@ fn rng_shuffles(n: u32, count: u64, reseed_after: u64) -> anyhow::Result<()> {
     let mut rng = ShardRng::from_os(0, policy)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = (|| -> std::io::Result<()> {
+    match body(&mut rng, &mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Permutations of `0..n` by the shoe's shuffle, one per line, for the certification tests.
+fn rng_shuffles(n: u32, count: u64, reseed_after: u64) -> anyhow::Result<()> {
+    if !(2..=MAX_SHUFFLE_ITEMS).contains(&n) {
+        anyhow::bail!("--shuffle must be between 2 and {MAX_SHUFFLE_ITEMS}");
+    }
+    dump_with(reseed_after, |rng, out| {
         let mut items: Vec<u32> = (0..n).collect();
         for _ in 0..count {
             for (i, item) in items.iter_mut().enumerate() {
                 *item = i as u32;
             }
-            croupier::rng::shuffle(&mut items, &mut rng);
+            croupier::rng::shuffle(&mut items, rng);
             let line: Vec<String> = items.iter().map(u32::to_string).collect();
             writeln!(out, "{}", line.join(" "))?;
         }
-        out.flush()
-    })();
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+        Ok(())
+    })
 }
 
 /// Raw generator output, or sampled values, for external statistical test batteries.
@@ -533,22 +542,15 @@ fn rng_dump(
     count: u64,
     reseed_after: u64,
 ) -> anyhow::Result<()> {
-    let policy = ReseedPolicy {
-        after_draws: reseed_after,
-        after: Duration::from_secs(3600),
-    };
-    let mut rng = ShardRng::from_os(0, policy)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = match (bytes, range) {
+    match (bytes, range) {
         (_, Some(0)) => anyhow::bail!("--range must be at least 1"),
-        (_, Some(k)) => (|| -> std::io::Result<()> {
+        (_, Some(k)) => dump_with(reseed_after, |rng, out| {
             for _ in 0..count {
                 writeln!(out, "{}", rng.below(k))?;
             }
-            out.flush()
-        })(),
-        (Some(total), None) => (|| -> std::io::Result<()> {
+            Ok(())
+        }),
+        (Some(total), None) => dump_with(reseed_after, |rng, out| {
             let mut buf = vec![0u8; 1 << 16];
             let mut left = total;
             while left > 0 {
@@ -557,13 +559,8 @@ fn rng_dump(
                 out.write_all(&buf[..n])?;
                 left -= n as u64;
             }
-            out.flush()
-        })(),
+            Ok(())
+        }),
         (None, None) => anyhow::bail!("give --bytes N (raw) or --range K --count N (sampled)"),
-    };
-    match result {
-        // A closed pipe (`| head`, a test battery that has enough) is a normal end.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
     }
 }
