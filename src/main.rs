@@ -66,6 +66,13 @@ enum Command {
         /// Worker threads; default one per core.
         #[arg(long)]
         threads: Option<usize>,
+        /// Provably fair mode (docs/fairness.md): every spin its own round of this server seed
+        /// (64 hex digits) and --client-seed, instead of the ChaCha20 shards.
+        #[arg(long, requires = "client_seed")]
+        server_seed: Option<String>,
+        /// The player's seed in provably fair mode (1 to 64 printable characters, no ':').
+        #[arg(long, requires = "server_seed")]
+        client_seed: Option<String>,
     },
     /// Writes raw output of the RNG shard generator (same seeding and reseeding as play).
     RngDump {
@@ -242,6 +249,8 @@ fn main() -> anyhow::Result<()> {
             spins,
             games_dir,
             threads,
+            server_seed,
+            client_seed,
         } => {
             let path = if game.ends_with(".toml") {
                 PathBuf::from(&game)
@@ -251,7 +260,21 @@ fn main() -> anyhow::Result<()> {
             let game = slot::load_game_file(&path)
                 .with_context(|| format!("loading {}", path.display()))?;
             let threads = threads.unwrap_or_else(|| Config::per_core(0));
-            let report = slot::simulate(&game, spins, threads, true)?;
+            let source = match (server_seed, client_seed) {
+                (Some(server), Some(client)) => {
+                    use croupier::rng::fair::{ClientSeed, ServerSeed};
+                    let server = ServerSeed::parse(&server)
+                        .context("--server-seed must be 64 hex digits")?;
+                    let client = ClientSeed::parse(&client).context("--client-seed")?;
+                    println!(
+                        "provably fair mode: server seed commitment {}",
+                        server.commitment()
+                    );
+                    slot::SimSource::Fair(server, client)
+                }
+                _ => slot::SimSource::Shards,
+            };
+            let report = slot::simulate_from(&game, spins, threads, true, &source)?;
             print!("{report}");
             Ok(())
         }

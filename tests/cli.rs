@@ -161,3 +161,62 @@ fn the_rng_reports_quick_run_passes_every_battery() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument --fast"));
 }
+
+/// `simulate` in provably fair mode: every spin its own HMAC-SHA256 round; the commitment of the
+/// server seed is printed; bad seeds are refused naming the flag.
+#[test]
+fn simulate_runs_in_provably_fair_mode_and_refuses_bad_seeds() {
+    let seed = "00".repeat(32);
+    let out = croupier(&[
+        "simulate",
+        "--game",
+        "classic_sevens",
+        "--spins",
+        "20000",
+        "--threads",
+        "1",
+        "--server-seed",
+        &seed,
+        "--client-seed",
+        "lab",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SHA-256 of 32 zero bytes.
+    assert!(
+        text.contains(
+            "commitment 66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("RTP"), "{text}");
+    for (flag, bad) in [("--server-seed", "abc"), ("--client-seed", "a:b")] {
+        let mut args = vec!["simulate", "--game", "classic_sevens", "--spins", "10"];
+        let (server, client) = if flag == "--server-seed" {
+            (bad, "lab")
+        } else {
+            (seed.as_str(), bad)
+        };
+        args.extend(["--server-seed", server, "--client-seed", client]);
+        let out = croupier(&args);
+        assert!(!out.status.success(), "{flag} {bad} accepted");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{flag}"
+        );
+    }
+    let out = croupier(&[
+        "simulate",
+        "--game",
+        "classic_sevens",
+        "--spins",
+        "10",
+        "--server-seed",
+        &seed,
+    ]);
+    assert!(!out.status.success(), "a server seed without a client seed");
+}
