@@ -1,6 +1,8 @@
 //! The ledger's checkpoint on a schedule: every `ledger.checkpoint_log_seconds` the node reads
 //! every chain's head (docs/integrity.md) and logs one line with their digest, so logs shipped
 //! off the node keep checkpoints of the tamper-evident ledger that croupier cannot rewrite.
+//! The heads are read a page at a time (`croupier_ledger::chain_sql` `DIGEST_PAGE`), so the
+//! line costs bounded memory whatever the number of players.
 //! The full list behind a digest comes from `croupier heads` (or the operator API's
 //! `GET /v1/operator/ledger/heads` for one operator's players); `croupier audit --heads FILE`
 //! checks it.
@@ -9,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::wallet::HeadsScope;
 
 /// Logs the first checkpoint this long after start-up (not at once: a node restarting in a
 /// loop should not scan the accounts each time), then every `every`.
@@ -30,12 +31,10 @@ pub fn start(app: &Arc<App>, every: Duration) {
                 _ = app.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match app.wallet.ledger().chain_heads(HeadsScope::All).await {
-                Ok(heads) => tracing::info!(
-                    digest = %heads.digest,
-                    chains = heads.heads.len(),
-                    links = heads.heads.iter().map(|h| h.links).sum::<i64>(),
-                    taken_at_ms = heads.taken_at_ms,
+            let taken_at_ms = crate::clock::now_ms();
+            match app.wallet.ledger().heads_digest().await {
+                Ok((digest, chains, links)) => tracing::info!(
+                    %digest, chains, links, taken_at_ms,
                     "ledger chain checkpoint"
                 ),
                 Err(error) => tracing::warn!(%error, "ledger chain checkpoint failed; next time"),

@@ -338,21 +338,96 @@ pub fn chain_name(key: &ChainKey) -> String {
     }
 }
 
+/// The digest of a list of heads, built one head at a time ([`heads_digest`]).
+struct HeadsDigest(Sha256);
+
+impl HeadsDigest {
+    fn new() -> HeadsDigest {
+        let mut h = Sha256::new();
+        h.update(b"croupier-heads-v1\0");
+        HeadsDigest(h)
+    }
+
+    fn add(&mut self, head: &ChainHead) -> Result<(), LedgerError> {
+        let hash = ChainHash::parse(&head.head)
+            .ok_or_else(|| LedgerError::Invariant(format!("{}: head is not a hash", head.chain)))?;
+        self.0.update((head.chain.len() as u32).to_be_bytes());
+        self.0.update(head.chain.as_bytes());
+        self.0.update((head.links as u64).to_be_bytes());
+        self.0.update(hash.as_bytes());
+        Ok(())
+    }
+
+    fn finish(self) -> ChainHash {
+        ChainHash::from_bytes(self.0.finalize().into())
+    }
+}
+
 /// The digest of a list of heads, so one short value (a log line) vouches for a whole export:
 /// SHA-256 over `"croupier-heads-v1" 0x00` then, per head in order, `u32be(len) name
 /// u64be(links) hash`.
 pub fn heads_digest(heads: &[ChainHead]) -> Result<ChainHash, LedgerError> {
-    let mut h = Sha256::new();
-    h.update(b"croupier-heads-v1\0");
+    let mut digest = HeadsDigest::new();
     for head in heads {
-        let hash = ChainHash::parse(&head.head)
-            .ok_or_else(|| LedgerError::Invariant(format!("{}: head is not a hash", head.chain)))?;
-        h.update((head.chain.len() as u32).to_be_bytes());
-        h.update(head.chain.as_bytes());
-        h.update((head.links as u64).to_be_bytes());
-        h.update(hash.as_bytes());
+        digest.add(head)?;
     }
-    Ok(ChainHash::from_bytes(h.finalize().into()))
+    Ok(digest.finish())
+}
+
+/// Heads one statement reads when only their digest is wanted: the scheduled checkpoint holds
+/// at most this many (about 1.5 MB) whatever the number of players.
+pub const DIGEST_PAGE: i64 = 10_000;
+
+/// The digest of every chain's head, as [`heads`] with [`HeadsScope::All`] gives it, read a
+/// page of accounts at a time in byte order (the order a sorted export has: `jackpot:` names
+/// before `player:` ones), so memory stays bounded. `(digest, chains, links)`.
+pub async fn all_heads_digest<T: SqlTx>(tx: &mut T) -> Result<(ChainHash, u64, i64), LedgerError> {
+    let mut digest = HeadsDigest::new();
+    let (mut chains, mut links) = (0u64, 0i64);
+    let rows = tx
+        .rows(
+            "SELECT chain_seq, chain_head, pool_id, level FROM jackpot_pools",
+            args![],
+        )
+        .await?;
+    let mut pools = Vec::with_capacity(rows.len());
+    for r in &rows {
+        pools.push(ChainHead {
+            chain: chain_name(&ChainKey::Pool(r.text(2)?, r.text(3)?)),
+            links: r.i64(0)?,
+            head: r.text(1)?,
+        });
+    }
+    pools.sort_by(|a, b| a.chain.cmp(&b.chain));
+    let mut add = |head: &ChainHead| -> Result<(), LedgerError> {
+        chains += 1;
+        links += head.links;
+        digest.add(head)
+    };
+    for head in &pools {
+        add(head)?;
+    }
+    let sql = format!(
+        "SELECT chain_seq, chain_head, player_id FROM accounts WHERE player_id{order} > $1 \
+         ORDER BY player_id{order} LIMIT $2",
+        order = tx.byte_order()
+    );
+    let mut after = String::new();
+    loop {
+        let rows = tx.rows(&sql, args![after.as_str(), DIGEST_PAGE]).await?;
+        for r in &rows {
+            add(&ChainHead {
+                chain: chain_name(&ChainKey::Player(r.text(2)?)),
+                links: r.i64(0)?,
+                head: r.text(1)?,
+            })?;
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == DIGEST_PAGE => after = last.text(2)?,
+            _ => break,
+        }
+    }
+    Ok((digest.finish(), chains, links))
 }
 
 /// The stored hash of link `n` of a named chain, if that link exists.

@@ -705,6 +705,10 @@ pub trait Ledger: Send + Sync + 'static {
     /// one operator's players ([`HeadsScope`]).
     async fn chain_heads(&self, scope: HeadsScope) -> Result<ChainHeads, LedgerError>;
 
+    /// The digest of every chain's head (as `chain_heads(HeadsScope::All)` gives it), read a
+    /// page at a time so memory stays bounded: `(digest, chains, links)`.
+    async fn heads_digest(&self) -> Result<(String, u64, i64), LedgerError>;
+
     /// Checks a checkpoint taken earlier: its digest, and each head still on its chain. What
     /// does not hold, one line each (empty: the ledger still extends that checkpoint).
     async fn check_heads(&self, heads: ChainHeads) -> Result<Vec<String>, LedgerError>;

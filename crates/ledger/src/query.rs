@@ -32,6 +32,8 @@ pub enum Query {
     ChainHeads(HeadsScope),
     /// A checkpoint to check against the chains.
     CheckHeads(ChainHeads),
+    /// The digest of every chain's head, read a page at a time (bounded memory).
+    HeadsDigest,
     Pools,
     JackpotWins(RoundId),
     Reconcile,
@@ -71,6 +73,8 @@ pub enum Answer {
     ChainHeads(ChainHeads),
     /// What does not hold, one line each.
     Problems(Vec<String>),
+    /// A digest of heads, how many chains and links it covers.
+    HeadsDigest(String, u64, i64),
     Pools(Vec<PoolState>),
     JackpotWins(Vec<JackpotWin>),
     Reconcile(ReconcileReport),
@@ -118,6 +122,10 @@ impl Query {
                 Answer::ChainHeads(chain_sql::heads(tx, &scope, now).await?)
             }
             Query::CheckHeads(heads) => Answer::Problems(chain_sql::check_heads(tx, &heads).await?),
+            Query::HeadsDigest => {
+                let (digest, chains, links) = chain_sql::all_heads_digest(tx).await?;
+                Answer::HeadsDigest(digest.to_hex(), chains, links)
+            }
             Query::Pools => Answer::Pools(jackpot_sql::pools(tx).await?),
             Query::JackpotWins(r) => {
                 Answer::JackpotWins(jackpot_sql::wins_for_round(tx, &r).await?)

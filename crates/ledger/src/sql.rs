@@ -144,6 +144,9 @@ pub(crate) trait SqlTx {
     /// The chains this transaction extends ([`Chains`]): part of the transaction's handle, so
     /// it is born and dropped with it, and every write path shares it without plumbing.
     fn chains(&mut self) -> &mut Chains;
+    /// Appended to a text column in `ORDER BY` or a comparison to order by bytes, as Rust
+    /// sorts strings: SQLite's default; PostgreSQL's database collation may be a locale's.
+    fn byte_order(&self) -> &'static str;
 }
 
 /// SQLite through rusqlite: a transaction's connection (or a reader's). Never awaits.
@@ -219,6 +222,10 @@ impl SqlTx for LiteTx<'_> {
 
     fn chains(&mut self) -> &mut Chains {
         &mut self.1
+    }
+
+    fn byte_order(&self) -> &'static str {
+        ""
     }
 }
 
@@ -298,5 +305,9 @@ impl SqlTx for PgTx<'_> {
 
     fn chains(&mut self) -> &mut Chains {
         &mut self.1
+    }
+
+    fn byte_order(&self) -> &'static str {
+        " COLLATE \"C\""
     }
 }

@@ -190,6 +190,13 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         answer!(self.backend.read(Query::ChainHeads(scope)), ChainHeads)
     }
 
+    async fn heads_digest(&self) -> Result<(String, u64, i64), LedgerError> {
+        match self.backend.read(Query::HeadsDigest).await? {
+            Answer::HeadsDigest(digest, chains, links) => Ok((digest, chains, links)),
+            other => Err(unexpected("HeadsDigest", &other)),
+        }
+    }
+
     async fn check_heads(&self, heads: ChainHeads) -> Result<Vec<String>, LedgerError> {
         answer!(self.backend.read(Query::CheckHeads(heads)), Problems)
     }

@@ -145,6 +145,10 @@ async fn every_movement_extends_its_chain_and_the_audit_walks_them(l: &dyn Ledge
         head_of(&heads, "player:a").head,
         ChainHash::GENESIS.to_hex()
     );
+    // The scheduled checkpoint's digest, read a page at a time, is the export's.
+    let (digest, chains, all_links) = l.heads_digest().await.unwrap();
+    assert_eq!(digest, heads.digest);
+    assert_eq!((chains, all_links), (heads.heads.len() as u64, total));
     // The export vouches for itself, and an operator's own export holds its players only.
     assert!(l.check_heads(heads.clone()).await.unwrap().is_empty());
     let nobody = HeadsScope::Operator {
