@@ -454,7 +454,8 @@ async fn link_at<T: SqlTx>(tx: &mut T, chain: &str, n: i64) -> Result<Option<Str
         .and_then(|rest| rest.rsplit_once(':'))
     {
         tx.row(
-            "SELECT chain_hash FROM jackpot_entries              WHERE pool_id = $1 AND level = $2 AND chain_seq = $3",
+            "SELECT chain_hash FROM jackpot_entries \
+             WHERE pool_id = $1 AND level = $2 AND chain_seq = $3",
             args![pool, level, n],
         )
         .await?
