@@ -31,7 +31,8 @@ async fn current_fence<T: SqlTx>(tx: &mut T, table: &str) -> Result<i64, LedgerE
 }
 
 /// Applies one movement inside the caller's transaction; a round it finalised (settled or
-/// voided, not a replay) is then linked to its player's chain, over the row as it stands.
+/// voided, not a replay) is then linked to its player's chain, over the row its last write
+/// returned.
 pub async fn apply<T: SqlTx>(
     tx: &mut T,
     movement: &Movement,
