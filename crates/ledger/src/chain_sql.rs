@@ -16,14 +16,17 @@ use crate::ids::RoundId;
 /// The breaks an audit lists before it stops naming more (each chain reports its first one).
 pub const MAX_BREAKS_LISTED: usize = 100;
 
+/// A head as stored (`chain_seq`, `chain_head`), checked to be a hash.
+fn parse_head(key: &ChainKey, links: i64, hash: &str) -> Result<Head, LedgerError> {
+    let hash = ChainHash::parse(hash).ok_or_else(|| {
+        LedgerError::Invariant(format!("{key}: stored chain head {hash:?} is not a hash"))
+    })?;
+    Ok(Head { links, hash })
+}
+
+/// A head from a row whose first two columns are `chain_seq, chain_head`.
 fn stored_head(row: &Row, key: &ChainKey) -> Result<Head, LedgerError> {
-    let hash = row.text(1)?;
-    Ok(Head {
-        links: row.i64(0)?,
-        hash: ChainHash::parse(&hash).ok_or_else(|| {
-            LedgerError::Invariant(format!("{key}: stored chain head {hash:?} is not a hash"))
-        })?,
-    })
+    parse_head(key, row.i64(0)?, &row.text(1)?)
 }
 
 /// Records a head read by a statement the movement runs anyway (the balance update's
@@ -35,10 +38,8 @@ pub(crate) fn preload<T: SqlTx>(
     links: i64,
     hash: &str,
 ) -> Result<(), LedgerError> {
-    let hash = ChainHash::parse(hash).ok_or_else(|| {
-        LedgerError::Invariant(format!("{key}: stored chain head {hash:?} is not a hash"))
-    })?;
-    tx.chains().loaded(key, Head { links, hash });
+    let head = parse_head(&key, links, hash)?;
+    tx.chains().loaded(key, head);
     Ok(())
 }
 
@@ -378,26 +379,43 @@ pub fn heads_digest(heads: &[ChainHead]) -> Result<ChainHash, LedgerError> {
 /// at most this many (about 1.5 MB) whatever the number of players.
 pub const DIGEST_PAGE: i64 = 10_000;
 
-/// The digest of every chain's head, as [`heads`] with [`HeadsScope::All`] gives it, read a
-/// page of accounts at a time in byte order (the order a sorted export has: `jackpot:` names
-/// before `player:` ones), so memory stays bounded. `(digest, chains, links)`.
-pub async fn all_heads_digest<T: SqlTx>(tx: &mut T) -> Result<(ChainHash, u64, i64), LedgerError> {
-    let mut digest = HeadsDigest::new();
-    let (mut chains, mut links) = (0u64, 0i64);
+/// One head as exported, from a row `chain_seq, chain_head, player_id` (an account) or
+/// `chain_seq, chain_head, pool_id, level` (a jackpot level).
+fn exported(r: &Row) -> Result<ChainHead, LedgerError> {
+    let key = if r.0.len() == 4 {
+        ChainKey::Pool(r.text(2)?, r.text(3)?)
+    } else {
+        ChainKey::Player(r.text(2)?)
+    };
+    Ok(ChainHead {
+        chain: chain_name(&key),
+        links: r.i64(0)?,
+        head: r.text(1)?,
+    })
+}
+
+fn exported_all(rows: &[Row]) -> Result<Vec<ChainHead>, LedgerError> {
+    rows.iter().map(exported).collect()
+}
+
+/// Every jackpot level's head.
+async fn pool_heads<T: SqlTx>(tx: &mut T) -> Result<Vec<ChainHead>, LedgerError> {
     let rows = tx
         .rows(
             "SELECT chain_seq, chain_head, pool_id, level FROM jackpot_pools",
             args![],
         )
         .await?;
-    let mut pools = Vec::with_capacity(rows.len());
-    for r in &rows {
-        pools.push(ChainHead {
-            chain: chain_name(&ChainKey::Pool(r.text(2)?, r.text(3)?)),
-            links: r.i64(0)?,
-            head: r.text(1)?,
-        });
-    }
+    exported_all(&rows)
+}
+
+/// The digest of every chain's head, as [`heads`] with [`HeadsScope::All`] gives it, read a
+/// page of accounts at a time in byte order (the order a sorted export has: `jackpot:` names
+/// before `player:` ones), so memory stays bounded. `(digest, chains, links)`.
+pub async fn all_heads_digest<T: SqlTx>(tx: &mut T) -> Result<(ChainHash, u64, i64), LedgerError> {
+    let mut digest = HeadsDigest::new();
+    let (mut chains, mut links) = (0u64, 0i64);
+    let mut pools = pool_heads(tx).await?;
     pools.sort_by(|a, b| a.chain.cmp(&b.chain));
     let mut add = |head: &ChainHead| -> Result<(), LedgerError> {
         chains += 1;
@@ -416,11 +434,7 @@ pub async fn all_heads_digest<T: SqlTx>(tx: &mut T) -> Result<(ChainHash, u64, i
     loop {
         let rows = tx.rows(&sql, args![after.as_str(), DIGEST_PAGE]).await?;
         for r in &rows {
-            add(&ChainHead {
-                chain: chain_name(&ChainKey::Player(r.text(2)?)),
-                links: r.i64(0)?,
-                head: r.text(1)?,
-            })?;
+            add(&exported(r)?)?;
         }
         match rows.last() {
             Some(last) if rows.len() as i64 == DIGEST_PAGE => after = last.text(2)?,
@@ -541,28 +555,9 @@ pub async fn heads<T: SqlTx>(
             .await?
         }
     };
-    let mut heads = Vec::with_capacity(rows.len());
-    for r in &rows {
-        heads.push(ChainHead {
-            chain: chain_name(&ChainKey::Player(r.text(2)?)),
-            links: r.i64(0)?,
-            head: r.text(1)?,
-        });
-    }
+    let mut heads = exported_all(&rows)?;
     if *scope == HeadsScope::All {
-        let rows = tx
-            .rows(
-                "SELECT chain_seq, chain_head, pool_id, level FROM jackpot_pools",
-                args![],
-            )
-            .await?;
-        for r in &rows {
-            heads.push(ChainHead {
-                chain: chain_name(&ChainKey::Pool(r.text(2)?, r.text(3)?)),
-                links: r.i64(0)?,
-                head: r.text(1)?,
-            });
-        }
+        heads.extend(pool_heads(tx).await?);
     }
     heads.sort_by(|a, b| a.chain.cmp(&b.chain));
     let digest = heads_digest(&heads)?.to_hex();
