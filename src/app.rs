@@ -49,6 +49,8 @@ pub struct App {
     /// Connections per player and address, demo sign-ups.
     pub admission: Arc<crate::admission::Admission>,
     pub tokens: TokenKeys,
+    /// The keys provably fair server seeds are derived under.
+    pub fair_keys: crate::fair::FairKeys,
     /// Cancelled when the node shuts down or drains: sessions finish their request and close.
     pub shutdown: CancellationToken,
     /// Cancelled once a drain has handed this node's tables over: sessions are told to
@@ -92,6 +94,7 @@ impl App {
         tables: TableRegistry,
         jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
+        fair_keys: crate::fair::FairKeys,
         shared: Arc<dyn crate::cluster::SharedState>,
         bus: crate::cluster::Bus,
         node: Arc<str>,
@@ -129,6 +132,7 @@ impl App {
             replies,
             admission,
             tokens,
+            fair_keys,
             shutdown: CancellationToken::new(),
             draining: CancellationToken::new(),
             tasks: TaskTracker::new(),

@@ -147,6 +147,9 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct GamesConfig {
     pub dir: PathBuf,
+    /// Demo players' slot rounds are provably fair (docs/fairness.md); an operator's players'
+    /// follow the operator's `provably_fair` (operators.toml).
+    pub provably_fair_demo: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -79,6 +79,7 @@
 //! | [`jackpot`] | which round claims which level, live pool pushes; `jackpots.toml` and pool arithmetic are the core's |
 //! | [`table`] | `LiveTable` actors, seats (`Pusher`) and tables across nodes; `tables.toml`, round machine, bet book and rules are the core's |
 //! | [`wallet`] | `WalletActor` shards (group commit) over the ledger crate's `Ledger` (SQLite or PostgreSQL) |
+//! | [`fair`] | provably fair play: who is offered it, seeds derived per player, rotation, a fair round's stream and proof, verification |
 //! | [`replay`] | `croupier replay`: a stored round (slot stops, table result) played again through the same rules and compared with what was settled |
 //! | [`checkpoint`] | the ledger's chain heads digested and logged on a schedule (`ledger.checkpoint_log_seconds`) |
 //! | [`recovery`] | start-up recovery and the stale and lost-node sweepers: what a crash or a lost node left open is refunded once; expired free rounds closed |
@@ -101,6 +102,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod cluster;
 pub mod config;
+pub mod fair;
 pub mod jackpot;
 pub mod metrics;
 pub mod operator;

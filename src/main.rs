@@ -119,6 +119,21 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Checks a provably fair round (docs/fairness.md): draws its reels again from its revealed
+    /// server seed (or the one given), its client seed and its nonce, and says whether they,
+    /// and the win, match what was settled.
+    Verify {
+        /// The round's id (in the spin's `round_id`, the history, the operator's recall).
+        round_id: String,
+        /// A server seed to check instead of the revealed one (64 hex digits), e.g. the one a
+        /// player kept: a seed other than the committed one fails.
+        #[arg(long)]
+        server_seed: Option<String>,
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Checks that every balance equals the sum of its ledger entries, and walks every
     /// tamper-evident chain (docs/integrity.md), naming the first row that breaks each one.
     Audit {
@@ -300,6 +315,12 @@ fn main() -> anyhow::Result<()> {
             config,
             data_dir,
         } => replay(&round_id, &config, data_dir),
+        Command::Verify {
+            round_id,
+            server_seed,
+            config,
+            data_dir,
+        } => verify(&round_id, server_seed.as_deref(), &config, data_dir),
         Command::Audit {
             config,
             data_dir,
@@ -318,6 +339,48 @@ fn operator_key(operator: &str) -> anyhow::Result<()> {
     println!("list its hash in that operator's key_hashes in config/operators.toml, then restart:");
     println!("  \"{hash}\"");
     Ok(())
+}
+
+fn verify(
+    round_id: &str,
+    server_seed: Option<&str>,
+    config: &std::path::Path,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let config = load_config(config, data_dir)?;
+    let id = croupier::ids::RoundId::parse(round_id)?;
+    let games = croupier::games::GameCatalog::load(&config.games.dir)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let ledger = croupier::wallet::open_ledger(&config).await?;
+        let fair = ledger
+            .fair_round(&id)
+            .await?
+            .with_context(|| format!("no provably fair round {id} in the ledger"))?;
+        let account = ledger
+            .account(&fair.round.player)
+            .await?
+            .with_context(|| format!("no account {} for round {id}", fair.round.player))?;
+        let currency = config.currencies.get(&account.currency)?;
+        let verdict = croupier::fair::verify::verify(&games, &fair, &currency, server_seed)?;
+        println!("{}", serde_json::to_string(&verdict)?);
+        if verdict.verified {
+            println!(
+                "round {id} verified: seed {} nonce {} draws stops {:?}, win {}",
+                verdict.seed_index, verdict.nonce, verdict.stops, verdict.win
+            );
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "round {id} does NOT verify: commitment_matches: {}, proof_matches: {}, \
+                 outcome_matches: {}, win_matches: {}",
+                verdict.commitment_matches,
+                verdict.proof_matches,
+                verdict.outcome_matches,
+                verdict.win_matches
+            )
+        }
+    })
 }
 
 fn replay(

@@ -174,6 +174,8 @@ pub enum Purpose {
     Tokens,
     /// Seals messages between nodes over Redis.
     Seals,
+    /// Derives players' provably fair server seeds (docs/fairness.md).
+    FairSeeds,
 }
 
 impl Purpose {
@@ -181,6 +183,7 @@ impl Purpose {
         match self {
             Purpose::Tokens => b"croupier/v1/session-tokens",
             Purpose::Seals => b"croupier/v1/node-seals",
+            Purpose::FairSeeds => b"croupier/v1/fair-seeds",
         }
     }
 }

@@ -23,6 +23,7 @@
 //! | `tls` | TLS on the players' listener |
 //! | `logs` | structured JSON logs carry the session, player and round |
 //! | `fuzz` | arbitrary input to every parser an outsider reaches |
+//! | `fair` | provably fair play: 1,000 rounds verified after a rotation, a forged seed refused, bad client seeds |
 //! | `protocol_examples` | every example frame of docs/protocol.md parses |
 //! | `operators` | the operator API (its own table of files) |
 //! | `ops_files` | dashboards, alerts, nginx, deploy files and docs against a real node |
@@ -38,6 +39,7 @@ mod cluster_resume;
 mod cluster_tables;
 mod crash_recovery;
 mod exactly_once;
+mod fair;
 mod fuzz;
 mod haproxy;
 mod jackpots;

@@ -47,6 +47,8 @@ pub struct Operator {
     pub wallet: WalletMode,
     pub jurisdiction: String,
     pub requests_per_second: u32,
+    /// Its players' slot rounds are provably fair (docs/fairness.md).
+    pub provably_fair: bool,
     key_hashes: Vec<KeyHash>,
 }
 
@@ -81,6 +83,8 @@ struct RawOperator {
     jurisdiction: String,
     key_hashes: Vec<String>,
     requests_per_second: Option<u32>,
+    #[serde(default)]
+    provably_fair: bool,
 }
 
 /// Every operator of the deployment; cheap to share.
@@ -188,6 +192,7 @@ impl Operators {
                 wallet: op.wallet,
                 jurisdiction: op.jurisdiction,
                 requests_per_second,
+                provably_fair: op.provably_fair,
                 key_hashes,
             }));
         }

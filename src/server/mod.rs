@@ -23,6 +23,7 @@ use crate::rng::{ReseedPolicy, RngPool};
 use crate::table::{TableDeps, TableRegistry};
 use crate::wallet::{Ledger, LedgerError, WalletError, WalletPool};
 
+mod fair_rounds;
 mod handshake;
 pub mod operator_api;
 mod sessions;
@@ -80,6 +81,8 @@ pub enum HttpError {
     BetOutOfLimits(String),
     #[error("{0}")]
     UnknownCampaign(String),
+    #[error("{0}")]
+    SeedNotRevealed(String),
     #[error("more than this operator's {0} requests per second on this node")]
     OverRate(u32),
     /// An answer the code did not expect: a bug, logged.
@@ -138,6 +141,7 @@ impl HttpError {
             HttpError::UnknownGame(_) => ErrorCode::UnknownGame,
             HttpError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
             HttpError::UnknownCampaign(_) => ErrorCode::UnknownCampaign,
+            HttpError::SeedNotRevealed(_) => ErrorCode::SeedNotRevealed,
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
@@ -197,7 +201,8 @@ impl ResponseError for HttpError {
             }
             ErrorCode::IdempotencyConflict
             | ErrorCode::InsufficientFunds
-            | ErrorCode::RoundNotOpen => StatusCode::CONFLICT,
+            | ErrorCode::RoundNotOpen
+            | ErrorCode::SeedNotRevealed => StatusCode::CONFLICT,
             ErrorCode::CurrencyNotAllowed => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }

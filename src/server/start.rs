@@ -88,6 +88,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         config.auth.token_ttl_seconds,
     );
     let seal = crate::cluster::Seal::new(keys(crate::secrets::Purpose::Seals));
+    let fair_keys = crate::fair::FairKeys::new(&secret, &config.auth.previous_secrets);
     let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
     let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
     metrics.init_series(&game_ids, &currency_codes);
@@ -232,6 +233,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         tables,
         jackpots,
         tokens,
+        fair_keys,
         shared,
         app_bus,
         node,
@@ -360,6 +362,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/v1/games", web::get().to(list_games))
             .route("/v1/tables", web::get().to(list_tables))
             .route("/v1/jackpots", web::get().to(list_jackpots))
+            .route(
+                "/v1/fair/rounds/{round_id}",
+                web::get().to(super::fair_rounds::verify_round),
+            )
             .route("/v1/ws", web::get().to(not_an_upgrade))
             .route("/v1/ws-tickets", web::post().to(issue_ticket))
             .route("/health/live", web::get().to(live))

@@ -53,6 +53,10 @@ pub enum PlayError {
     NotJoined(String),
     #[error("{0}")]
     Ask(#[from] crate::table::cluster::AskError),
+    #[error("{0}")]
+    Fair(#[from] crate::fair::FairError),
+    #[error("{0}")]
+    Seed(#[from] crate::fair::SeedError),
 }
 
 impl PlayError {
@@ -77,6 +81,8 @@ impl PlayError {
             PlayError::TooManyTables(_) => ErrorCode::BadRequest,
             PlayError::NotJoined(_) => ErrorCode::NotSeated,
             PlayError::Ask(e) => e.code(),
+            PlayError::Fair(e) => e.code(),
+            PlayError::Seed(e) => e.code(),
         }
     }
 }

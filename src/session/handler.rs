@@ -11,11 +11,15 @@ use super::settled::{record_contributions, refusal, replay_round, Drawn, Settled
 use super::{one_step, tables};
 use super::{Caller, SessionLink};
 use crate::app::App;
+use crate::fair;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 use crate::money::{Currency, Money};
+use crate::rng::fair::ClientSeed;
 use crate::protocol::{ClientFrame, ErrorCode, FreeRoundsView, GameView, RoundView, ServerFrame};
-use crate::wallet::{Applied, JackpotWin, LedgerError, Movement, RoundRecord, WalletError};
+use crate::wallet::{
+    Applied, JackpotWin, LedgerError, Movement, MovementError, RoundRecord, WalletError,
+};
 
 /// Settlement is retried this many times before the round is left to recovery: the outcome is
 /// already decided and must be honoured, a brief ledger outage should not void it.
@@ -43,6 +47,11 @@ pub async fn run(
             };
             spin(app, caller, &req_id, &game, stake).await
         }
+        ClientFrame::FairSeed { req_id } => fair_seed(app, caller, &req_id).await,
+        ClientFrame::RotateSeed {
+            req_id,
+            client_seed,
+        } => rotate_seed(app, caller, &req_id, client_seed).await,
         ClientFrame::Balance { req_id } => balance(app, caller, &req_id).await,
         ClientFrame::Games { req_id } => games(app, caller, &req_id).await,
         ClientFrame::History { req_id, limit } => history(app, caller, &req_id, limit).await,
@@ -80,6 +89,43 @@ pub async fn run(
             tracing::error!(player = %caller.player, session = %caller.session_id, %error, "request failed");
         }
         ServerFrame::error(Some(req_id), code, error.to_string())
+    })
+}
+
+async fn fair_seed(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
+    if !fair::offered(app, &caller.player) {
+        return Err(fair::FairError::NotOffered.into());
+    }
+    let seed = fair::seed_in_force(app, &caller.player).await?;
+    Ok(ServerFrame::FairSeed {
+        req_id: req_id.to_string(),
+        seed: fair::seed_view(&seed),
+    })
+}
+
+async fn rotate_seed(
+    app: &App,
+    caller: &Caller,
+    req_id: &ReqId,
+    client_seed: Option<ClientSeed>,
+) -> Result<ServerFrame, PlayError> {
+    if !fair::offered(app, &caller.player) {
+        return Err(fair::FairError::NotOffered.into());
+    }
+    let rotated = fair::rotate(app, &caller.player, client_seed).await?;
+    let revealed = rotated.revealed.as_ref().and_then(fair::revealed_view);
+    let Some(revealed) = revealed else {
+        let what = format!("{}: a rotation revealed no seed", caller.player);
+        return Err(LedgerError::Invariant(what).into());
+    };
+    tracing::info!(
+        player = %caller.player, seed_index = revealed.seed_index, rounds = revealed.rounds,
+        "provably fair seed revealed"
+    );
+    Ok(ServerFrame::SeedRotated {
+        req_id: req_id.to_string(),
+        revealed,
+        seed: fair::seed_view(&rotated.current),
     })
 }
 
@@ -201,6 +247,9 @@ async fn spin(
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
     let hint = (caller.player.clone(), game.id().to_string());
+    // A provably fair round takes its nonce in the transaction that opens it, before the
+    // draw: always the two-step path.
+    let provably_fair = fair::offered(app, &caller.player);
     // The round's id and node are made only on this path: a one-step spin makes its own.
     let fresh = || (RoundId::new_v7(), Some(app.node.to_string()));
     let (round_id, open, pool) = match stake {
@@ -219,7 +268,7 @@ async fn spin(
         Stake::Bet(bet) => {
             let bet_minor = parse_bet(&game, bet, &caller.currency)?;
             let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
-            if let (Some(bet), false) = (bet_minor, try_free_spin) {
+            if let (Some(bet), false, false) = (bet_minor, try_free_spin, provably_fair) {
                 if let Some(hold) = app.wallet.hold(&caller.player, bet).await? {
                     let spin = one_step::Spin {
                         game: &game,
@@ -248,17 +297,21 @@ async fn spin(
         }
     };
     tracing::Span::current().record("round", tracing::field::display(&round_id));
-    let opened = app
-        .wallet
-        .apply(open)
-        .await
-        .map_err(|e| refusal(e, &caller.currency))?;
+    let opened = if provably_fair {
+        open_fair(app, caller, open).await?
+    } else {
+        app.wallet
+            .apply(open)
+            .await
+            .map_err(|e| refusal(e, &caller.currency))?
+    };
     let Applied::RoundOpened {
         round,
         replayed,
         free_spins_left,
         free_rounds_left,
         jackpot: seen,
+        fair: nonce,
         ..
     } = opened
     else {
@@ -279,12 +332,32 @@ async fn spin(
         SpinMode::Base
     };
     record_contributions(app, pool.as_deref(), &seen);
+    let mut stream = match (provably_fair, &nonce) {
+        (false, _) => None,
+        (true, Some(nonce)) => match fair::stream(app, &caller.player, nonce) {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                crate::recovery::void(app, &round, "fair_seed_unavailable").await;
+                return Err(error.into());
+            }
+        },
+        (true, None) => {
+            crate::recovery::void(app, &round, "fair_nonce_missing").await;
+            let what = format!("round {} opened provably fair without a nonce", round.round_id);
+            return Err(LedgerError::Invariant(what).into());
+        }
+    };
     let (drawn_game, stake) = (game.clone(), round.bet_minor);
-    // The outcome and any jackpot claims are drawn together, on the same shard.
+    // The outcome and any jackpot claims are drawn together, on the same shard. A provably
+    // fair round's reels come from its seed's stream; its jackpot draws, like every round's,
+    // from the shard (a shared pool is not one player's to verify: docs/fairness.md).
     let (outcome, (claims, draws)) = match app
         .rng
         .draw(move |rng| {
-            let outcome = slot::spin(&drawn_game, mode, rng);
+            let outcome = match stream.as_mut() {
+                Some(stream) => slot::spin(&drawn_game, mode, stream),
+                None => slot::spin(&drawn_game, mode, rng),
+            };
             let jackpot = pool.map_or_else(Default::default, |p| {
                 let game = drawn_game.id();
                 crate::jackpot::claims_for(&p, game, stake, &seen, Some(&outcome), rng)
@@ -300,7 +373,10 @@ async fn spin(
             return Err(error.into());
         }
     };
-    let drawn = Drawn::new(&game, round.stake_minor, outcome, &caller.currency)?;
+    let mut drawn = Drawn::new(&game, round.stake_minor, outcome, &caller.currency)?;
+    if let Some(nonce) = &nonce {
+        drawn.attach("fair", fair::proof(nonce));
+    }
     let settle = Movement::SettleRound {
         round_id: round.round_id.clone(),
         player: caller.player.clone(),
@@ -321,6 +397,24 @@ async fn spin(
         started,
     };
     Ok(settled.reply(app, caller, req_id, &game, drawn))
+}
+
+/// Opens a provably fair round: the open takes the next nonce of the player's seed in force;
+/// a player with no seed yet gets one first (once).
+async fn open_fair(app: &App, caller: &Caller, open: Movement) -> Result<Applied, PlayError> {
+    let fair_open = || Movement::Fair {
+        movement: Box::new(open.clone()),
+    };
+    match app.wallet.apply(fair_open()).await {
+        Err(WalletError::Refused(MovementError::NoFairSeed)) => {
+            fair::seed_in_force(app, &caller.player).await?;
+            app.wallet
+                .apply(fair_open())
+                .await
+                .map_err(|e| refusal(e, &caller.currency))
+        }
+        other => other.map_err(|e| refusal(e, &caller.currency)),
+    }
 }
 
 async fn settle_with_retries(

@@ -72,6 +72,16 @@ impl Drawn {
     }
 }
 
+impl Drawn {
+    /// Adds `value` to the outcome under `key` (a fair round's proof), as stored and shown.
+    pub fn attach(&mut self, key: &str, value: Value) {
+        if let Value::Object(map) = &mut self.outcome_value {
+            map.insert(key.to_string(), value);
+        }
+        self.outcome_json = self.outcome_value.to_string();
+    }
+}
+
 /// A settled spin, however it got there: what is left to do (jackpot announcements, the free
 /// spin hint, metrics) and the reply.
 pub struct Settled<'a> {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{CampaignId, ReqId};
+use crate::rng::fair::ClientSeed;
 
 /// Stable client-facing error codes. Every domain error maps to exactly one of these through
 /// its own `code()`. Each code is written once, as its variant: serde and strum derive the
@@ -69,6 +70,15 @@ pub enum ErrorCode {
     /// A campaign spin while the game's own free spins are held: they are played first, so
     /// the two are never mixed.
     FreeSpinsPending,
+    /// `fair_seed` or `rotate_seed` from a player whose rounds are not provably fair.
+    FairNotOffered,
+    /// A client seed that is not 1 to 64 printable ASCII characters without `:`.
+    BadClientSeed,
+    /// A rotation raced another one (another tab, another node): the seed shown is no longer
+    /// the one in force; ask `fair_seed` again.
+    SeedChanged,
+    /// `GET /v1/fair/rounds/{id}` of a round whose seed is still in force: rotate it first.
+    SeedNotRevealed,
 }
 
 impl ErrorCode {
@@ -137,6 +147,17 @@ pub enum ClientFrame {
         /// The stake as sent (a decimal string).
         amount: String,
     },
+    /// The player's provably fair seed in force: its commitment, client seed and next nonce.
+    FairSeed {
+        req_id: ReqId,
+    },
+    /// Reveals the seed in force and starts the next one, with `client_seed` (or, omitted, a
+    /// fresh random one).
+    RotateSeed {
+        req_id: ReqId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_seed: Option<ClientSeed>,
+    },
 }
 
 impl ClientFrame {
@@ -150,7 +171,9 @@ impl ClientFrame {
             | ClientFrame::Tables { req_id }
             | ClientFrame::JoinTable { req_id, .. }
             | ClientFrame::LeaveTable { req_id, .. }
-            | ClientFrame::TableBet { req_id, .. } => req_id,
+            | ClientFrame::TableBet { req_id, .. }
+            | ClientFrame::FairSeed { req_id }
+            | ClientFrame::RotateSeed { req_id, .. } => req_id,
         }
     }
 
@@ -165,6 +188,8 @@ impl ClientFrame {
             ClientFrame::JoinTable { .. } => "join_table",
             ClientFrame::LeaveTable { .. } => "leave_table",
             ClientFrame::TableBet { .. } => "table_bet",
+            ClientFrame::FairSeed { .. } => "fair_seed",
+            ClientFrame::RotateSeed { .. } => "rotate_seed",
         }
     }
 }
@@ -227,7 +252,8 @@ pub fn sniff_req_id(text: &str) -> Option<ReqId> {
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "spin" => &["type", "req_id", "game", "bet", "campaign"],
-        "balance" | "games" | "ping" | "tables" => &["type", "req_id"],
+        "balance" | "games" | "ping" | "tables" | "fair_seed" => &["type", "req_id"],
+        "rotate_seed" => &["type", "req_id", "client_seed"],
         "join_table" | "leave_table" => &["type", "req_id", "table"],
         "table_bet" => &["type", "req_id", "table", "kind", "numbers", "amount"],
         "history" => &["type", "req_id", "limit"],
@@ -400,6 +426,26 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
                 campaign,
             }
         }
+        "fair_seed" => ClientFrame::FairSeed { req_id },
+        "rotate_seed" => {
+            let client_seed = match object.get("client_seed") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(c)) => Some(ClientSeed::parse(c).map_err(|e| {
+                    frame_error(rid, ErrorCode::BadClientSeed, format!("client_seed: {e}"))
+                })?),
+                Some(_) => {
+                    return Err(frame_error(
+                        rid,
+                        ErrorCode::BadClientSeed,
+                        "client_seed must be a string",
+                    ))
+                }
+            };
+            ClientFrame::RotateSeed {
+                req_id,
+                client_seed,
+            }
+        }
         "balance" => ClientFrame::Balance { req_id },
         "games" => ClientFrame::Games { req_id },
         "ping" => ClientFrame::Ping { req_id },
@@ -531,6 +577,30 @@ pub struct JackpotWinView {
     pub pool: String,
     pub level: String,
     pub amount: String,
+}
+
+/// A provably fair seed in force, as the player sees it (docs/fairness.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairSeedView {
+    pub seed_index: i64,
+    /// SHA-256 of the server seed (hex): compare it with `server_seed` once revealed.
+    pub commitment: String,
+    pub client_seed: String,
+    /// The nonce the next provably fair round takes.
+    pub next_nonce: i64,
+}
+
+/// A seed a rotation revealed: with it the player recomputes every round it played (nonces
+/// `0 .. rounds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealedSeedView {
+    pub seed_index: i64,
+    pub commitment: String,
+    pub server_seed: String,
+    pub client_seed: String,
+    pub rounds: i64,
 }
 
 /// A past round's result as shown on the table's board.
@@ -676,6 +746,17 @@ pub enum ServerFrame {
         currency: String,
         game: String,
         winner: String,
+    },
+    /// The answer to `fair_seed`.
+    FairSeed {
+        req_id: String,
+        seed: FairSeedView,
+    },
+    /// The answer to `rotate_seed`: the seed revealed and the one now in force.
+    SeedRotated {
+        req_id: String,
+        revealed: RevealedSeedView,
+        seed: FairSeedView,
     },
     /// Pushed to the player who placed the bet: what it returned (`void`: the refund).
     BetSettled {

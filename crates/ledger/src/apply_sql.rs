@@ -1,9 +1,11 @@
 //! One movement applied inside the caller's transaction: the fence check of a table's movement,
 //! then the rule of each kind (`transfer_sql` for deposits and withdrawals, `ledger_sql` for
 //! open, settle, void and accounts, `play_sql` for a one-step spin, `free_rounds_sql` for an
-//! operator's free rounds). Both databases' commits call [`apply`] for each movement.
+//! operator's free rounds, `fair_sql` for provably fair seeds and nonces). Both databases'
+//! commits call [`apply`] for each movement.
 
 use super::chain_sql;
+use super::fair_sql;
 use super::free_rounds_sql::{self, FreeRoundArgs};
 use super::jackpot_sql::JackpotBatch;
 use super::ledger::{Applied, LedgerError, Movement, MovementError};
@@ -39,6 +41,9 @@ pub async fn apply<T: SqlTx>(
     now: i64,
     jackpots: &mut JackpotBatch,
 ) -> Outcome {
+    if let Movement::Fair { movement } = movement {
+        return apply_fair(tx, movement, now, jackpots).await;
+    }
     let outcome = apply_rule(tx, movement, now, jackpots).await?;
     if let Ok(applied) = &outcome {
         if let Some(round) = finalised(movement, applied) {
@@ -218,8 +223,54 @@ async fn apply_rule<T: SqlTx>(
             let account = ensure_account(tx, player, currency, now).await?;
             Ok(Ok(Applied::AccountReady(account)))
         }
+        Movement::RotateSeed {
+            player,
+            reveal,
+            next,
+        } => fair_sql::rotate(tx, player, reveal.as_ref(), next, now).await,
         Movement::Fenced { .. } => Err(LedgerError::Invariant(
             "a fenced movement inside a fenced movement".to_string(),
         )),
+        Movement::Fair { .. } => Err(LedgerError::Invariant(
+            "a provably fair movement inside another movement".to_string(),
+        )),
     }
+}
+
+/// A provably fair open: the player must have a seed in force (locked to commit); the open
+/// then takes its next nonce, or, replayed, answers the nonce its round took.
+async fn apply_fair<T: SqlTx>(
+    tx: &mut T,
+    movement: &Movement,
+    now: i64,
+    jackpots: &mut JackpotBatch,
+) -> Outcome {
+    if !matches!(
+        movement,
+        Movement::OpenRound { .. } | Movement::OpenFreeRound { .. }
+    ) {
+        return Err(LedgerError::Invariant(format!(
+            "only a round's open is provably fair, not a {}",
+            movement.kind()
+        )));
+    }
+    let player = movement.player();
+    if !fair_sql::has_seed(tx, player).await? {
+        return Ok(Err(MovementError::NoFairSeed));
+    }
+    let mut outcome = apply_rule(tx, movement, now, jackpots).await?;
+    if let Ok(Applied::RoundOpened {
+        round,
+        replayed,
+        fair,
+        ..
+    }) = &mut outcome
+    {
+        *fair = if *replayed {
+            fair_sql::nonce_of(tx, &round.round_id).await?
+        } else {
+            Some(fair_sql::take_nonce(tx, player, &round.round_id).await?)
+        };
+    }
+    Ok(outcome)
 }

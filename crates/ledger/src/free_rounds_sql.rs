@@ -345,6 +345,7 @@ pub async fn open_free_round<T: SqlTx>(tx: &mut T, a: FreeRoundArgs<'_>, now: i6
         free_rounds_left: Some(left),
         replayed: false,
         jackpot: Vec::new(),
+        fair: None,
     }))
 }
 

@@ -16,6 +16,7 @@ pub use crate::free_rounds::{
     FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus,
 };
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
+use crate::fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin, LevelDraw};
 use croupier_core::protocol::ErrorCode;
 
@@ -240,6 +241,19 @@ pub enum Movement {
     VoidRound { round_id: RoundId, player: PlayerId },
     /// Creates the player's account at zero if it does not exist (no money moves).
     EnsureAccount { player: PlayerId, currency: String },
+    /// A provably fair round: `movement` (an `OpenRound` or an `OpenFreeRound`) takes the
+    /// next nonce of the player's seed in force in its own transaction, so the round's draw is
+    /// fixed (seed, client seed, nonce) before it is made; a replayed open answers the nonce
+    /// its round took. Refused `NoFairSeed` when the player has no seed in force.
+    Fair { movement: Box<Movement> },
+    /// Starts one of the player's seeds: the first (no `reveal`), or the next one, revealing
+    /// the seed in force in the same transaction. The same rotation again answers what it left
+    /// (`replayed`); one that no longer fits (another rotation came first) is `StaleSeed`.
+    RotateSeed {
+        player: PlayerId,
+        reveal: Option<Reveal>,
+        next: NewSeed,
+    },
     /// A live-table movement taken under the table's lease: applied only while `fence` is
     /// the table's current token (see [`Ledger::next_fence`]), else refused with nothing changed.
     Fenced {
@@ -269,7 +283,8 @@ impl Movement {
             Movement::CancelFreeRounds { .. } => "cancel_free_rounds",
             Movement::VoidRound { .. } => "void_round",
             Movement::EnsureAccount { .. } => "ensure_account",
-            Movement::Fenced { movement, .. } => movement.kind(),
+            Movement::RotateSeed { .. } => "rotate_seed",
+            Movement::Fenced { movement, .. } | Movement::Fair { movement } => movement.kind(),
         }
     }
 
@@ -297,8 +312,9 @@ impl Movement {
             | Movement::OpenFreeRound { player, .. }
             | Movement::GrantFreeRounds { player, .. }
             | Movement::CancelFreeRounds { player, .. }
-            | Movement::EnsureAccount { player, .. } => player,
-            Movement::Fenced { movement, .. } => movement.player(),
+            | Movement::EnsureAccount { player, .. }
+            | Movement::RotateSeed { player, .. } => player,
+            Movement::Fenced { movement, .. } | Movement::Fair { movement } => movement.player(),
         }
     }
 }
@@ -327,6 +343,8 @@ pub enum Applied {
         replayed: bool,
         /// The jackpot levels this bet fed, as it left them.
         jackpot: Vec<LevelSeen>,
+        /// A provably fair round (`Movement::Fair`): the nonce it took.
+        fair: Option<FairNonce>,
     },
     RoundSettled {
         balance_minor: i64,
@@ -348,6 +366,12 @@ pub enum Applied {
         jackpot_wins: Vec<JackpotWin>,
     },
     AccountReady(Account),
+    /// A rotation: the seed it revealed (none for a first seed) and the seed now in force.
+    SeedRotated {
+        revealed: Option<FairSeed>,
+        current: FairSeed,
+        replayed: bool,
+    },
     /// The grant as it stands (`replayed`: it existed with the same details).
     FreeRoundsGranted {
         grant: FreeRounds,
@@ -388,6 +412,10 @@ pub enum MovementError {
     FreeSpinsPending(String),
     #[error("the player already holds {0} open campaigns")]
     TooManyCampaigns(u32),
+    #[error("the player has no provably fair seed in force")]
+    NoFairSeed,
+    #[error("seed {0} is no longer the seed in force (another rotation came first)")]
+    StaleSeed(i64),
     #[error("table {table} has moved to another node (fence {token}, current {current})")]
     Fenced {
         table: String,
@@ -424,11 +452,13 @@ impl MovementError {
             MovementError::FreeRoundsUnavailable { .. } => ErrorCode::FreeRoundsUnavailable,
             MovementError::FreeSpinsPending(_) => ErrorCode::FreeSpinsPending,
             MovementError::TooManyCampaigns(_) => ErrorCode::BadRequest,
+            MovementError::StaleSeed(_) => ErrorCode::SeedChanged,
             MovementError::UnknownAccount(_)
             | MovementError::BetRequired
             | MovementError::RoundNotOpen(_)
             | MovementError::UnknownRound(_)
-            | MovementError::NonPositiveAmount => ErrorCode::Internal,
+            | MovementError::NonPositiveAmount
+            | MovementError::NoFairSeed => ErrorCode::Internal,
         }
     }
 }
@@ -724,6 +754,13 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Recomputes every pool level from its entries and checks every award was paid.
     async fn reconcile(&self) -> Result<ReconcileReport, LedgerError>;
+
+    /// The player's provably fair seed in force, if any.
+    async fn fair_seed(&self, player: &PlayerId) -> Result<Option<FairSeed>, LedgerError>;
+
+    /// A provably fair round with its nonce and its seed (revealed or not); `None` if there is
+    /// no such round or it was not a fair one.
+    async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError>;
 }
 
 #[cfg(test)]

@@ -192,6 +192,7 @@ pub(crate) async fn replayed_round<T: SqlTx>(
         free_rounds_left: None,
         replayed: true,
         jackpot: Vec::new(),
+        fair: None,
     }))
 }
 
@@ -372,6 +373,7 @@ pub(crate) async fn open_round<T: SqlTx>(
         free_rounds_left: None,
         replayed: false,
         jackpot,
+        fair: None,
     }))
 }
 

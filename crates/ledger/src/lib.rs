@@ -8,6 +8,8 @@
 //! ## Map
 //! ```text
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
+//!  fair        provably fair seeds as stored: in force, revealed, a round's nonce (types, rules)
+//!  fair_sql    seeds started and revealed, a fair round's nonce taken, fair rounds read back
 //!  free_rounds an operator's free rounds: grants, their events, what is playable (pure rules)
 //!  free_rounds_sql granting, taking, giving back, cancelling and expiring free rounds
 //!  sql         SqlTx: the one face both databases answer (exec, row, rows, locking)
@@ -33,6 +35,8 @@ mod apply_sql;
 pub mod chain;
 mod chain_sql;
 pub use chain_sql::{heads_digest, MAX_BREAKS_LISTED};
+pub mod fair;
+mod fair_sql;
 pub mod free_rounds;
 mod free_rounds_sql;
 mod jackpot_sql;
@@ -61,6 +65,7 @@ pub use ledger::{
     LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,
 };
+pub use fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};
 pub use sql_ledger::{Backend, BatchResult, SqlLedger};

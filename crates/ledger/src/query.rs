@@ -4,6 +4,8 @@
 //! a transaction; what is asked and how it is answered is written here once.
 
 use super::chain_sql;
+use super::fair::{FairRound, FairSeed};
+use super::fair_sql;
 use super::free_rounds_sql;
 use super::jackpot_sql;
 use super::ledger::{
@@ -49,6 +51,10 @@ pub enum Query {
         playable_at: Option<i64>,
     },
     FreeRoundEvents(PlayerId, CampaignId),
+    /// A player's provably fair seed in force.
+    FairSeed(PlayerId),
+    /// A fair round with its nonce and seed.
+    FairRound(RoundId),
 }
 
 /// A write outside the movement batches, in a transaction of its own: rare (a table changing
@@ -83,6 +89,8 @@ pub enum Answer {
     Fence(i64),
     FreeRounds(Vec<FreeRounds>),
     FreeRoundEvents(Vec<FreeRoundEvent>),
+    FairSeed(Option<FairSeed>),
+    FairRound(Option<FairRound>),
     Count(u64),
     Done,
 }
@@ -147,6 +155,8 @@ impl Query {
             Query::FreeRoundEvents(p, c) => {
                 Answer::FreeRoundEvents(free_rounds_sql::events(tx, &p, &c).await?)
             }
+            Query::FairSeed(p) => Answer::FairSeed(fair_sql::seed_in_force(tx, &p).await?),
+            Query::FairRound(r) => Answer::FairRound(fair_sql::fair_round(tx, &r).await?),
         })
     }
 }

@@ -10,6 +10,7 @@ use super::ledger::{
     HeadsScope, JackpotWin, Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
+use super::fair::{FairRound, FairSeed};
 use super::query::{Answer, Change, Query};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 
@@ -225,5 +226,13 @@ impl<B: Backend> Ledger for SqlLedger<B> {
 
     async fn reconcile(&self) -> Result<ReconcileReport, LedgerError> {
         answer!(self.backend.read(Query::Reconcile), Reconcile)
+    }
+
+    async fn fair_seed(&self, player: &PlayerId) -> Result<Option<FairSeed>, LedgerError> {
+        answer!(self.backend.read(Query::FairSeed(player.clone())), FairSeed)
+    }
+
+    async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError> {
+        answer!(self.backend.read(Query::FairRound(round_id.clone())), FairRound)
     }
 }

@@ -56,7 +56,7 @@ const WRITER_CHECKPOINT_FRAMES: i64 = 4096;
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("../migrations/sqlite/0001_ledger.sql"),
     include_str!("../migrations/sqlite/0002_jackpots.sql"),
     include_str!("../migrations/sqlite/0003_table_fences.sql"),
@@ -64,6 +64,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("../migrations/sqlite/0005_operators.sql"),
     include_str!("../migrations/sqlite/0006_free_rounds.sql"),
     include_str!("../migrations/sqlite/0007_chain.sql"),
+    include_str!("../migrations/sqlite/0008_fair.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -100,6 +100,8 @@ conformance!(
     free_rounds_that_cannot_be_played_are_refused_and_change_nothing,
     a_voided_free_round_goes_back_while_its_campaign_is_active,
     concurrent_grants_and_spins_of_one_campaign_count_once,
+    fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once,
+    a_seed_that_does_not_match_its_commitment_is_never_revealed,
 );
 
 mod play;
@@ -111,6 +113,8 @@ use recall::*;
 mod free_rounds;
 use free_rounds::*;
 mod chain;
+mod fair;
+use fair::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

@@ -11,8 +11,8 @@
 //! `below(n)` by rejection of the incomplete top zone, never modulo bias. Only where this
 //! stream comes from differs; the game code and its sampling are the same.
 //!
-//! Not yet wired to play: the session, ledger and protocol side (seeds kept per player,
-//! rotation, `croupier verify`) is issue 20's next step.
+//! The server keeps seeds per player (derived, [`derive_server_seed`]), rotates them and
+//! verifies rounds (`src/fair`); the ledger stores commitments and nonces.
 
 use std::fmt;
 
@@ -51,6 +51,31 @@ impl ServerSeed {
     }
 }
 
+/// The commitment of a revealed seed given as hex, or `None` if it is not 64 hex digits.
+pub fn commitment_of_hex(hex_digits: &str) -> Option<String> {
+    ServerSeed::parse(hex_digits).map(|s| s.commitment())
+}
+
+/// Domain of [`derive_server_seed`]'s message, versioned: a seed derived under another
+/// scheme can never collide with one of these.
+const DERIVATION_DOMAIN: &[u8] = b"croupier-fair-seed-v1\0";
+
+/// The server seed `index` of `player`, derived from the node's fair-seed key:
+/// HMAC-SHA256(key, "croupier-fair-seed-v1\0" || player || ":" || index). The ledger stores only
+/// its commitment until it is revealed, so a copy of the database cannot predict a round; the
+/// key never leaves the nodes (it is derived from `auth.secret`).
+pub fn derive_server_seed(key: &[u8; 32], player: &str, index: u64) -> ServerSeed {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(DERIVATION_DOMAIN);
+    mac.update(player.as_bytes());
+    mac.update(b":");
+    mac.update(index.to_string().as_bytes());
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&mac.finalize().into_bytes());
+    ServerSeed(bytes)
+}
+
 /// Never printed by accident: a seed is secret until it is revealed on purpose.
 impl fmt::Debug for ServerSeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,6 +110,12 @@ impl ClientSeed {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl serde::Serialize for ClientSeed {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -170,6 +201,25 @@ mod tests {
             !format!("{:?}", seed()).contains(&seed().to_hex()),
             "Debug hides the seed"
         );
+    }
+
+    /// Known answer computed apart (Python): `hmac.new(bytes(range(32)),
+    /// b"croupier-fair-seed-v1\x00house:alice:3", sha256)`.
+    #[test]
+    fn server_seeds_are_derived_per_player_and_index() {
+        let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let s = derive_server_seed(&key, "house:alice", 3);
+        assert_eq!(
+            s.to_hex(),
+            "3fc733c87dd92c515836d292dfcdbd232245fcf092f001121bc2b456fe572b08"
+        );
+        assert_eq!(
+            commitment_of_hex(&s.to_hex()).as_deref(),
+            Some("ab04cb647374b58f94dc000a797493cfd72adefa9ae7772c1f8cfb30619c5bee")
+        );
+        assert_ne!(derive_server_seed(&key, "house:alice", 4), s);
+        assert_ne!(derive_server_seed(&key, "house:alic", 3), s);
+        assert_eq!(commitment_of_hex("not hex"), None);
     }
 
     #[test]
