@@ -23,19 +23,34 @@ async fn a_player_verifies_a_thousand_rounds_after_a_rotation_and_a_forged_seed_
     let mut client = Client::connect(&server, &session.token).await;
 
     // Bad client seeds: a clear error, and the seed in force is untouched.
-    let before = client.request(json!({"type": "fair_seed", "req_id": "f0"})).await;
+    let before = client
+        .request(json!({"type": "fair_seed", "req_id": "f0"}))
+        .await;
     assert_eq!(before["type"], "fair_seed", "{before}");
-    for (i, bad) in [json!("a:b"), json!(""), json!("x".repeat(65)), json!("é"), json!(7)]
-        .into_iter()
-        .enumerate()
+    for (i, bad) in [
+        json!("a:b"),
+        json!(""),
+        json!("x".repeat(65)),
+        json!("é"),
+        json!(7),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let reply = client
-            .request(json!({"type": "rotate_seed", "req_id": format!("bad{i}"), "client_seed": bad}))
+            .request(
+                json!({"type": "rotate_seed", "req_id": format!("bad{i}"), "client_seed": bad}),
+            )
             .await;
         assert_eq!(reply["code"], "bad_client_seed", "{bad}: {reply}");
     }
-    let same = client.request(json!({"type": "fair_seed", "req_id": "f1"})).await;
-    assert_eq!(same["seed"], before["seed"], "a refused rotation changed nothing");
+    let same = client
+        .request(json!({"type": "fair_seed", "req_id": "f1"}))
+        .await;
+    assert_eq!(
+        same["seed"], before["seed"],
+        "a refused rotation changed nothing"
+    );
 
     // Set our own client seed (this reveals the unplayed first seed), then play.
     let set = client
@@ -58,7 +73,11 @@ async fn a_player_verifies_a_thousand_rounds_after_a_rotation_and_a_forged_seed_
         assert_eq!(proof["commitment"], commitment.as_str(), "{reply}");
         assert_eq!(proof["client_seed"], "my-lucky-seed");
         let nonce = proof["nonce"].as_i64().unwrap();
-        rounds.push((reply["round_id"].as_str().unwrap().to_string(), nonce, reply));
+        rounds.push((
+            reply["round_id"].as_str().unwrap().to_string(),
+            nonce,
+            reply,
+        ));
     }
     // Free spins take their own nonces: every nonce of the seed is one round, in order.
     let nonces: Vec<i64> = rounds.iter().map(|r| r.1).collect();
@@ -72,18 +91,30 @@ async fn a_player_verifies_a_thousand_rounds_after_a_rotation_and_a_forged_seed_
     let early: Value = early.json().await.unwrap();
     assert_eq!(early["code"], "seed_not_revealed", "{early}");
 
-    let rotated = client.request(json!({"type": "rotate_seed", "req_id": "f3"})).await;
+    let rotated = client
+        .request(json!({"type": "rotate_seed", "req_id": "f3"}))
+        .await;
     assert_eq!(rotated["type"], "seed_rotated", "{rotated}");
     let revealed = &rotated["revealed"];
     assert_eq!(revealed["rounds"], ROUNDS as i64);
     assert_eq!(revealed["commitment"], commitment.as_str());
     let server_seed = revealed["server_seed"].as_str().unwrap().to_string();
     let digest = hex::encode(Sha256::digest(hex::decode(&server_seed).unwrap()));
-    assert_eq!(digest, commitment, "the revealed seed is the one committed to");
+    assert_eq!(
+        digest, commitment,
+        "the revealed seed is the one committed to"
+    );
     assert_ne!(rotated["seed"]["commitment"], commitment.as_str());
 
     for (id, nonce, reply) in &rounds {
-        let verdict: Value = http.get(url(id)).send().await.unwrap().json().await.unwrap();
+        let verdict: Value = http
+            .get(url(id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(verdict["verified"], true, "{verdict}");
         assert_eq!(verdict["nonce"], *nonce);
         assert_eq!(verdict["server_seed"], server_seed.as_str());
@@ -98,10 +129,17 @@ async fn a_player_verifies_a_thousand_rounds_after_a_rotation_and_a_forged_seed_
     let forged = format!("{:064x}", 0xdead_beef_u64);
     let (ok, out, err) = server.command(&["verify", &rounds[7].0, "--server-seed", &forged]);
     assert!(!ok, "a forged seed must fail: {out}{err}");
-    assert!(out.contains("commitment_matches: false") || err.contains("commitment"), "{out}{err}");
+    assert!(
+        out.contains("commitment_matches: false") || err.contains("commitment"),
+        "{out}{err}"
+    );
 
     // Unknown and malformed round ids.
-    let unknown = http.get(url("0193a5c4-8b00-7c11-a2b3-000000000001")).send().await.unwrap();
+    let unknown = http
+        .get(url("0193a5c4-8b00-7c11-a2b3-000000000001"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     let bad = http.get(url("not%20an%20id")).send().await.unwrap();
     assert_eq!(bad.status(), 400);

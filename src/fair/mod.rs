@@ -133,7 +133,9 @@ pub async fn seed_in_force(app: &App, player: &PlayerId) -> Result<FairSeed, See
     if let Some(seed) = app.wallet.ledger().fair_seed(player).await? {
         return Ok(seed);
     }
-    Ok(rotate_from(app, player, None, random_client_seed()?).await?.current)
+    Ok(rotate_from(app, player, None, random_client_seed()?)
+        .await?
+        .current)
 }
 
 /// Reveals the player's seed in force and starts the next one with `client_seed` (a random
@@ -159,9 +161,9 @@ async fn rotate_from(
 ) -> Result<Rotated, SeedError> {
     let reveal = match current {
         Some(seed) => {
-            let server = app
-                .fair_keys
-                .seed(player, seed.seed_index, &seed.key_id, &seed.commitment)?;
+            let server =
+                app.fair_keys
+                    .seed(player, seed.seed_index, &seed.key_id, &seed.commitment)?;
             Some(Reveal {
                 seed_index: seed.seed_index,
                 server_seed: server.to_hex(),
@@ -196,9 +198,13 @@ pub fn stream(app: &App, player: &PlayerId, nonce: &FairNonce) -> Result<FairStr
     let server = app
         .fair_keys
         .seed(player, nonce.seed_index, &nonce.key_id, &nonce.commitment)?;
-    let client = ClientSeed::parse(&nonce.client_seed)
-        .map_err(|_| FairError::Mismatch(nonce.seed_index))?;
-    Ok(FairStream::new(&server, &client, nonce.nonce.unsigned_abs()))
+    let client =
+        ClientSeed::parse(&nonce.client_seed).map_err(|_| FairError::Mismatch(nonce.seed_index))?;
+    Ok(FairStream::new(
+        &server,
+        &client,
+        nonce.nonce.unsigned_abs(),
+    ))
 }
 
 /// The proof a fair round's outcome carries (`outcome.fair`): which seed, client seed and nonce

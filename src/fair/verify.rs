@@ -96,7 +96,10 @@ pub fn verify(
     let commitment_matches = server.commitment() == fair.seed.commitment;
     let (settled, proof_matches, win_matches) = match round.status {
         RoundStatus::Settled => {
-            let text = round.outcome_json.as_deref().ok_or_else(|| bad("no outcome".into()))?;
+            let text = round
+                .outcome_json
+                .as_deref()
+                .ok_or_else(|| bad("no outcome".into()))?;
             let value: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
             let proof = &value["fair"];
             let proof_matches = proof["seed_index"] == fair.seed.seed_index
@@ -213,7 +216,11 @@ mod tests {
 
             let mut paid_more = round.clone();
             paid_more.round.win_minor += 1;
-            assert!(!verify(&catalog, &paid_more, &eur, None).unwrap().win_matches);
+            assert!(
+                !verify(&catalog, &paid_more, &eur, None)
+                    .unwrap()
+                    .win_matches
+            );
 
             let mut other_nonce = round.clone();
             other_nonce.nonce += 1;

@@ -18,10 +18,14 @@ pub async fn verify_round(
     let unknown = || HttpError::UnknownRound(format!("no provably fair round {round_id}"));
     let ledger = app.wallet.ledger();
     let fair = ledger.fair_round(&round_id).await?.ok_or_else(unknown)?;
-    let account = ledger.account(&fair.round.player).await?.ok_or_else(unknown)?;
-    let currency = app.currencies.get(&account.currency).map_err(|e| {
-        HttpError::Unexpected(format!("currency {}: {e}", account.currency))
-    })?;
+    let account = ledger
+        .account(&fair.round.player)
+        .await?
+        .ok_or_else(unknown)?;
+    let currency = app
+        .currencies
+        .get(&account.currency)
+        .map_err(|e| HttpError::Unexpected(format!("currency {}: {e}", account.currency)))?;
     match verify(&app.games, &fair, &currency, None) {
         Ok(verdict) => Ok(HttpResponse::Ok().json(verdict)),
         Err(e @ VerifyError::NotRevealed(_)) => Err(HttpError::SeedNotRevealed(e.to_string())),

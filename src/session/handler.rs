@@ -15,8 +15,8 @@ use crate::fair;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 use crate::money::{Currency, Money};
-use crate::rng::fair::ClientSeed;
 use crate::protocol::{ClientFrame, ErrorCode, FreeRoundsView, GameView, RoundView, ServerFrame};
+use crate::rng::fair::ClientSeed;
 use crate::wallet::{
     Applied, JackpotWin, LedgerError, Movement, MovementError, RoundRecord, WalletError,
 };
@@ -343,7 +343,10 @@ async fn spin(
         },
         (true, None) => {
             crate::recovery::void(app, &round, "fair_nonce_missing").await;
-            let what = format!("round {} opened provably fair without a nonce", round.round_id);
+            let what = format!(
+                "round {} opened provably fair without a nonce",
+                round.round_id
+            );
             return Err(LedgerError::Invariant(what).into());
         }
     };

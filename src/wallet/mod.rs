@@ -26,11 +26,10 @@ pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
     Account, Applied, AuditReport, ChainHeads, ClaimReason, Entry, EntryKind, FairNonce, FairRound,
-    FairSeed, Fence, NewSeed, Reveal,
-    FreeRoundEvent, FreeRounds, FreeRoundsGrant, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed,
-    JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError,
-    PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementPage,
-    MAX_STATEMENT_PAGE,
+    FairSeed, Fence, FreeRoundEvent, FreeRounds, FreeRoundsGrant, FreeSpins, HeadsScope,
+    JackpotClaim, JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen,
+    Movement, MovementError, NewSeed, PoolSpec, PoolState, ReconcileReport, Reveal, RoundRecall,
+    RoundRecord, RoundStatus, StatementPage, MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 

@@ -55,7 +55,8 @@ async fn seed_at<T: SqlTx>(
     player: &PlayerId,
     seed_index: i64,
 ) -> Result<Option<FairSeed>, LedgerError> {
-    let sql = format!("SELECT {SEED_COLUMNS} FROM fair_seeds WHERE player_id = $1 AND seed_index = $2");
+    let sql =
+        format!("SELECT {SEED_COLUMNS} FROM fair_seeds WHERE player_id = $1 AND seed_index = $2");
     tx.row(&sql, args![player.as_str(), seed_index])
         .await?
         .map(|r| seed_from_row(&r))
@@ -105,7 +106,12 @@ pub async fn rotate<T: SqlTx>(
             .exec(
                 "UPDATE fair_seeds SET revealed_at_ms = $1, server_seed = $2 \
                  WHERE player_id = $3 AND seed_index = $4 AND revealed_at_ms IS NULL",
-                args![now, reveal.server_seed.as_str(), player.as_str(), seed.seed_index],
+                args![
+                    now,
+                    reveal.server_seed.as_str(),
+                    player.as_str(),
+                    seed.seed_index
+                ],
             )
             .await?;
         if changed != 1 {
@@ -168,7 +174,9 @@ pub async fn take_nonce<T: SqlTx>(
         )
         .await?
         .ok_or_else(|| {
-            LedgerError::Invariant(format!("{player}: the seed in force vanished under {round_id}"))
+            LedgerError::Invariant(format!(
+                "{player}: the seed in force vanished under {round_id}"
+            ))
         })?;
     let nonce = FairNonce {
         seed_index: row.i64(0)?,
@@ -179,7 +187,12 @@ pub async fn take_nonce<T: SqlTx>(
     };
     tx.exec(
         "INSERT INTO fair_rounds (round_id, player_id, seed_index, nonce) VALUES ($1, $2, $3, $4)",
-        args![round_id.as_str(), player.as_str(), nonce.seed_index, nonce.nonce],
+        args![
+            round_id.as_str(),
+            player.as_str(),
+            nonce.seed_index,
+            nonce.nonce
+        ],
     )
     .await?;
     Ok(nonce)

@@ -12,11 +12,11 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use crate::free_rounds::{
     FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus,
 };
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
-use crate::fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use crate::jackpot::{ClaimReason, JackpotClaim, JackpotWin, LevelDraw};
 use croupier_core::protocol::ErrorCode;
 

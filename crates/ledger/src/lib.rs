@@ -58,6 +58,7 @@ mod transfer_sql;
 
 use croupier_core::{clock, ids, jackpot};
 
+pub use fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use ledger::{
     Account, Applied, AuditReport, Books, ChainHead, ChainHeads, ChainReport, ClaimReason, Entry,
     EntryKind, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
@@ -65,7 +66,6 @@ pub use ledger::{
     LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,
 };
-pub use fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};
 pub use sql_ledger::{Backend, BatchResult, SqlLedger};

@@ -5,12 +5,12 @@
 
 use async_trait::async_trait;
 
+use super::fair::{FairRound, FairSeed};
 use super::ledger::{
     Account, Applied, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins,
     HeadsScope, JackpotWin, Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, StatementPage,
 };
-use super::fair::{FairRound, FairSeed};
 use super::query::{Answer, Change, Query};
 use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
 
@@ -233,6 +233,9 @@ impl<B: Backend> Ledger for SqlLedger<B> {
     }
 
     async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError> {
-        answer!(self.backend.read(Query::FairRound(round_id.clone())), FairRound)
+        answer!(
+            self.backend.read(Query::FairRound(round_id.clone())),
+            FairRound
+        )
     }
 }

@@ -45,7 +45,10 @@ pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once
         one(l, fair(open(&r0, "fp", "q0", Some(10)))).await,
         Err(MovementError::NoFairSeed)
     );
-    assert_eq!(l.account(&pid("fp")).await.unwrap().unwrap().balance_minor, 1_000);
+    assert_eq!(
+        l.account(&pid("fp")).await.unwrap().unwrap().balance_minor,
+        1_000
+    );
     assert!(l.round(&r0).await.unwrap().is_none());
 
     one(l, rotation("fp", 0, "lucky")).await.unwrap();
@@ -56,7 +59,10 @@ pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once
         let Ok(Applied::RoundOpened { fair: Some(n), .. }) = opened else {
             panic!("{opened:?}");
         };
-        assert_eq!((n.seed_index, n.nonce, n.client_seed.as_str()), (0, i, "lucky"));
+        assert_eq!(
+            (n.seed_index, n.nonce, n.client_seed.as_str()),
+            (0, i, "lucky")
+        );
         assert_eq!(n.commitment, commitment(0));
         one(l, settle(&r, "fp", 0)).await.unwrap();
         ids.push(r);
@@ -72,18 +78,27 @@ pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once
         panic!("{again:?}");
     };
     assert_eq!(n.nonce, 0);
-    assert_eq!(l.fair_seed(&pid("fp")).await.unwrap().unwrap().next_nonce, 3);
+    assert_eq!(
+        l.fair_seed(&pid("fp")).await.unwrap().unwrap().next_nonce,
+        3
+    );
 
     // Before the reveal the round's seed is not in the ledger.
     let before = l.fair_round(&ids[1]).await.unwrap().unwrap();
-    assert_eq!((before.nonce, before.seed.server_seed.as_deref()), (1, None));
+    assert_eq!(
+        (before.nonce, before.seed.server_seed.as_deref()),
+        (1, None)
+    );
 
     // A rotation that does not fit (skips an index, reveals no seed) is refused, nothing changes.
     let mut skip = rotation("fp", 1, "x");
     if let Movement::RotateSeed { next, .. } = &mut skip {
         next.seed_index = 2;
     }
-    assert!(matches!(one(l, skip).await, Err(MovementError::StaleSeed(_))));
+    assert!(matches!(
+        one(l, skip).await,
+        Err(MovementError::StaleSeed(_))
+    ));
     let Ok(Applied::SeedRotated {
         revealed: Some(old),
         current,
@@ -93,14 +108,20 @@ pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once
         panic!("rotation");
     };
     assert_eq!(old.server_seed.as_deref(), Some(seed_hex(0).as_str()));
-    assert_eq!((old.next_nonce, current.seed_index, current.next_nonce), (3, 1, 0));
+    assert_eq!(
+        (old.next_nonce, current.seed_index, current.next_nonce),
+        (3, 1, 0)
+    );
     // The same rotation again answers what it left.
     assert!(matches!(
         one(l, rotation("fp", 1, "second")).await,
         Ok(Applied::SeedRotated { replayed: true, .. })
     ));
     let after = l.fair_round(&ids[1]).await.unwrap().unwrap();
-    assert_eq!(after.seed.server_seed.as_deref(), Some(seed_hex(0).as_str()));
+    assert_eq!(
+        after.seed.server_seed.as_deref(),
+        Some(seed_hex(0).as_str())
+    );
     assert_eq!(after.round.round_id, ids[1]);
     // The next round takes nonce 0 of the new seed.
     let r = RoundId::new_v7();
@@ -129,7 +150,10 @@ pub(super) async fn a_seed_that_does_not_match_its_commitment_is_never_revealed(
             client_seed: "c".into(),
         },
     };
-    assert!(l.commit_batch(&[forged]).await.is_err(), "a forged reveal fails its batch");
+    assert!(
+        l.commit_batch(&[forged]).await.is_err(),
+        "a forged reveal fails its batch"
+    );
     let seed = l.fair_seed(&pid("gp")).await.unwrap().unwrap();
     assert_eq!((seed.seed_index, seed.server_seed), (0, None));
 }
