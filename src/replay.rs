@@ -79,6 +79,17 @@ struct TableBetRecord {
     numbers: Vec<u8>,
 }
 
+/// The mode a slot round played in: base, or free spins at the round's multiplier.
+pub fn spin_mode(round: &RoundRecord) -> SpinMode {
+    if round.free_spin {
+        SpinMode::Free {
+            multiplier: round.multiplier,
+        }
+    } else {
+        SpinMode::Base
+    }
+}
+
 /// Replays `round` (which played in `currency`) with the games of `catalog` and the live
 /// tables of `tables`.
 pub fn replay(
@@ -152,14 +163,7 @@ pub fn replay(
             game: game.id().to_string(),
             why: e.to_string(),
         })?;
-    let mode = if round.free_spin {
-        SpinMode::Free {
-            multiplier: round.multiplier,
-        }
-    } else {
-        SpinMode::Base
-    };
-    let replayed = slot::evaluate(game, &stored.stops, mode);
+    let replayed = slot::evaluate(game, &stored.stops, spin_mode(round));
     let money =
         |minor| Money::from_minor(minor, currency).map_err(|_| ReplayError::Money(id.clone()));
     let stake = money(round.stake_minor)?;

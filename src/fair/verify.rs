@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::games::slot::{self, SpinMode, SpinOutcome};
+use crate::games::slot::{self, SpinOutcome};
 use crate::games::GameCatalog;
 use crate::money::{Currency, Money};
 use crate::rng::fair::{ClientSeed, FairStream, ServerSeed};
@@ -80,13 +80,7 @@ pub fn verify(
             round: id.clone(),
             game: round.game.clone(),
         })?;
-    let mode = if round.free_spin {
-        SpinMode::Free {
-            multiplier: round.multiplier,
-        }
-    } else {
-        SpinMode::Base
-    };
+    let mode = crate::replay::spin_mode(round);
     let nonce = u64::try_from(fair.nonce).map_err(|_| bad("negative nonce".into()))?;
     let drawn = slot::spin(game, mode, &mut FairStream::new(&server, &client, nonce));
     let stake = Money::from_minor(round.stake_minor, currency).map_err(|e| bad(e.to_string()))?;
@@ -141,6 +135,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::games::slot::SpinMode;
     use crate::ids::{PlayerId, ReqId, RoundId};
     use crate::wallet::{FairSeed, RoundRecord};
 
