@@ -1,11 +1,9 @@
-//! The `croupier` binary: its commands and their flags (clap), each a thin shell over the
-//! library. About 650 lines on purpose: one command per function, read as a list; the work of
-//! each lives in the library (replay, fair::verify, audit), not here.
 //! The `croupier` command line: `serve` runs a node; `rtp`, `simulate` and `rng-dump` serve
 //! game certification; `audit` checks the ledger and walks its chains, `heads` exports their
 //! heads as a checkpoint; `dev-cert` writes a throw-away TLS pair;
 //! `operator-key` makes an operator's API key.
-//! `anyhow` lives only here, at the edge.
+//! `anyhow` lives only here, at the edge. About 650 lines in one file on purpose: one thin
+//! function per command, read as a list; the work lives in the library.
 
 use std::io::Write;
 use std::path::PathBuf;
