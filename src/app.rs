@@ -165,6 +165,18 @@ impl App {
         self.jackpots.feed_for(game, currency)
     }
 
+    /// Whether `player`'s slot rounds are provably fair (docs/fairness.md): their operator's
+    /// `provably_fair`, or, for a demo player, `games.provably_fair_demo`.
+    pub fn fair_offered(&self, player: &PlayerId) -> bool {
+        match player.operator() {
+            Some(operator) => self
+                .operators
+                .get(operator)
+                .is_some_and(|o| o.provably_fair),
+            None => self.config.games.provably_fair_demo,
+        }
+    }
+
     /// Where players reach this node (launch URLs start with it): `server.public_url`, or the
     /// players' listener as bound.
     pub fn public_url(&self) -> &str {

@@ -1,21 +1,22 @@
-//! Provably fair play on this node (docs/fairness.md): which players it is offered to, the key
-//! their server seeds are derived under, a player's seed in force (started on first use),
-//! rotations that reveal it, the stream a fair round is drawn from, and the proof a round's
-//! outcome carries. The ledger keeps commitments, nonces and revealed seeds (`croupier-ledger`
-//! `fair`); the pure stream and derivation are the core's (`rng::fair`); checking a round
-//! against its revealed seed is [`verify`].
+//! Provably fair play on this node (docs/fairness.md): the key players' server seeds are derived
+//! under, a player's seed in force (started on first use), rotations that reveal it, the stream a
+//! fair round is drawn from, and the proof a round's outcome carries. The ledger keeps commitments,
+//! nonces and revealed seeds (`croupier-ledger` `fair`); the pure stream and derivation are the
+//! core's (`rng::fair`); checking a round against its revealed seed is [`verify`]; whom it is
+//! offered to is `App::fair_offered`.
 
 pub mod verify;
 
 use rand_core::{OsRng, TryRngCore};
 use serde_json::Value;
 
-use crate::app::App;
 use crate::ids::PlayerId;
 use crate::protocol::{ErrorCode, FairSeedView, RevealedSeedView};
 use crate::rng::fair::{derive_server_seed, ClientSeed, FairStream, ServerSeed};
 use crate::secrets::{KeyRing, Purpose};
-use crate::wallet::{Applied, FairNonce, FairSeed, LedgerError, Movement, NewSeed, Reveal};
+use crate::wallet::{
+    Applied, FairNonce, FairSeed, LedgerError, Movement, NewSeed, Reveal, WalletPool,
+};
 
 /// Random bytes of a client seed the server picks when the player names none (shown as hex).
 const DEFAULT_CLIENT_SEED_BYTES: usize = 8;
@@ -83,15 +84,6 @@ impl FairKeys {
     }
 }
 
-/// Whether `player`'s slot rounds are provably fair: their operator's `provably_fair`, or, for
-/// a demo player, `games.provably_fair_demo`.
-pub fn offered(app: &App, player: &PlayerId) -> bool {
-    match player.operator() {
-        Some(operator) => app.operators.get(operator).is_some_and(|o| o.provably_fair),
-        None => app.config.games.provably_fair_demo,
-    }
-}
-
 /// A client seed the server picks: 16 random hex digits.
 pub fn random_client_seed() -> Result<ClientSeed, FairError> {
     let mut bytes = [0u8; DEFAULT_CLIENT_SEED_BYTES];
@@ -129,19 +121,26 @@ impl SeedError {
 }
 
 /// The player's seed in force, started (index 0, a random client seed) if they have none.
-pub async fn seed_in_force(app: &App, player: &PlayerId) -> Result<FairSeed, SeedError> {
-    if let Some(seed) = app.wallet.ledger().fair_seed(player).await? {
+pub async fn seed_in_force(
+    keys: &FairKeys,
+    wallet: &WalletPool,
+    player: &PlayerId,
+) -> Result<FairSeed, SeedError> {
+    if let Some(seed) = wallet.ledger().fair_seed(player).await? {
         return Ok(seed);
     }
-    Ok(rotate_from(app, player, None, random_client_seed()?)
-        .await?
-        .current)
+    Ok(
+        rotate_from(keys, wallet, player, None, random_client_seed()?)
+            .await?
+            .current,
+    )
 }
 
 /// Reveals the player's seed in force and starts the next one with `client_seed` (a random
 /// one if `None`). A player with no seed yet first gets one, which this reveals unplayed.
 pub async fn rotate(
-    app: &App,
+    keys: &FairKeys,
+    wallet: &WalletPool,
     player: &PlayerId,
     client_seed: Option<ClientSeed>,
 ) -> Result<Rotated, SeedError> {
@@ -149,21 +148,20 @@ pub async fn rotate(
         Some(c) => c,
         None => random_client_seed()?,
     };
-    let current = seed_in_force(app, player).await?;
-    rotate_from(app, player, Some(&current), client_seed).await
+    let current = seed_in_force(keys, wallet, player).await?;
+    rotate_from(keys, wallet, player, Some(&current), client_seed).await
 }
 
 async fn rotate_from(
-    app: &App,
+    keys: &FairKeys,
+    wallet: &WalletPool,
     player: &PlayerId,
     current: Option<&FairSeed>,
     client_seed: ClientSeed,
 ) -> Result<Rotated, SeedError> {
     let reveal = match current {
         Some(seed) => {
-            let server =
-                app.fair_keys
-                    .seed(player, seed.seed_index, &seed.key_id, &seed.commitment)?;
+            let server = keys.seed(player, seed.seed_index, &seed.key_id, &seed.commitment)?;
             Some(Reveal {
                 seed_index: seed.seed_index,
                 server_seed: server.to_hex(),
@@ -172,7 +170,7 @@ async fn rotate_from(
         None => None,
     };
     let index = current.map_or(0, |s| s.seed_index + 1);
-    let (server, key_id) = app.fair_keys.fresh(player, index);
+    let (server, key_id) = keys.fresh(player, index);
     let next = NewSeed {
         seed_index: index,
         commitment: server.commitment(),
@@ -184,7 +182,7 @@ async fn rotate_from(
         reveal,
         next,
     };
-    match app.wallet.apply(movement).await? {
+    match wallet.apply(movement).await? {
         Applied::SeedRotated {
             revealed, current, ..
         } => Ok(Rotated { revealed, current }),
@@ -194,10 +192,12 @@ async fn rotate_from(
 
 /// The stream a fair round draws from: its seed (derived, checked against the commitment the
 /// round recorded), the client seed and the nonce it took.
-pub fn stream(app: &App, player: &PlayerId, nonce: &FairNonce) -> Result<FairStream, FairError> {
-    let server = app
-        .fair_keys
-        .seed(player, nonce.seed_index, &nonce.key_id, &nonce.commitment)?;
+pub fn stream(
+    keys: &FairKeys,
+    player: &PlayerId,
+    nonce: &FairNonce,
+) -> Result<FairStream, FairError> {
+    let server = keys.seed(player, nonce.seed_index, &nonce.key_id, &nonce.commitment)?;
     let client =
         ClientSeed::parse(&nonce.client_seed).map_err(|_| FairError::Mismatch(nonce.seed_index))?;
     Ok(FairStream::new(

@@ -93,10 +93,10 @@ pub async fn run(
 }
 
 async fn fair_seed(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
-    if !fair::offered(app, &caller.player) {
+    if !app.fair_offered(&caller.player) {
         return Err(fair::FairError::NotOffered.into());
     }
-    let seed = fair::seed_in_force(app, &caller.player).await?;
+    let seed = fair::seed_in_force(&app.fair_keys, &app.wallet, &caller.player).await?;
     Ok(ServerFrame::FairSeed {
         req_id: req_id.to_string(),
         seed: fair::seed_view(&seed),
@@ -109,10 +109,10 @@ async fn rotate_seed(
     req_id: &ReqId,
     client_seed: Option<ClientSeed>,
 ) -> Result<ServerFrame, PlayError> {
-    if !fair::offered(app, &caller.player) {
+    if !app.fair_offered(&caller.player) {
         return Err(fair::FairError::NotOffered.into());
     }
-    let rotated = fair::rotate(app, &caller.player, client_seed).await?;
+    let rotated = fair::rotate(&app.fair_keys, &app.wallet, &caller.player, client_seed).await?;
     let revealed = rotated.revealed.as_ref().and_then(fair::revealed_view);
     let Some(revealed) = revealed else {
         let what = format!("{}: a rotation revealed no seed", caller.player);
@@ -249,7 +249,7 @@ async fn spin(
     let hint = (caller.player.clone(), game.id().to_string());
     // A provably fair round takes its nonce in the transaction that opens it, before the
     // draw: always the two-step path.
-    let provably_fair = fair::offered(app, &caller.player);
+    let provably_fair = app.fair_offered(&caller.player);
     // The round's id and node are made only on this path: a one-step spin makes its own.
     let fresh = || (RoundId::new_v7(), Some(app.node.to_string()));
     let (round_id, open, pool) = match stake {
@@ -334,7 +334,7 @@ async fn spin(
     record_contributions(app, pool.as_deref(), &seen);
     let mut stream = match (provably_fair, &nonce) {
         (false, _) => None,
-        (true, Some(nonce)) => match fair::stream(app, &caller.player, nonce) {
+        (true, Some(nonce)) => match fair::stream(&app.fair_keys, &caller.player, nonce) {
             Ok(stream) => Some(stream),
             Err(error) => {
                 crate::recovery::void(app, &round, "fair_seed_unavailable").await;
@@ -410,7 +410,7 @@ async fn open_fair(app: &App, caller: &Caller, open: Movement) -> Result<Applied
     };
     match app.wallet.apply(fair_open()).await {
         Err(WalletError::Refused(MovementError::NoFairSeed)) => {
-            fair::seed_in_force(app, &caller.player).await?;
+            fair::seed_in_force(&app.fair_keys, &app.wallet, &caller.player).await?;
             app.wallet
                 .apply(fair_open())
                 .await

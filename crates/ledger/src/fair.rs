@@ -1,10 +1,10 @@
-//! Provably fair seeds as the ledger keeps them (docs/fairness.md): a player's seed in force,
-//! what a rotation asks for, the nonce a fair round took, and a fair round with everything a
-//! verifier needs. The seeds themselves are derived and checked by the server (`src/fair`);
-//! the ledger only stores commitments, and a seed once it is revealed.
+//! Provably fair seeds as the ledger keeps them (docs/fairness.md): a player's seed in force, what
+//! a rotation asks for, and the nonce a fair round took (a fair round with everything a verifier
+//! needs is `ledger::FairRound`, beside the round record it holds). The seeds themselves are
+//! derived and checked by the server (`src/fair`); the ledger only stores commitments, and a seed
+//! once it is revealed.
 
 use crate::ids::PlayerId;
-use crate::ledger::RoundRecord;
 
 /// One of a player's seeds: in force (`revealed_at_ms` is `None`) or revealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +51,6 @@ pub struct FairNonce {
     pub client_seed: String,
     /// The key the seed is derived under.
     pub key_id: String,
-}
-
-/// A fair round as `croupier verify` and `GET /v1/fair/rounds/{id}` read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FairRound {
-    pub round: RoundRecord,
-    pub nonce: i64,
-    pub seed: FairSeed,
 }
 
 /// Whether `next` may follow `current` (the player's seed in force, if any): the first seed

@@ -2,7 +2,8 @@
 //! started or rotated (`Movement::RotateSeed`), the nonce a fair round takes in the
 //! transaction that opens it (`Movement::Fair`), and fair rounds read back for verification.
 
-use super::fair::{rotation_fits, FairNonce, FairRound, FairSeed, NewSeed, Reveal};
+use super::fair::{rotation_fits, FairNonce, FairSeed, NewSeed, Reveal};
+use super::ledger::FairRound;
 use super::ledger::{Applied, LedgerError, MovementError};
 use super::ledger_sql::Outcome;
 use super::read_sql::{invalid, query_round};

@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
+use crate::fair::{FairNonce, FairSeed, NewSeed, Reveal};
 pub use crate::free_rounds::{
     FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant, FreeRoundsStatus,
 };
@@ -507,6 +507,14 @@ pub struct RoundRecord {
     pub node: Option<String>,
     /// The operator's campaign, for a free round.
     pub campaign: Option<String>,
+}
+
+/// A fair round as `croupier verify` and `GET /v1/fair/rounds/{id}` read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FairRound {
+    pub round: RoundRecord,
+    pub nonce: i64,
+    pub seed: FairSeed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

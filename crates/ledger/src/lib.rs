@@ -58,10 +58,10 @@ mod transfer_sql;
 
 use croupier_core::{clock, ids, jackpot};
 
-pub use fair::{FairNonce, FairRound, FairSeed, NewSeed, Reveal};
+pub use fair::{FairNonce, FairSeed, NewSeed, Reveal};
 pub use ledger::{
     Account, Applied, AuditReport, Books, ChainHead, ChainHeads, ChainReport, ClaimReason, Entry,
-    EntryKind, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
+    EntryKind, FairRound, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
     FreeRoundsStatus, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
     LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,

@@ -4,10 +4,11 @@
 //! a transaction; what is asked and how it is answered is written here once.
 
 use super::chain_sql;
-use super::fair::{FairRound, FairSeed};
+use super::fair::FairSeed;
 use super::fair_sql;
 use super::free_rounds_sql;
 use super::jackpot_sql;
+use super::ledger::FairRound;
 use super::ledger::{
     Account, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins, HeadsScope,
     JackpotWin, LedgerError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,

@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use super::fair::{FairRound, FairSeed};
+use super::fair::FairSeed;
+use super::ledger::FairRound;
 use super::ledger::{
     Account, Applied, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins,
     HeadsScope, JackpotWin, Ledger, LedgerError, Movement, MovementError, PoolSpec, PoolState,

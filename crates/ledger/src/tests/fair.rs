@@ -38,6 +38,7 @@ fn fair(m: Movement) -> Movement {
 }
 
 pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once(l: &dyn Ledger) {
+    l.ensure_account(&pid("fp"), "EUR").await.unwrap();
     one(l, deposit("fd", "fp", 1_000)).await.unwrap();
     // No seed in force: no round opens, nothing is debited.
     let r0 = RoundId::new_v7();
@@ -135,6 +136,7 @@ pub(super) async fn fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once
 }
 
 pub(super) async fn a_seed_that_does_not_match_its_commitment_is_never_revealed(l: &dyn Ledger) {
+    l.ensure_account(&pid("gp"), "EUR").await.unwrap();
     one(l, deposit("gd", "gp", 100)).await.unwrap();
     one(l, rotation("gp", 0, "c")).await.unwrap();
     let forged = Movement::RotateSeed {
