@@ -6,15 +6,23 @@
 //! statement for its hop; see docs/benchmarks.md). Reads run on the blocking pool with their
 //! own connections, beside the writer, as WAL allows. The SQL and the money logic live in
 //! `ledger_sql` and `jackpot_sql`, shared with the PostgreSQL ledger.
+//!
+//! With `synchronous = "full"` the fsync is pipelined ([`run_syncer`]): the writer commits a
+//! group (its WAL frames written, not yet synced) and goes straight on to the next, while a
+//! syncer thread fsyncs the WAL file and only then sends the group's answers. So no answer
+//! leaves before its commit is on disk, as with SQLite's own FULL, but the writer no longer
+//! sits idle through every fsync. Reads wait the same way: an answer is returned once every
+//! commit it may have seen is durable ([`Durable`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::apply_sql;
 use super::chain_sql;
@@ -29,6 +37,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Batches the writer may have queued: beyond this the shards wait (their own queues are
 /// bounded by `ledger.wallet_queue`, so this only smooths bursts).
 const WRITER_QUEUE: usize = 1024;
+/// Committed groups waiting for the syncer's fsync: past this the writer waits for it (each
+/// group's answers are held until its fsync, so this bounds the commits not yet durable).
+const SYNC_QUEUE: usize = 64;
 /// Most movements the writer folds into one transaction, across all shards' batches.
 const MAX_MOVEMENTS_PER_COMMIT: usize = 4096;
 /// Read connections kept open for reuse (more are opened under load and then dropped).
@@ -86,14 +97,56 @@ struct WriteJob {
 /// The embedded ledger: [`SqlLedger`] on [`Sqlite`].
 pub type SqliteLedger = SqlLedger<Sqlite>;
 
-/// The SQLite back end: the writer thread's queue and the idle read connections.
+/// The SQLite back end: the writer thread's queue, the idle read connections and how far
+/// the commits are durable.
 pub struct Sqlite {
     path: PathBuf,
     writer: mpsc::Sender<WriteJob>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    durable: Durable,
+}
+
+/// How far the writer's commits are on disk: the writer counts its commits, the syncer
+/// publishes the count its last fsync covered. With `synchronous = "normal"` there is no
+/// syncer and a commit counts as durable at once (SQLite's own promise for that setting).
+#[derive(Clone)]
+struct Durable {
+    committed: Arc<AtomicU64>,
+    synced: watch::Receiver<u64>,
+    pipelined: bool,
+}
+
+impl Durable {
+    /// Waits until every commit made so far is on disk (so an answer read now shows nothing
+    /// that a power cut could take back). Err: the syncer stopped.
+    async fn settled(&self) -> Result<(), LedgerError> {
+        if !self.pipelined {
+            return Ok(());
+        }
+        let upto = self.committed.load(Ordering::Acquire);
+        let mut synced = self.synced.clone();
+        synced
+            .wait_for(|done| *done >= upto)
+            .await
+            .map(|_| ())
+            .map_err(|_| LedgerError::WriterStopped)
+    }
+}
+
+/// A committed group on its way to the syncer: its answers and the commit count it ends at.
+struct Synced {
+    upto: u64,
+    answers: Vec<(oneshot::Sender<BatchResult>, BatchResult)>,
 }
 
 use crate::clock::now_ms;
+
+/// The WAL file SQLite keeps beside the database (`<file>-wal`).
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
 
 fn connect(path: &Path, durability: Durability) -> Result<Connection, LedgerError> {
     let conn = Connection::open(path)?;
@@ -135,7 +188,9 @@ impl SqliteLedger {
         let path = path.to_path_buf();
         let opened = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, LedgerError> {
-            let mut conn = connect(&opened, durability)?;
+            // With FULL the syncer thread fsyncs the WAL after each commit: the writer's own
+            // commits only write their frames (NORMAL still syncs around checkpoints).
+            let mut conn = connect(&opened, Durability::Normal)?;
             conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
             conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_FRAMES)?;
             conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
@@ -145,9 +200,33 @@ impl SqliteLedger {
         .await
         .map_err(|_| LedgerError::WriterStopped)??;
         let (writer, jobs) = mpsc::channel(WRITER_QUEUE);
+        let committed = Arc::new(AtomicU64::new(0));
+        let (synced_tx, synced) = watch::channel(0u64);
+        let pipelined = durability == Durability::Full;
+        let (to_syncer, sync_jobs) = std_mpsc::sync_channel::<Synced>(SYNC_QUEUE);
+        let failed = Arc::new(AtomicBool::new(false));
+        if pipelined {
+            let (wal, failed) = (wal_path(&path), failed.clone());
+            std::thread::Builder::new()
+                .name("ledger-sync".into())
+                .spawn(move || run_syncer(&wal, sync_jobs, synced_tx, &failed))
+                .map_err(|e| LedgerError::Invariant(format!("cannot start the syncer: {e}")))?;
+        } else {
+            // No syncer: each group's answers go out once its commit returns.
+            std::thread::Builder::new()
+                .name("ledger-answer".into())
+                .spawn(move || {
+                    for group in sync_jobs {
+                        let _ = synced_tx.send(group.upto);
+                        answer(group);
+                    }
+                })
+                .map_err(|e| LedgerError::Invariant(format!("cannot start the answerer: {e}")))?;
+        }
+        let counter = committed.clone();
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run_writer(conn, jobs))
+            .spawn(move || run_writer(conn, jobs, &counter, &to_syncer, &failed))
             .map_err(|e| LedgerError::Invariant(format!("cannot start the ledger writer: {e}")))?;
         let checkpointer = connect(&path, durability)?;
         let alive = writer.downgrade();
@@ -159,14 +238,26 @@ impl SqliteLedger {
             path,
             writer,
             readers: Arc::new(Mutex::new(Vec::new())),
+            durable: Durable {
+                committed,
+                synced,
+                pipelined,
+            },
         }))
     }
 }
 
 /// The writer thread: takes every queued batch and commits them in one transaction. If that
 /// transaction fails, each batch is retried in a transaction of its own, so one bad batch
-/// cannot fail the others.
-fn run_writer(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
+/// cannot fail the others. The answers go to the syncer (`to_syncer`), which sends them once
+/// the commit is on disk; after a failed fsync (`failed`) nothing more is written.
+fn run_writer(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    committed: &AtomicU64,
+    to_syncer: &std_mpsc::SyncSender<Synced>,
+    failed: &AtomicBool,
+) {
     while let Some(first) = jobs.blocking_recv() {
         let mut group = vec![first];
         let mut movements = group[0].batch.len();
@@ -179,24 +270,85 @@ fn run_writer(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        match commit_group(&mut conn, &group) {
-            Ok(results) => {
-                for (job, result) in group.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(result));
-                }
+        if failed.load(Ordering::Acquire) {
+            for job in group {
+                let _ = job.reply.send(Err(LedgerError::WriterStopped));
             }
-            Err(_) if group.len() > 1 => {
-                for job in group {
+            continue;
+        }
+        // Counted before the commit, so a reader that sees it waits for its fsync too.
+        let upto = committed.fetch_add(1, Ordering::AcqRel) + 1;
+        let answers = match commit_group(&mut conn, &group) {
+            Ok(results) => group
+                .into_iter()
+                .zip(results)
+                .map(|(job, result)| (job.reply, Ok(result)))
+                .collect(),
+            Err(_) if group.len() > 1 => group
+                .into_iter()
+                .map(|job| {
                     let result = commit_group(&mut conn, std::slice::from_ref(&job))
                         .map(|mut r| r.remove(0));
-                    let _ = job.reply.send(result);
-                }
+                    (job.reply, result)
+                })
+                .collect(),
+            Err(error) => group
+                .into_iter()
+                .map(|job| (job.reply, Err(LedgerError::Invariant(error.to_string()))))
+                .collect(),
+        };
+        if to_syncer.send(Synced { upto, answers }).is_err() {
+            return; // the syncer stopped: its failure is logged; senders see WriterStopped
+        }
+    }
+}
+
+fn answer(group: Synced) {
+    for (reply, result) in group.answers {
+        let _ = reply.send(result);
+    }
+}
+
+/// The syncer thread (`synchronous = "full"`): takes every committed group queued, fsyncs the
+/// WAL file once for all of them (`fdatasync`: every frame written before the call is then on
+/// disk, and SQLite's recovery keeps every commit whose frames are), then sends their answers
+/// and publishes how far the commits are durable. The file is opened for each sync, so a WAL
+/// SQLite deleted and made again is still the one synced. A failed fsync stops the ledger:
+/// the kernel may have dropped the pages it could not write, so a later fsync proving nothing,
+/// the answers of that group and every later one are errors and the writer writes no more.
+fn run_syncer(
+    wal: &Path,
+    groups: std_mpsc::Receiver<Synced>,
+    synced: watch::Sender<u64>,
+    failed: &AtomicBool,
+) {
+    while let Ok(first) = groups.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = groups.try_recv() {
+            batch.push(more);
+        }
+        let upto = batch.last().map_or(0, |g| g.upto);
+        let result = if failed.load(Ordering::Acquire) {
+            Err(std::io::Error::other("an earlier fsync failed"))
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(wal)
+                .and_then(|file| file.sync_data())
+        };
+        match result {
+            Ok(()) => {
+                let _ = synced.send(upto);
+                batch.into_iter().for_each(answer);
             }
             Err(error) => {
-                for job in group {
-                    let _ = job
-                        .reply
-                        .send(Err(LedgerError::Invariant(error.to_string())));
+                if !failed.swap(true, Ordering::AcqRel) {
+                    tracing::error!(%error, wal = %wal.display(), "ledger fsync failed: the ledger stops writing");
+                }
+                for group in batch {
+                    for (reply, _) in group.answers {
+                        let _ = reply.send(Err(LedgerError::WriterStopped));
+                    }
                 }
             }
         }
@@ -276,7 +428,7 @@ impl Backend for Sqlite {
     async fn read(&self, query: Query) -> Result<Answer, LedgerError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
+        let answer = tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().ok().and_then(|mut r| r.pop());
             let conn = match pooled {
                 Some(conn) => conn,
@@ -301,7 +453,10 @@ impl Backend for Sqlite {
             result
         })
         .await
-        .map_err(|_| LedgerError::WriterStopped)?
+        .map_err(|_| LedgerError::WriterStopped)??;
+        // What the read saw is shown only once it is on disk.
+        self.durable.settled().await?;
+        Ok(answer)
     }
 
     async fn change(&self, change: Change) -> Result<Answer, LedgerError> {
