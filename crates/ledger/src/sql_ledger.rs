@@ -41,6 +41,11 @@ impl<B: Backend> SqlLedger<B> {
     pub(crate) fn new(backend: B) -> Self {
         Self { backend }
     }
+
+    #[cfg(test)]
+    pub(crate) fn backend(&self) -> &B {
+        &self.backend
+    }
 }
 
 fn unexpected(asked: &str, answer: &Answer) -> LedgerError {

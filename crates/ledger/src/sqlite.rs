@@ -477,3 +477,72 @@ impl Backend for Sqlite {
         .map_err(|_| LedgerError::WriterStopped)?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the syncer on `wal` for one committed group and returns what it answered, how far
+    /// it says commits are durable, and whether it stopped the ledger.
+    fn sync_once(wal: &Path) -> (BatchResult, u64, bool) {
+        let (to_syncer, groups) = std_mpsc::sync_channel(SYNC_QUEUE);
+        let (synced_tx, synced) = watch::channel(0u64);
+        let failed = AtomicBool::new(false);
+        let (reply, answer) = oneshot::channel();
+        to_syncer
+            .send(Synced {
+                upto: 7,
+                answers: vec![(reply, Ok(Vec::new()))],
+            })
+            .unwrap();
+        drop(to_syncer);
+        run_syncer(wal, groups, synced_tx, &failed);
+        let answered = answer.blocking_recv().unwrap();
+        let upto = *synced.borrow();
+        (answered, upto, failed.load(Ordering::Acquire))
+    }
+
+    #[test]
+    fn a_group_is_answered_after_its_fsync_and_marks_its_commits_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("l.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let (answered, upto, failed) = sync_once(&wal);
+        assert!(answered.is_ok());
+        assert_eq!(upto, 7);
+        assert!(!failed);
+    }
+
+    #[test]
+    fn a_failed_fsync_answers_errors_and_stops_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let (answered, upto, failed) = sync_once(&dir.path().join("missing").join("l.db-wal"));
+        assert!(matches!(answered, Err(LedgerError::WriterStopped)));
+        assert_eq!(upto, 0, "nothing was made durable");
+        assert!(failed);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_full_durability_every_answered_commit_is_synced() {
+        use crate::ledger::{Ledger, Movement};
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(&dir.path().join("l.db"), Durability::Full)
+            .await
+            .unwrap();
+        let player = crate::ids::PlayerId::parse("p1").unwrap();
+        ledger.ensure_account(&player, "EUR").await.unwrap();
+        for i in 0..20 {
+            let deposit = Movement::Deposit {
+                player: player.clone(),
+                tx_id: format!("d{i}"),
+                amount_minor: 100,
+            };
+            ledger.commit_batch(&[deposit]).await.unwrap();
+            let durable = &ledger.backend().durable;
+            let committed = durable.committed.load(Ordering::Acquire);
+            assert!(*durable.synced.borrow() >= committed, "answered before its fsync");
+        }
+        let account = ledger.account(&player).await.unwrap().unwrap();
+        assert_eq!(account.balance_minor, 2000);
+    }
+}

@@ -16,9 +16,11 @@ use super::ledger::*;
 use super::sqlite::{Durability, SqliteLedger};
 use crate::ids::{PlayerId, ReqId, RoundId};
 
+/// A SQLite ledger as shipped: `synchronous = "full"`, so every case also runs through the
+/// pipelined fsync (answers and reads held until the syncer's fsync).
 async fn ledger() -> (SqliteLedger, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = SqliteLedger::open(&dir.path().join("l.db"), Durability::Normal)
+    let ledger = SqliteLedger::open(&dir.path().join("l.db"), Durability::Full)
         .await
         .unwrap();
     (ledger, dir)
