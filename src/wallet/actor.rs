@@ -1,6 +1,8 @@
-//! `WalletActor`: one shard of wallet work. Movements queue in the shard while the previous
-//! batch commits, then go to the ledger together in one database transaction (group commit):
-//! under load a commit carries many spins, idle it carries one and adds no delay.
+//! `WalletActor`: one shard of wallet work. Movements queue in the shard while its batches in
+//! flight commit ([`Ledger::batches_in_flight`]: one on PostgreSQL, where the queued movements
+//! then go together in one database transaction; many on SQLite, whose one writer groups
+//! every shard's batches itself): under load a commit carries many spins, idle it carries one
+//! and adds no delay.
 //! A reply is sent only after its batch has committed: acknowledged means durable.
 //!
 //! The shard also keeps its players' [`Holds`]: the stakes promised to one-step spins before
@@ -137,7 +139,10 @@ pub struct WalletActor {
     batch_max: usize,
     pending: Vec<Apply>,
     flush_waiters: Vec<oneshot::Sender<()>>,
-    committing: bool,
+    /// Batches sent to the ledger and not answered yet, at most `max_in_flight`
+    /// ([`Ledger::batches_in_flight`]).
+    in_flight: usize,
+    max_in_flight: usize,
     holds: Holds,
     /// Movements of players holding a stake, waiting for the holds to end (in arrival order).
     parked: HashMap<PlayerId, Vec<Apply>>,
@@ -154,13 +159,14 @@ impl WalletActor {
     ) -> Self {
         Self {
             shard,
+            max_in_flight: ledger.batches_in_flight().max(1),
             ledger,
             metrics,
             mailbox,
             batch_max,
             pending: Vec::new(),
             flush_waiters: Vec::new(),
-            committing: false,
+            in_flight: 0,
             holds: Holds::default(),
             parked: HashMap::new(),
             parked_count: 0,
@@ -206,28 +212,32 @@ impl WalletActor {
         self.unpark(&player);
     }
 
+    /// Sends queued movements to the ledger, batch by batch, while fewer than
+    /// `max_in_flight` batches are committing; resolves the flush waiters once nothing is
+    /// queued, parked or committing.
     fn commit_next(&mut self, ctx: &mut Context<Self>) {
-        if self.committing {
-            return;
+        while self.in_flight < self.max_in_flight && !self.pending.is_empty() {
+            self.send_batch(ctx);
         }
-        if self.pending.is_empty() {
-            if self.parked_count > 0 {
-                return; // flushed once the holds in front of them end
-            }
+        if self.pending.is_empty() && self.in_flight == 0 && self.parked_count == 0 {
             for waiter in self.flush_waiters.drain(..) {
                 let _ = waiter.send(());
             }
-            return;
         }
+    }
+
+    /// Sends the next batch. Its future is polled before any spawned after it, so batches
+    /// reach the ledger (and SQLite's one writer queue) in the order they were taken.
+    fn send_batch(&mut self, ctx: &mut Context<Self>) {
         let take = self.pending.len().min(self.batch_max);
         let batch: Vec<Apply> = self.pending.drain(..take).collect();
         let movements: Vec<Movement> = batch.iter().map(|a| a.movement.clone()).collect();
         let ledger = self.ledger.clone();
-        self.committing = true;
+        self.in_flight += 1;
         let started = Instant::now();
         let fut = async move { ledger.commit_batch(&movements).await };
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-            act.committing = false;
+            act.in_flight -= 1;
             act.metrics
                 .observe_wallet_batch(batch.len(), started.elapsed());
             match result {

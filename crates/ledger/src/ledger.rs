@@ -678,6 +678,14 @@ pub trait Ledger: Send + Sync + 'static {
 
     async fn account(&self, player: &PlayerId) -> Result<Option<Account>, LedgerError>;
 
+    /// How many batches one caller (a wallet shard) may have committing at once. 1: each
+    /// batch waits for the one before (PostgreSQL runs batches on separate connections, so two
+    /// in flight could commit in either order). More where the back end queues every batch in
+    /// arrival order onto one writer (SQLite), which then groups them itself.
+    fn batches_in_flight(&self) -> usize {
+        1
+    }
+
     /// Applies movements in order in ONE database transaction (group commit). A refused
     /// movement changes nothing and does not stop the others.
     async fn commit_batch(

@@ -30,6 +30,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn read(&self, query: Query) -> Result<Answer, LedgerError>;
     /// Runs a write in a transaction of its own.
     async fn change(&self, change: Change) -> Result<Answer, LedgerError>;
+    /// See [`Ledger::batches_in_flight`].
+    fn batches_in_flight(&self) -> usize {
+        1
+    }
 }
 
 /// The ledger over back end `B`; see [`crate::SqliteLedger`] and [`crate::PgLedger`].
@@ -65,6 +69,10 @@ macro_rules! answer {
 
 #[async_trait]
 impl<B: Backend> Ledger for SqlLedger<B> {
+    fn batches_in_flight(&self) -> usize {
+        self.backend.batches_in_flight()
+    }
+
     async fn next_fence(&self, table: &str) -> Result<i64, LedgerError> {
         answer!(
             self.backend.change(Change::NextFence(table.to_string())),

@@ -40,6 +40,9 @@ const WRITER_QUEUE: usize = 1024;
 /// Committed groups waiting for the syncer's fsync: past this the writer waits for it (each
 /// group's answers are held until its fsync, so this bounds the commits not yet durable).
 const SYNC_QUEUE: usize = 64;
+/// Batches one wallet shard may have queued at the writer or committing (the writer's queue,
+/// [`WRITER_QUEUE`], bounds them all together).
+const SHARD_BATCHES_IN_FLIGHT: usize = 64;
 /// Most movements the writer folds into one transaction, across all shards' batches.
 const MAX_MOVEMENTS_PER_COMMIT: usize = 4096;
 /// Read connections kept open for reuse (more are opened under load and then dropped).
@@ -413,6 +416,13 @@ fn commit_group(
 
 #[async_trait]
 impl Backend for Sqlite {
+    /// Every batch joins the writer's one queue in the order it is sent, and the writer folds
+    /// whatever is queued into its next transaction: a shard need not wait for its last batch
+    /// (doing so only added a wait before the writer's own).
+    fn batches_in_flight(&self) -> usize {
+        SHARD_BATCHES_IN_FLIGHT
+    }
+
     async fn commit(&self, batch: &[Movement]) -> BatchResult {
         let (reply, answer) = oneshot::channel();
         self.writer
