@@ -1,9 +1,9 @@
 //! The binary end to end against the in-process stand-in server: exit 0 and a JSON report when
 //! the money is right, exit 3 when the server charged a resend twice, and the echo subcommand.
 
+use crate::support::{start_mock, MockConfig};
 use std::process::Stdio;
 use std::time::Duration;
-use crate::support::{start_mock, MockConfig};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_croupier-loadtest");

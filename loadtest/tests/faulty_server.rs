@@ -2,11 +2,11 @@
 //! that charges a resent spin twice must fail the money audit. Normal play (free spins,
 //! dropped connections, resends) is tested against the real croupier in smoke_server.rs.
 
+use crate::support::{start_mock, MockConfig};
 use croupier_loadtest::target::parse_targets;
 use croupier_loadtest::{run, RunConfig};
 use rust_decimal::Decimal;
 use std::time::Duration;
-use crate::support::{start_mock, MockConfig};
 use tokio::sync::watch;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);

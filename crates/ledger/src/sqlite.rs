@@ -550,7 +550,10 @@ mod tests {
             ledger.commit_batch(&[deposit]).await.unwrap();
             let durable = &ledger.backend().durable;
             let committed = durable.committed.load(Ordering::Acquire);
-            assert!(*durable.synced.borrow() >= committed, "answered before its fsync");
+            assert!(
+                *durable.synced.borrow() >= committed,
+                "answered before its fsync"
+            );
         }
         let account = ledger.account(&player).await.unwrap().unwrap();
         assert_eq!(account.balance_minor, 2000);
