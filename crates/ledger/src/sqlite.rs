@@ -206,26 +206,19 @@ impl SqliteLedger {
         let committed = Arc::new(AtomicU64::new(0));
         let (synced_tx, synced) = watch::channel(0u64);
         let pipelined = durability == Durability::Full;
-        let (to_syncer, sync_jobs) = std_mpsc::sync_channel::<Synced>(SYNC_QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
-        if pipelined {
+        // With FULL the answers wait for the syncer's fsync; with NORMAL the writer sends them.
+        let to_syncer = if pipelined {
+            let (to_syncer, sync_jobs) = std_mpsc::sync_channel::<Synced>(SYNC_QUEUE);
             let (wal, failed) = (wal_path(&path), failed.clone());
             std::thread::Builder::new()
                 .name("ledger-sync".into())
                 .spawn(move || run_syncer(&wal, sync_jobs, synced_tx, &failed))
                 .map_err(|e| LedgerError::Invariant(format!("cannot start the syncer: {e}")))?;
+            Some(to_syncer)
         } else {
-            // No syncer: each group's answers go out once its commit returns.
-            std::thread::Builder::new()
-                .name("ledger-answer".into())
-                .spawn(move || {
-                    for group in sync_jobs {
-                        let _ = synced_tx.send(group.upto);
-                        answer(group);
-                    }
-                })
-                .map_err(|e| LedgerError::Invariant(format!("cannot start the answerer: {e}")))?;
-        }
+            None
+        };
         let counter = committed.clone();
         std::thread::Builder::new()
             .name("ledger-writer".into())
@@ -252,13 +245,14 @@ impl SqliteLedger {
 
 /// The writer thread: takes every queued batch and commits them in one transaction. If that
 /// transaction fails, each batch is retried in a transaction of its own, so one bad batch
-/// cannot fail the others. The answers go to the syncer (`to_syncer`), which sends them once
-/// the commit is on disk; after a failed fsync (`failed`) nothing more is written.
+/// cannot fail the others. The answers go to the syncer (`to_syncer`, with FULL), which sends
+/// them once the commit is on disk, or straight out (NORMAL); after a failed fsync (`failed`)
+/// nothing more is written.
 fn run_writer(
     mut conn: Connection,
     mut jobs: mpsc::Receiver<WriteJob>,
     committed: &AtomicU64,
-    to_syncer: &std_mpsc::SyncSender<Synced>,
+    to_syncer: &Option<std_mpsc::SyncSender<Synced>>,
     failed: &AtomicBool,
 ) {
     while let Some(first) = jobs.blocking_recv() {
@@ -300,8 +294,14 @@ fn run_writer(
                 .map(|job| (job.reply, Err(LedgerError::Invariant(error.to_string()))))
                 .collect(),
         };
-        if to_syncer.send(Synced { upto, answers }).is_err() {
-            return; // the syncer stopped: its failure is logged; senders see WriterStopped
+        let group = Synced { upto, answers };
+        match to_syncer {
+            Some(syncer) => {
+                if syncer.send(group).is_err() {
+                    return; // the syncer stopped: its failure is logged
+                }
+            }
+            None => answer(group),
         }
     }
 }
@@ -554,6 +554,27 @@ mod tests {
                 *durable.synced.borrow() >= committed,
                 "answered before its fsync"
             );
+        }
+        let account = ledger.account(&player).await.unwrap().unwrap();
+        assert_eq!(account.balance_minor, 2000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_normal_durability_the_writer_answers_itself() {
+        use crate::ledger::{Ledger, Movement};
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(&dir.path().join("l.db"), Durability::Normal)
+            .await
+            .unwrap();
+        let player = crate::ids::PlayerId::parse("p1").unwrap();
+        ledger.ensure_account(&player, "EUR").await.unwrap();
+        for i in 0..20 {
+            let deposit = Movement::Deposit {
+                player: player.clone(),
+                tx_id: format!("d{i}"),
+                amount_minor: 100,
+            };
+            ledger.commit_batch(&[deposit]).await.unwrap();
         }
         let account = ledger.account(&player).await.unwrap().unwrap();
         assert_eq!(account.balance_minor, 2000);
