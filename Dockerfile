@@ -32,7 +32,7 @@ RUN apt-get update \
     && ln -s /etc/croupier /opt/croupier/config \
     && ln -s /var/lib/croupier /opt/croupier/data
 COPY --from=build /usr/local/bin/croupier /usr/local/bin/croupier
-COPY config/default.toml config/tables.toml config/jackpots.toml /etc/croupier/
+COPY config/default.toml config/tables.toml config/jackpots.toml config/operators.toml config/jurisdictions.toml /etc/croupier/
 COPY config/games /etc/croupier/games
 
 WORKDIR /opt/croupier

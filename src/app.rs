@@ -77,6 +77,8 @@ pub struct App {
     pub connected: dashmap::DashMap<Arc<str>, Connected>,
     /// The operators (casino brands) this deployment serves.
     pub operators: crate::operator::Operators,
+    /// The jurisdiction profiles their players (and demo players) play under.
+    pub profiles: croupier_core::jurisdiction::Profiles,
     /// The players' listener as players reach it (`http(s)://host:port`), set once it is bound.
     public_url: std::sync::OnceLock<String>,
     ready: AtomicBool,
@@ -99,6 +101,7 @@ impl App {
         bus: crate::cluster::Bus,
         node: Arc<str>,
         operators: crate::operator::Operators,
+        profiles: croupier_core::jurisdiction::Profiles,
     ) -> Self {
         let admission = crate::admission::Admission::new(crate::admission::Limits {
             per_player: config.session.max_connections_per_player,
@@ -144,6 +147,7 @@ impl App {
             node,
             connected: dashmap::DashMap::new(),
             operators,
+            profiles,
             public_url: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
         }
@@ -152,14 +156,18 @@ impl App {
     /// The jackpot share a bet of `player` on `game` carries. None for demo play on a
     /// deployment that takes real money (it has operators): fun money neither feeds nor wins
     /// a pool that real players play for. On a demo-only deployment demo play has jackpots.
+    ///
+    /// `rules`: the player's jurisdiction, which may forbid jackpots (a round that feeds no
+    /// pool draws no claim on it either).
     pub fn jackpot_feed(
         &self,
         game: &str,
         currency: &Currency,
         player: &PlayerId,
+        rules: &croupier_core::jurisdiction::SessionRules,
     ) -> Option<crate::wallet::JackpotFeed> {
         let fun_beside_real = player.operator().is_none() && !self.operators.is_empty();
-        if fun_beside_real {
+        if fun_beside_real || !rules.profile.jackpots {
             return None;
         }
         self.jackpots.feed_for(game, currency)

@@ -41,6 +41,7 @@ pub struct Config {
     pub tables: TablesConfig,
     pub jackpots: JackpotsConfig,
     pub operators: OperatorsConfig,
+    pub jurisdictions: JurisdictionsConfig,
     pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
@@ -184,6 +185,14 @@ pub struct JackpotsConfig {
 #[serde(deny_unknown_fields)]
 pub struct OperatorsConfig {
     /// The operators (casino brands) and their hashed API keys; `""`: none (demo play only).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionsConfig {
+    /// The jurisdiction profiles (speed of play, stake caps, what the client may offer);
+    /// `""`: only the permissive `default` profile.
     pub file: PathBuf,
 }
 

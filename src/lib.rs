@@ -104,6 +104,7 @@ pub mod cluster;
 pub mod config;
 pub mod fair;
 pub mod jackpot;
+pub mod jurisdiction;
 pub mod metrics;
 pub mod operator;
 pub mod recovery;

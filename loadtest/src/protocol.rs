@@ -242,6 +242,7 @@ impl ServerFrame {
                 req_id,
                 code,
                 message,
+                ..
             } => ServerFrame::Error {
                 req_id,
                 code: code.as_str().to_string(),

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use croupier_core::jurisdiction::{AgeBand, Paced};
 use serde::{Deserialize, Serialize};
 
 use super::ClusterError;
@@ -81,6 +82,17 @@ pub struct SessionRecord {
     pub opened_at_ms: i64,
     /// Unix seconds; the record is gone after this (the token has expired too).
     pub expires_at: u64,
+    /// The jurisdiction profile the session plays under (jurisdictions.toml); a record
+    /// journalled before profiles existed plays under the default one.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The player's age band as the launch gave it (profiles with an 18-24 stake cap need it).
+    #[serde(default)]
+    pub age_band: Option<AgeBand>,
+}
+
+fn default_profile() -> String {
+    croupier_core::jurisdiction::DEFAULT_PROFILE.to_string()
 }
 
 /// One node as its last heartbeat described it.
@@ -155,6 +167,21 @@ pub trait SharedState: Send + Sync {
 
     /// Takes this node out of the registry at once (a clean stop), rather than at expiry.
     async fn forget_node(&self, node: &str) -> Result<(), ClusterError>;
+
+    /// Claims the start of a slot round of `player` if `interval_ms` has passed since the
+    /// start of its last one on any node (`Go`: recorded now, under `token`); else how long
+    /// is left. A cluster decides on Redis's clock, so nodes' clocks do not matter.
+    async fn claim_round_start(
+        &self,
+        player: &PlayerId,
+        interval_ms: u64,
+        token: &str,
+    ) -> Result<Paced, ClusterError>;
+
+    /// Gives back the claim `token` of a round that never started (refused before any money
+    /// moved), so the refusal changes nothing; a later claim is left alone.
+    async fn release_round_start(&self, player: &PlayerId, token: &str)
+        -> Result<(), ClusterError>;
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::ids::OperatorId;
 use crate::money::{Currency, CurrencyTable};
+use croupier_core::jurisdiction::Profiles;
 
 pub mod keys;
 
@@ -25,8 +26,6 @@ pub const MAX_KEYS: usize = 2;
 pub const MAX_REQUESTS_PER_SECOND: u32 = 100_000;
 /// The request rate of an operator that sets none (per node).
 const DEFAULT_REQUESTS_PER_SECOND: u32 = 200;
-/// Jurisdiction profiles known today; the jurisdictions file will add its own.
-const KNOWN_JURISDICTIONS: &[&str] = &["default"];
 
 /// Where an operator's players keep their money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -95,16 +94,25 @@ pub struct Operators {
 
 impl Operators {
     /// Reads and checks an operators file; an empty path is a deployment with no operators.
-    pub fn load(path: &Path, currencies: &CurrencyTable) -> Result<Operators, OperatorsError> {
+    /// Each operator's jurisdiction must be one of `profiles`.
+    pub fn load(
+        path: &Path,
+        currencies: &CurrencyTable,
+        profiles: &Profiles,
+    ) -> Result<Operators, OperatorsError> {
         if path.as_os_str().is_empty() {
             return Ok(Operators::default());
         }
         let text = croupier_core::data::read_data_file(path)
             .map_err(|(key, message)| OperatorsError { key, message })?;
-        Self::parse(&text, currencies)
+        Self::parse(&text, currencies, profiles)
     }
 
-    pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Operators, OperatorsError> {
+    pub fn parse(
+        text: &str,
+        currencies: &CurrencyTable,
+        profiles: &Profiles,
+    ) -> Result<Operators, OperatorsError> {
         let raw: RawFile = croupier_core::data::toml_with_key(text)
             .map_err(|(key, message)| OperatorsError { key, message })?;
         if raw.operator.len() > MAX_OPERATORS {
@@ -147,13 +155,13 @@ impl Operators {
                     "seamless wallets are not available in this version; use \"transfer\"".into(),
                 ));
             }
-            if !KNOWN_JURISDICTIONS.contains(&op.jurisdiction.as_str()) {
+            if profiles.get(&op.jurisdiction).is_none() {
                 return Err(fail(
                     "jurisdiction",
                     format!(
-                        "unknown profile {:?} (known: {})",
+                        "unknown profile {:?} (jurisdictions file: {})",
                         op.jurisdiction,
-                        KNOWN_JURISDICTIONS.join(", ")
+                        profiles.ids().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }

@@ -19,15 +19,19 @@ fn file(lines: &str) -> String {
 }
 
 fn refusal(text: &str) -> OperatorsError {
-    Operators::parse(text, &currencies()).unwrap_err()
+    Operators::parse(text, &currencies(), &Profiles::default()).unwrap_err()
 }
 
 #[test]
 fn an_empty_file_or_path_is_no_operators() {
-    assert!(Operators::parse("", &currencies()).unwrap().is_empty());
-    assert!(Operators::load(Path::new(""), &currencies())
+    assert!(Operators::parse("", &currencies(), &Profiles::default())
         .unwrap()
         .is_empty());
+    assert!(
+        Operators::load(Path::new(""), &currencies(), &Profiles::default())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -39,7 +43,7 @@ fn keys_find_their_operator_and_no_other() {
         hash("crk_rival_old"),
         hash("crk_rival_new")
     );
-    let ops = Operators::parse(&text, &currencies()).unwrap();
+    let ops = Operators::parse(&text, &currencies(), &Profiles::default()).unwrap();
     assert_eq!(ops.authenticate("crk_house").unwrap().id.as_str(), "house");
     // Both keys of a rotation open the same operator.
     for key in ["crk_rival_old", "crk_rival_new"] {

@@ -85,6 +85,8 @@ pub enum HttpError {
     SeedNotRevealed(String),
     #[error("more than this operator's {0} requests per second on this node")]
     OverRate(u32),
+    #[error("{0}")]
+    Jurisdiction(#[from] crate::jurisdiction::JurisdictionError),
     /// An answer the code did not expect: a bug, logged.
     #[error("{0}")]
     Unexpected(String),
@@ -142,6 +144,7 @@ impl HttpError {
             HttpError::BetOutOfLimits(_) => ErrorCode::BetOutOfLimits,
             HttpError::UnknownCampaign(_) => ErrorCode::UnknownCampaign,
             HttpError::SeedNotRevealed(_) => ErrorCode::SeedNotRevealed,
+            HttpError::Jurisdiction(e) => e.code(),
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }

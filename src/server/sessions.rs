@@ -19,6 +19,7 @@ use crate::auth::{key_matches, AuthError};
 use crate::ids::PlayerId;
 use crate::money::{Currency, Money};
 use crate::wallet::{Applied, Movement};
+use croupier_core::jurisdiction::AgeBand;
 
 /// Every demo player's id starts with this; an operator's player ids never do (they are
 /// `<operator>:<player>`).
@@ -55,7 +56,16 @@ pub(super) async fn start_session(
     player: PlayerId,
     currency: Currency,
     demo: bool,
+    jurisdiction: Jurisdiction,
 ) -> Result<Started, HttpError> {
+    // A session its profile cannot serve (a capped market in another currency, an age band
+    // missing) is refused before anything is created.
+    crate::jurisdiction::session_rules(
+        &app.profiles,
+        &jurisdiction.profile,
+        &currency,
+        jurisdiction.age_band,
+    )?;
     let ledger = app.wallet.ledger();
     let account = ledger.ensure_account(&player, currency.code()).await?;
     if account.currency != currency.code() {
@@ -92,6 +102,8 @@ pub(super) async fn start_session(
         currency: currency.code().to_string(),
         opened_at_ms: crate::clock::now_ms(),
         expires_at: claims.exp,
+        profile: jurisdiction.profile,
+        age_band: jurisdiction.age_band,
     };
     app.shared.open_session(&record).await?;
     app.metrics.server.sessions_opened.inc();
@@ -105,12 +117,31 @@ pub(super) async fn start_session(
     })
 }
 
+/// The jurisdiction a session opens under: a profile of the jurisdictions file and the
+/// player's age band if the launch gave it.
+pub(super) struct Jurisdiction {
+    pub profile: String,
+    pub age_band: Option<AgeBand>,
+}
+
+impl Jurisdiction {
+    /// The default profile: demo sign-ups on the players' listener.
+    fn default_profile() -> Jurisdiction {
+        Jurisdiction {
+            profile: croupier_core::jurisdiction::DEFAULT_PROFILE.to_string(),
+            age_band: None,
+        }
+    }
+}
+
 /// A fresh, funded demo player's session (`currency`: the demo currency when `None`); each
-/// sign-up creates and funds an account, so it is bounded per address and node.
+/// sign-up creates and funds an account, so it is bounded per address and node. A launched
+/// demo plays under the launch's jurisdiction; a sign-up under the default one.
 pub(super) async fn start_demo(
     app: &App,
     currency: Option<&str>,
     peer: Option<std::net::IpAddr>,
+    jurisdiction: Option<Jurisdiction>,
 ) -> Result<Started, HttpError> {
     if !app.config.auth.demo_mode {
         return Err(HttpError::BadRequest(
@@ -120,8 +151,9 @@ pub(super) async fn start_demo(
     let currency = app
         .currencies
         .get(currency.unwrap_or(app.demo_currency.code()))?;
+    let jurisdiction = jurisdiction.unwrap_or_else(Jurisdiction::default_profile);
     app.admission.signup(peer)?;
-    start_session(app, new_demo_player(), currency, true).await
+    start_session(app, new_demo_player(), currency, true, jurisdiction).await
 }
 
 pub(super) async fn open_session(
@@ -160,7 +192,7 @@ pub(super) async fn open_session(
         ));
     }
     let peer = req.peer_addr().map(|a| a.ip());
-    let started = start_demo(&app, request.currency.as_deref(), peer).await?;
+    let started = start_demo(&app, request.currency.as_deref(), peer, None).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "token": started.token,
         "player_id": started.player.as_str(),

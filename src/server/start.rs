@@ -45,8 +45,11 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     if games.is_empty() {
         anyhow::bail!("no games found in {}", config.games.dir.display());
     }
-    let operators = crate::operator::Operators::load(&config.operators.file, &config.currencies)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.operators.file.display()))?;
+    let profiles = crate::jurisdiction::load(&config.jurisdictions.file, &config.currencies)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.jurisdictions.file.display()))?;
+    let operators =
+        crate::operator::Operators::load(&config.operators.file, &config.currencies, &profiles)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.operators.file.display()))?;
     if operators.is_empty() && !config.auth.demo_mode {
         anyhow::bail!(
             "{}: lists no operator, and demo mode is off: nobody could open a session \
@@ -238,6 +241,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         app_bus,
         node,
         operators,
+        profiles,
     )))
 }
 

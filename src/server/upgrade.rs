@@ -26,14 +26,15 @@ use crate::app::App;
 use crate::auth::credential::{upgrade_credential, Credential, Ticket};
 use crate::auth::{AuthError, Claims};
 use crate::cluster::store::TICKET_TTL;
+use crate::cluster::SessionRecord;
 use crate::protocol::ErrorCode;
 use crate::session::{Caller, FromSocket, PlayerSession};
 
 /// A token's claims, if it is good and its session is live.
-async fn admit(app: &App, token: &str) -> Result<Claims, HttpError> {
+async fn admit(app: &App, token: &str) -> Result<(Claims, SessionRecord), HttpError> {
     let claims = app.tokens.verify(token)?;
-    crate::session::access::session_for(app, &claims).await?;
-    Ok(claims)
+    let record = crate::session::access::session_for(app, &claims).await?;
+    Ok((claims, record))
 }
 
 /// `POST /v1/ws-tickets` with the session token as bearer: a ticket for one upgrade.
@@ -132,8 +133,15 @@ async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
                 .map_err(HttpError::from)?
                 .ok_or(HttpError::from(AuthError::Invalid))?,
         };
-    let claims = admit(app, &token).await?;
+    let (claims, record) = admit(app, &token).await?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
+    let rules = crate::jurisdiction::session_rules(
+        &app.profiles,
+        &record.profile,
+        &currency,
+        record.age_band,
+    )
+    .map_err(HttpError::from)?;
     let slot = app
         .admission
         .connect(&claims.sub, req.peer_addr().map(|a| a.ip()))
@@ -143,6 +151,7 @@ async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
         currency,
         session_id: claims.sid,
         expires_at: claims.exp,
+        rules,
     };
     Ok(Admitted {
         accept,

@@ -431,6 +431,7 @@ impl PlayerSession {
                             rate_per_second: cfg.rate_per_second,
                             burst: cfg.burst,
                         },
+                        rules: caller.rules.view(),
                     }
                 }
                 (Err(e), _, _) | (_, Err(e), _) => {

@@ -57,6 +57,8 @@ pub enum PlayError {
     Fair(#[from] crate::fair::FairError),
     #[error("{0}")]
     Seed(#[from] crate::fair::SeedError),
+    #[error("{0}")]
+    Jurisdiction(#[from] crate::jurisdiction::JurisdictionError),
 }
 
 impl PlayError {
@@ -83,16 +85,44 @@ impl PlayError {
             PlayError::Ask(e) => e.code(),
             PlayError::Fair(e) => e.code(),
             PlayError::Seed(e) => e.code(),
+            PlayError::Jurisdiction(e) => e.code(),
         }
+    }
+
+    /// When the request may succeed, for the error frame's `retry_after_ms`.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            PlayError::Jurisdiction(e) => e.retry_after_ms(),
+            _ => None,
+        }
+    }
+
+    /// Whether the frame was refused before any round began or any money moved (a claimed
+    /// round start is then given back).
+    pub fn refused_before_play(&self) -> bool {
+        matches!(
+            self,
+            PlayError::BadAmount(_)
+                | PlayError::BetRequired
+                | PlayError::BetOutOfLimits(_)
+                | PlayError::InsufficientFunds { .. }
+                | PlayError::Refused(_)
+                | PlayError::UnknownGame(_)
+                | PlayError::Jurisdiction(_)
+        )
     }
 }
 
 /// Whether an error reply may be cached for resends: transient failures must not be, so the
 /// client's retry with the same `req_id` runs again.
 pub fn is_transient(code: ErrorCode) -> bool {
+    // `too_fast` passes with time: a resend after `retry_after_ms` must run, not replay it.
     matches!(
         code,
-        ErrorCode::ServerBusy | ErrorCode::ServiceUnavailable | ErrorCode::Internal
+        ErrorCode::ServerBusy
+            | ErrorCode::ServiceUnavailable
+            | ErrorCode::Internal
+            | ErrorCode::TooFast
     )
 }
 
@@ -104,6 +134,8 @@ pub struct Caller {
     pub session_id: String,
     /// When the token expires (Unix seconds).
     pub expires_at: u64,
+    /// The jurisdiction rules the session plays under.
+    pub rules: std::sync::Arc<croupier_core::jurisdiction::SessionRules>,
 }
 
 /// `minor` units of `currency` as the client sees them ("12.50").

@@ -88,7 +88,20 @@ pub async fn run(
         if code == ErrorCode::Internal || code == ErrorCode::ServiceUnavailable {
             tracing::error!(player = %caller.player, session = %caller.session_id, %error, "request failed");
         }
-        ServerFrame::error(Some(req_id), code, error.to_string())
+        match ServerFrame::error(Some(req_id), code, error.to_string()) {
+            ServerFrame::Error {
+                req_id,
+                code,
+                message,
+                ..
+            } => ServerFrame::Error {
+                req_id,
+                code,
+                message,
+                retry_after_ms: error.retry_after_ms(),
+            },
+            other => other,
+        }
     })
 }
 
@@ -214,15 +227,20 @@ async fn history(
     })
 }
 
+/// The bet of a spin, checked against the game's limits and the jurisdiction's stake cap.
 fn parse_bet(
     game: &SlotGame,
     bet: Option<&str>,
-    currency: &Currency,
+    caller: &Caller,
 ) -> Result<Option<i64>, PlayError> {
     let Some(text) = bet else { return Ok(None) };
-    let bet = Money::parse_positive(text, currency)?;
+    let bet = Money::parse_positive(text, &caller.currency)?;
     game.check_bet(&bet)
         .map_err(|e| PlayError::BetOutOfLimits(e.to_string()))?;
+    caller
+        .rules
+        .check_slot_stake(bet.minor())
+        .map_err(crate::jurisdiction::JurisdictionError::from)?;
     Ok(Some(bet.minor()))
 }
 
@@ -233,6 +251,8 @@ enum Stake<'a> {
     FreeRound(&'a CampaignId),
 }
 
+/// A slot spin: the bet and the game checked, the round start claimed under the
+/// jurisdiction's speed of play (given back if the spin is refused before it begins), played.
 async fn spin(
     app: &App,
     caller: &Caller,
@@ -246,6 +266,28 @@ async fn spin(
         .slot(game_id)
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
+    let bet_minor = match &stake {
+        Stake::Bet(bet) => parse_bet(&game, *bet, caller)?,
+        Stake::FreeRound(_) => None,
+    };
+    let start =
+        crate::jurisdiction::RoundStart::claim(app, &caller.player, &caller.rules, req_id).await?;
+    let played = play(app, caller, req_id, game, stake, bet_minor, started).await;
+    if played.as_ref().is_err_and(PlayError::refused_before_play) {
+        start.give_back(app).await;
+    }
+    played
+}
+
+async fn play(
+    app: &App,
+    caller: &Caller,
+    req_id: &ReqId,
+    game: std::sync::Arc<SlotGame>,
+    stake: Stake<'_>,
+    bet_minor: Option<i64>,
+    started: Instant,
+) -> Result<ServerFrame, PlayError> {
     let hint = (caller.player.clone(), game.id().to_string());
     // A provably fair round takes its nonce in the transaction that opens it, before the
     // draw: always the two-step path.
@@ -265,8 +307,7 @@ async fn spin(
             };
             (round_id, open, None)
         }
-        Stake::Bet(bet) => {
-            let bet_minor = parse_bet(&game, bet, &caller.currency)?;
+        Stake::Bet(_) => {
             let try_free_spin = bet_minor.is_none() || app.free_spin_hints.contains(&hint);
             if let (Some(bet), false, false) = (bet_minor, try_free_spin, provably_fair) {
                 if let Some(hold) = app.wallet.hold(&caller.player, bet).await? {
@@ -280,7 +321,7 @@ async fn spin(
                 }
             }
             let (round_id, node) = fresh();
-            let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
+            let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules);
             let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
             let open = Movement::OpenRound {
                 round_id: round_id.clone(),

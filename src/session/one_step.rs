@@ -74,7 +74,7 @@ pub async fn spin(app: &App, caller: &Caller, spin: Spin<'_>) -> Result<ServerFr
     let bet_minor = hold.stake();
     let round_id = RoundId::new_v7();
     tracing::Span::current().record("round", tracing::field::display(&round_id));
-    let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player);
+    let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules);
     let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
     let (drawn_game, drawn_pool) = (game.clone(), pool.clone());
     // The outcome and the jackpot decisions are drawn together, on one RNG shard. If the

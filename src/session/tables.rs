@@ -159,6 +159,10 @@ fn parse_bet(
     let bet = t
         .rules
         .parse_bet(config, request.kind, request.numbers, &amount)?;
+    caller
+        .rules
+        .check_table_stake(amount.minor())
+        .map_err(crate::jurisdiction::JurisdictionError::from)?;
     Ok((amount, bet))
 }
 
@@ -206,6 +210,8 @@ pub async fn bet(
                 kind: request.kind.to_string(),
                 numbers: request.numbers.to_vec(),
                 amount: request.amount.to_string(),
+                profile: caller.rules.profile.id.clone(),
+                age_band: caller.rules.age_band,
             };
             let value = cluster.ask(&t.config.id, &node, op).await?;
             serde_json::from_value(value)
@@ -317,7 +323,12 @@ async fn place(
                 game: config.id.clone(),
                 bet_minor: Some(amount.minor()),
                 try_free_spin: false,
-                jackpot: app.jackpot_feed(&config.id, &config.currency, &caller.player),
+                jackpot: app.jackpot_feed(
+                    &config.id,
+                    &config.currency,
+                    &caller.player,
+                    &caller.rules,
+                ),
                 opened_json: Some(
                     serde_json::json!({
                         "table": config.id,
@@ -463,12 +474,29 @@ impl TableHost for App {
         bet: RemoteBet<'_>,
         pusher: &Pusher,
     ) -> ServerFrame {
+        // The asking node's session rules, rebuilt here from the same profiles file.
+        let rules = match crate::jurisdiction::session_rules(
+            &self.profiles,
+            &bet.profile,
+            &bet.currency,
+            bet.age_band,
+        ) {
+            Ok(rules) => rules,
+            Err(error) => {
+                return ServerFrame::error(
+                    Some(bet.req_id.to_string()),
+                    error.code(),
+                    error.to_string(),
+                )
+            }
+        };
         let caller = Caller {
             player: bet.player,
             currency: bet.currency,
             session_id: bet.session.to_string(),
             // A bet asked by another node: that node holds the connection and its expiry.
             expires_at: u64::MAX,
+            rules,
         };
         let request = BetRequest {
             table: &slot.config.id,

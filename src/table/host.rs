@@ -27,6 +27,9 @@ pub struct RemoteBet<'a> {
     pub kind: &'a str,
     pub numbers: &'a [u8],
     pub amount: &'a str,
+    /// The bettor's jurisdiction profile and age band (its session's record).
+    pub profile: String,
+    pub age_band: Option<croupier_core::jurisdiction::AgeBand>,
 }
 
 /// The node, as its live tables see it.

@@ -17,6 +17,7 @@ pub struct NodeConfig {
     tables: Option<String>,
     jackpots: Option<String>,
     operators: Option<String>,
+    jurisdictions: Option<String>,
 }
 
 impl NodeConfig {
@@ -27,6 +28,9 @@ impl NodeConfig {
         config.tables.file = repo_root().join("config/tables.toml");
         config.jackpots.file = PathBuf::new();
         config.operators.file = repo_root().join("config/operators.toml");
+        // No market rules unless a test asks (tests/jurisdictions.rs): the shipped profiles
+        // pace spins seconds apart, which the closed-loop tests do not expect.
+        config.jurisdictions.file = PathBuf::new();
         // Every test player signs up from 127.0.0.1: the shipped per-address budget (60 a
         // minute) is for the public internet. tests/security.rs sets its own to test it.
         config.auth.demo_signups_per_address_per_minute = 100_000;
@@ -36,6 +40,7 @@ impl NodeConfig {
             tables: None,
             jackpots: None,
             operators: None,
+            jurisdictions: None,
         }
     }
 
@@ -76,6 +81,17 @@ impl NodeConfig {
     pub fn operators(mut self, text: &str) -> NodeConfig {
         self.operators = Some(text.to_string());
         self
+    }
+
+    /// These jurisdiction profiles (a jurisdictions.toml text), written beside the config.
+    pub fn jurisdictions(mut self, text: &str) -> NodeConfig {
+        self.jurisdictions = Some(text.to_string());
+        self
+    }
+
+    /// The shipped jurisdiction profiles (default, uk, de).
+    pub fn shipped_jurisdictions(self) -> NodeConfig {
+        self.with(|c| c.jurisdictions.file = repo_root().join("config/jurisdictions.toml"))
     }
 
     /// The shipped jackpot pools.
@@ -135,6 +151,10 @@ impl NodeConfig {
         if let Some(operators) = &self.operators {
             config.operators.file = dir.join("operators.toml");
             std::fs::write(&config.operators.file, operators).unwrap();
+        }
+        if let Some(profiles) = &self.jurisdictions {
+            config.jurisdictions.file = dir.join("jurisdictions.toml");
+            std::fs::write(&config.jurisdictions.file, profiles).unwrap();
         }
         let path = dir.join("croupier.toml");
         std::fs::write(

@@ -13,6 +13,7 @@
 //!  games::slot ─ symbol ─ config (game files; config/validate) ─ eval (one spin) ─ rtp ─ simulate
 //!  table ─ config (tables.toml) ─ round (state machine) ─ book (bets of a round) ─ rules
 //!  jackpot ─ config (jackpots.toml) ─ math (micro-units, mystery odds) ─ claims
+//!  jurisdiction ─ profile (jurisdictions.toml) ─ rules (one session's caps) ─ pace (interval)
 //!  protocol (frames, ErrorCode) ◀── the server, the load tester and the tests
 //!  clock, data (reading data files) ◀── the shells
 //! ```
@@ -28,6 +29,7 @@
 //! | [`exact`] | exact fractions: PAR-sheet ratios and house edges, one gcd |
 //! | [`games`] | slot evaluation, exact RTP and simulation; European roulette; punto banco |
 //! | [`jackpot`] | pools and levels, exact micro-unit arithmetic, claims and wins |
+//! | [`jurisdiction`] | market rules as data: profiles, a session's stake caps, speed of play |
 //! | [`table`] | live tables: the table file, round machine, bet book and rules |
 
 pub mod clock;
@@ -36,6 +38,7 @@ pub mod exact;
 pub mod games;
 pub mod ids;
 pub mod jackpot;
+pub mod jurisdiction;
 pub mod money;
 pub mod protocol;
 pub mod rng;

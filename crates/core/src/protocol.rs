@@ -79,6 +79,11 @@ pub enum ErrorCode {
     SeedChanged,
     /// `GET /v1/fair/rounds/{id}` of a round whose seed is still in force: rotate it first.
     SeedNotRevealed,
+    /// A slot round asked before the jurisdiction's minimum time since the start of the
+    /// player's last one (on any node); `retry_after_ms` says when the next may start.
+    TooFast,
+    /// A stake over the jurisdiction's cap per slot spin or per table bet.
+    StakeLimit,
 }
 
 impl ErrorCode {
@@ -503,6 +508,45 @@ pub struct LimitsView {
     pub burst: u32,
 }
 
+/// The jurisdiction rules of a session, as its welcome tells the client (docs/jurisdictions.md):
+/// what the server enforces (interval, caps, jackpots, reality checks) and what the client
+/// must not offer (autoplay, turbo, celebrating a win below the stake).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesView {
+    pub profile: String,
+    pub min_round_interval_ms: u64,
+    /// The largest stake of one spin in the session's currency (none: the game's own limits).
+    pub slot_stake_cap: Option<String>,
+    pub table_stake_cap: Option<String>,
+    pub jackpots: bool,
+    pub autoplay: bool,
+    pub turbo: bool,
+    pub celebrate_wins_below_stake: bool,
+    pub reality_check_minutes: u32,
+    pub show_net_position: bool,
+    pub show_elapsed_time: bool,
+}
+
+impl Default for RulesView {
+    /// The permissive rules (a server that predates jurisdictions sends none).
+    fn default() -> Self {
+        RulesView {
+            profile: "default".to_string(),
+            min_round_interval_ms: 0,
+            slot_stake_cap: None,
+            table_stake_cap: None,
+            jackpots: true,
+            autoplay: true,
+            turbo: true,
+            celebrate_wins_below_stake: true,
+            reality_check_minutes: 0,
+            show_net_position: false,
+            show_elapsed_time: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GameView {
     pub id: String,
@@ -623,6 +667,9 @@ pub enum ServerFrame {
         #[serde(default)]
         free_rounds: Vec<FreeRoundsView>,
         limits: LimitsView,
+        /// The jurisdiction rules the session plays under.
+        #[serde(default)]
+        rules: RulesView,
     },
     SpinResult {
         req_id: String,
@@ -667,6 +714,9 @@ pub enum ServerFrame {
         req_id: Option<String>,
         code: ErrorCode,
         message: String,
+        /// `too_fast`: milliseconds until the request may succeed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     Reconnect {
         reason: String,
@@ -780,6 +830,7 @@ impl ServerFrame {
             req_id,
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
     }
 

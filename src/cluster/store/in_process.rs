@@ -14,6 +14,9 @@ use super::{NodeInfo, SessionRecord, SharedState, REPLIES_PER_PLAYER};
 use crate::clock::now_ms;
 use crate::cluster::ClusterError;
 use crate::ids::{PlayerId, ReqId};
+use croupier_core::jurisdiction::profile::MAX_ROUND_INTERVAL_MS;
+use croupier_core::jurisdiction::{pace, Paced};
+use moka::ops::compute::Op;
 
 /// Sessions the in-process store keeps (one node): beyond this the least used are dropped
 /// and their players log in again.
@@ -34,6 +37,9 @@ pub struct InProcessState {
     replies: Mutex<HashMap<PlayerId, ReplyLog>>,
     nodes: Mutex<HashMap<String, (NodeInfo, i64)>>,
     presence: Mutex<HashMap<PlayerId, (String, i64)>>,
+    /// Each paced player's last slot round start (Unix ms) and its claim's token; older than
+    /// the longest interval a profile may set, an entry decides nothing and expires.
+    round_starts: moka::sync::Cache<PlayerId, (i64, Arc<str>)>,
 }
 
 impl Default for InProcessState {
@@ -51,6 +57,10 @@ impl Default for InProcessState {
             replies: Mutex::default(),
             nodes: Mutex::default(),
             presence: Mutex::default(),
+            round_starts: moka::sync::Cache::builder()
+                .max_capacity(LOCAL_SESSIONS)
+                .time_to_live(Duration::from_millis(MAX_ROUND_INTERVAL_MS))
+                .build(),
         }
     }
 }
@@ -225,6 +235,42 @@ impl SharedState for InProcessState {
 
     async fn forget_node(&self, node: &str) -> Result<(), ClusterError> {
         lock(&self.nodes).remove(node);
+        Ok(())
+    }
+
+    async fn claim_round_start(
+        &self,
+        player: &PlayerId,
+        interval_ms: u64,
+        token: &str,
+    ) -> Result<Paced, ClusterError> {
+        let now = now_ms();
+        let mut decided = Paced::Go;
+        // One caller at a time per player (moka's per-key lock): two spins on two sockets
+        // cannot both pass.
+        self.round_starts
+            .entry(player.clone())
+            .and_compute_with(|last| {
+                decided = pace(last.map(|e| e.into_value().0), now, interval_ms);
+                match decided {
+                    Paced::Go => Op::Put((now, Arc::from(token))),
+                    Paced::Wait { .. } => Op::Nop,
+                }
+            });
+        Ok(decided)
+    }
+
+    async fn release_round_start(
+        &self,
+        player: &PlayerId,
+        token: &str,
+    ) -> Result<(), ClusterError> {
+        self.round_starts
+            .entry(player.clone())
+            .and_compute_with(|last| match last {
+                Some(e) if e.value().1.as_ref() == token => Op::Remove,
+                _ => Op::Nop,
+            });
         Ok(())
     }
 }

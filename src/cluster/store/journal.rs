@@ -190,6 +190,8 @@ mod tests {
             currency: "EUR".into(),
             opened_at_ms: 0,
             expires_at,
+            profile: "default".into(),
+            age_band: None,
         }
     }
 

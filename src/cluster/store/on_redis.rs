@@ -16,6 +16,7 @@ use super::{
 use crate::clock::now_ms;
 use crate::cluster::{ClusterError, RedisLink};
 use crate::ids::{PlayerId, ReqId};
+use croupier_core::jurisdiction::Paced;
 
 struct ReplyWrite {
     player: PlayerId,
@@ -55,6 +56,21 @@ fn replies_key(link: &RedisLink, player: &PlayerId) -> String {
 fn node_key(link: &RedisLink, node: &str) -> String {
     link.key(&format!("node:{node}"))
 }
+fn round_start_key(link: &RedisLink, player: &PlayerId) -> String {
+    link.key(&format!("round-start:{player}"))
+}
+/// Claims a round start: set for the interval unless set; -1 if claimed, else the ms left.
+const CLAIM_ROUND_START: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
+local left = redis.call('PTTL', KEYS[1])
+if left < 1 then return 1 end
+return left
+"#;
+/// Deletes a claim only if it is still this token's.
+const RELEASE_ROUND_START: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
 fn presence_key(link: &RedisLink, player: &PlayerId) -> String {
     link.key(&format!("presence:{player}"))
 }
@@ -88,6 +104,8 @@ impl SharedState for RedisState {
                     ("currency", record.currency.as_str()),
                     ("opened_at_ms", &record.opened_at_ms.to_string()),
                     ("expires_at", &record.expires_at.to_string()),
+                    ("profile", record.profile.as_str()),
+                    ("age_band", age_band_text(record.age_band)),
                 ],
             )
             .ignore()
@@ -232,6 +250,18 @@ impl SharedState for RedisState {
             currency: field("currency")?,
             opened_at_ms: number("opened_at_ms")?,
             expires_at: number("expires_at")?.max(0) as u64,
+            // Records written before jurisdictions have neither: the default profile.
+            profile: fields
+                .get("profile")
+                .cloned()
+                .unwrap_or_else(|| croupier_core::jurisdiction::DEFAULT_PROFILE.to_string()),
+            age_band: match fields.get("age_band").map(String::as_str) {
+                None | Some("") => None,
+                Some(text) => Some(
+                    croupier_core::jurisdiction::AgeBand::parse(text)
+                        .ok_or_else(|| corrupt(format!("age_band {text:?}")))?,
+                ),
+            },
         })
         .filter(|s| s.expires_at > now))
     }
@@ -355,6 +385,45 @@ impl SharedState for RedisState {
         pipe.cmd("DEL").arg(node_key(&self.link, node)).ignore();
         self.link.pipeline("heartbeat", &pipe).await
     }
+
+    async fn claim_round_start(
+        &self,
+        player: &PlayerId,
+        interval_ms: u64,
+        token: &str,
+    ) -> Result<Paced, ClusterError> {
+        if interval_ms == 0 {
+            return Ok(Paced::Go);
+        }
+        let script = redis::Script::new(CLAIM_ROUND_START);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(round_start_key(&self.link, player))
+            .arg(token)
+            .arg(interval_ms);
+        let left: i64 = self.link.script("round_start", &invocation).await?;
+        Ok(if left < 0 {
+            Paced::Go
+        } else {
+            Paced::Wait {
+                retry_after_ms: left.max(1) as u64,
+            }
+        })
+    }
+
+    async fn release_round_start(
+        &self,
+        player: &PlayerId,
+        token: &str,
+    ) -> Result<(), ClusterError> {
+        let script = redis::Script::new(RELEASE_ROUND_START);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(round_start_key(&self.link, player))
+            .arg(token);
+        let _: i64 = self.link.script("round_start", &invocation).await?;
+        Ok(())
+    }
 }
 
 /// A reply's score in its log: time in ms × 1000 (exact in a double), and always above the
@@ -404,6 +473,15 @@ async fn write_replies(link: RedisLink, mut queue: mpsc::Receiver<ReplyWrite>) {
                 failing = true;
             }
         }
+    }
+}
+
+/// An age band as a hash field ("" for none).
+fn age_band_text(band: Option<croupier_core::jurisdiction::AgeBand>) -> &'static str {
+    match band {
+        None => "",
+        Some(croupier_core::jurisdiction::AgeBand::From18To24) => "18-24",
+        Some(croupier_core::jurisdiction::AgeBand::From25) => "25+",
     }
 }
 

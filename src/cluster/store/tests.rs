@@ -40,6 +40,7 @@ conformance!(
     a_ticket_is_good_once,
     replies_survive_for_another_node_bounded_per_player,
     presence_and_nodes_follow_heartbeats,
+    round_starts_are_paced_and_released_only_by_their_claim,
 );
 
 async fn sessions_are_shared_and_expire_with_the_token(store: &dyn SharedState) {
@@ -50,6 +51,8 @@ async fn sessions_are_shared_and_expire_with_the_token(store: &dyn SharedState) 
         currency: "EUR".into(),
         opened_at_ms: now_ms(),
         expires_at: now + 3600,
+        profile: "uk".into(),
+        age_band: Some(croupier_core::jurisdiction::AgeBand::From18To24),
     };
     store.open_session(&live).await.unwrap();
     assert_eq!(
@@ -75,6 +78,8 @@ async fn revoked_sessions_are_gone_and_marked(store: &dyn SharedState) {
         currency: "EUR".into(),
         opened_at_ms: now_ms(),
         expires_at: now + 3600,
+        profile: "default".into(),
+        age_band: None,
     };
     let (one, two) = (record(unique("s")), record(unique("s")));
     store.open_session(&one).await.unwrap();
@@ -190,4 +195,55 @@ async fn presence_and_nodes_follow_heartbeats(store: &dyn SharedState) {
     );
     store.forget_node(&a).await.unwrap();
     assert!(names(store.nodes().await.unwrap()).is_empty());
+}
+
+async fn round_starts_are_paced_and_released_only_by_their_claim(store: &dyn SharedState) {
+    use croupier_core::jurisdiction::Paced;
+    let player = PlayerId::parse(&unique("p")).unwrap();
+    let interval = 2_000;
+    assert_eq!(
+        store
+            .claim_round_start(&player, interval, "a")
+            .await
+            .unwrap(),
+        Paced::Go
+    );
+    // A second claim inside the interval waits for the rest of it, and takes nothing.
+    match store
+        .claim_round_start(&player, interval, "b")
+        .await
+        .unwrap()
+    {
+        Paced::Wait { retry_after_ms } => assert!((1..=interval).contains(&retry_after_ms)),
+        Paced::Go => panic!("a second start inside the interval"),
+    }
+    // Another claim's token does not release the first.
+    store.release_round_start(&player, "b").await.unwrap();
+    assert!(matches!(
+        store
+            .claim_round_start(&player, interval, "c")
+            .await
+            .unwrap(),
+        Paced::Wait { .. }
+    ));
+    // The first claim's own release gives the start back at once.
+    store.release_round_start(&player, "a").await.unwrap();
+    assert_eq!(
+        store
+            .claim_round_start(&player, interval, "d")
+            .await
+            .unwrap(),
+        Paced::Go
+    );
+    // Another player is paced on its own; a short interval passes by itself.
+    let other = PlayerId::parse(&unique("p")).unwrap();
+    assert_eq!(
+        store.claim_round_start(&other, 50, "e").await.unwrap(),
+        Paced::Go
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    assert_eq!(
+        store.claim_round_start(&other, 50, "f").await.unwrap(),
+        Paced::Go
+    );
 }

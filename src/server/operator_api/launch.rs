@@ -11,8 +11,9 @@ use serde::Deserialize;
 
 use super::{parse_body, OperatorDoor};
 use crate::app::App;
-use crate::server::sessions::{start_demo, start_session};
+use crate::server::sessions::{start_demo, start_session, Jurisdiction};
 use crate::server::HttpError;
+use croupier_core::jurisdiction::AgeBand;
 
 /// Longest lobby URL accepted: it is echoed into the launch URL.
 const MAX_LOBBY_URL: usize = 2048;
@@ -39,6 +40,10 @@ pub(super) struct LaunchRequest {
     /// An http(s) URL of at most 2,048 characters.
     lobby_url: Option<String>,
     mode: Mode,
+    /// `"18-24"` or `"25+"`, as the operator verified it: required where the player's
+    /// jurisdiction caps stakes by age (Great Britain).
+    #[schema(example = "25+")]
+    age_band: Option<String>,
 }
 
 /// A launched session.
@@ -54,6 +59,8 @@ pub(super) struct LaunchAnswer {
     balance: String,
     /// Unix seconds.
     expires_at: u64,
+    /// The jurisdiction profile the session plays under (the country's, else the operator's).
+    jurisdiction: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -135,6 +142,32 @@ fn lobby(text: Option<String>) -> Result<Option<url::Url>, HttpError> {
     Ok(Some(url))
 }
 
+/// The jurisdiction a launch opens under: the profile covering the player's country, else the
+/// operator's own; the age band as given (checked against the profile when the session opens).
+fn jurisdiction(
+    app: &App,
+    operators_profile: &str,
+    country: &Country,
+    age_band: Option<String>,
+) -> Result<Jurisdiction, HttpError> {
+    let profile = app
+        .profiles
+        .for_launch(&country.0, operators_profile)
+        .ok_or_else(|| HttpError::Unexpected(format!("no profile {operators_profile:?}")))?;
+    let age_band = match age_band {
+        None => None,
+        Some(text) => Some(AgeBand::parse(&text).ok_or_else(|| {
+            HttpError::BadRequest(format!(
+                "age_band must be \"18-24\" or \"25+\", got {text:?}"
+            ))
+        })?),
+    };
+    Ok(Jurisdiction {
+        profile: profile.id.clone(),
+        age_band,
+    })
+}
+
 /// A session for one of the operator's players on a game or a table, and its launch URL.
 #[utoipa::path(
     post,
@@ -166,9 +199,11 @@ pub(super) async fn launch(
     let language = Language::parse(&request.language)?;
     let country = Country::parse(&request.country)?;
     let lobby = lobby(request.lobby_url)?;
+    let jurisdiction = jurisdiction(&app, &caller.0.jurisdiction, &country, request.age_band)?;
+    let profile = jurisdiction.profile.clone();
     let started = match request.mode {
-        Mode::Real => start_session(&app, player.clone(), currency, false).await?,
-        Mode::Demo => start_demo(&app, Some(currency.code()), None).await?,
+        Mode::Real => start_session(&app, player.clone(), currency, false, jurisdiction).await?,
+        Mode::Demo => start_demo(&app, Some(currency.code()), None, Some(jurisdiction)).await?,
     };
     let mut query = vec![match &start {
         Start::Game(game) => ("game", game.clone()),
@@ -186,6 +221,7 @@ pub(super) async fn launch(
         player = %player.name(),
         demo = started.demo,
         country = %country.0,
+        jurisdiction = %profile,
         "game launched"
     );
     Ok(HttpResponse::Created().json(LaunchAnswer {
@@ -196,6 +232,7 @@ pub(super) async fn launch(
         balance: started.balance.to_string(),
         expires_at: started.expires_at,
         token: started.token,
+        jurisdiction: profile,
     }))
 }
 

@@ -90,8 +90,17 @@ pub enum AskOp {
         kind: String,
         numbers: Vec<u8>,
         amount: String,
+        /// The bettor's jurisdiction (a node of an older version sends none: the default).
+        #[serde(default = "default_profile")]
+        profile: String,
+        #[serde(default)]
+        age_band: Option<croupier_core::jurisdiction::AgeBand>,
     },
     Describe,
+}
+
+fn default_profile() -> String {
+    croupier_core::jurisdiction::DEFAULT_PROFILE.to_string()
 }
 
 impl AskOp {

@@ -220,6 +220,8 @@ async fn serve_ask(
             kind,
             numbers,
             amount,
+            profile,
+            age_band,
         } => {
             let currency = app.currencies().get(&currency).map_err(|e| RemoteError {
                 code: ErrorCode::WrongCurrency,
@@ -233,6 +235,8 @@ async fn serve_ask(
                 kind: &kind,
                 numbers: &numbers,
                 amount: &amount,
+                profile,
+                age_band,
             };
             let reply = app.remote_bet(slot, bet, &remote(&session)).await;
             to_value(serde_json::to_value(reply))

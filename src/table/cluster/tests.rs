@@ -63,11 +63,23 @@ fn asks_and_answers_round_trip_as_json() {
             kind: "straight".into(),
             numbers: vec![17],
             amount: "1.00".into(),
+            profile: "uk".into(),
+            age_band: Some(croupier_core::jurisdiction::AgeBand::From18To24),
         },
     };
     let text = serde_json::to_string(&ask).unwrap();
     let back: Ask = serde_json::from_str(&text).unwrap();
-    assert!(matches!(back.op, AskOp::Bet { ref numbers, .. } if numbers == &[17]));
+    assert!(
+        matches!(back.op, AskOp::Bet { ref numbers, ref profile, age_band: Some(_), .. }
+        if numbers == &[17] && profile == "uk")
+    );
+    // An ask from a node that predates jurisdictions plays under the default profile.
+    let old = text.replace(r#","profile":"uk","age_band":"18-24""#, "");
+    assert_ne!(old, text);
+    let back: Ask = serde_json::from_str(&old).unwrap();
+    assert!(
+        matches!(back.op, AskOp::Bet { ref profile, age_band: None, .. } if profile == "default")
+    );
     let answer = Answer {
         id: "1".into(),
         ok: None,

@@ -1,0 +1,21 @@
+//! Jurisdiction profiles: the rules of a regulated market as data (`config/jurisdictions.toml`)
+//! and what they mean for one session, as pure values the server enforces.
+//!
+//! ```text
+//!  profile  ─ the file: named profiles, the countries each covers, checked with the key named
+//!  rules    ─ one session's rules: its profile read in its currency and age band (stake caps)
+//!  pace     ─ the minimum time between the starts of two slot rounds, decided from the last one
+//! ```
+//!
+//! The server reads a session's profile once, when the session opens (the operator's profile,
+//! or the profile of the player's country named at launch), keeps its name in the session
+//! record every node reads, and checks every spin and table bet against it before any money
+//! moves (docs/jurisdictions.md lists each rule, its source and where it is enforced).
+
+pub mod pace;
+pub mod profile;
+pub mod rules;
+
+pub use pace::{pace, Paced};
+pub use profile::{Profile, ProfileError, Profiles, DEFAULT_PROFILE};
+pub use rules::{AgeBand, RulesError, SessionRules};

@@ -1,0 +1,449 @@
+//! The jurisdictions file: named profiles, each the rules of one market (speed of play, stake
+//! caps, what the client may offer, reality checks, what the client must show), and the
+//! countries each covers. Read once at start-up and checked with messages that name the key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::data::is_data_id;
+use crate::money::{CurrencyTable, Money};
+
+/// The profile of a session that names none: demo sign-ups, and the shipped permissive one.
+pub const DEFAULT_PROFILE: &str = "default";
+/// Profiles one file may hold: each is checked at every launch naming a country.
+pub const MAX_PROFILES: usize = 100;
+/// Longest minimum interval between two slot rounds a profile may set (the strictest market
+/// known, Germany, asks 5 s; a minute is a typo, not a rule).
+pub const MAX_ROUND_INTERVAL_MS: u64 = 60_000;
+/// Longest reality-check interval (a day: longer is no check at all).
+pub const MAX_REALITY_CHECK_MINUTES: u32 = 1_440;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("jurisdictions.toml: {key}: {message}")]
+pub struct ProfileError {
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    id: String,
+    name: String,
+    #[serde(default)]
+    countries: Vec<String>,
+    #[serde(default)]
+    min_round_interval_ms: u64,
+    #[serde(default)]
+    slot_stake_cap: BTreeMap<String, String>,
+    #[serde(default)]
+    slot_stake_cap_18_24: BTreeMap<String, String>,
+    #[serde(default)]
+    table_stake_cap: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    jackpots: bool,
+    #[serde(default = "yes")]
+    autoplay: bool,
+    #[serde(default = "yes")]
+    turbo: bool,
+    #[serde(default = "yes")]
+    celebrate_wins_below_stake: bool,
+    #[serde(default)]
+    reality_check_minutes: u32,
+    #[serde(default)]
+    show_net_position: bool,
+    #[serde(default)]
+    show_elapsed_time: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    profile: Vec<RawProfile>,
+}
+
+/// One market's rules, checked. Amounts are minor units of the currency they are keyed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2 codes of the countries whose players play under it.
+    pub countries: Vec<String>,
+    /// Minimum time between the starts of two slot rounds of one player (0: none).
+    pub min_round_interval_ms: u64,
+    /// Largest stake of one slot spin, per currency. Not empty: a session in a currency it
+    /// does not name cannot open (the cap cannot be converted on the server).
+    pub slot_stake_cap: BTreeMap<String, i64>,
+    /// The same for players aged 18 to 24 (the launch must give the age band when set).
+    pub slot_stake_cap_18_24: BTreeMap<String, i64>,
+    /// Largest single live-table bet, per currency.
+    pub table_stake_cap: BTreeMap<String, i64>,
+    /// Whether its players feed and may win progressive jackpots.
+    pub jackpots: bool,
+    /// Whether the client may offer autoplay, turbo or slam-stop, and celebrate a win smaller
+    /// than the stake: told to the client in the welcome (the server enforces the interval).
+    pub autoplay: bool,
+    pub turbo: bool,
+    pub celebrate_wins_below_stake: bool,
+    /// Minutes between two reality checks of a session (0: none).
+    pub reality_check_minutes: u32,
+    /// Whether every spin result carries the session's net position and elapsed time.
+    pub show_net_position: bool,
+    pub show_elapsed_time: bool,
+}
+
+impl Profile {
+    /// The permissive profile: no interval, no caps, everything allowed, no reality check.
+    pub fn permissive(id: &str) -> Profile {
+        Profile {
+            id: id.to_string(),
+            name: "Permissive default".to_string(),
+            countries: Vec::new(),
+            min_round_interval_ms: 0,
+            slot_stake_cap: BTreeMap::new(),
+            slot_stake_cap_18_24: BTreeMap::new(),
+            table_stake_cap: BTreeMap::new(),
+            jackpots: true,
+            autoplay: true,
+            turbo: true,
+            celebrate_wins_below_stake: true,
+            reality_check_minutes: 0,
+            show_net_position: false,
+            show_elapsed_time: false,
+        }
+    }
+}
+
+/// Every profile of the deployment, by id and by country; cheap to share.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    by_id: Arc<BTreeMap<String, Arc<Profile>>>,
+    by_country: Arc<BTreeMap<String, String>>,
+}
+
+impl Default for Profiles {
+    /// A deployment without a jurisdictions file: only the permissive default.
+    fn default() -> Self {
+        let mut by_id = BTreeMap::new();
+        by_id.insert(
+            DEFAULT_PROFILE.to_string(),
+            Arc::new(Profile::permissive(DEFAULT_PROFILE)),
+        );
+        Profiles {
+            by_id: Arc::new(by_id),
+            by_country: Arc::default(),
+        }
+    }
+}
+
+fn caps(
+    raw: &BTreeMap<String, String>,
+    currencies: &CurrencyTable,
+    fail: &dyn Fn(String, String) -> ProfileError,
+    key: &str,
+) -> Result<BTreeMap<String, i64>, ProfileError> {
+    let mut out = BTreeMap::new();
+    for (code, text) in raw {
+        let at = format!("{key}.{code}");
+        let currency = currencies
+            .get(code)
+            .map_err(|e| fail(at.clone(), e.to_string()))?;
+        let cap = Money::parse_positive(text, &currency).map_err(|e| fail(at, e.to_string()))?;
+        out.insert(code.clone(), cap.minor());
+    }
+    Ok(out)
+}
+
+impl Profiles {
+    /// Reads and checks a jurisdictions file. It must hold the `default` profile (the rules of
+    /// a session that names none).
+    pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Profiles, ProfileError> {
+        let raw: RawFile = crate::data::toml_with_key(text)
+            .map_err(|(key, message)| ProfileError { key, message })?;
+        if raw.profile.len() > MAX_PROFILES {
+            return Err(ProfileError {
+                key: "profile".into(),
+                message: format!("at most {MAX_PROFILES} profiles"),
+            });
+        }
+        let mut by_id = BTreeMap::new();
+        let mut by_country: BTreeMap<String, String> = BTreeMap::new();
+        for (i, p) in raw.profile.into_iter().enumerate() {
+            let fail = |key: String, message: String| ProfileError {
+                key: format!("profile[{i}].{key}"),
+                message,
+            };
+            if !is_data_id(&p.id) {
+                return Err(fail("id".into(), "1-64 characters of a-z 0-9 _".into()));
+            }
+            if by_id.contains_key(&p.id) {
+                return Err(fail("id".into(), format!("{} is listed twice", p.id)));
+            }
+            if p.name.trim().is_empty() || p.name.len() > 200 {
+                return Err(fail("name".into(), "1 to 200 characters".into()));
+            }
+            for (j, c) in p.countries.iter().enumerate() {
+                if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(fail(
+                        format!("countries[{j}]"),
+                        format!("an ISO 3166-1 alpha-2 code such as GB, got {c:?}"),
+                    ));
+                }
+                if let Some(other) = by_country.insert(c.clone(), p.id.clone()) {
+                    return Err(fail(
+                        format!("countries[{j}]"),
+                        format!("{c} is already covered by profile {other}"),
+                    ));
+                }
+            }
+            if p.min_round_interval_ms > MAX_ROUND_INTERVAL_MS {
+                return Err(fail(
+                    "min_round_interval_ms".into(),
+                    format!("at most {MAX_ROUND_INTERVAL_MS}"),
+                ));
+            }
+            if p.reality_check_minutes > MAX_REALITY_CHECK_MINUTES {
+                return Err(fail(
+                    "reality_check_minutes".into(),
+                    format!("0 (none) to {MAX_REALITY_CHECK_MINUTES}"),
+                ));
+            }
+            let slot_stake_cap = caps(&p.slot_stake_cap, currencies, &fail, "slot_stake_cap")?;
+            let young = caps(
+                &p.slot_stake_cap_18_24,
+                currencies,
+                &fail,
+                "slot_stake_cap_18_24",
+            )?;
+            for (code, cap) in &young {
+                match slot_stake_cap.get(code) {
+                    Some(adult) if cap <= adult => {}
+                    _ => {
+                        return Err(fail(
+                            format!("slot_stake_cap_18_24.{code}"),
+                            "needs a slot_stake_cap in the same currency at least as high".into(),
+                        ))
+                    }
+                }
+            }
+            let table_stake_cap = caps(&p.table_stake_cap, currencies, &fail, "table_stake_cap")?;
+            let profile = Profile {
+                id: p.id.clone(),
+                name: p.name,
+                countries: p.countries,
+                min_round_interval_ms: p.min_round_interval_ms,
+                slot_stake_cap,
+                slot_stake_cap_18_24: young,
+                table_stake_cap,
+                jackpots: p.jackpots,
+                autoplay: p.autoplay,
+                turbo: p.turbo,
+                celebrate_wins_below_stake: p.celebrate_wins_below_stake,
+                reality_check_minutes: p.reality_check_minutes,
+                show_net_position: p.show_net_position,
+                show_elapsed_time: p.show_elapsed_time,
+            };
+            by_id.insert(p.id, Arc::new(profile));
+        }
+        if !by_id.contains_key(DEFAULT_PROFILE) {
+            return Err(ProfileError {
+                key: "profile".into(),
+                message: format!(
+                    "define the {DEFAULT_PROFILE:?} profile: the rules of sessions that name none"
+                ),
+            });
+        }
+        Ok(Profiles {
+            by_id: Arc::new(by_id),
+            by_country: Arc::new(by_country),
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Profile>> {
+        self.by_id.get(id)
+    }
+
+    /// The profile every session falls back on.
+    pub fn default_profile(&self) -> &Arc<Profile> {
+        self.by_id
+            .get(DEFAULT_PROFILE)
+            .expect("parse and default both hold the default profile")
+    }
+
+    /// The profile a launch applies: the one covering the player's country, else `fallback`
+    /// (the operator's own profile).
+    pub fn for_launch(&self, country: &str, fallback: &str) -> Option<&Arc<Profile>> {
+        match self.by_country.get(country) {
+            Some(id) => self.by_id.get(id),
+            None => self.by_id.get(fallback),
+        }
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn currencies() -> CurrencyTable {
+        CurrencyTable(
+            [("EUR".to_string(), 2), ("GBP".to_string(), 2)]
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    const FILE: &str = r#"
+        [[profile]]
+        id = "default"
+        name = "Permissive"
+
+        [[profile]]
+        id = "uk"
+        name = "Great Britain"
+        countries = ["GB"]
+        min_round_interval_ms = 2500
+        autoplay = false
+        slot_stake_cap = { GBP = "5.00" }
+        slot_stake_cap_18_24 = { GBP = "2.00" }
+        reality_check_minutes = 60
+    "#;
+
+    #[test]
+    fn a_file_reads_into_profiles_by_id_and_country() {
+        let p = Profiles::parse(FILE, &currencies()).unwrap();
+        let uk = p.get("uk").unwrap();
+        assert_eq!(uk.min_round_interval_ms, 2_500);
+        assert_eq!(uk.slot_stake_cap["GBP"], 500);
+        assert_eq!(uk.slot_stake_cap_18_24["GBP"], 200);
+        assert!(!uk.autoplay && uk.turbo && uk.jackpots, "unset flags allow");
+        assert_eq!(p.for_launch("GB", "default").unwrap().id, "uk");
+        assert_eq!(p.for_launch("FR", "default").unwrap().id, "default");
+        assert!(p.for_launch("FR", "nope").is_none());
+        assert_eq!(p.default_profile().id, "default");
+    }
+
+    #[test]
+    fn bad_files_name_the_key() {
+        let cases = [
+            (
+                r#"[[profile]]
+                id = "uk"
+                name = "x""#,
+                "profile",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                [[profile]]
+                id = "default"
+                name = "y""#,
+                "profile[1].id",
+            ),
+            (
+                r#"[[profile]]
+                id = "Default"
+                name = "x""#,
+                "profile[0].id",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                countries = ["gb"]"#,
+                "profile[0].countries[0]",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                countries = ["GB"]
+                [[profile]]
+                id = "uk"
+                name = "y"
+                countries = ["GB"]"#,
+                "profile[1].countries[0]",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                min_round_interval_ms = 600000"#,
+                "profile[0].min_round_interval_ms",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                slot_stake_cap = { XYZ = "1.00" }"#,
+                "profile[0].slot_stake_cap.XYZ",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                slot_stake_cap = { GBP = "0" }"#,
+                "profile[0].slot_stake_cap.GBP",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                slot_stake_cap = { GBP = "1.001" }"#,
+                "profile[0].slot_stake_cap.GBP",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                slot_stake_cap_18_24 = { GBP = "2.00" }"#,
+                "profile[0].slot_stake_cap_18_24.GBP",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                slot_stake_cap = { GBP = "1.00" }
+                slot_stake_cap_18_24 = { GBP = "2.00" }"#,
+                "profile[0].slot_stake_cap_18_24.GBP",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                reality_check_minutes = 5000"#,
+                "profile[0].reality_check_minutes",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                speed = 1"#,
+                "profile[0]",
+            ),
+        ];
+        for (text, key) in cases {
+            let error = Profiles::parse(text, &currencies()).unwrap_err();
+            assert!(error.key.starts_with(key), "{key}: got {error}");
+        }
+    }
+
+    #[test]
+    fn the_default_profiles_are_permissive() {
+        let p = Profiles::default();
+        let d = p.default_profile();
+        assert_eq!(**d, Profile::permissive(DEFAULT_PROFILE));
+        assert!(d.jackpots && d.autoplay && d.min_round_interval_ms == 0);
+    }
+}

@@ -1,0 +1,327 @@
+//! Jurisdiction rules against the real binary with real clients: every rule of the shipped
+//! `uk` and `de` profiles (speed of play, stake caps by age band, jackpots off, what the
+//! welcome tells the client), the launch's choice of profile, table stake caps, the interval
+//! held across two nodes of a cluster, and every bad input refused with nothing changed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::operators::{balance, money, transfer};
+
+/// The operator of these tests: EUR and GBP, under the permissive default of its own.
+fn house() -> Operator {
+    Operator::new("house")
+}
+
+fn node(op: &Operator) -> NodeConfig {
+    NodeConfig::shipped()
+        .fast()
+        .no_tables()
+        .shipped_jurisdictions()
+        .operators(&op.entry(&["EUR", "GBP"], ""))
+}
+
+/// A launch of `player`; the whole answer.
+async fn launch(server: &Server, op: &Operator, body: Value) -> (u16, Value) {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/operator/launch", server.operator))
+        .bearer_auth(&op.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap())
+}
+
+fn launch_body(player: &str, currency: &str, country: &str, age_band: Option<&str>) -> Value {
+    let mut body = json!({
+        "player_id": player, "currency": currency, "game": "starfall",
+        "language": "en", "country": country, "mode": "real",
+    });
+    if let Some(band) = age_band {
+        body["age_band"] = json!(band);
+    }
+    body
+}
+
+/// A funded, launched and connected player; its welcome frame.
+async fn player(
+    server: &Server,
+    op: &Operator,
+    name: &str,
+    currency: &str,
+    country: &str,
+    age_band: Option<&str>,
+) -> (Client, Value, String) {
+    let tx = format!("fund-{name}");
+    let r = transfer(
+        server,
+        &op.key,
+        name,
+        "deposits",
+        money(&tx, "100.00", currency),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let (status, body) = launch(server, op, launch_body(name, currency, country, age_band)).await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let client = Client::connect(server, &token).await;
+    let welcome = client.welcome.clone();
+    (client, welcome, token)
+}
+
+fn spin(req_id: &str, bet: &str) -> Value {
+    json!({"type": "spin", "req_id": req_id, "game": "starfall", "bet": bet})
+}
+
+async fn balance_of(server: &Server, op: &Operator, player: &str) -> String {
+    let r = balance(server, &op.key, player).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["balance"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uk_profile_paces_rounds_caps_stakes_by_age_and_tells_the_client() {
+    let op = house();
+    let server = node(&op).start();
+    let (mut adult, welcome, _) = player(&server, &op, "ann", "GBP", "GB", Some("25+")).await;
+    let rules = &welcome["rules"];
+    assert_eq!(rules["profile"], "uk", "{welcome}");
+    assert_eq!(rules["min_round_interval_ms"], 2500);
+    assert_eq!(rules["slot_stake_cap"], "5.00");
+    assert_eq!(rules["autoplay"], false);
+    assert_eq!(rules["turbo"], false);
+    assert_eq!(rules["celebrate_wins_below_stake"], false);
+    assert_eq!(rules["show_net_position"], true);
+    assert_eq!(rules["show_elapsed_time"], true);
+    assert_eq!(rules["reality_check_minutes"], 60);
+
+    // Over the cap: refused, nothing moves, and the refusal takes no round start.
+    let r = adult.request(spin("a0", "5.20")).await;
+    assert_eq!(r["code"], "stake_limit", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("5.00 GBP"), "{r}");
+    assert_eq!(balance_of(&server, &op, "ann").await, "100.00");
+    // At the cap: plays at once (the refusal above started nothing).
+    let first = adult.request(spin("a1", "5.00")).await;
+    assert_eq!(first["type"], "spin_result", "{first}");
+    let after_first = balance_of(&server, &op, "ann").await;
+    // At once again: too fast, with the wait, and nothing moves.
+    let t0 = Instant::now();
+    let r = adult.request(spin("a2", "1.00")).await;
+    assert_eq!(r["code"], "too_fast", "{r}");
+    let wait = r["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!((1..=2500).contains(&wait), "{r}");
+    assert_eq!(balance_of(&server, &op, "ann").await, after_first);
+    // A resend of the first round answers it as it was, however soon.
+    let again = adult.request(spin("a1", "5.00")).await;
+    assert_eq!(again["round_id"], first["round_id"], "{again}");
+    // After the wait the same req_id plays (the too_fast reply was not kept for it).
+    tokio::time::sleep(Duration::from_millis(wait) + Duration::from_millis(50)).await;
+    let r = adult.request(spin("a2", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert!(t0.elapsed() >= Duration::from_millis(wait));
+
+    // 18 to 24: the GBP 2 cap.
+    let (mut young, welcome, _) = player(&server, &op, "bob", "GBP", "GB", Some("18-24")).await;
+    assert_eq!(welcome["rules"]["slot_stake_cap"], "2.00", "{welcome}");
+    let r = young.request(spin("b1", "2.20")).await;
+    assert_eq!(r["code"], "stake_limit", "{r}");
+    let r = young.request(spin("b2", "2.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    let (ok, report) = server.reconcile();
+    assert!(ok, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launches_the_profile_cannot_serve_are_refused_and_create_nothing() {
+    let op = house();
+    let server = node(&op).start();
+    for (body, status, code) in [
+        // No age band where the profile caps stakes by age.
+        (launch_body("cat", "GBP", "GB", None), 400, "bad_request"),
+        (
+            launch_body("cat", "GBP", "GB", Some("17")),
+            400,
+            "bad_request",
+        ),
+        (
+            launch_body("cat", "GBP", "GB", Some("")),
+            400,
+            "bad_request",
+        ),
+        // The UK profile caps GBP only: a session in EUR cannot open.
+        (
+            launch_body("cat", "EUR", "GB", Some("25+")),
+            403,
+            "currency_not_allowed",
+        ),
+        // Germany caps EUR only.
+        (
+            launch_body("cat", "GBP", "DE", None),
+            403,
+            "currency_not_allowed",
+        ),
+    ] {
+        let (got, answer) = launch(&server, &op, body.clone()).await;
+        assert_eq!(
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(
+        balance(&server, &op.key, "cat").await.status,
+        404,
+        "no account was created"
+    );
+    // A country no profile covers plays under the operator's own (default) profile.
+    let (status, body) = launch(&server, &op, launch_body("cat", "EUR", "FR", None)).await;
+    assert_eq!(
+        (status, body["jurisdiction"].as_str()),
+        (201, Some("default")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_german_profile_paces_five_seconds_caps_one_euro_and_keeps_players_off_jackpots() {
+    let op = house();
+    let server = node(&op).jackpots(HOT_POOL).start();
+    let pool = || async {
+        let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["jackpots"][0]["value"].as_str().unwrap().to_string()
+    };
+    let start = pool().await;
+    let (mut dora, welcome, _) = player(&server, &op, "dora", "EUR", "DE", None).await;
+    let rules = &welcome["rules"];
+    assert_eq!(rules["profile"], "de", "{welcome}");
+    assert_eq!(rules["min_round_interval_ms"], 5000);
+    assert_eq!(rules["slot_stake_cap"], "1.00");
+    assert_eq!(rules["jackpots"], false);
+    assert_eq!(rules["autoplay"], false);
+    let r = dora.request(spin("d0", "1.20")).await;
+    assert_eq!(r["code"], "stake_limit", "{r}");
+    let r = dora.request(spin("d1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    let r = dora.request(spin("d2", "1.00")).await;
+    assert_eq!(r["code"], "too_fast", "{r}");
+    let wait = r["retry_after_ms"].as_u64().unwrap();
+    assert!(
+        (2500..=5000).contains(&wait),
+        "five seconds, not two and a half: {r}"
+    );
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    let r = dora.request(spin("d2", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_eq!(pool().await, start, "a German player's bets fed no pool");
+    // A player of another country on the same pool feeds it (the pool is on).
+    let (mut fred, _, _) = player(&server, &op, "fred", "EUR", "FR", None).await;
+    let r = fred.request(spin("f1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_ne!(pool().await, start, "a default player's bet feeds the pool");
+    let (ok, report) = server.reconcile();
+    assert!(ok, "{report}");
+}
+
+/// A profile with a short interval and a table cap, for the table and cluster cases.
+const QUICK: &str = r#"
+[[profile]]
+id = "default"
+name = "Permissive"
+
+[[profile]]
+id = "quick"
+name = "Quick test market"
+countries = ["QQ"]
+min_round_interval_ms = 1500
+table_stake_cap = { EUR = "2.00" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_bet_over_the_cap_is_refused_before_any_debit() {
+    let op = house();
+    let server = NodeConfig::shipped()
+        .fast()
+        .tables(&fast_tables(5))
+        .jurisdictions(QUICK)
+        .operators(&op.entry(&["EUR"], ""))
+        .start();
+    let r = transfer(
+        &server,
+        &op.key,
+        "gil",
+        "deposits",
+        money("g", "50.00", "EUR"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let (status, body) = launch(&server, &op, launch_body("gil", "EUR", "QQ", None)).await;
+    assert_eq!(status, 201, "{body}");
+    let mut gil = Client::connect(&server, body["token"].as_str().unwrap()).await;
+    let welcome = gil.welcome.clone();
+    assert_eq!(welcome["rules"]["table_stake_cap"], "2.00", "{welcome}");
+    let joined = ask(
+        &mut gil,
+        json!({"type": "join_table", "req_id": "j", "table": "roulette_1"}),
+    )
+    .await;
+    assert_ne!(joined["type"], "error", "{joined}");
+    let bet = |req_id: &str, amount: &str| {
+        json!({"type": "table_bet", "req_id": req_id, "table": "roulette_1", "kind": "red",
+               "numbers": [], "amount": amount})
+    };
+    // Over the cap: refused whatever the round's phase, before the table or the wallet.
+    let r = ask(&mut gil, bet("t1", "2.50")).await;
+    assert_eq!(r["code"], "stake_limit", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("2.00 EUR"), "{r}");
+    assert_eq!(balance_of(&server, &op, "gil").await, "50.00");
+    // At the cap: not refused by the profile (taken, or betting_closed between rounds).
+    let r = ask(&mut gil, bet("t2", "2.00")).await;
+    assert_ne!(r["code"], "stake_limit", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interval_holds_across_the_nodes_of_a_cluster() {
+    let Some(url) = pg_database("juris").await else {
+        return;
+    };
+    let op = house();
+    let cluster = ClusterLines::new(&url);
+    let config = || {
+        NodeConfig::shipped()
+            .fast()
+            .no_tables()
+            .cluster(&cluster)
+            .jurisdictions(QUICK)
+            .operators(&op.entry(&["EUR"], ""))
+    };
+    let (a, b) = (config().start(), config().start());
+    let r = transfer(&a, &op.key, "hal", "deposits", money("h", "50.00", "EUR")).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let (status, body) = launch(&a, &op, launch_body("hal", "EUR", "QQ", None)).await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let mut on_a = Client::connect(&a, &token).await;
+    let r = on_a.request(spin("h1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    // The same session on the other node: the interval started on the first holds.
+    let mut on_b = Client::connect(&b, &token).await;
+    let r = on_b.request(spin("h2", "1.00")).await;
+    assert_eq!(r["code"], "too_fast", "{r}");
+    let wait = r["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=1500).contains(&wait), "{r}");
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    let r = on_b.request(spin("h2", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    let (ok, report) = a.reconcile();
+    assert!(ok, "{report}");
+}
