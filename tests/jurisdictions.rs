@@ -325,3 +325,195 @@ async fn the_interval_holds_across_the_nodes_of_a_cluster() {
     let (ok, report) = a.reconcile();
     assert!(ok, "{report}");
 }
+
+async fn exclude(
+    server: &Server,
+    op: &Operator,
+    player: &str,
+    body: &str,
+) -> crate::operators::Reply {
+    let path = format!("/v1/operator/players/{player}/exclusion");
+    crate::operators::call(server, &op.key, "POST", &path, Some(body)).await
+}
+
+async fn exclusion_of(server: &Server, op: &Operator, player: &str) -> Value {
+    let path = format!("/v1/operator/players/{player}/exclusion");
+    let r = crate::operators::call(server, &op.key, "GET", &path, None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+/// Reads until the connection closes; its close frame as text.
+async fn closed(client: &mut Client) -> String {
+    for _ in 0..50 {
+        let f = client.recv().await;
+        if f["type"] == "__closed" {
+            return f["frame"].to_string();
+        }
+    }
+    panic!("the connection stayed open");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusion_closes_the_players_sessions_refuses_launches_and_is_never_shortened() {
+    let op = house();
+    let server = node(&op).start();
+    let (mut ivy, _, _) = player(&server, &op, "ivy", "EUR", "FR", None).await;
+    let r = ivy.request(spin("i1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_eq!(exclusion_of(&server, &op, "ivy").await["excluded"], false);
+    // Bad inputs: each a clear 400, nothing set, the connection still open.
+    let past = now_ms() - 1_000;
+    for body in [
+        r#"{"reason": "holiday"}"#.to_string(),
+        r#"{"until_ms": 1}"#.to_string(),
+        format!(r#"{{"until_ms": {past}, "reason": "time_out"}}"#),
+        r#"{"until_ms": "tomorrow", "reason": "time_out"}"#.to_string(),
+        r#"{"reason": "time_out", "note": "x"}"#.to_string(),
+        format!(r#"{{"until_ms": {}, "reason": "time_out"}}"#, i64::MAX),
+        "not json".to_string(),
+    ] {
+        let r = exclude(&server, &op, "ivy", &body).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("bad_request")),
+            "{body}: {r:?}"
+        );
+    }
+    assert_eq!(exclusion_of(&server, &op, "ivy").await["excluded"], false);
+    let r = ivy.request(spin("i2", "1.00")).await;
+    assert_eq!(
+        r["type"], "spin_result",
+        "still playing after refused calls: {r}"
+    );
+
+    // A day's time-out: the open connection closes with the reason, within a second.
+    let until = now_ms() + 86_400_000;
+    let t0 = Instant::now();
+    let r = exclude(
+        &server,
+        &op,
+        "ivy",
+        &format!(r#"{{"until_ms": {until}, "reason": "time_out"}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.body["excluded"].as_bool(), r.body["until_ms"].as_i64()),
+        (Some(true), Some(until))
+    );
+    assert_eq!(r.body["sessions_ended"], 1, "{r:?}");
+    let frame = closed(&mut ivy).await;
+    assert!(frame.contains("player excluded"), "{frame}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "closed in {:?}",
+        t0.elapsed()
+    );
+    // No new launch, real or demo, and the old token opens nothing.
+    for mode in ["real", "demo"] {
+        let mut body = launch_body("ivy", "EUR", "FR", None);
+        body["mode"] = json!(mode);
+        let (status, answer) = launch(&server, &op, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("player_excluded")),
+            "{answer}"
+        );
+    }
+    // Shorter: kept as it was.
+    let r = exclude(
+        &server,
+        &op,
+        "ivy",
+        &format!(
+            r#"{{"until_ms": {}, "reason": "operator"}}"#,
+            now_ms() + 60_000
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.body["until_ms"].as_i64(), r.body["reason"].as_str()),
+        (Some(until), Some("time_out")),
+        "{r:?}"
+    );
+    // Indefinite: extends it.
+    let r = exclude(
+        &server,
+        &op,
+        "ivy",
+        r#"{"until_ms": null, "reason": "self_exclusion"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let now = exclusion_of(&server, &op, "ivy").await;
+    assert_eq!(
+        (
+            now["excluded"].as_bool(),
+            now["until_ms"].is_null(),
+            now["reason"].as_str()
+        ),
+        (Some(true), true, Some("self_exclusion")),
+        "{now}"
+    );
+    // Other players play on.
+    let (mut jo, _, _) = player(&server, &op, "jo", "EUR", "FR", None).await;
+    let r = jo.request(spin("j1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    let (ok, report) = server.reconcile();
+    assert!(ok, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusion_closes_the_players_connections_on_every_node() {
+    let Some(url) = pg_database("jurex").await else {
+        return;
+    };
+    let op = house();
+    let cluster = ClusterLines::new(&url);
+    let config = || {
+        NodeConfig::shipped()
+            .fast()
+            .no_tables()
+            .cluster(&cluster)
+            .operators(&op.entry(&["EUR"], ""))
+    };
+    let (a, b) = (config().start(), config().start());
+    let r = transfer(&a, &op.key, "kim", "deposits", money("k", "50.00", "EUR")).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let mut sessions = Vec::new();
+    for server in [&a, &b] {
+        let (status, body) = launch(server, &op, launch_body("kim", "EUR", "FR", None)).await;
+        assert_eq!(status, 201, "{body}");
+        sessions.push(Client::connect(server, body["token"].as_str().unwrap()).await);
+    }
+    let t0 = Instant::now();
+    let r = exclude(&a, &op, "kim", r#"{"reason": "self_exclusion"}"#).await;
+    assert_eq!(
+        (r.status, r.body["sessions_ended"].as_u64()),
+        (200, Some(2)),
+        "{r:?}"
+    );
+    for client in &mut sessions {
+        let frame = closed(client).await;
+        assert!(frame.contains("player excluded"), "{frame}");
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "closed in {:?}",
+        t0.elapsed()
+    );
+    let (status, answer) = launch(&b, &op, launch_body("kim", "EUR", "FR", None)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("player_excluded")),
+        "{answer}"
+    );
+}

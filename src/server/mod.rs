@@ -87,6 +87,8 @@ pub enum HttpError {
     OverRate(u32),
     #[error("{0}")]
     Jurisdiction(#[from] crate::jurisdiction::JurisdictionError),
+    #[error("{0}")]
+    Excluded(String),
     /// An answer the code did not expect: a bug, logged.
     #[error("{0}")]
     Unexpected(String),
@@ -145,6 +147,7 @@ impl HttpError {
             HttpError::UnknownCampaign(_) => ErrorCode::UnknownCampaign,
             HttpError::SeedNotRevealed(_) => ErrorCode::SeedNotRevealed,
             HttpError::Jurisdiction(e) => e.code(),
+            HttpError::Excluded(_) => ErrorCode::PlayerExcluded,
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
@@ -206,7 +209,7 @@ impl ResponseError for HttpError {
             | ErrorCode::InsufficientFunds
             | ErrorCode::RoundNotOpen
             | ErrorCode::SeedNotRevealed => StatusCode::CONFLICT,
-            ErrorCode::CurrencyNotAllowed => StatusCode::FORBIDDEN,
+            ErrorCode::CurrencyNotAllowed | ErrorCode::PlayerExcluded => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -25,6 +25,8 @@ pub const MAX_REVOKED_AT_ONCE: usize = 10_000;
 
 /// Why a connection is closed by the watcher (the close frame's reason).
 pub const REVOKED: &str = "session revoked";
+/// The player was put on a time-out or self-excluded (operator API).
+pub const EXCLUDED: &str = "player excluded";
 pub const EXPIRED: &str = "session expired";
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,10 @@ pub async fn session_for(app: &App, claims: &Claims) -> Result<SessionRecord, Ac
 #[serde(deny_unknown_fields)]
 pub struct Ended {
     pub sessions: Vec<String>,
+    /// Ended because the player was excluded (the close frame says so); a node of an older
+    /// version sends none.
+    #[serde(default)]
+    pub excluded: bool,
 }
 
 /// What an operator asks to end.
@@ -65,6 +71,15 @@ pub enum Revoke {
 /// Ends the sessions named, for every node: the records go (no new connection), the markers
 /// stay, and every node is told to close their connections now. The ids ended.
 pub async fn revoke(app: &App, what: &Revoke) -> Result<Vec<String>, ClusterError> {
+    revoke_for(app, what, REVOKED).await
+}
+
+/// [`revoke`], the connections closed with `reason` ([`REVOKED`] or [`EXCLUDED`]).
+pub async fn revoke_for(
+    app: &App,
+    what: &Revoke,
+    reason: &'static str,
+) -> Result<Vec<String>, ClusterError> {
     let sids = match what {
         Revoke::Session(sid) => vec![sid.clone()],
         Revoke::Player(player) => app.shared.player_sessions(player).await?,
@@ -78,6 +93,7 @@ pub async fn revoke(app: &App, what: &Revoke) -> Result<Vec<String>, ClusterErro
     }
     let message = serde_json::to_string(&Ended {
         sessions: ended.clone(),
+        excluded: reason == EXCLUDED,
     })
     .unwrap_or_default();
     app.bus
@@ -109,9 +125,10 @@ pub fn start_watcher(app: Arc<App>) {
                 _ = watcher.shutdown.cancelled() => return,
                 message = ended.recv() => match message {
                     Ok(text) => match serde_json::from_str::<Ended>(&text) {
-                        Ok(Ended { sessions }) => {
+                        Ok(Ended { sessions, excluded }) => {
                             let sids: Vec<&str> = sessions.iter().map(String::as_str).collect();
-                            let closed = close(&watcher, &sids, REVOKED);
+                            let reason = if excluded { EXCLUDED } else { REVOKED };
+                            let closed = close(&watcher, &sids, reason);
                             if closed > 0 {
                                 tracing::info!(closed, "connections of revoked sessions closed");
                             }
@@ -175,9 +192,13 @@ mod tests {
     fn the_sessions_message_is_strict() {
         let m = Ended {
             sessions: vec!["a".into()],
+            excluded: true,
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<Ended>(&text).unwrap(), m);
+        // From a node that predates exclusions: a plain revocation.
+        let old: Ended = serde_json::from_str(r#"{"sessions":["a"]}"#).unwrap();
+        assert!(!old.excluded);
         assert!(serde_json::from_str::<Ended>(r#"{"sessions":[],"x":1}"#).is_err());
     }
 }

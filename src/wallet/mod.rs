@@ -25,11 +25,12 @@ use tokio::sync::oneshot;
 pub use actor::{Apply, Flush, WalletActor, WalletFailure};
 use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
-    Account, Applied, AuditReport, ChainHeads, ClaimReason, Entry, EntryKind, FairNonce, FairRound,
-    FairSeed, Fence, FreeRoundEvent, FreeRounds, FreeRoundsGrant, FreeSpins, HeadsScope,
-    JackpotClaim, JackpotFeed, JackpotWin, Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen,
-    Movement, MovementError, NewSeed, PoolSpec, PoolState, ReconcileReport, Reveal, RoundRecall,
-    RoundRecord, RoundStatus, StatementPage, MAX_STATEMENT_PAGE,
+    Account, Applied, AuditReport, ChainHeads, ClaimReason, Entry, EntryKind, Exclusion,
+    ExclusionReason, FairNonce, FairRound, FairSeed, Fence, FreeRoundEvent, FreeRounds,
+    FreeRoundsGrant, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
+    LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, NewSeed, PoolSpec,
+    PoolState, ReconcileReport, Reveal, RoundRecall, RoundRecord, RoundStatus, StatementPage,
+    MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 

@@ -39,6 +39,7 @@ async fn the_openapi_document_describes_exactly_the_live_routes() {
         ),
         ("GET", "/v1/operator/ledger/heads"),
         ("GET", "/v1/operator/players/{player}/balance"),
+        ("GET", "/v1/operator/players/{player}/exclusion"),
         ("GET", "/v1/operator/players/{player}/free-rounds"),
         (
             "GET",
@@ -48,6 +49,7 @@ async fn the_openapi_document_describes_exactly_the_live_routes() {
         ("GET", "/v1/operator/rounds/{round_id}"),
         ("POST", "/v1/operator/launch"),
         ("POST", "/v1/operator/players/{player}/deposits"),
+        ("POST", "/v1/operator/players/{player}/exclusion"),
         ("POST", "/v1/operator/players/{player}/free-rounds"),
         ("POST", "/v1/operator/players/{player}/withdrawals"),
         ("POST", "/v1/operator/rounds/{round_id}/void"),

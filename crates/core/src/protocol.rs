@@ -84,6 +84,8 @@ pub enum ErrorCode {
     TooFast,
     /// A stake over the jurisdiction's cap per slot spin or per table bet.
     StakeLimit,
+    /// Operator API: a launch of a player on a time-out or self-excluded.
+    PlayerExcluded,
 }
 
 impl ErrorCode {

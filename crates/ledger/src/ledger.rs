@@ -777,6 +777,21 @@ pub trait Ledger: Send + Sync + 'static {
     /// A provably fair round with its nonce and its seed (revealed or not); `None` if there is
     /// no such round or it was not a fair one.
     async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError>;
+
+    /// Excludes the player until `until_ms` (`None`: indefinitely) unless an exclusion in
+    /// force already ends later (an exclusion is never shortened); the one that stands.
+    async fn exclude(
+        &self,
+        player: &PlayerId,
+        until_ms: Option<i64>,
+        reason: crate::exclusion::ExclusionReason,
+    ) -> Result<crate::exclusion::Exclusion, LedgerError>;
+
+    /// The player's exclusion, in force or ended (`None`: never excluded).
+    async fn exclusion(
+        &self,
+        player: &PlayerId,
+    ) -> Result<Option<crate::exclusion::Exclusion>, LedgerError>;
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! ## Map
 //! ```text
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
+//!  exclusion   a player's time-out or self-exclusion (type); exclusion_sql: set, never shortened
 //!  fair        provably fair seeds as stored: in force, revealed, a round's nonce (types, rules)
 //!  fair_sql    seeds started and revealed, a fair round's nonce taken, fair rounds read back
 //!  free_rounds an operator's free rounds: grants, their events, what is playable (pure rules)
@@ -34,6 +35,8 @@
 mod apply_sql;
 pub mod chain;
 mod chain_sql;
+pub mod exclusion;
+mod exclusion_sql;
 pub use chain_sql::{heads_digest, MAX_BREAKS_LISTED};
 pub mod fair;
 mod fair_sql;
@@ -58,6 +61,7 @@ mod transfer_sql;
 
 use croupier_core::{clock, ids, jackpot};
 
+pub use exclusion::{Exclusion, ExclusionReason};
 pub use fair::{FairNonce, FairSeed, NewSeed, Reveal};
 pub use ledger::{
     Account, Applied, AuditReport, Books, ChainHead, ChainHeads, ChainReport, ClaimReason, Entry,

@@ -4,6 +4,8 @@
 //! a transaction; what is asked and how it is answered is written here once.
 
 use super::chain_sql;
+use super::exclusion::{Exclusion, ExclusionReason};
+use super::exclusion_sql;
 use super::fair::FairSeed;
 use super::fair_sql;
 use super::free_rounds_sql;
@@ -56,6 +58,8 @@ pub enum Query {
     FairSeed(PlayerId),
     /// A fair round with its nonce and seed.
     FairRound(RoundId),
+    /// A player's exclusion row.
+    Exclusion(PlayerId),
 }
 
 /// A write outside the movement batches, in a transaction of its own: rare (a table changing
@@ -66,6 +70,12 @@ pub enum Change {
     EnsurePools(Vec<PoolSpec>),
     /// Closes free-rounds grants whose expiry has passed (a bounded batch).
     ExpireFreeRounds,
+    /// Excludes a player (never shortening an exclusion in force).
+    Exclude {
+        player: PlayerId,
+        until_ms: Option<i64>,
+        reason: ExclusionReason,
+    },
 }
 
 /// What a [`Query`] or a [`Change`] answered; the variant follows from the question.
@@ -93,6 +103,7 @@ pub enum Answer {
     FairSeed(Option<FairSeed>),
     FairRound(Option<FairRound>),
     Count(u64),
+    Exclusion(Option<Exclusion>),
     Done,
 }
 
@@ -158,6 +169,7 @@ impl Query {
             }
             Query::FairSeed(p) => Answer::FairSeed(fair_sql::seed_in_force(tx, &p).await?),
             Query::FairRound(r) => Answer::FairRound(fair_sql::fair_round(tx, &r).await?),
+            Query::Exclusion(p) => Answer::Exclusion(exclusion_sql::exclusion(tx, &p).await?),
         })
     }
 }
@@ -174,6 +186,13 @@ impl Change {
                 Answer::Done
             }
             Change::ExpireFreeRounds => Answer::Count(free_rounds_sql::expire(tx, now).await?),
+            Change::Exclude {
+                player,
+                until_ms,
+                reason,
+            } => Answer::Exclusion(Some(
+                exclusion_sql::exclude(tx, &player, until_ms, reason, now).await?,
+            )),
         })
     }
 }

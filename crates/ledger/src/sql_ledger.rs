@@ -252,4 +252,33 @@ impl<B: Backend> Ledger for SqlLedger<B> {
             FairRound
         )
     }
+
+    async fn exclude(
+        &self,
+        player: &PlayerId,
+        until_ms: Option<i64>,
+        reason: crate::exclusion::ExclusionReason,
+    ) -> Result<crate::exclusion::Exclusion, LedgerError> {
+        let change = Change::Exclude {
+            player: player.clone(),
+            until_ms,
+            reason,
+        };
+        match answer!(self.backend.change(change), Exclusion)? {
+            Some(exclusion) => Ok(exclusion),
+            None => Err(LedgerError::Invariant(format!(
+                "exclusion of {player} vanished"
+            ))),
+        }
+    }
+
+    async fn exclusion(
+        &self,
+        player: &PlayerId,
+    ) -> Result<Option<crate::exclusion::Exclusion>, LedgerError> {
+        answer!(
+            self.backend.read(Query::Exclusion(player.clone())),
+            Exclusion
+        )
+    }
 }

@@ -7,7 +7,7 @@
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
 //! in `tests/play.rs`, money in and out in
 //! `tests/transfer.rs`, statements and recall in `tests/recall.rs`, an operator's free rounds in
-//! `tests/free_rounds.rs`, all run by the same macro; the tamper-evident chain's cases, which
+//! `tests/free_rounds.rs`, time-outs and self-exclusions in `tests/exclusion.rs`, all run by the same macro; the tamper-evident chain's cases, which
 //! edit rows behind the ledger's back, in `tests/chain.rs` with a macro of their own.
 
 use proptest::prelude::*;
@@ -104,6 +104,8 @@ conformance!(
     concurrent_grants_and_spins_of_one_campaign_count_once,
     fair_rounds_take_nonces_in_order_and_a_rotation_reveals_once,
     a_seed_that_does_not_match_its_commitment_is_never_revealed,
+    an_exclusion_is_extended_but_never_shortened,
+    an_ended_exclusion_gives_way_to_a_new_one,
 );
 
 mod play;
@@ -117,6 +119,8 @@ use free_rounds::*;
 mod chain;
 mod fair;
 use fair::*;
+mod exclusion;
+use exclusion::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()

@@ -142,6 +142,28 @@ fn lobby(text: Option<String>) -> Result<Option<url::Url>, HttpError> {
     Ok(Some(url))
 }
 
+/// A player on a time-out or self-excluded opens no session, real or demo.
+async fn refuse_excluded(app: &App, player: &crate::ids::PlayerId) -> Result<(), HttpError> {
+    let found = app.wallet.ledger().exclusion(player).await?;
+    match found {
+        Some(e) if e.in_force(crate::clock::now_ms()) => {
+            Err(HttpError::Excluded(match e.until_ms {
+                Some(until) => format!(
+                    "player {} is excluded ({}) until {until} (Unix ms)",
+                    player.name(),
+                    e.reason.as_str()
+                ),
+                None => format!(
+                    "player {} is excluded ({}) indefinitely",
+                    player.name(),
+                    e.reason.as_str()
+                ),
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The jurisdiction a launch opens under: the profile covering the player's country, else the
 /// operator's own; the age band as given (checked against the profile when the session opens).
 fn jurisdiction(
@@ -177,7 +199,7 @@ fn jurisdiction(
     responses(
         (status = 201, body = LaunchAnswer),
         (status = 400, description = "bad body, game, table, language, country, lobby URL or mode; wrong_currency", body = super::ErrorBody),
-        (status = 403, description = "currency_not_allowed", body = super::ErrorBody),
+        (status = 403, description = "currency_not_allowed; player_excluded", body = super::ErrorBody),
     ),
     security(("operator_key" = []))
 )]
@@ -194,6 +216,7 @@ pub(super) async fn launch(
     let body = crate::server::read_body(&app, payload).await?;
     let request: LaunchRequest = parse_body("launch request", &body)?;
     let player = caller.player(&request.player_id)?;
+    refuse_excluded(&app, &player).await?;
     let currency = caller.currency(&request.currency)?;
     let start = Start::read(&app, request.game, request.table)?;
     let language = Language::parse(&request.language)?;

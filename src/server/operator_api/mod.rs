@@ -10,6 +10,7 @@
 //! | `GET /v1/operator/rounds/{id}`, `POST …/void` | `rounds.rs`: a round's whole record; refund an open one |
 //! | `POST`, `GET /v1/operator/players/{id}/free-rounds`, `GET`, `DELETE …/{campaign}` | `free_rounds.rs`: grant, list, one grant's events, cancel |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
+//! | `POST`, `GET /v1/operator/players/{id}/exclusion` | `exclusion.rs`: time-outs and self-exclusions |
 //! | `GET /v1/operator/ledger/heads` | `ledger_heads.rs`: the heads of the players' tamper-evident chains, paged |
 //! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
@@ -28,6 +29,7 @@ use crate::auth::AuthError;
 use crate::ids::{PlayerId, PlayerName};
 use crate::operator::{Operator, Operators};
 
+mod exclusion;
 mod free_rounds;
 mod launch;
 mod ledger_heads;
@@ -158,6 +160,8 @@ impl utoipa::Modify for OperatorKey {
         free_rounds::detail,
         free_rounds::cancel,
         revoke::revoke_sessions,
+        exclusion::exclude,
+        exclusion::exclusion,
         ledger_heads::heads,
     ),
     modifiers(&OperatorKey)
@@ -218,6 +222,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/sessions/revoke",
             web::post().to(revoke::revoke_sessions),
+        )
+        .route(
+            "/v1/operator/players/{player}/exclusion",
+            web::post().to(exclusion::exclude),
+        )
+        .route(
+            "/v1/operator/players/{player}/exclusion",
+            web::get().to(exclusion::exclusion),
         )
         .route(
             "/v1/operator/ledger/heads",
