@@ -2,7 +2,7 @@
 //! precise [`FrameError`]), server frames are [`ServerFrame`]s, and [`ErrorCode`] is the one
 //! list of stable error codes clients see. `docs/protocol.md` documents each with an example.
 //!
-//! About 700 lines, on purpose: the whole wire contract in one file, so a frame, its parser and
+//! About 850 lines, on purpose: the whole wire contract in one file, so a frame, its parser and
 //! its error code are read and changed together (the parser's tests are in `protocol/tests.rs`).
 
 use serde::{Deserialize, Serialize};

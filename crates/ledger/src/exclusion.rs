@@ -48,7 +48,10 @@ pub struct Exclusion {
 impl Exclusion {
     /// Whether it still stands at `now_ms`.
     pub fn in_force(&self, now_ms: i64) -> bool {
-        self.until_ms.is_none_or(|until| until > now_ms)
+        match self.until_ms {
+            None => true,
+            Some(until) => until > now_ms,
+        }
     }
 }
 
