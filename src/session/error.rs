@@ -33,6 +33,10 @@ pub enum PlayError {
     Ledger(#[from] LedgerError),
     #[error("{0}")]
     Refused(MovementError),
+    /// The settlement of a round already open was refused (voided meanwhile): the round
+    /// began, so its start is not given back.
+    #[error("{0}")]
+    SettleRefused(MovementError),
     #[error("unknown table {0:?}")]
     UnknownTable(String),
     #[error("{0}")]
@@ -75,7 +79,7 @@ impl PlayError {
             PlayError::RoundVoid(_) => ErrorCode::RoundVoid,
             PlayError::InProgress | PlayError::TableBusy => ErrorCode::ServerBusy,
             PlayError::Ledger(e) => e.code(),
-            PlayError::Refused(e) => e.code(),
+            PlayError::Refused(e) | PlayError::SettleRefused(e) => e.code(),
             PlayError::UnknownTable(_) => ErrorCode::UnknownTable,
             PlayError::Table(e) => e.code(),
             PlayError::Rules(e) => e.code(),

@@ -477,7 +477,7 @@ async fn settle_with_retries(
                 let what = format!("SettleRound answered {other:?}");
                 return Err(LedgerError::Invariant(what).into());
             }
-            Err(WalletError::Refused(refused)) => return Err(PlayError::Refused(refused)),
+            Err(WalletError::Refused(refused)) => return Err(PlayError::SettleRefused(refused)),
             Err(error) if attempt >= SETTLE_ATTEMPTS => return Err(error.into()),
             Err(error) => {
                 tracing::warn!(%error, attempt, "settlement failed, retrying");
