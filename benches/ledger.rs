@@ -47,6 +47,7 @@ async fn run(durability: Durability, batch: usize) -> f64 {
                 jackpot: None,
                 opened_json: None,
                 node: None,
+                session_started_ms: None,
             })
             .collect();
         ledger.commit_batch(&opens).await.unwrap();

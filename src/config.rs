@@ -188,12 +188,18 @@ pub struct OperatorsConfig {
     pub file: PathBuf,
 }
 
+/// The longest cooling-off a limit raise may be given (90 days: longer is a lock, not a limit).
+pub const MAX_COOLING_OFF_SECONDS: u64 = 90 * 86_400;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JurisdictionsConfig {
     /// The jurisdiction profiles (speed of play, stake caps, what the client may offer);
     /// `""`: only the permissive `default` profile.
     pub file: PathBuf,
+    /// How long a looser player limit (or a limit's removal) waits before it applies; a
+    /// tighter one applies at once. UKGC LCCP SR 3.3.3 and common practice: 24 hours.
+    pub limit_raise_cooling_off_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -280,6 +286,12 @@ impl Config {
             }
         };
         range("server.workers", self.server.workers as u64, 0, 64)?;
+        range(
+            "jurisdictions.limit_raise_cooling_off_seconds",
+            self.jurisdictions.limit_raise_cooling_off_seconds,
+            1,
+            MAX_COOLING_OFF_SECONDS,
+        )?;
         range(
             "server.max_connections",
             self.server.max_connections as u64,

@@ -86,6 +86,8 @@
 //! | [`metrics`] | every Prometheus metric, defined once, grouped per domain (play, server, wallet, tables, jackpots, cluster) |
 //! | [`tls`] | the players' listener's certificate: loading, checking, reloading without a restart; `croupier dev-cert` |
 //! | [`operator`] | operators (casino brands) from `operators.toml`: currencies, wallet mode, jurisdiction, API keys kept as hashes |
+//! | [`jurisdiction`] | the profile a session plays under (`jurisdictions.toml`), its rules, the round interval claimed across nodes |
+//! | [`limits`] | a player's loss, wager, deposit and session-time limits as the operator API takes them and players see them (the ledger enforces them) |
 //! | [`admission`] | connections per player and per address, demo sign-ups per address and node |
 //! | [`app`] | the handles a node's sessions share; above `table` (which sees the node only as a `TableHost`) |
 //!
@@ -105,6 +107,7 @@ pub mod config;
 pub mod fair;
 pub mod jackpot;
 pub mod jurisdiction;
+pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod recovery;

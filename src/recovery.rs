@@ -162,6 +162,8 @@ pub fn start_stale_sweeper(app: &Arc<App>) {
         let every = std::time::Duration::from_millis((app.stale_round_ms / 2).max(1_000) as u64);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // The first sweep prunes: a node that restarts often still does.
+        let mut last_prune: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = app.shutdown.cancelled() => break,
@@ -173,9 +175,21 @@ pub fn start_stale_sweeper(app: &Arc<App>) {
                 Err(error) => tracing::warn!(%error, "stale-round sweep failed; next time"),
             }
             expire_free_rounds(&app).await;
+            if last_prune.map_or(true, |at| at.elapsed() >= PRUNE_ACTIVITY_EVERY) {
+                last_prune = Some(std::time::Instant::now());
+                match app.wallet.ledger().prune_activity().await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "limited players' old activity pruned"),
+                    Err(error) => tracing::warn!(%error, "activity pruning failed; next time"),
+                }
+            }
         }
     });
 }
+
+/// How often the sweeper drops limited players' activity older than the longest limit window
+/// (a month): hourly buckets age out one an hour, so once an hour keeps the table bounded.
+const PRUNE_ACTIVITY_EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Most expiry batches one sweep runs (each at most `EXPIRE_BATCH` grants): the rest waits for
 /// the next tick, so a backlog never holds the sweeper for long.

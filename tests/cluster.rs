@@ -167,6 +167,7 @@ async fn stranded_spin(
             jackpot: None,
             opened_json: None,
             node: Some(node.to_string()),
+            session_started_ms: None,
         },
     ];
     for applied in ledger.commit_batch(&movements).await.unwrap() {

@@ -102,6 +102,7 @@ async fn a_round_left_open_is_voided_and_refunded_once_at_start() {
             jackpot: None,
             opened_json: None,
             node: None,
+            session_started_ms: None,
         }])
         .await
         .unwrap();

@@ -74,11 +74,11 @@ async fn player(
     (client, welcome, token)
 }
 
-fn spin(req_id: &str, bet: &str) -> Value {
+pub(crate) fn spin(req_id: &str, bet: &str) -> Value {
     json!({"type": "spin", "req_id": req_id, "game": "starfall", "bet": bet})
 }
 
-async fn balance_of(server: &Server, op: &Operator, player: &str) -> String {
+pub(crate) async fn balance_of(server: &Server, op: &Operator, player: &str) -> String {
     let r = balance(server, &op.key, player).await;
     assert_eq!(r.status, 200, "{r:?}");
     r.body["balance"].as_str().unwrap().to_string()
@@ -352,13 +352,6 @@ async fn closed(client: &mut Client) -> String {
         }
     }
     panic!("the connection stayed open");
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@
 //! | `exactly_once` | a resent `req_id` answered byte for byte and never charged twice |
 //! | `crash_recovery` | after a kill -9, every acknowledged round is in the ledger |
 //! | `jurisdictions` | the shipped uk and de profiles, launch choice, table caps, the interval across nodes |
+//! | `limits` | player limits: loss, wager, deposit, session time, the cooling-off, across nodes |
 //! | `jackpots` | concurrent spinners on a shared pool; exact shares; one winner per cycle |
 //! | `live_tables`, `table_actor` | live tables through real clients; the table actor in-process |
 //! | `cluster`, `cluster_tables`, `cluster_resume`, `cluster_pause`, `cluster_redis_wipe` | three nodes behind nginx on PostgreSQL and Redis |
@@ -45,6 +46,7 @@ mod fuzz;
 mod haproxy;
 mod jackpots;
 mod jurisdictions;
+mod limits;
 mod live_tables;
 mod logs;
 mod operators;

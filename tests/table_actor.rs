@@ -89,6 +89,7 @@ async fn a_stalled_seat_is_dropped_and_its_bet_still_settles() {
             jackpot: None,
             opened_json: None,
             node: None,
+            session_started_ms: None,
         })
         .await
         .unwrap();

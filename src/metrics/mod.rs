@@ -73,8 +73,15 @@ pub const MOVEMENT_KINDS: [&str; 10] = [
 pub const HOLD_OUTCOMES: [&str; 4] = ["granted", "unknown", "short", "full"];
 /// Labels of `croupier_discarded_draws_total{reason}`: the commit failed (nothing written),
 /// the ledger refused it, its answer did not come in time (it may still commit: the resend
-/// then answers it), or its `req_id` already had a round (the resend answers that round).
-pub const DISCARD_REASONS: [&str; 4] = ["commit_failed", "refused", "no_answer", "replayed"];
+/// then answers it), its `req_id` already had a round (the resend answers that round), or
+/// the stake would cross one of the player's limits (checked in the commit's transaction).
+pub const DISCARD_REASONS: [&str; 5] = [
+    "commit_failed",
+    "refused",
+    "no_answer",
+    "replayed",
+    "limit_reached",
+];
 /// Every Redis operation the cluster runs, as named in `croupier_redis_*{op}`.
 pub const REDIS_OPS: [&str; 14] = [
     "session_open",

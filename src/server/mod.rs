@@ -89,6 +89,9 @@ pub enum HttpError {
     Jurisdiction(#[from] crate::jurisdiction::JurisdictionError),
     #[error("{0}")]
     Excluded(String),
+    /// A deposit over one of the player's deposit limits.
+    #[error("{0}")]
+    LimitReached(String),
     /// An answer the code did not expect: a bug, logged.
     #[error("{0}")]
     Unexpected(String),
@@ -148,6 +151,7 @@ impl HttpError {
             HttpError::SeedNotRevealed(_) => ErrorCode::SeedNotRevealed,
             HttpError::Jurisdiction(e) => e.code(),
             HttpError::Excluded(_) => ErrorCode::PlayerExcluded,
+            HttpError::LimitReached(_) => ErrorCode::LimitReached,
             HttpError::Unexpected(_) => ErrorCode::Internal,
         }
     }
@@ -208,6 +212,7 @@ impl ResponseError for HttpError {
             ErrorCode::IdempotencyConflict
             | ErrorCode::InsufficientFunds
             | ErrorCode::RoundNotOpen
+            | ErrorCode::LimitReached
             | ErrorCode::SeedNotRevealed => StatusCode::CONFLICT,
             ErrorCode::CurrencyNotAllowed | ErrorCode::PlayerExcluded => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,

@@ -152,6 +152,7 @@ async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
         session_id: claims.sid,
         expires_at: claims.exp,
         rules,
+        session_started_ms: Some(record.opened_at_ms),
     };
     Ok(Admitted {
         accept,

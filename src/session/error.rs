@@ -101,6 +101,25 @@ impl PlayError {
         }
     }
 
+    /// The player's limit a `limit_reached` refusal would have crossed, for the error frame.
+    pub fn limit(&self, currency: &Currency) -> Option<croupier_core::protocol::PlayerLimitView> {
+        match self {
+            PlayError::Refused(MovementError::LimitReached {
+                kind,
+                period,
+                limit,
+                resets_at_ms,
+            }) => Some(crate::limits::hit_view(
+                *kind,
+                *period,
+                *limit,
+                *resets_at_ms,
+                currency,
+            )),
+            _ => None,
+        }
+    }
+
     /// Whether the frame was refused before any round began or any money moved (a claimed
     /// round start is then given back).
     pub fn refused_before_play(&self) -> bool {
@@ -120,13 +139,15 @@ impl PlayError {
 /// Whether an error reply may be cached for resends: transient failures must not be, so the
 /// client's retry with the same `req_id` runs again.
 pub fn is_transient(code: ErrorCode) -> bool {
-    // `too_fast` passes with time: a resend after `retry_after_ms` must run, not replay it.
+    // `too_fast` and `limit_reached` pass with time: a resend after the wait must run, not
+    // replay the refusal.
     matches!(
         code,
         ErrorCode::ServerBusy
             | ErrorCode::ServiceUnavailable
             | ErrorCode::Internal
             | ErrorCode::TooFast
+            | ErrorCode::LimitReached
     )
 }
 
@@ -140,6 +161,9 @@ pub struct Caller {
     pub expires_at: u64,
     /// The jurisdiction rules the session plays under.
     pub rules: std::sync::Arc<croupier_core::jurisdiction::SessionRules>,
+    /// When the session began (its launch, Unix ms), for a session-time limit; `None` for a
+    /// bet another node asks for from a node that does not say.
+    pub session_started_ms: Option<i64>,
 }
 
 /// `minor` units of `currency` as the client sees them ("12.50").

@@ -53,6 +53,7 @@ pub async fn run(
             client_seed,
         } => rotate_seed(app, caller, &req_id, client_seed).await,
         ClientFrame::Balance { req_id } => balance(app, caller, &req_id).await,
+        ClientFrame::Limits { req_id } => limits(app, caller, &req_id).await,
         ClientFrame::Games { req_id } => games(app, caller, &req_id).await,
         ClientFrame::History { req_id, limit } => history(app, caller, &req_id, limit).await,
         ClientFrame::Ping { req_id } => Ok(ServerFrame::Pong {
@@ -88,20 +89,28 @@ pub async fn run(
         if code == ErrorCode::Internal || code == ErrorCode::ServiceUnavailable {
             tracing::error!(player = %caller.player, session = %caller.session_id, %error, "request failed");
         }
-        match ServerFrame::error(Some(req_id), code, error.to_string()) {
-            ServerFrame::Error {
-                req_id,
-                code,
-                message,
-                ..
-            } => ServerFrame::Error {
-                req_id,
-                code,
-                message,
-                retry_after_ms: error.retry_after_ms(),
-            },
-            other => other,
+        let limit = error.limit(&caller.currency);
+        let message = match &limit {
+            Some(hit) => crate::limits::describe(hit, &caller.currency),
+            None => error.to_string(),
+        };
+        ServerFrame::Error {
+            req_id: Some(req_id),
+            code,
+            message,
+            retry_after_ms: error.retry_after_ms(),
+            limit,
         }
+    })
+}
+
+/// The player's own limits: each in force or waiting, with what its window has used.
+async fn limits(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
+    let report = app.wallet.ledger().limits(&caller.player).await?;
+    Ok(ServerFrame::Limits {
+        req_id: req_id.to_string(),
+        currency: caller.currency.code().to_string(),
+        limits: crate::limits::report_views(&report, &caller.currency),
     })
 }
 
@@ -333,6 +342,7 @@ async fn play(
                 jackpot: feed,
                 opened_json: None,
                 node,
+                session_started_ms: caller.session_started_ms,
             };
             (round_id, open, pool)
         }

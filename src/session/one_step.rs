@@ -17,7 +17,9 @@ use crate::app::App;
 use crate::games::slot::{self, SlotGame, SpinMode};
 use crate::ids::{ReqId, RoundId};
 use crate::protocol::ServerFrame;
-use crate::wallet::{Applied, Hold, LedgerError, Movement, WalletError, WalletFailure};
+use crate::wallet::{
+    Applied, Hold, LedgerError, Movement, MovementError, WalletError, WalletFailure,
+};
 
 /// A paid spin whose stake the wallet shard holds.
 pub struct Spin<'a> {
@@ -30,6 +32,9 @@ pub struct Spin<'a> {
 /// Why a one-step draw was not used, as labelled in `croupier_discarded_draws_total`.
 fn discard_reason(error: &WalletError) -> &'static str {
     match error {
+        // A player's limit is checked in the stake's own transaction: the refusal depends on
+        // the stake alone, never on the draw, and is not the broken hold "refused" alerts on.
+        WalletError::Refused(MovementError::LimitReached { .. }) => "limit_reached",
         WalletError::Refused(_) => "refused",
         WalletError::Failed(WalletFailure::NoAnswer) => "no_answer",
         WalletError::Busy | WalletError::Failed(_) => "commit_failed",
@@ -57,6 +62,15 @@ fn discarded(app: &App, caller: &Caller, movement: &Movement, reason: &str) {
         .with_label_values(&[game, reason])
         .inc();
     let jackpot_draws = format!("{jackpot_draws:?}");
+    if reason == "limit_reached" {
+        // Expected play, not a fault: logged for the auditors all the same.
+        tracing::info!(
+            player = %caller.player, round = %round_id, game, bet_minor, win_minor,
+            outcome = %outcome_json, jackpot_draws, reason,
+            "draw discarded: the stake would cross a player limit"
+        );
+        return;
+    }
     tracing::warn!(
         player = %caller.player, round = %round_id, game, bet_minor, win_minor,
         outcome = %outcome_json, jackpot_draws, reason,
@@ -102,6 +116,7 @@ pub async fn spin(app: &App, caller: &Caller, spin: Spin<'_>) -> Result<ServerFr
         outcome_json: drawn.outcome_json.clone(),
         free_spins_awarded: drawn.awarded.clone(),
         jackpot_draws: draws,
+        session_started_ms: caller.session_started_ms,
     };
     let answer = app.wallet.play(hold, movement.clone()).await;
     let (round, balance_minor, seen, jackpot_wins) = match answer {

@@ -32,6 +32,9 @@ pub fn refusal(error: WalletError, currency: &Currency) -> PlayError {
             bet: money(needed_minor, currency),
         },
         WalletError::Refused(MovementError::BetRequired) => PlayError::BetRequired,
+        WalletError::Refused(refused @ MovementError::LimitReached { .. }) => {
+            PlayError::Refused(refused)
+        }
         other => PlayError::Wallet(other),
     }
 }

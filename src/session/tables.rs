@@ -20,9 +20,7 @@ use crate::table::host::{RemoteBet, TableHost};
 use crate::table::rules::TableBet;
 use crate::table::Pusher;
 use crate::table::{LiveTable, LocalSeat, Run, TableError, TableSlot, TABLE_REPLY_TIMEOUT};
-use crate::wallet::{
-    Applied, Fence, LedgerError, Movement, MovementError, RoundStatus, WalletError,
-};
+use crate::wallet::{Applied, Fence, LedgerError, Movement, RoundStatus};
 
 /// A `table_bet` frame's fields.
 pub struct BetRequest<'a> {
@@ -212,6 +210,7 @@ pub async fn bet(
                 amount: request.amount.to_string(),
                 profile: caller.rules.profile.id.clone(),
                 age_band: caller.rules.age_band,
+                session_started_ms: caller.session_started_ms,
             };
             let value = cluster.ask(&t.config.id, &node, op).await?;
             serde_json::from_value(value)
@@ -339,6 +338,7 @@ async fn place(
                     .to_string(),
                 ),
                 node: Some(app.node.to_string()),
+                session_started_ms: caller.session_started_ms,
             }
             .fenced(here.fence),
         )
@@ -356,19 +356,9 @@ async fn place(
             let what = format!("OpenRound for a table bet answered {other:?}");
             return Err(LedgerError::Invariant(what).into());
         }
-        Err(WalletError::Refused(MovementError::InsufficientFunds {
-            balance_minor,
-            needed_minor,
-        })) => {
-            cancel();
-            return Err(PlayError::InsufficientFunds {
-                balance: money(balance_minor, &caller.currency),
-                bet: money(needed_minor, &caller.currency),
-            });
-        }
         Err(e) => {
             cancel();
-            return Err(e.into());
+            return Err(super::settled::refusal(e, &caller.currency));
         }
     };
     let accepted = |round_id: &str, bet_id: &str, balance_minor: i64| ServerFrame::BetAccepted {
@@ -497,6 +487,7 @@ impl TableHost for App {
             // A bet asked by another node: that node holds the connection and its expiry.
             expires_at: u64::MAX,
             rules,
+            session_started_ms: bet.session_started_ms,
         };
         let request = BetRequest {
             table: &slot.config.id,

@@ -30,6 +30,8 @@ pub struct RemoteBet<'a> {
     /// The bettor's jurisdiction profile and age band (its session's record).
     pub profile: String,
     pub age_band: Option<croupier_core::jurisdiction::AgeBand>,
+    /// When the bettor's session began (Unix ms), for a session-time limit.
+    pub session_started_ms: Option<i64>,
 }
 
 /// The node, as its live tables see it.

@@ -379,6 +379,14 @@ pub async fn pg_database(prefix: &str) -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// The wall clock in Unix ms, as the server's timestamps read.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -8,13 +8,6 @@ use serde_json::{json, Value};
 use super::*;
 use crate::common::*;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 fn grant_body(campaign: &str, rounds: i64, bet: &str, expires_at: i64) -> Value {
     json!({"campaign_id": campaign, "game": "starfall", "rounds": rounds, "bet": bet,
            "currency": "EUR", "expires_at": expires_at})

@@ -136,6 +136,7 @@ pub(crate) async fn leave_a_round_open(server: &Server, player: &str) {
             jackpot: None,
             opened_json: None,
             node: None,
+            session_started_ms: None,
         }])
         .await
         .unwrap();

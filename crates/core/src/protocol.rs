@@ -2,7 +2,7 @@
 //! precise [`FrameError`]), server frames are [`ServerFrame`]s, and [`ErrorCode`] is the one
 //! list of stable error codes clients see. `docs/protocol.md` documents each with an example.
 //!
-//! About 850 lines, on purpose: the whole wire contract in one file, so a frame, its parser and
+//! About 950 lines, on purpose: the whole wire contract in one file, so a frame, its parser and
 //! its error code are read and changed together (the parser's tests are in `protocol/tests.rs`).
 
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,9 @@ pub enum ErrorCode {
     StakeLimit,
     /// Operator API: a launch of a player on a time-out or self-excluded.
     PlayerExcluded,
+    /// A stake or deposit that would cross one of the player's limits (loss, wager, deposit,
+    /// session time); the error's `limit` says which, and when it resets.
+    LimitReached,
 }
 
 impl ErrorCode {
@@ -165,6 +168,10 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         client_seed: Option<ClientSeed>,
     },
+    /// The player's safer-gambling limits: each in force, what it has used, a change waiting.
+    Limits {
+        req_id: ReqId,
+    },
 }
 
 impl ClientFrame {
@@ -180,6 +187,7 @@ impl ClientFrame {
             | ClientFrame::LeaveTable { req_id, .. }
             | ClientFrame::TableBet { req_id, .. }
             | ClientFrame::FairSeed { req_id }
+            | ClientFrame::Limits { req_id }
             | ClientFrame::RotateSeed { req_id, .. } => req_id,
         }
     }
@@ -197,6 +205,7 @@ impl ClientFrame {
             ClientFrame::TableBet { .. } => "table_bet",
             ClientFrame::FairSeed { .. } => "fair_seed",
             ClientFrame::RotateSeed { .. } => "rotate_seed",
+            ClientFrame::Limits { .. } => "limits",
         }
     }
 }
@@ -259,7 +268,7 @@ pub fn sniff_req_id(text: &str) -> Option<ReqId> {
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "spin" => &["type", "req_id", "game", "bet", "campaign"],
-        "balance" | "games" | "ping" | "tables" | "fair_seed" => &["type", "req_id"],
+        "balance" | "games" | "ping" | "tables" | "fair_seed" | "limits" => &["type", "req_id"],
         "rotate_seed" => &["type", "req_id", "client_seed"],
         "join_table" | "leave_table" => &["type", "req_id", "table"],
         "table_bet" => &["type", "req_id", "table", "kind", "numbers", "amount"],
@@ -454,6 +463,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             }
         }
         "balance" => ClientFrame::Balance { req_id },
+        "limits" => ClientFrame::Limits { req_id },
         "games" => ClientFrame::Games { req_id },
         "ping" => ClientFrame::Ping { req_id },
         "history" => {
@@ -508,6 +518,43 @@ pub struct LimitsView {
     pub max_frame_bytes: usize,
     pub rate_per_second: u32,
     pub burst: u32,
+}
+
+/// One of the player's limits (docs/jurisdictions.md, "Player limits"): in an error
+/// `limit_reached`, the one crossed and when it resets; in `limits`, each with what it used.
+/// `amount` (money, in the account's currency) or `minutes` (a session time) says how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlayerLimitView {
+    /// `loss`, `wager`, `deposit` or `session_time`.
+    pub kind: String,
+    /// `day`, `week` or `month` (rolling), or `session`.
+    pub period: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<i64>,
+    /// What the window has used (money limits, in `limits` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<String>,
+    /// When the refused stake would fit again (Unix ms; absent: not within this window or
+    /// session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at_ms: Option<i64>,
+    /// A looser change waiting for its cooling-off (in `limits` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingLimitView>,
+}
+
+/// A looser limit, or a removal (neither `amount` nor `minutes`), applying at `from_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingLimitView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<i64>,
+    pub from_ms: i64,
 }
 
 /// The jurisdiction rules of a session, as its welcome tells the client (docs/jurisdictions.md):
@@ -719,6 +766,9 @@ pub enum ServerFrame {
         /// `too_fast`: milliseconds until the request may succeed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// `limit_reached`: the limit the request would cross, and when it resets.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<PlayerLimitView>,
     },
     Reconnect {
         reason: String,
@@ -799,6 +849,12 @@ pub enum ServerFrame {
         game: String,
         winner: String,
     },
+    /// The answer to `limits`: every limit in force or waiting (none: an empty list).
+    Limits {
+        req_id: String,
+        currency: String,
+        limits: Vec<PlayerLimitView>,
+    },
     /// The answer to `fair_seed`.
     FairSeed {
         req_id: String,
@@ -833,6 +889,7 @@ impl ServerFrame {
             code,
             message: message.into(),
             retry_after_ms: None,
+            limit: None,
         }
     }
 

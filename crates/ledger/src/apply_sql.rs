@@ -123,6 +123,7 @@ async fn apply_rule<T: SqlTx>(
             jackpot,
             opened_json,
             node,
+            session_started_ms,
         } => {
             let o = OpenArgs {
                 round_id,
@@ -134,6 +135,7 @@ async fn apply_rule<T: SqlTx>(
                 feed: jackpot.as_ref(),
                 opened_json: opened_json.as_deref(),
                 node: node.as_deref(),
+                session_started_ms: *session_started_ms,
             };
             open_round(tx, o, now, jackpots).await
         }
@@ -169,6 +171,7 @@ async fn apply_rule<T: SqlTx>(
             outcome_json,
             free_spins_awarded,
             jackpot_draws,
+            session_started_ms,
         } => {
             let p = PlayArgs {
                 round_id,
@@ -182,6 +185,7 @@ async fn apply_rule<T: SqlTx>(
                 outcome_json,
                 free_spins_awarded: free_spins_awarded.as_ref(),
                 draws: jackpot_draws,
+                session_started_ms: *session_started_ms,
             };
             play_round(tx, p, now, jackpots).await
         }

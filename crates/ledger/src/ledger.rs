@@ -178,6 +178,8 @@ pub enum Movement {
         /// The node opening it (cluster mode): if that node leaves the cluster with the round
         /// still open, the others refund it at once.
         node: Option<String>,
+        /// When the player's session began (Unix ms), for a session-time limit.
+        session_started_ms: Option<i64>,
     },
     /// Credits the win, stores the outcome and any free spins awarded. Transaction id `<round>:win`.
     /// Each jackpot claim resets its level and credits it (`<round>:jackpot:<level>`).
@@ -212,6 +214,8 @@ pub enum Movement {
         outcome_json: String,
         free_spins_awarded: Option<FreeSpins>,
         jackpot_draws: Vec<LevelDraw>,
+        /// When the player's session began (Unix ms), for a session-time limit.
+        session_started_ms: Option<i64>,
     },
     /// Opens a free round of an operator's campaign: takes one of its rounds (it must be
     /// active, unexpired, of this game, with rounds left, and the player must hold no free
@@ -422,6 +426,16 @@ pub enum MovementError {
         token: i64,
         current: i64,
     },
+    /// A stake or deposit that would cross a limit in force (`limit`: minor units, or minutes
+    /// for a session time); `resets_at_ms`: when it would fit again (`None`: not in this
+    /// window or session).
+    #[error("{} limit per {} of {limit} reached", kind.as_str(), period.as_str())]
+    LimitReached {
+        kind: crate::limits::LimitKind,
+        period: crate::limits::Period,
+        limit: i64,
+        resets_at_ms: Option<i64>,
+    },
 }
 
 /// Why a whole batch failed: nothing of it was written.
@@ -453,6 +467,7 @@ impl MovementError {
             MovementError::FreeSpinsPending(_) => ErrorCode::FreeSpinsPending,
             MovementError::TooManyCampaigns(_) => ErrorCode::BadRequest,
             MovementError::StaleSeed(_) => ErrorCode::SeedChanged,
+            MovementError::LimitReached { .. } => ErrorCode::LimitReached,
             MovementError::UnknownAccount(_)
             | MovementError::BetRequired
             | MovementError::RoundNotOpen(_)
@@ -777,6 +792,23 @@ pub trait Ledger: Send + Sync + 'static {
     /// A provably fair round with its nonce and its seed (revealed or not); `None` if there is
     /// no such round or it was not a fair one.
     async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError>;
+
+    /// The player's limits (in force, waiting, removed) and what each window has used now.
+    async fn limits(&self, player: &PlayerId) -> Result<crate::limits::LimitsReport, LedgerError>;
+
+    /// Sets one limit (`amount` `None`: remove it): a tighter or new one applies at once, a
+    /// looser one or a removal after `cooling_off_ms`. The limit as it stands; `None`: the
+    /// player has no account.
+    async fn set_limit(
+        &self,
+        player: &PlayerId,
+        key: crate::limits::LimitKey,
+        amount: Option<i64>,
+        cooling_off_ms: i64,
+    ) -> Result<Option<crate::limits::PlayerLimit>, LedgerError>;
+
+    /// Drops limited players' activity older than the longest window; how many rows went.
+    async fn prune_activity(&self) -> Result<u64, LedgerError>;
 
     /// Excludes the player until `until_ms` (`None`: indefinitely) unless an exclusion in
     /// force already ends later (an exclusion is never shortened); the one that stands.

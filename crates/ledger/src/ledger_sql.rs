@@ -16,6 +16,7 @@ use super::ledger::{
     Account, Applied, EntryKind, FreeSpins, JackpotClaim, JackpotFeed, JackpotWin, LedgerError,
     LevelDraw, LevelSeen, MovementError, RoundRecord, RoundStatus,
 };
+use super::limits_sql::{self, Checked};
 use super::read_sql::{fetch_round, invalid, round_by_req};
 use super::sql::{args, Arg, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -32,13 +33,14 @@ pub(crate) async fn adjust_balance<T: SqlTx>(
         .row(
             "UPDATE accounts SET balance_minor = balance_minor + $1 \
              WHERE player_id = $2 AND balance_minor + $1 >= 0 \
-             RETURNING balance_minor, chain_seq, chain_head",
+             RETURNING balance_minor, chain_seq, chain_head, limits_set",
             args![delta, player.as_str()],
         )
         .await?;
     if let Some(r) = &row {
         let key = ChainKey::Player(player.as_str().to_string());
         chain_sql::preload(tx, key, r.i64(1)?, &r.text(2)?)?;
+        limits_sql::note(tx, player, r.i64(3)?);
     }
     let balance = row.map(|r| r.i64(0)).transpose()?;
     if let Some(b) = balance {
@@ -108,6 +110,10 @@ pub(crate) async fn insert_entry<T: SqlTx>(
         &all,
     )
     .await?;
+    // A refund counts at its stake's hour: `void_round` records it.
+    if kind != EntryKind::Refund && tx.watched().has(player) {
+        limits_sql::record(tx, player, kind, amount_minor, now).await?;
+    }
     Ok(())
 }
 
@@ -252,6 +258,7 @@ pub struct OpenArgs<'a> {
     pub feed: Option<&'a JackpotFeed>,
     pub opened_json: Option<&'a str>,
     pub node: Option<&'a str>,
+    pub session_started_ms: Option<i64>,
 }
 
 /// Opens a round in as few statements as possible: the stake is taken first with conditional
@@ -279,7 +286,20 @@ pub(crate) async fn open_round<T: SqlTx>(
     };
     let balance = if debit > 0 {
         match adjust_balance(tx, player, -debit).await? {
-            Some(b) => b,
+            Some(b) => {
+                let checked = Checked::Stake {
+                    minor: debit,
+                    session_started_ms: o.session_started_ms,
+                };
+                if let Some(refused) = limits_sql::check(tx, player, checked, now).await? {
+                    adjust_balance(tx, player, debit).await?;
+                    if round_exists(tx, player, req_id).await? {
+                        return replayed_round(tx, player, req_id, game, o.bet_minor, None).await;
+                    }
+                    return Ok(Err(refused));
+                }
+                b
+            }
             None if round_exists(tx, player, req_id).await? => {
                 return replayed_round(tx, player, req_id, game, o.bet_minor, None).await
             }
@@ -541,6 +561,9 @@ pub(crate) async fn void_round<T: SqlTx>(
         let tx_id = round_id.tx("refund");
         let (kind, amount, at) = (EntryKind::Refund, round.bet_minor, Some(round_id));
         insert_entry(tx, &tx_id, player, kind, amount, balance, at, now).await?;
+        if tx.watched().has(player) {
+            limits_sql::record(tx, player, kind, amount, round.created_at_ms).await?;
+        }
         balance
     } else {
         balance_of(tx, player).await?.unwrap_or(0)

@@ -9,6 +9,8 @@
 //! ```text
 //!  ledger      the Ledger trait, Movement / Applied, errors, round and entry records
 //!  exclusion   a player's time-out or self-exclusion (type); exclusion_sql: set, never shortened
+//!  limits      a player's loss, wager, deposit and session-time limits: the rules (pure)
+//!  limits_sql  limits set, limited players' activity counted per hour, stakes checked in their tx
 //!  fair        provably fair seeds as stored: in force, revealed, a round's nonce (types, rules)
 //!  fair_sql    seeds started and revealed, a fair round's nonce taken, fair rounds read back
 //!  free_rounds an operator's free rounds: grants, their events, what is playable (pure rules)
@@ -45,6 +47,8 @@ mod free_rounds_sql;
 mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
+pub mod limits;
+mod limits_sql;
 mod play_sql;
 pub mod postgres;
 mod query;
@@ -69,6 +73,9 @@ pub use ledger::{
     FreeRoundsStatus, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
     LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
     ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,
+};
+pub use limits::{
+    LimitKey, LimitKeyError, LimitKind, LimitsReport, Pending, Period, PlayerLimit, Usage,
 };
 pub use postgres::PgLedger;
 pub use query::{Answer, Change, Query};

@@ -17,6 +17,7 @@ use super::ledger_sql::{
     adjust_balance, balance_of, draws_json, feed_jackpot, give_free_spins, insert_entry,
     jackpot_share, pay_claims, replayed_round, round_exists, Outcome,
 };
+use super::limits_sql::{self, Checked};
 use super::sql::{args, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
 use crate::jackpot::math::claim_reason;
@@ -34,6 +35,7 @@ pub struct PlayArgs<'a> {
     pub outcome_json: &'a str,
     pub free_spins_awarded: Option<&'a FreeSpins>,
     pub draws: &'a [LevelDraw],
+    pub session_started_ms: Option<i64>,
 }
 
 /// The claims of a one-step spin: each level the draw names, at the cycle this bet fed, for
@@ -92,13 +94,14 @@ pub async fn play_round<T: SqlTx>(
         .row(
             "UPDATE accounts SET balance_minor = balance_minor - $1 + $2 \
              WHERE player_id = $3 AND balance_minor >= $1 \
-             RETURNING balance_minor, chain_seq, chain_head",
+             RETURNING balance_minor, chain_seq, chain_head, limits_set",
             args![bet, win, player.as_str()],
         )
         .await?;
     if let Some(r) = &row {
         let key = ChainKey::Player(player.as_str().to_string());
         chain_sql::preload(tx, key, r.i64(1)?, &r.text(2)?)?;
+        limits_sql::note(tx, player, r.i64(3)?);
     }
     let after_win = row.map(|r| r.i64(0)).transpose()?;
     let Some(after_win) = after_win else {
@@ -113,6 +116,18 @@ pub async fn play_round<T: SqlTx>(
             None => MovementError::UnknownAccount(player.to_string()),
         }));
     };
+    let checked = Checked::Stake {
+        minor: bet,
+        session_started_ms: p.session_started_ms,
+    };
+    if let Some(refused) = limits_sql::check(tx, player, checked, now).await? {
+        // Nothing of the spin stands: the stake and win are undone, the draw is not used.
+        adjust_balance(tx, player, bet - win).await?;
+        if round_exists(tx, player, req_id).await? {
+            return replayed(tx, player, req_id, game, bet).await;
+        }
+        return Ok(Err(refused));
+    }
     let after_bet = after_win - win;
     if after_bet < 0 || after_win < 0 {
         return Err(LedgerError::Invariant(format!(

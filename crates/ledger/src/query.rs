@@ -17,6 +17,8 @@ use super::ledger::{
     StatementPage,
 };
 use super::ledger_sql;
+use super::limits::{LimitKey, LimitsReport, PlayerLimit};
+use super::limits_sql;
 use super::read_sql;
 use super::recall_sql;
 use super::sql::SqlTx;
@@ -60,6 +62,11 @@ pub enum Query {
     FairRound(RoundId),
     /// A player's exclusion row.
     Exclusion(PlayerId),
+    /// A player's limits and what each window has used at `now_ms`.
+    Limits {
+        player: PlayerId,
+        now_ms: i64,
+    },
 }
 
 /// A write outside the movement batches, in a transaction of its own: rare (a table changing
@@ -76,6 +83,15 @@ pub enum Change {
         until_ms: Option<i64>,
         reason: ExclusionReason,
     },
+    /// Sets one limit of a player (a looser one waits `cooling_off_ms`).
+    SetLimit {
+        player: PlayerId,
+        key: LimitKey,
+        amount: Option<i64>,
+        cooling_off_ms: i64,
+    },
+    /// Drops limited players' activity older than the longest window.
+    PruneActivity,
 }
 
 /// What a [`Query`] or a [`Change`] answered; the variant follows from the question.
@@ -104,6 +120,9 @@ pub enum Answer {
     FairRound(Option<FairRound>),
     Count(u64),
     Exclusion(Option<Exclusion>),
+    Limits(LimitsReport),
+    /// A limit as it stands after a change; `None`: no such account.
+    Limit(Option<PlayerLimit>),
     Done,
 }
 
@@ -170,6 +189,11 @@ impl Query {
             Query::FairSeed(p) => Answer::FairSeed(fair_sql::seed_in_force(tx, &p).await?),
             Query::FairRound(r) => Answer::FairRound(fair_sql::fair_round(tx, &r).await?),
             Query::Exclusion(p) => Answer::Exclusion(exclusion_sql::exclusion(tx, &p).await?),
+            Query::Limits { player, now_ms } => Answer::Limits(LimitsReport {
+                limits: limits_sql::limits(tx, &player).await?,
+                usage: limits_sql::usage(tx, &player, now_ms).await?,
+                at_ms: now_ms,
+            }),
         })
     }
 }
@@ -193,6 +217,15 @@ impl Change {
             } => Answer::Exclusion(Some(
                 exclusion_sql::exclude(tx, &player, until_ms, reason, now).await?,
             )),
+            Change::SetLimit {
+                player,
+                key,
+                amount,
+                cooling_off_ms,
+            } => Answer::Limit(
+                limits_sql::set_limit(tx, &player, key, amount, now, cooling_off_ms).await?,
+            ),
+            Change::PruneActivity => Answer::Count(limits_sql::prune(tx, now).await?),
         })
     }
 }

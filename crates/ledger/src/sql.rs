@@ -11,6 +11,7 @@ use sqlx::{Column, Row as _, TypeInfo};
 
 use super::chain::{Chains, Field, OwnedField};
 use super::ledger::LedgerError;
+use super::limits::Watched;
 
 /// A bound parameter.
 #[derive(Debug, Clone, Copy)]
@@ -144,17 +145,20 @@ pub(crate) trait SqlTx {
     /// The chains this transaction extends ([`Chains`]): part of the transaction's handle, so
     /// it is born and dropped with it, and every write path shares it without plumbing.
     fn chains(&mut self) -> &mut Chains;
+    /// The players with limits this transaction has met ([`Watched`]): born and dropped
+    /// with the transaction, like [`SqlTx::chains`].
+    fn watched(&mut self) -> &mut Watched;
     /// Appended to a text column in `ORDER BY` or a comparison to order by bytes, as Rust
     /// sorts strings: SQLite's default; PostgreSQL's database collation may be a locale's.
     fn byte_order(&self) -> &'static str;
 }
 
 /// SQLite through rusqlite: a transaction's connection (or a reader's). Never awaits.
-pub(crate) struct LiteTx<'c>(pub &'c rusqlite::Connection, pub Chains);
+pub(crate) struct LiteTx<'c>(pub &'c rusqlite::Connection, pub Chains, pub Watched);
 
 impl<'c> LiteTx<'c> {
     pub fn new(conn: &'c rusqlite::Connection) -> Self {
-        LiteTx(conn, Chains::default())
+        LiteTx(conn, Chains::default(), Watched::default())
     }
 }
 
@@ -224,17 +228,21 @@ impl SqlTx for LiteTx<'_> {
         &mut self.1
     }
 
+    fn watched(&mut self) -> &mut Watched {
+        &mut self.2
+    }
+
     fn byte_order(&self) -> &'static str {
         ""
     }
 }
 
 /// PostgreSQL through sqlx: a connection, inside a transaction for writes.
-pub(crate) struct PgTx<'c>(pub &'c mut sqlx::PgConnection, pub Chains);
+pub(crate) struct PgTx<'c>(pub &'c mut sqlx::PgConnection, pub Chains, pub Watched);
 
 impl<'c> PgTx<'c> {
     pub fn new(conn: &'c mut sqlx::PgConnection) -> Self {
-        PgTx(conn, Chains::default())
+        PgTx(conn, Chains::default(), Watched::default())
     }
 }
 
@@ -305,6 +313,10 @@ impl SqlTx for PgTx<'_> {
 
     fn chains(&mut self) -> &mut Chains {
         &mut self.1
+    }
+
+    fn watched(&mut self) -> &mut Watched {
+        &mut self.2
     }
 
     fn byte_order(&self) -> &'static str {

@@ -272,6 +272,34 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         }
     }
 
+    async fn limits(&self, player: &PlayerId) -> Result<crate::limits::LimitsReport, LedgerError> {
+        let query = Query::Limits {
+            player: player.clone(),
+            now_ms: crate::clock::now_ms(),
+        };
+        answer!(self.backend.read(query), Limits)
+    }
+
+    async fn set_limit(
+        &self,
+        player: &PlayerId,
+        key: crate::limits::LimitKey,
+        amount: Option<i64>,
+        cooling_off_ms: i64,
+    ) -> Result<Option<crate::limits::PlayerLimit>, LedgerError> {
+        let change = Change::SetLimit {
+            player: player.clone(),
+            key,
+            amount,
+            cooling_off_ms,
+        };
+        answer!(self.backend.change(change), Limit)
+    }
+
+    async fn prune_activity(&self) -> Result<u64, LedgerError> {
+        answer!(self.backend.change(Change::PruneActivity), Count)
+    }
+
     async fn exclusion(
         &self,
         player: &PlayerId,

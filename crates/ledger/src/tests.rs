@@ -7,7 +7,8 @@
 //! definition and a case can never exist for one back end only. The one-step spin's cases are
 //! in `tests/play.rs`, money in and out in
 //! `tests/transfer.rs`, statements and recall in `tests/recall.rs`, an operator's free rounds in
-//! `tests/free_rounds.rs`, time-outs and self-exclusions in `tests/exclusion.rs`, all run by the same macro; the tamper-evident chain's cases, which
+//! `tests/free_rounds.rs`, time-outs and self-exclusions in `tests/exclusion.rs`,
+//! player limits in `tests/limits.rs`, all run by the same macro; the tamper-evident chain's cases, which
 //! edit rows behind the ledger's back, in `tests/chain.rs` with a macro of their own.
 
 use proptest::prelude::*;
@@ -106,6 +107,10 @@ conformance!(
     a_seed_that_does_not_match_its_commitment_is_never_revealed,
     an_exclusion_is_extended_but_never_shortened,
     an_ended_exclusion_gives_way_to_a_new_one,
+    a_stake_over_a_limit_is_refused_and_changes_nothing,
+    a_raise_waits_its_cooling_off_and_a_cut_applies_at_once,
+    a_first_limit_counts_the_play_before_it,
+    deposit_and_session_time_limits_refuse_before_money_moves,
 );
 
 mod play;
@@ -121,6 +126,8 @@ mod fair;
 use fair::*;
 mod exclusion;
 use exclusion::*;
+mod limits;
+use limits::*;
 
 fn pid(name: &str) -> PlayerId {
     PlayerId::parse(name).unwrap()
@@ -145,6 +152,7 @@ fn open(round: &RoundId, player: &str, req: &str, bet: Option<i64>) -> Movement 
         jackpot: None,
         opened_json: None,
         node: None,
+        session_started_ms: None,
     }
 }
 
@@ -767,6 +775,7 @@ fn paid_open(round: &RoundId, player: &str, req: &str, bet: i64) -> Movement {
         jackpot: Some(feed()),
         opened_json: None,
         node: None,
+        session_started_ms: None,
     }
 }
 

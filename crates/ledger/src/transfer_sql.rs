@@ -1,10 +1,12 @@
 //! Money entering and leaving the games: deposits (demo funding, an operator's deposit) and
 //! an operator's withdrawals. Exactly once by transaction id: the same id with the same
 //! player, direction and amount answers the balance it left the first time; any other use
-//! of the id is a conflict. A withdrawal never takes a balance below zero.
+//! of the id is a conflict. A withdrawal never takes a balance below zero; a deposit over
+//! one of the player's deposit limits is refused (`limits_sql`).
 
 use super::ledger::{Applied, EntryKind, MovementError};
 use super::ledger_sql::{adjust_balance, balance_of, insert_entry, Outcome};
+use super::limits_sql::{self, Checked};
 use super::sql::{args, SqlTx};
 use crate::ids::PlayerId;
 
@@ -80,6 +82,15 @@ pub(crate) async fn transfer<T: SqlTx>(
             },
         }));
     };
+    if direction == Direction::In {
+        let checked = Checked::Deposit {
+            minor: amount_minor,
+        };
+        if let Some(refused) = limits_sql::check(tx, player, checked, now).await? {
+            adjust_balance(tx, player, -signed).await?;
+            return Ok(Err(refused));
+        }
+    }
     insert_entry(tx, tx_id, player, kind, signed, balance, None, now).await?;
     Ok(Ok(direction.applied(balance, false)))
 }

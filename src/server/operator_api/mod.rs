@@ -11,6 +11,7 @@
 //! | `POST`, `GET /v1/operator/players/{id}/free-rounds`, `GET`, `DELETE …/{campaign}` | `free_rounds.rs`: grant, list, one grant's events, cancel |
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
 //! | `POST`, `GET /v1/operator/players/{id}/exclusion` | `exclusion.rs`: time-outs and self-exclusions |
+//! | `POST`, `GET /v1/operator/players/{id}/limits` | `limits.rs`: loss, wager, deposit and session-time limits |
 //! | `GET /v1/operator/ledger/heads` | `ledger_heads.rs`: the heads of the players' tamper-evident chains, paged |
 //! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
@@ -33,6 +34,7 @@ mod exclusion;
 mod free_rounds;
 mod launch;
 mod ledger_heads;
+mod limits;
 mod money;
 mod revoke;
 mod rounds;
@@ -162,6 +164,8 @@ impl utoipa::Modify for OperatorKey {
         revoke::revoke_sessions,
         exclusion::exclude,
         exclusion::exclusion,
+        limits::set,
+        limits::get,
         ledger_heads::heads,
     ),
     modifiers(&OperatorKey)
@@ -230,6 +234,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/players/{player}/exclusion",
             web::get().to(exclusion::exclusion),
+        )
+        .route(
+            "/v1/operator/players/{player}/limits",
+            web::post().to(limits::set),
+        )
+        .route(
+            "/v1/operator/players/{player}/limits",
+            web::get().to(limits::get),
         )
         .route(
             "/v1/operator/ledger/heads",

@@ -244,7 +244,22 @@ async fn move_money(
             t.transaction_id
         )
     };
-    match (way, apply(app, movement, conflict).await?) {
+    let applied = match apply(app, movement, conflict).await {
+        Err(HttpError::Wallet(WalletError::Refused(MovementError::LimitReached {
+            kind,
+            period,
+            limit,
+            resets_at_ms,
+        }))) => {
+            let hit = crate::limits::hit_view(kind, period, limit, resets_at_ms, &t.currency);
+            return Err(HttpError::LimitReached(crate::limits::describe(
+                &hit,
+                &t.currency,
+            )));
+        }
+        other => other?,
+    };
+    match (way, applied) {
         (
             Way::Deposit,
             Applied::Deposited {

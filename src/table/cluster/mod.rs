@@ -95,6 +95,9 @@ pub enum AskOp {
         profile: String,
         #[serde(default)]
         age_band: Option<croupier_core::jurisdiction::AgeBand>,
+        /// When the bettor's session began (Unix ms), for a session-time limit.
+        #[serde(default)]
+        session_started_ms: Option<i64>,
     },
     Describe,
 }

@@ -222,6 +222,7 @@ async fn serve_ask(
             amount,
             profile,
             age_band,
+            session_started_ms,
         } => {
             let currency = app.currencies().get(&currency).map_err(|e| RemoteError {
                 code: ErrorCode::WrongCurrency,
@@ -237,6 +238,7 @@ async fn serve_ask(
                 amount: &amount,
                 profile,
                 age_band,
+                session_started_ms,
             };
             let reply = app.remote_bet(slot, bet, &remote(&session)).await;
             to_value(serde_json::to_value(reply))

@@ -65,6 +65,7 @@ fn asks_and_answers_round_trip_as_json() {
             amount: "1.00".into(),
             profile: "uk".into(),
             age_band: Some(croupier_core::jurisdiction::AgeBand::From18To24),
+            session_started_ms: Some(1_700_000_000_000),
         },
     };
     let text = serde_json::to_string(&ask).unwrap();

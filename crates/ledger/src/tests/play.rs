@@ -27,6 +27,7 @@ fn play_with(
         outcome_json: format!("{{\"win\":{win}}}"),
         free_spins_awarded: awarded,
         jackpot_draws: draws,
+        session_started_ms: None,
     }
 }
 
