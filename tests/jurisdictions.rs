@@ -510,3 +510,87 @@ async fn an_exclusion_closes_the_players_connections_on_every_node() {
         "{answer}"
     );
 }
+
+/// A profile with a reality check every minute and the session display on.
+const CHECKED: &str = r#"
+[[profile]]
+id = "default"
+name = "Permissive"
+
+[[profile]]
+id = "checked"
+name = "Reality-checked test market"
+countries = ["RC"]
+reality_check_minutes = 1
+show_net_position = true
+show_elapsed_time = true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reality_check_stops_play_until_acknowledged_and_spin_results_show_the_session() {
+    let op = house();
+    let server = NodeConfig::shipped()
+        .fast()
+        .no_tables()
+        .jurisdictions(CHECKED)
+        .operators(&op.entry(&["EUR"], ""))
+        .start();
+    let (mut cy, welcome, token) = player(&server, &op, "cy", "EUR", "RC", None).await;
+    assert_eq!(welcome["rules"]["reality_check_minutes"], 1, "{welcome}");
+    // Every spin result carries the session so far: this spin's stake and win.
+    let r = cy.request(spin("c1", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    let session = &r["session"];
+    assert_eq!(session["staked"], "1.00", "{r}");
+    assert_eq!(session["won"], r["win"], "{r}");
+    let net = cents(session["net"].as_str().unwrap());
+    assert_eq!(net, cents(r["win"].as_str().unwrap()) - 100, "{r}");
+    assert!(session["elapsed_ms"].as_i64().unwrap() >= 0);
+    // Nothing to acknowledge yet: a clear error, nothing changes.
+    let r = cy
+        .request(json!({"type": "reality_check_ack", "req_id": "k0"}))
+        .await;
+    assert_eq!(r["code"], "bad_request", "{r}");
+    // A minute after the launch the server pushes the check by itself.
+    tokio::time::sleep(Duration::from_secs(55)).await;
+    let check = wait_for(&mut cy, "reality_check", |f| f["type"] == "reality_check").await;
+    assert_eq!(check["interval_minutes"], 1, "{check}");
+    assert!(
+        check["session"]["elapsed_ms"].as_i64().unwrap() >= 60_000,
+        "{check}"
+    );
+    assert_eq!(check["session"]["staked"], "1.00", "{check}");
+    // No round starts until the player answers; other frames still work.
+    let before = balance_of(&server, &op, "cy").await;
+    let r = cy.request(spin("c2", "1.00")).await;
+    assert_eq!(r["code"], "reality_check_pending", "{r}");
+    assert_eq!(balance_of(&server, &op, "cy").await, before);
+    let r = cy.request(json!({"type": "balance", "req_id": "b1"})).await;
+    assert_eq!(r["type"], "balance", "{r}");
+    // The answer lets play go on, with the next check an interval later.
+    let r = cy
+        .request(json!({"type": "reality_check_ack", "req_id": "k1"}))
+        .await;
+    assert_eq!(r["type"], "reality_check_acked", "{r}");
+    let next = r["next_at_ms"].as_i64().unwrap();
+    assert!(
+        next >= now_ms() + 55_000 && next <= now_ms() + 61_000,
+        "{r}"
+    );
+    // The refusal was not kept for its req_id: the same request plays now.
+    let r = cy.request(spin("c2", "1.00")).await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_eq!(r["session"]["staked"], "2.00", "{r}");
+    // A new connection to a session past an interval gets a check at once: reconnecting does
+    // not dodge one.
+    let mut again = Client::connect(&server, &token).await;
+    let check = wait_for(&mut again, "reality_check", |f| {
+        f["type"] == "reality_check"
+    })
+    .await;
+    assert_eq!(check["session"]["staked"], "2.00", "{check}");
+    let r = again.request(spin("c3", "1.00")).await;
+    assert_eq!(r["code"], "reality_check_pending", "{r}");
+    let (ok, report) = server.reconcile();
+    assert!(ok, "{report}");
+}

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::error::{is_transient, Caller};
 use super::handler;
+use super::reality::{Reality, REALITY_POLL_EVERY};
 use super::socket::{close_frame, Connection, Incoming};
 use crate::app::App;
 use crate::protocol::{
@@ -46,6 +47,8 @@ struct FrameDone;
 pub struct SessionLink {
     pub pusher: Pusher,
     pub joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// The connection's reality-check clock (empty when the profile has none).
+    pub reality: Reality,
 }
 
 pub struct PlayerSession {
@@ -67,6 +70,7 @@ pub struct PlayerSession {
     _slot: crate::admission::Slot,
     /// This connection's id: its key in the node's presence map and the id of its seats.
     presence_key: Arc<str>,
+    reality: Reality,
 }
 
 impl PlayerSession {
@@ -103,6 +107,7 @@ impl PlayerSession {
             gone,
             _slot: slot,
             presence_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+            reality: Reality::default(),
         };
         (actor, connection)
     }
@@ -115,6 +120,7 @@ impl PlayerSession {
                 ctx.address().recipient(),
             ),
             joined: self.joined.clone(),
+            reality: self.reality.clone(),
         }
     }
 
@@ -369,6 +375,24 @@ impl PlayerSession {
             .spawn(tracing::Instrument::instrument(task, span));
     }
 
+    /// Pushes a reality check once it falls due (the figures read from the ledger first).
+    fn push_reality_check(&mut self) {
+        if self.closing || !self.reality.poll() {
+            return;
+        }
+        let (app, caller, reality) = (self.app.clone(), self.caller.clone(), self.reality.clone());
+        let out = self.out.clone();
+        actix::spawn(async move {
+            let frame = super::reality::check_frame(&app, &caller, &reality).await;
+            if out
+                .try_send(Outbound::Text(Arc::from(frame.to_json())))
+                .is_ok()
+            {
+                app.metrics.server.ws_messages_sent.inc();
+            }
+        });
+    }
+
     fn send_welcome(&mut self, ctx: &mut Context<Self>) {
         let app = self.app.clone();
         let caller = self.caller.clone();
@@ -481,6 +505,10 @@ impl Actor for PlayerSession {
                 }
             }),
         );
+        self.reality = Reality::new(&self.caller);
+        if self.reality.enabled() {
+            ctx.run_interval(REALITY_POLL_EVERY, |act, _ctx| act.push_reality_check());
+        }
         let idle = Duration::from_secs(self.app.config.session.idle_timeout_seconds);
         ctx.run_interval(IDLE_CHECK_EVERY, move |act, ctx| {
             if act.last_heard.elapsed() > idle {

@@ -63,6 +63,10 @@ pub enum PlayError {
     Seed(#[from] crate::fair::SeedError),
     #[error("{0}")]
     Jurisdiction(#[from] crate::jurisdiction::JurisdictionError),
+    #[error("a reality check is waiting: answer it (reality_check_ack) to play on")]
+    RealityCheckPending,
+    #[error("no reality check is waiting")]
+    NoRealityCheck,
 }
 
 impl PlayError {
@@ -90,6 +94,8 @@ impl PlayError {
             PlayError::Fair(e) => e.code(),
             PlayError::Seed(e) => e.code(),
             PlayError::Jurisdiction(e) => e.code(),
+            PlayError::RealityCheckPending => ErrorCode::RealityCheckPending,
+            PlayError::NoRealityCheck => ErrorCode::BadRequest,
         }
     }
 
@@ -139,7 +145,7 @@ impl PlayError {
 /// Whether an error reply may be cached for resends: transient failures must not be, so the
 /// client's retry with the same `req_id` runs again.
 pub fn is_transient(code: ErrorCode) -> bool {
-    // `too_fast` and `limit_reached` pass with time: a resend after the wait must run, not
+    // `too_fast`, `limit_reached` and `reality_check_pending` pass with time: a resend after the wait must run, not
     // replay the refusal.
     matches!(
         code,
@@ -148,6 +154,7 @@ pub fn is_transient(code: ErrorCode) -> bool {
             | ErrorCode::Internal
             | ErrorCode::TooFast
             | ErrorCode::LimitReached
+            | ErrorCode::RealityCheckPending
     )
 }
 

@@ -45,7 +45,21 @@ pub async fn run(
                 Some(campaign) => Stake::FreeRound(campaign),
                 None => Stake::Bet(bet.as_deref()),
             };
-            spin(app, caller, &req_id, &game, stake).await
+            match link.reality.check_may_play() {
+                Ok(()) => match spin(app, caller, &req_id, &game, stake).await {
+                    Ok(frame) => Ok(super::reality::with_session(app, caller, frame).await),
+                    Err(error) => Err(error),
+                },
+                Err(waiting) => Err(waiting),
+            }
+        }
+        ClientFrame::RealityCheckAck { req_id } => {
+            link.reality
+                .ack()
+                .map(|next_at_ms| ServerFrame::RealityCheckAcked {
+                    req_id: req_id.to_string(),
+                    next_at_ms,
+                })
         }
         ClientFrame::FairSeed { req_id } => fair_seed(app, caller, &req_id).await,
         ClientFrame::RotateSeed {
@@ -81,7 +95,10 @@ pub async fn run(
                 numbers: &numbers,
                 amount: &amount,
             };
-            tables::bet(app, caller, link, &req_id, bet).await
+            match link.reality.check_may_play() {
+                Ok(()) => tables::bet(app, caller, link, &req_id, bet).await,
+                Err(waiting) => Err(waiting),
+            }
         }
     };
     result.unwrap_or_else(|error| {

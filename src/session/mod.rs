@@ -1,6 +1,7 @@
 //! Player sessions: the `PlayerSession` actor (one per WebSocket connection), what each client
 //! frame does (`handler`, and `one_step` for a paid spin committed once, both finishing in
-//! `settled`), the live-table frames (`tables`), and the socket's settings and writer (`socket`). The reply cache is `crate::reply_cache`; how a table
+//! `settled`), the live-table frames (`tables`), reality checks and the session display
+//! (`reality`), and the socket's settings and writer (`socket`). The reply cache is `crate::reply_cache`; how a table
 //! reaches a connection is `crate::table::seat`.
 
 pub mod access;
@@ -8,6 +9,7 @@ mod actor;
 mod error;
 pub mod handler;
 mod one_step;
+mod reality;
 mod settled;
 pub mod socket;
 pub mod tables;

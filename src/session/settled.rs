@@ -139,6 +139,7 @@ impl Settled<'_> {
             campaign: round.campaign.clone(),
             free_rounds_remaining: self.free_rounds_left,
             jackpot_wins: Jackpots::views(self.jackpot_wins, &caller.currency),
+            session: None,
         }
     }
 }
@@ -247,6 +248,7 @@ pub async fn replay_round(
                 &app.wallet.ledger().jackpot_wins(&round.round_id).await?,
                 &caller.currency,
             ),
+            session: None,
         }),
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {

@@ -86,6 +86,8 @@ pub enum ErrorCode {
     StakeLimit,
     /// Operator API: a launch of a player on a time-out or self-excluded.
     PlayerExcluded,
+    /// A round (a spin, a table bet) while a reality check waits for `reality_check_ack`.
+    RealityCheckPending,
     /// A stake or deposit that would cross one of the player's limits (loss, wager, deposit,
     /// session time); the error's `limit` says which, and when it resets.
     LimitReached,
@@ -172,6 +174,10 @@ pub enum ClientFrame {
     Limits {
         req_id: ReqId,
     },
+    /// The player has seen the `reality_check` pushed to them: play may go on.
+    RealityCheckAck {
+        req_id: ReqId,
+    },
 }
 
 impl ClientFrame {
@@ -188,6 +194,7 @@ impl ClientFrame {
             | ClientFrame::TableBet { req_id, .. }
             | ClientFrame::FairSeed { req_id }
             | ClientFrame::Limits { req_id }
+            | ClientFrame::RealityCheckAck { req_id }
             | ClientFrame::RotateSeed { req_id, .. } => req_id,
         }
     }
@@ -206,6 +213,7 @@ impl ClientFrame {
             ClientFrame::FairSeed { .. } => "fair_seed",
             ClientFrame::RotateSeed { .. } => "rotate_seed",
             ClientFrame::Limits { .. } => "limits",
+            ClientFrame::RealityCheckAck { .. } => "reality_check_ack",
         }
     }
 }
@@ -268,7 +276,9 @@ pub fn sniff_req_id(text: &str) -> Option<ReqId> {
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "spin" => &["type", "req_id", "game", "bet", "campaign"],
-        "balance" | "games" | "ping" | "tables" | "fair_seed" | "limits" => &["type", "req_id"],
+        "balance" | "games" | "ping" | "tables" | "fair_seed" | "limits" | "reality_check_ack" => {
+            &["type", "req_id"]
+        }
         "rotate_seed" => &["type", "req_id", "client_seed"],
         "join_table" | "leave_table" => &["type", "req_id", "table"],
         "table_bet" => &["type", "req_id", "table", "kind", "numbers", "amount"],
@@ -464,6 +474,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
         }
         "balance" => ClientFrame::Balance { req_id },
         "limits" => ClientFrame::Limits { req_id },
+        "reality_check_ack" => ClientFrame::RealityCheckAck { req_id },
         "games" => ClientFrame::Games { req_id },
         "ping" => ClientFrame::Ping { req_id },
         "history" => {
@@ -544,6 +555,18 @@ pub struct PlayerLimitView {
     /// A looser change waiting for its cooling-off (in `limits` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingLimitView>,
+}
+
+/// The session so far, as a reality check and (where the profile asks) every spin result show
+/// it: time since the session's launch, and what its rounds staked and won (`net` = won -
+/// staked, negative for a loss), in the session's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionView {
+    pub elapsed_ms: i64,
+    pub staked: String,
+    pub won: String,
+    pub net: String,
 }
 
 /// A looser limit, or a removal (neither `amount` nor `minutes`), applying at `from_ms`.
@@ -738,6 +761,9 @@ pub enum ServerFrame {
         /// Jackpot levels this spin won, credited on top of `win` (`balance` includes them).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         jackpot_wins: Vec<JackpotWinView>,
+        /// The session's elapsed time and net position, where the profile asks for them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionView>,
     },
     Balance {
         req_id: String,
@@ -848,6 +874,17 @@ pub enum ServerFrame {
         currency: String,
         game: String,
         winner: String,
+    },
+    /// Pushed every `rules.reality_check_minutes`: the session so far. No round starts until
+    /// the client answers `reality_check_ack`.
+    RealityCheck {
+        session: SessionView,
+        interval_minutes: u32,
+    },
+    /// The answer to `reality_check_ack`: play goes on; the next check is due at `next_at_ms`.
+    RealityCheckAcked {
+        req_id: String,
+        next_at_ms: i64,
     },
     /// The answer to `limits`: every limit in force or waiting (none: an empty list).
     Limits {

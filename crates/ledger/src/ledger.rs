@@ -499,6 +499,15 @@ pub struct Account {
     pub balance_minor: i64,
 }
 
+/// What a player staked and won since a time (a session's reality check and net position):
+/// every round begun since then that was not voided (slot and table alike), and the jackpots
+/// won since then. Minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionTotals {
+    pub staked_minor: i64,
+    pub won_minor: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundRecord {
     pub round_id: RoundId,
@@ -792,6 +801,13 @@ pub trait Ledger: Send + Sync + 'static {
     /// A provably fair round with its nonce and its seed (revealed or not); `None` if there is
     /// no such round or it was not a fair one.
     async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError>;
+
+    /// What the player staked and won in rounds begun since `since_ms` (jackpots included).
+    async fn session_totals(
+        &self,
+        player: &PlayerId,
+        since_ms: i64,
+    ) -> Result<SessionTotals, LedgerError>;
 
     /// The player's limits (in force, waiting, removed) and what each window has used now.
     async fn limits(&self, player: &PlayerId) -> Result<crate::limits::LimitsReport, LedgerError>;

@@ -72,7 +72,8 @@ pub use ledger::{
     EntryKind, FairRound, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
     FreeRoundsStatus, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
     LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
-    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, StatementLine, StatementPage,
+    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, SessionTotals, StatementLine,
+    StatementPage,
 };
 pub use limits::{
     LimitKey, LimitKeyError, LimitKind, LimitsReport, Pending, Period, PlayerLimit, Usage,

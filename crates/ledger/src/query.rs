@@ -14,7 +14,7 @@ use super::ledger::FairRound;
 use super::ledger::{
     Account, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins, HeadsScope,
     JackpotWin, LedgerError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,
-    StatementPage,
+    SessionTotals, StatementPage,
 };
 use super::ledger_sql;
 use super::limits::{LimitKey, LimitsReport, PlayerLimit};
@@ -62,6 +62,11 @@ pub enum Query {
     FairRound(RoundId),
     /// A player's exclusion row.
     Exclusion(PlayerId),
+    /// What a player staked and won in rounds begun since `since_ms`.
+    SessionTotals {
+        player: PlayerId,
+        since_ms: i64,
+    },
     /// A player's limits and what each window has used at `now_ms`.
     Limits {
         player: PlayerId,
@@ -121,6 +126,7 @@ pub enum Answer {
     Count(u64),
     Exclusion(Option<Exclusion>),
     Limits(LimitsReport),
+    SessionTotals(SessionTotals),
     /// A limit as it stands after a change; `None`: no such account.
     Limit(Option<PlayerLimit>),
     Done,
@@ -189,6 +195,9 @@ impl Query {
             Query::FairSeed(p) => Answer::FairSeed(fair_sql::seed_in_force(tx, &p).await?),
             Query::FairRound(r) => Answer::FairRound(fair_sql::fair_round(tx, &r).await?),
             Query::Exclusion(p) => Answer::Exclusion(exclusion_sql::exclusion(tx, &p).await?),
+            Query::SessionTotals { player, since_ms } => {
+                Answer::SessionTotals(read_sql::session_totals(tx, &player, since_ms).await?)
+            }
             Query::Limits { player, now_ms } => Answer::Limits(LimitsReport {
                 limits: limits_sql::limits(tx, &player).await?,
                 usage: limits_sql::usage(tx, &player, now_ms).await?,

@@ -1,9 +1,11 @@
 //! Reading the ledger, written once for both databases ([`SqlTx`]): rounds (by id, by
-//! `req_id`, a player's history, the open ones), accounts, entries, free spins, and the audit
+//! `req_id`, a player's history, the open ones), accounts, entries, free spins, a session's
+//! totals, and the audit
 //! that recomputes every balance from its entries. Nothing here writes.
 
 use super::ledger::{
-    Account, AuditReport, Books, Entry, EntryKind, FreeSpins, LedgerError, RoundRecord, RoundStatus,
+    Account, AuditReport, Books, Entry, EntryKind, FreeSpins, LedgerError, RoundRecord,
+    RoundStatus, SessionTotals,
 };
 use super::sql::{args, Row, SqlTx};
 use crate::ids::{PlayerId, ReqId, RoundId};
@@ -107,6 +109,36 @@ pub async fn history<T: SqlTx>(
         .rows(&sql, args![player.as_str(), i64::from(limit)])
         .await?;
     rows.iter().map(round_from_row).collect()
+}
+
+/// What the player staked and won in rounds begun since `since_ms` (not voided), and the
+/// jackpots won since then: two indexed reads (`rounds_player`; awards are few).
+pub async fn session_totals<T: SqlTx>(
+    tx: &mut T,
+    player: &PlayerId,
+    since_ms: i64,
+) -> Result<SessionTotals, LedgerError> {
+    let rounds = tx
+        .row(
+            "SELECT CAST(COALESCE(SUM(bet_minor), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(win_minor), 0) AS BIGINT) FROM rounds \
+             WHERE player_id = $1 AND created_at_ms >= $2 AND status <> 'void'",
+            args![player.as_str(), since_ms],
+        )
+        .await?
+        .ok_or_else(|| LedgerError::Invariant("an aggregate returned no row".into()))?;
+    let jackpots = tx
+        .row(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM jackpot_awards \
+             WHERE player_id = $1 AND created_at_ms >= $2",
+            args![player.as_str(), since_ms],
+        )
+        .await?
+        .ok_or_else(|| LedgerError::Invariant("an aggregate returned no row".into()))?;
+    Ok(SessionTotals {
+        staked_minor: rounds.i64(0)?,
+        won_minor: rounds.i64(1)? + jackpots.i64(0)?,
+    })
 }
 
 pub async fn free_spins<T: SqlTx>(

@@ -272,6 +272,18 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         }
     }
 
+    async fn session_totals(
+        &self,
+        player: &PlayerId,
+        since_ms: i64,
+    ) -> Result<super::ledger::SessionTotals, LedgerError> {
+        let query = Query::SessionTotals {
+            player: player.clone(),
+            since_ms,
+        };
+        answer!(self.backend.read(query), SessionTotals)
+    }
+
     async fn limits(&self, player: &PlayerId) -> Result<crate::limits::LimitsReport, LedgerError> {
         let query = Query::Limits {
             player: player.clone(),

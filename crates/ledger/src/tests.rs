@@ -111,6 +111,7 @@ conformance!(
     a_raise_waits_its_cooling_off_and_a_cut_applies_at_once,
     a_first_limit_counts_the_play_before_it,
     deposit_and_session_time_limits_refuse_before_money_moves,
+    session_totals_count_what_was_staked_and_won_since_a_time,
 );
 
 mod play;

@@ -5,6 +5,7 @@
 //!  profile  ─ the file: named profiles, the countries each covers, checked with the key named
 //!  rules    ─ one session's rules: its profile read in its currency and age band (stake caps)
 //!  pace     ─ the minimum time between the starts of two slot rounds, decided from the last one
+//!  reality  ─ a session's reality checks: when one is due, waiting for the player's acknowledgement
 //! ```
 //!
 //! The server reads a session's profile once, when the session opens (the operator's profile,
@@ -14,8 +15,10 @@
 
 pub mod pace;
 pub mod profile;
+pub mod reality;
 pub mod rules;
 
 pub use pace::{pace, Paced};
 pub use profile::{Profile, ProfileError, Profiles, DEFAULT_PROFILE};
+pub use reality::RealityClock;
 pub use rules::{AgeBand, RulesError, SessionRules};

@@ -3,7 +3,8 @@
 //! transaction with the limit and its reset time, and nothing moves (one-step and two-step
 //! alike); a replayed request still answers its round; a raise waits for its cooling-off while a
 //! cut applies at once; a first limit counts the month of play before it; deposit and
-//! session-time limits refuse before any money moves.
+//! session-time limits refuse before any money moves. A session's totals (for reality checks)
+//! count what was staked and won since a time.
 
 use super::play::play;
 use super::*;
@@ -279,4 +280,41 @@ pub(super) async fn deposit_and_session_time_limits_refuse_before_money_moves(l:
         .await
         .expect("a fresh session may play");
     assert_eq!(balance(l, "lim:d").await, 1_390);
+}
+
+pub(super) async fn session_totals_count_what_was_staked_and_won_since_a_time(l: &dyn Ledger) {
+    funded(l, "lim:e", 1_000).await;
+    let p = pid("lim:e");
+    one(l, play(&RoundId::new_v7(), "lim:e", "q1", 100, 0))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let since = now_ms();
+    one(l, play(&RoundId::new_v7(), "lim:e", "q2", 200, 350))
+        .await
+        .unwrap();
+    let open_one = RoundId::new_v7();
+    one(l, open(&open_one, "lim:e", "q3", Some(40)))
+        .await
+        .unwrap();
+    let voided = RoundId::new_v7();
+    one(l, open(&voided, "lim:e", "q4", Some(70)))
+        .await
+        .unwrap();
+    one(
+        l,
+        Movement::VoidRound {
+            round_id: voided,
+            player: p.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let totals = l.session_totals(&p, since).await.unwrap();
+    // q2 and the open q3; not q1 (before), not the voided q4.
+    assert_eq!((totals.staked_minor, totals.won_minor), (240, 350));
+    let all = l.session_totals(&p, 0).await.unwrap();
+    assert_eq!(all.staked_minor, 340);
+    let nobody = l.session_totals(&pid("lim:nobody"), 0).await.unwrap();
+    assert_eq!(nobody, SessionTotals::default());
 }
