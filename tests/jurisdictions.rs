@@ -594,3 +594,45 @@ async fn a_reality_check_stops_play_until_acknowledged_and_spin_results_show_the
     let (ok, report) = server.reconcile();
     assert!(ok, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_round_whose_campaign_bet_is_over_the_cap_is_refused() {
+    let op = house();
+    let server = node(&op).start();
+    let (mut dan, _, _) = player(&server, &op, "dan", "GBP", "GB", Some("18-24")).await;
+    let grant = |campaign: &str, bet: &str| {
+        json!({"campaign_id": campaign, "game": "starfall", "rounds": 3, "bet": bet,
+               "currency": "GBP", "expires_at": now_ms() + 3_600_000})
+    };
+    for (campaign, bet) in [("big", "5.00"), ("small", "2.00")] {
+        let r = crate::operators::call(
+            &server,
+            &op.key,
+            "POST",
+            "/v1/operator/players/dan/free-rounds",
+            Some(&grant(campaign, bet).to_string()),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    // 5.00 is over the GBP 2 cap of an 18-24 player: refused, the campaign untouched.
+    let r = dan
+        .request(json!({"type": "spin", "req_id": "f1", "game": "starfall", "campaign": "big"}))
+        .await;
+    assert_eq!(r["code"], "stake_limit", "{r}");
+    let games = dan.request(json!({"type": "games", "req_id": "g1"})).await;
+    let big = games["free_rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["campaign"] == "big")
+        .cloned()
+        .unwrap();
+    assert_eq!(big["remaining"], 3, "{games}");
+    // At the cap: plays (the refusal above took no round start).
+    let r = dan
+        .request(json!({"type": "spin", "req_id": "f2", "game": "starfall", "campaign": "small"}))
+        .await;
+    assert_eq!(r["type"], "spin_result", "{r}");
+    assert_eq!(r["free_rounds_remaining"], 2, "{r}");
+}

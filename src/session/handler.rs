@@ -270,6 +270,32 @@ fn parse_bet(
     Ok(Some(bet.minor()))
 }
 
+/// A free round stakes its campaign's bet: under a capped profile that bet must be within the
+/// cap too (the operator grants campaigns without knowing where the player will play). An
+/// unknown or finished campaign is left to the ledger's own refusal.
+async fn check_campaign_stake(
+    app: &App,
+    caller: &Caller,
+    campaign: &CampaignId,
+) -> Result<(), PlayError> {
+    if caller.rules.slot_cap_minor.is_none() {
+        return Ok(());
+    }
+    let now = crate::clock::now_ms();
+    let grants = app
+        .wallet
+        .ledger()
+        .free_rounds(&caller.player, Some(now))
+        .await?;
+    if let Some(grant) = grants.iter().find(|g| &g.campaign == campaign) {
+        caller
+            .rules
+            .check_slot_stake(grant.bet_minor)
+            .map_err(crate::jurisdiction::JurisdictionError::from)?;
+    }
+    Ok(())
+}
+
 /// What a spin stakes: a bet (or, omitted, the game's free spins), or one free round of an
 /// operator's campaign (at the campaign's bet; no jackpot is fed or drawn).
 enum Stake<'a> {
@@ -294,7 +320,10 @@ async fn spin(
         .clone();
     let bet_minor = match &stake {
         Stake::Bet(bet) => parse_bet(&game, *bet, caller)?,
-        Stake::FreeRound(_) => None,
+        Stake::FreeRound(campaign) => {
+            check_campaign_stake(app, caller, campaign).await?;
+            None
+        }
     };
     let start =
         crate::jurisdiction::RoundStart::claim(app, &caller.player, &caller.rules, req_id).await?;
