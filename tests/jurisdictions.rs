@@ -524,6 +524,7 @@ countries = ["RC"]
 reality_check_minutes = 1
 show_net_position = true
 show_elapsed_time = true
+harm_long_session_minutes = 1
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,6 +592,14 @@ async fn a_reality_check_stops_play_until_acknowledged_and_spin_results_show_the
     assert_eq!(check["session"]["staked"], "2.00", "{check}");
     let r = again.request(spin("c3", "1.00")).await;
     assert_eq!(r["code"], "reality_check_pending", "{r}");
+    // The spin a minute into the session raised the long-play flag, once.
+    let flags = harm_flags(&server, &op, "cy").await;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(
+        (&flags[0]["rule"], &flags[0]["profile"]),
+        (&json!("long_session"), &json!("checked"))
+    );
+    assert_eq!(flags[0]["session_id"], welcome["session_id"]);
     let (ok, report) = server.reconcile();
     assert!(ok, "{report}");
 }
@@ -635,4 +644,82 @@ async fn a_free_round_whose_campaign_bet_is_over_the_cap_is_refused() {
         .await;
     assert_eq!(r["type"], "spin_result", "{r}");
     assert_eq!(r["free_rounds_remaining"], 2, "{r}");
+}
+
+async fn harm_flags(server: &Server, op: &Operator, player: &str) -> Vec<Value> {
+    let path = format!("/v1/operator/players/{player}/harm-flags");
+    let r = crate::operators::call(server, &op.key, "GET", &path, None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["flags"].as_array().unwrap().clone()
+}
+
+/// A profile that flags a session after two loss chases at 200 %.
+const WATCHED: &str = r#"
+[[profile]]
+id = "default"
+name = "Permissive"
+
+[[profile]]
+id = "watched"
+name = "Harm-watched test market"
+countries = ["HW"]
+harm_chase_rise_percent = 200
+harm_chase_count = 2
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stakes_doubled_after_losses_raise_a_loss_chasing_flag_once_without_player_ids_in_metrics()
+{
+    let op = house();
+    let server = NodeConfig::shipped()
+        .fast()
+        .no_tables()
+        .jurisdictions(WATCHED)
+        .operators(&op.entry(&["EUR"], ""))
+        .start();
+    let (mut eli, welcome, _) = player(&server, &op, "eli", "EUR", "HW", None).await;
+    // Double after every loss, back to the minimum after a win: every loss makes a chase
+    // (a free spin the game awards stakes nothing and is no chase). Bounded: stops itself.
+    let mut stake = 20;
+    let mut flagged = false;
+    for i in 0..60 {
+        let bet = format!("{}.{:02}", stake / 100, stake % 100);
+        let r = eli.request(spin(&format!("e{i}"), &bet)).await;
+        assert_eq!(r["type"], "spin_result", "{r}");
+        let staked = cents(r["bet"].as_str().unwrap());
+        let lost = staked > 0 && cents(r["win"].as_str().unwrap()) < staked;
+        stake = if lost && stake < 640 { stake * 2 } else { 20 };
+        if !harm_flags(&server, &op, "eli").await.is_empty() {
+            flagged = true;
+            break;
+        }
+    }
+    assert!(flagged, "sixty spins without two chases");
+    // More chases raise nothing more in the session.
+    for i in 0..4 {
+        eli.request(spin(&format!("m{i}"), "0.20")).await;
+        eli.request(spin(&format!("n{i}"), "0.80")).await;
+    }
+    let flags = harm_flags(&server, &op, "eli").await;
+    assert_eq!(flags.len(), 1, "raised once: {flags:?}");
+    assert_eq!(
+        (&flags[0]["rule"], &flags[0]["profile"]),
+        (&json!("loss_chasing"), &json!("watched"))
+    );
+    assert_eq!(flags[0]["session_id"], welcome["session_id"]);
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains(r#"croupier_harm_flags_total{profile="watched",rule="loss_chasing"} 1"#),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("harm"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(!metrics
+        .lines()
+        .any(|l| l.contains("harm") && l.contains("eli")));
+    // A player of the permissive default is never watched; an unknown player has no flags.
+    assert!(harm_flags(&server, &op, "nobody").await.is_empty());
 }

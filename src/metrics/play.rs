@@ -12,6 +12,8 @@ pub struct PlayMetrics {
     pub bet_minor: IntCounterVec,
     pub win_minor: IntCounterVec,
     pub winning_spins: IntCounterVec,
+    /// Harm flags raised, by rule and profile: never by player (docs/jurisdictions.md).
+    pub harm_flags: IntCounterVec,
     pub spin_seconds: HistogramVec,
     pub win_multiple: HistogramVec,
     pub rng_reseeds: IntCounter,
@@ -62,6 +64,12 @@ impl PlayMetrics {
                 "winning_spins_total",
                 "Settled spins with a win greater than zero, by game (hit frequency numerator).",
                 &["game"],
+            ),
+            harm_flags: counter_vec(
+                r,
+                "harm_flags_total",
+                "Harm flags raised (a session met a rule of its profile), by rule and profile.",
+                &["rule", "profile"],
             ),
             spin_seconds: histogram_vec(
                 r,

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::error::{is_transient, Caller};
 use super::handler;
+use super::harm::Harm;
 use super::reality::{Reality, REALITY_POLL_EVERY};
 use super::socket::{close_frame, Connection, Incoming};
 use crate::app::App;
@@ -49,6 +50,8 @@ pub struct SessionLink {
     pub joined: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     /// The connection's reality-check clock (empty when the profile has none).
     pub reality: Reality,
+    /// The connection's harm watcher (empty when the profile sets no harm rule).
+    pub harm: Harm,
 }
 
 pub struct PlayerSession {
@@ -71,6 +74,7 @@ pub struct PlayerSession {
     /// This connection's id: its key in the node's presence map and the id of its seats.
     presence_key: Arc<str>,
     reality: Reality,
+    harm: Harm,
 }
 
 impl PlayerSession {
@@ -108,6 +112,7 @@ impl PlayerSession {
             _slot: slot,
             presence_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
             reality: Reality::default(),
+            harm: Harm::default(),
         };
         (actor, connection)
     }
@@ -121,6 +126,7 @@ impl PlayerSession {
             ),
             joined: self.joined.clone(),
             reality: self.reality.clone(),
+            harm: self.harm.clone(),
         }
     }
 
@@ -506,6 +512,7 @@ impl Actor for PlayerSession {
             }),
         );
         self.reality = Reality::new(&self.caller);
+        self.harm = Harm::new(&self.caller);
         if self.reality.enabled() {
             ctx.run_interval(REALITY_POLL_EVERY, |act, _ctx| act.push_reality_check());
         }

@@ -47,7 +47,10 @@ pub async fn run(
             };
             match link.reality.check_may_play() {
                 Ok(()) => match spin(app, caller, &req_id, &game, stake).await {
-                    Ok(frame) => Ok(super::reality::with_session(app, caller, frame).await),
+                    Ok(frame) => {
+                        link.harm.observe(app, caller, &frame).await;
+                        Ok(super::reality::with_session(app, caller, frame).await)
+                    }
                     Err(error) => Err(error),
                 },
                 Err(waiting) => Err(waiting),

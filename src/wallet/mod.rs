@@ -27,10 +27,11 @@ use actor::{Hold as HoldRequest, Release};
 pub use croupier_ledger::{
     Account, Applied, AuditReport, ChainHeads, ClaimReason, Entry, EntryKind, Exclusion,
     ExclusionReason, FairNonce, FairRound, FairSeed, Fence, FreeRoundEvent, FreeRounds,
-    FreeRoundsGrant, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
-    LedgerError, LevelDraw, LevelFeed, LevelSeen, LimitKey, LimitKeyError, LimitKind, LimitsReport,
-    Movement, MovementError, NewSeed, Period, PlayerLimit, PoolSpec, PoolState, ReconcileReport,
-    Reveal, RoundRecall, RoundRecord, RoundStatus, StatementPage, Usage, MAX_STATEMENT_PAGE,
+    FreeRoundsGrant, FreeSpins, HarmFlagRecord, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin,
+    Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, LimitKey, LimitKeyError, LimitKind,
+    LimitsReport, Movement, MovementError, NewSeed, Period, PlayerLimit, PoolSpec, PoolState,
+    ReconcileReport, Reveal, RoundRecall, RoundRecord, RoundStatus, StatementPage, Usage,
+    MAX_STATEMENT_PAGE,
 };
 use holds::NoHold;
 

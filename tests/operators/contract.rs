@@ -45,6 +45,7 @@ async fn the_openapi_document_describes_exactly_the_live_routes() {
             "GET",
             "/v1/operator/players/{player}/free-rounds/{campaign}",
         ),
+        ("GET", "/v1/operator/players/{player}/harm-flags"),
         ("GET", "/v1/operator/players/{player}/limits"),
         ("GET", "/v1/operator/players/{player}/statement"),
         ("GET", "/v1/operator/rounds/{round_id}"),

@@ -499,6 +499,17 @@ pub struct Account {
     pub balance_minor: i64,
 }
 
+/// A harm flag as kept: the session and rule that raised it (`loss_chasing`, `long_session`),
+/// under which profile, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarmFlagRecord {
+    pub player: PlayerId,
+    pub session_id: String,
+    pub rule: String,
+    pub profile: String,
+    pub raised_at_ms: i64,
+}
+
 /// What a player staked and won since a time (a session's reality check and net position):
 /// every round begun since then that was not voided (slot and table alike), and the jackpots
 /// won since then. Minor units.
@@ -801,6 +812,12 @@ pub trait Ledger: Send + Sync + 'static {
     /// A provably fair round with its nonce and its seed (revealed or not); `None` if there is
     /// no such round or it was not a fair one.
     async fn fair_round(&self, round_id: &RoundId) -> Result<Option<FairRound>, LedgerError>;
+
+    /// Records a harm flag; `true` if new (a session raises each rule at most once).
+    async fn raise_harm_flag(&self, flag: HarmFlagRecord) -> Result<bool, LedgerError>;
+
+    /// The player's harm flags, newest first.
+    async fn harm_flags(&self, player: &PlayerId) -> Result<Vec<HarmFlagRecord>, LedgerError>;
 
     /// What the player staked and won in rounds begun since `since_ms` (jackpots included).
     async fn session_totals(

@@ -24,6 +24,7 @@
 //!  play_sql    a one-step spin: open and settle in one transaction, jackpot claims decided there
 //!  recall_sql  what an operator reads back: a player's statement (paged), one round's record
 //!  read_sql    every read, once, over SqlTx (rounds, accounts, entries, free spins, audit)
+//!  harm_sql    harm flags raised once per session and rule, a player's flags read back
 //!  jackpot_sql pool contributions folded per batch, claims exactly once per (pool, level, cycle)
 //!  query       every read and out-of-batch write as data (Query, Change), answered once over SqlTx
 //!  sql_ledger  SqlLedger<B>: the one Ledger, generic over a Backend (how to commit, where to read)
@@ -44,6 +45,7 @@ pub mod fair;
 mod fair_sql;
 pub mod free_rounds;
 mod free_rounds_sql;
+mod harm_sql;
 mod jackpot_sql;
 pub mod ledger;
 mod ledger_sql;
@@ -70,10 +72,10 @@ pub use fair::{FairNonce, FairSeed, NewSeed, Reveal};
 pub use ledger::{
     Account, Applied, AuditReport, Books, ChainHead, ChainHeads, ChainReport, ClaimReason, Entry,
     EntryKind, FairRound, Fence, FreeRoundEvent, FreeRoundEventKind, FreeRounds, FreeRoundsGrant,
-    FreeRoundsStatus, FreeSpins, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin, Ledger,
-    LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec, PoolState,
-    ReconcileReport, RoundRecall, RoundRecord, RoundStatus, SessionTotals, StatementLine,
-    StatementPage,
+    FreeRoundsStatus, FreeSpins, HarmFlagRecord, HeadsScope, JackpotClaim, JackpotFeed, JackpotWin,
+    Ledger, LedgerError, LevelDraw, LevelFeed, LevelSeen, Movement, MovementError, PoolSpec,
+    PoolState, ReconcileReport, RoundRecall, RoundRecord, RoundStatus, SessionTotals,
+    StatementLine, StatementPage,
 };
 pub use limits::{
     LimitKey, LimitKeyError, LimitKind, LimitsReport, Pending, Period, PlayerLimit, Usage,

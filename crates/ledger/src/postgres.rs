@@ -21,7 +21,7 @@ use super::sql::{args, PgTx, SqlTx};
 use super::sql_ledger::{Backend, BatchResult, SqlLedger};
 use crate::clock::now_ms;
 
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     include_str!("../migrations/postgres/0001_ledger.sql"),
     include_str!("../migrations/postgres/0002_jackpots.sql"),
     include_str!("../migrations/postgres/0003_table_fences.sql"),
@@ -32,6 +32,7 @@ const MIGRATIONS: [&str; 10] = [
     include_str!("../migrations/postgres/0008_fair.sql"),
     include_str!("../migrations/postgres/0009_exclusions.sql"),
     include_str!("../migrations/postgres/0010_limits.sql"),
+    include_str!("../migrations/postgres/0011_harm_flags.sql"),
 ];
 /// Key of the advisory lock that orders concurrent migrations (any constant will do).
 const MIGRATION_LOCK: i64 = 0x6372_6f75_7069_6572; // "croupier"

@@ -9,12 +9,13 @@ use super::exclusion_sql;
 use super::fair::FairSeed;
 use super::fair_sql;
 use super::free_rounds_sql;
+use super::harm_sql;
 use super::jackpot_sql;
 use super::ledger::FairRound;
 use super::ledger::{
-    Account, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins, HeadsScope,
-    JackpotWin, LedgerError, PoolSpec, PoolState, ReconcileReport, RoundRecall, RoundRecord,
-    SessionTotals, StatementPage,
+    Account, AuditReport, ChainHeads, Entry, FreeRoundEvent, FreeRounds, FreeSpins, HarmFlagRecord,
+    HeadsScope, JackpotWin, LedgerError, PoolSpec, PoolState, ReconcileReport, RoundRecall,
+    RoundRecord, SessionTotals, StatementPage,
 };
 use super::ledger_sql;
 use super::limits::{LimitKey, LimitsReport, PlayerLimit};
@@ -62,6 +63,8 @@ pub enum Query {
     FairRound(RoundId),
     /// A player's exclusion row.
     Exclusion(PlayerId),
+    /// A player's harm flags, newest first.
+    HarmFlags(PlayerId),
     /// What a player staked and won in rounds begun since `since_ms`.
     SessionTotals {
         player: PlayerId,
@@ -97,6 +100,8 @@ pub enum Change {
     },
     /// Drops limited players' activity older than the longest window.
     PruneActivity,
+    /// Records a harm flag (once per session and rule).
+    RaiseHarmFlag(HarmFlagRecord),
 }
 
 /// What a [`Query`] or a [`Change`] answered; the variant follows from the question.
@@ -127,6 +132,9 @@ pub enum Answer {
     Exclusion(Option<Exclusion>),
     Limits(LimitsReport),
     SessionTotals(SessionTotals),
+    HarmFlags(Vec<HarmFlagRecord>),
+    /// Whether a write made something new.
+    New(bool),
     /// A limit as it stands after a change; `None`: no such account.
     Limit(Option<PlayerLimit>),
     Done,
@@ -195,6 +203,7 @@ impl Query {
             Query::FairSeed(p) => Answer::FairSeed(fair_sql::seed_in_force(tx, &p).await?),
             Query::FairRound(r) => Answer::FairRound(fair_sql::fair_round(tx, &r).await?),
             Query::Exclusion(p) => Answer::Exclusion(exclusion_sql::exclusion(tx, &p).await?),
+            Query::HarmFlags(p) => Answer::HarmFlags(harm_sql::flags(tx, &p).await?),
             Query::SessionTotals { player, since_ms } => {
                 Answer::SessionTotals(read_sql::session_totals(tx, &player, since_ms).await?)
             }
@@ -235,6 +244,7 @@ impl Change {
                 limits_sql::set_limit(tx, &player, key, amount, now, cooling_off_ms).await?,
             ),
             Change::PruneActivity => Answer::Count(limits_sql::prune(tx, now).await?),
+            Change::RaiseHarmFlag(flag) => Answer::New(harm_sql::raise(tx, &flag).await?),
         })
     }
 }

@@ -272,6 +272,23 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         }
     }
 
+    async fn raise_harm_flag(
+        &self,
+        flag: super::ledger::HarmFlagRecord,
+    ) -> Result<bool, LedgerError> {
+        answer!(self.backend.change(Change::RaiseHarmFlag(flag)), New)
+    }
+
+    async fn harm_flags(
+        &self,
+        player: &PlayerId,
+    ) -> Result<Vec<super::ledger::HarmFlagRecord>, LedgerError> {
+        answer!(
+            self.backend.read(Query::HarmFlags(player.clone())),
+            HarmFlags
+        )
+    }
+
     async fn session_totals(
         &self,
         player: &PlayerId,

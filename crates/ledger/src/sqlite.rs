@@ -70,7 +70,7 @@ const WRITER_CHECKPOINT_FRAMES: i64 = 4096;
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Schema steps in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     include_str!("../migrations/sqlite/0001_ledger.sql"),
     include_str!("../migrations/sqlite/0002_jackpots.sql"),
     include_str!("../migrations/sqlite/0003_table_fences.sql"),
@@ -81,6 +81,7 @@ const MIGRATIONS: [&str; 10] = [
     include_str!("../migrations/sqlite/0008_fair.sql"),
     include_str!("../migrations/sqlite/0009_exclusions.sql"),
     include_str!("../migrations/sqlite/0010_limits.sql"),
+    include_str!("../migrations/sqlite/0011_harm_flags.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

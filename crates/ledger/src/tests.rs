@@ -112,6 +112,7 @@ conformance!(
     a_first_limit_counts_the_play_before_it,
     deposit_and_session_time_limits_refuse_before_money_moves,
     session_totals_count_what_was_staked_and_won_since_a_time,
+    a_harm_flag_is_raised_once_per_session_and_rule,
 );
 
 mod play;

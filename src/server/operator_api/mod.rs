@@ -12,6 +12,7 @@
 //! | `POST /v1/operator/sessions/revoke` | `revoke.rs` |
 //! | `POST`, `GET /v1/operator/players/{id}/exclusion` | `exclusion.rs`: time-outs and self-exclusions |
 //! | `POST`, `GET /v1/operator/players/{id}/limits` | `limits.rs`: loss, wager, deposit and session-time limits |
+//! | `GET /v1/operator/players/{id}/harm-flags` | `harm_flags.rs`: the harm flags a player's sessions raised |
 //! | `GET /v1/operator/ledger/heads` | `ledger_heads.rs`: the heads of the players' tamper-evident chains, paged |
 //! | `GET /v1/operator/openapi.json` | here: the OpenAPI 3 document, generated from the handlers |
 //!
@@ -32,6 +33,7 @@ use crate::operator::{Operator, Operators};
 
 mod exclusion;
 mod free_rounds;
+mod harm_flags;
 mod launch;
 mod ledger_heads;
 mod limits;
@@ -166,6 +168,7 @@ impl utoipa::Modify for OperatorKey {
         exclusion::exclusion,
         limits::set,
         limits::get,
+        harm_flags::list,
         ledger_heads::heads,
     ),
     modifiers(&OperatorKey)
@@ -242,6 +245,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/operator/players/{player}/limits",
             web::get().to(limits::get),
+        )
+        .route(
+            "/v1/operator/players/{player}/harm-flags",
+            web::get().to(harm_flags::list),
         )
         .route(
             "/v1/operator/ledger/heads",

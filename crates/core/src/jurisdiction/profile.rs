@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::harm::HarmRules;
 use crate::data::is_data_id;
 use crate::money::{CurrencyTable, Money};
 
@@ -19,6 +20,41 @@ pub const MAX_PROFILES: usize = 100;
 pub const MAX_ROUND_INTERVAL_MS: u64 = 60_000;
 /// Longest reality-check interval (a day: longer is no check at all).
 pub const MAX_REALITY_CHECK_MINUTES: u32 = 1_440;
+/// The steepest stake rise a chase rule may ask for (100 times the stake): a larger bar
+/// would never be met.
+pub const MAX_CHASE_RISE_PERCENT: u32 = 10_000;
+/// The most chases a rule may wait for in one session.
+pub const MAX_CHASE_COUNT: u32 = 1_000;
+/// The longest session a long-play rule may allow (a week).
+pub const MAX_LONG_SESSION_MINUTES: u32 = 7 * 1_440;
+
+/// A profile's harm rules make sense: a chase is a rise (over 100 %), both chase keys or
+/// neither, every bound kept.
+fn check_harm(
+    harm: &HarmRules,
+    fail: &impl Fn(String, String) -> ProfileError,
+) -> Result<(), ProfileError> {
+    let (rise, count) = (harm.chase_rise_percent, harm.chase_count);
+    if rise != 0 && !(101..=MAX_CHASE_RISE_PERCENT).contains(&rise) {
+        return Err(fail(
+            "harm_chase_rise_percent".into(),
+            format!("0 (off) or 101 to {MAX_CHASE_RISE_PERCENT}: a chase raises the stake"),
+        ));
+    }
+    if count > MAX_CHASE_COUNT || (rise == 0) != (count == 0) {
+        return Err(fail(
+            "harm_chase_count".into(),
+            format!("1 to {MAX_CHASE_COUNT} with harm_chase_rise_percent, 0 without it"),
+        ));
+    }
+    if harm.long_session_minutes > MAX_LONG_SESSION_MINUTES {
+        return Err(fail(
+            "harm_long_session_minutes".into(),
+            format!("0 (off) to {MAX_LONG_SESSION_MINUTES}"),
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("jurisdictions.toml: {key}: {message}")]
@@ -56,6 +92,12 @@ struct RawProfile {
     show_net_position: bool,
     #[serde(default)]
     show_elapsed_time: bool,
+    #[serde(default)]
+    harm_chase_rise_percent: u32,
+    #[serde(default)]
+    harm_chase_count: u32,
+    #[serde(default)]
+    harm_long_session_minutes: u32,
 }
 
 fn yes() -> bool {
@@ -97,6 +139,8 @@ pub struct Profile {
     /// Whether every spin result carries the session's net position and elapsed time.
     pub show_net_position: bool,
     pub show_elapsed_time: bool,
+    /// The patterns of one session that raise a harm flag (docs/jurisdictions.md).
+    pub harm: HarmRules,
 }
 
 impl Profile {
@@ -117,6 +161,7 @@ impl Profile {
             reality_check_minutes: 0,
             show_net_position: false,
             show_elapsed_time: false,
+            harm: HarmRules::default(),
         }
     }
 }
@@ -215,6 +260,12 @@ impl Profiles {
                     format!("0 (none) to {MAX_REALITY_CHECK_MINUTES}"),
                 ));
             }
+            let harm = HarmRules {
+                chase_rise_percent: p.harm_chase_rise_percent,
+                chase_count: p.harm_chase_count,
+                long_session_minutes: p.harm_long_session_minutes,
+            };
+            check_harm(&harm, &fail)?;
             let slot_stake_cap = caps(&p.slot_stake_cap, currencies, &fail, "slot_stake_cap")?;
             let young = caps(
                 &p.slot_stake_cap_18_24,
@@ -249,6 +300,7 @@ impl Profiles {
                 reality_check_minutes: p.reality_check_minutes,
                 show_net_position: p.show_net_position,
                 show_elapsed_time: p.show_elapsed_time,
+                harm,
             };
             by_id.insert(p.id, Arc::new(profile));
         }
@@ -317,6 +369,9 @@ mod tests {
         slot_stake_cap = { GBP = "5.00" }
         slot_stake_cap_18_24 = { GBP = "2.00" }
         reality_check_minutes = 60
+        harm_chase_rise_percent = 200
+        harm_chase_count = 3
+        harm_long_session_minutes = 180
     "#;
 
     #[test]
@@ -327,6 +382,15 @@ mod tests {
         assert_eq!(uk.slot_stake_cap["GBP"], 500);
         assert_eq!(uk.slot_stake_cap_18_24["GBP"], 200);
         assert!(!uk.autoplay && uk.turbo && uk.jackpots, "unset flags allow");
+        assert_eq!(
+            uk.harm,
+            HarmRules {
+                chase_rise_percent: 200,
+                chase_count: 3,
+                long_session_minutes: 180
+            }
+        );
+        assert_eq!(p.get("default").unwrap().harm, HarmRules::default());
         assert_eq!(p.for_launch("GB", "default").unwrap().id, "uk");
         assert_eq!(p.for_launch("FR", "default").unwrap().id, "default");
         assert!(p.for_launch("FR", "nope").is_none());
@@ -424,6 +488,28 @@ mod tests {
                 name = "x"
                 reality_check_minutes = 5000"#,
                 "profile[0].reality_check_minutes",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                harm_chase_rise_percent = 90
+                harm_chase_count = 2"#,
+                "profile[0].harm_chase_rise_percent",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                harm_chase_rise_percent = 200"#,
+                "profile[0].harm_chase_count",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                harm_long_session_minutes = 100000"#,
+                "profile[0].harm_long_session_minutes",
             ),
             (
                 r#"[[profile]]

@@ -4,7 +4,7 @@
 //! alike); a replayed request still answers its round; a raise waits for its cooling-off while a
 //! cut applies at once; a first limit counts the month of play before it; deposit and
 //! session-time limits refuse before any money moves. A session's totals (for reality checks)
-//! count what was staked and won since a time.
+//! count what was staked and won since a time; a harm flag is kept once per session and rule.
 
 use super::play::play;
 use super::*;
@@ -317,4 +317,49 @@ pub(super) async fn session_totals_count_what_was_staked_and_won_since_a_time(l:
     assert_eq!(all.staked_minor, 340);
     let nobody = l.session_totals(&pid("lim:nobody"), 0).await.unwrap();
     assert_eq!(nobody, SessionTotals::default());
+}
+
+pub(super) async fn a_harm_flag_is_raised_once_per_session_and_rule(l: &dyn Ledger) {
+    let p = pid("lim:harm");
+    let flag = |session: &str, rule: &str, at| HarmFlagRecord {
+        player: p.clone(),
+        session_id: session.into(),
+        rule: rule.into(),
+        profile: "uk".into(),
+        raised_at_ms: at,
+    };
+    assert!(l
+        .raise_harm_flag(flag("s1", "loss_chasing", 10))
+        .await
+        .unwrap());
+    assert!(
+        !l.raise_harm_flag(flag("s1", "loss_chasing", 20))
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(l
+        .raise_harm_flag(flag("s1", "long_session", 30))
+        .await
+        .unwrap());
+    assert!(l
+        .raise_harm_flag(flag("s2", "loss_chasing", 40))
+        .await
+        .unwrap());
+    // An unknown rule is refused by the schema and changes nothing.
+    assert!(l.raise_harm_flag(flag("s3", "sad", 50)).await.is_err());
+    let flags = l.harm_flags(&p).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> = flags
+        .iter()
+        .map(|f| (f.session_id.as_str(), f.rule.as_str(), f.raised_at_ms))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("s2", "loss_chasing", 40),
+            ("s1", "long_session", 30),
+            ("s1", "loss_chasing", 10)
+        ]
+    );
+    assert!(l.harm_flags(&pid("lim:calm")).await.unwrap().is_empty());
 }
