@@ -5,7 +5,7 @@
 //! changes nothing, and a different movement under a used id is refused. Amounts are integer
 //! minor units here (the storage form); conversion to `Money` happens at the edges.
 //!
-//! About 760 lines, on purpose: the whole vocabulary of the system of record (every movement,
+//! About 900 lines, on purpose: the whole vocabulary of the system of record (every movement,
 //! what it answers, why it is refused, every record read back, and the trait) in one place, so
 //! a movement and its answer are read and changed together.
 
