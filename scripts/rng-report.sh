@@ -77,11 +77,11 @@ $py scripts/rng_stats.py shuffle "$shoe" "$work/shuffle.txt" >> "$results"
 # dieharder reads the raw stream from stdin (-g 200) and stops when it has what it needs; the
 # dump then ends on the closed pipe.
 started=$(date +%s)
-: > "$work/dieharder.txt"
+: > "$work/dieharder.txt"; : > "$work/dieharder-errors.txt"
 for battery in "${batteries[@]}"; do
   # shellcheck disable=SC2086  # "-d 0" is two arguments
-  { "$bin" rng-dump --bytes 1000000000000000 | dieharder -g 200 $battery 2>/dev/null || true; } \
-    >> "$work/dieharder.txt"
+  { "$bin" rng-dump --bytes 1000000000000000 2>>"$work/dump-errors.txt" \
+      | dieharder -g 200 $battery 2>>"$work/dieharder-errors.txt" || true; } >> "$work/dieharder.txt"
 done
 battery_seconds=$(( $(date +%s) - started ))
 
@@ -99,7 +99,8 @@ for line in open(dh):
     if len(parts) == 6 and parts[0] != "test_name":
         battery_rows.append(parts)
 if not battery_rows:
-    sys.exit("rng-report: dieharder printed no results")
+    sys.exit("rng-report: dieharder printed no results; it printed:\n" + open(dh).read()
+             + "\nits errors:\n" + open(dh.replace("dieharder.txt", "dieharder-errors.txt")).read())
 verdicts = [r["verdict"] for r in rows] + [b[5] for b in battery_rows]
 failed = sum(v == "FAILED" for v in verdicts)
 weak = sum(v == "WEAK" for v in verdicts)
@@ -140,5 +141,11 @@ for b in battery_rows:
     w.append("| %s |" % " | ".join(b))
 open(out, "w").write("\n".join(w) + "\n")
 print("rng-report: %d tests, %d FAILED, %d WEAK -> %s" % (len(verdicts), failed, weak, out))
+for r in rows:
+    if r["verdict"] == "FAILED":
+        print("rng-report: FAILED %s %s: p = %g" % (r["subject"], r["test"], r["p"]), file=sys.stderr)
+for b in battery_rows:
+    if b[5] == "FAILED":
+        print("rng-report: FAILED dieharder %s: p = %s" % (b[0], b[4]), file=sys.stderr)
 sys.exit(1 if failed else 0)
 PY

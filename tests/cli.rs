@@ -136,8 +136,13 @@ fn the_rng_reports_quick_run_passes_every_battery() {
     .output()
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let text = std::fs::read_to_string(&report).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "rng-report exited {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nreport:\n{text}",
+        out.status.code()
+    );
     for subject in [
         "| range 0..37 | chi-square |",
         "| range 0..32 | serial correlation (lag 1) |",
