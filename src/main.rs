@@ -256,8 +256,24 @@ fn main() -> anyhow::Result<()> {
             actix_rt::System::new().block_on(croupier::server::serve(config))
         }
         Command::Rtp { game } => {
-            let game = slot::load_game_file(&game)?;
-            print!("{}", slot::exact_rtp(&game));
+            // Every RTP variant of the file, each its own PAR sheet.
+            let mut wrong = Vec::new();
+            for (i, variant) in slot::load_game_file(&game)?.iter().enumerate() {
+                let sheet = slot::exact_rtp(variant);
+                if i > 0 {
+                    println!();
+                }
+                print!("{sheet}");
+                if !sheet.in_target() || !sheet.stated_matches() {
+                    wrong.push(variant.id().to_string());
+                }
+            }
+            if !wrong.is_empty() {
+                anyhow::bail!(
+                    "outside its target_rtp or stating another RTP than its exact one: {}",
+                    wrong.join(", ")
+                );
+            }
             Ok(())
         }
         Command::Simulate {
@@ -268,13 +284,21 @@ fn main() -> anyhow::Result<()> {
             server_seed,
             client_seed,
         } => {
-            let path = if game.ends_with(".toml") {
-                PathBuf::from(&game)
+            // A file plays its main game; an id is any game of the directory, RTP variants
+            // (`starfall_94`) included.
+            let game = if game.ends_with(".toml") {
+                let path = PathBuf::from(&game);
+                slot::load_game_file(&path)
+                    .with_context(|| format!("loading {}", path.display()))?
+                    .swap_remove(0)
             } else {
-                games_dir.join(format!("{game}.toml"))
+                let catalog = croupier::games::GameCatalog::load(&games_dir)
+                    .with_context(|| format!("loading {}", games_dir.display()))?;
+                let Some(found) = catalog.slot(&game) else {
+                    anyhow::bail!("no game {game:?} in {}", games_dir.display());
+                };
+                found.as_ref().clone()
             };
-            let game = slot::load_game_file(&path)
-                .with_context(|| format!("loading {}", path.display()))?;
             let threads = threads.unwrap_or_else(|| Config::per_core(0));
             let source = match (server_seed, client_seed) {
                 (Some(server), Some(client)) => {

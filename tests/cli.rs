@@ -1,6 +1,6 @@
 //! The command line as an operator or a certification lab uses it: start-up refuses bad config
 //! naming the key, `rng-dump` writes the generator's output (raw, scaled, shuffles), the RNG
-//! report's quick run passes its batteries, `rtp` prints a PAR sheet.
+//! report's quick run passes its batteries, `rtp` prints a PAR sheet per RTP variant.
 
 use std::process::Command;
 
@@ -90,6 +90,36 @@ fn rtp_prints_a_par_sheet() {
     );
     let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(text.contains("rtp") && text.contains("hit"), "{text}");
+    // One PAR sheet per RTP variant, each checked against the RTP the game states.
+    let text = String::from_utf8_lossy(&out.stdout);
+    for heading in [
+        "PAR sheet: Classic Sevens (classic_sevens, RTP variant 96)",
+        "PAR sheet: Classic Sevens (classic_sevens_94, RTP variant 94)",
+    ] {
+        assert!(text.contains(heading), "{heading} missing from:\n{text}");
+    }
+    assert_eq!(
+        text.matches("(the exact RTP, rounded)").count(),
+        2,
+        "{text}"
+    );
+    // A game stating an RTP its strips do not make: the sheet says so and the command fails.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrong.toml");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/games/classic_sevens.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &path,
+        shipped.replacen(r#"rtp = "0.9409""#, r#"rtp = "0.9400""#, 1),
+    )
+    .unwrap();
+    let out = croupier(&["rtp", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DIFFERS from the exact RTP"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("classic_sevens_94"));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::common::*;
 use crate::operators::{balance, money, transfer};
 
 /// The operator of these tests: EUR and GBP, under the permissive default of its own.
-fn house() -> Operator {
+pub(crate) fn house() -> Operator {
     Operator::new("house")
 }
 
@@ -24,7 +24,7 @@ fn node(op: &Operator) -> NodeConfig {
 }
 
 /// A launch of `player`; the whole answer.
-async fn launch(server: &Server, op: &Operator, body: Value) -> (u16, Value) {
+pub(crate) async fn launch(server: &Server, op: &Operator, body: Value) -> (u16, Value) {
     let reply = reqwest::Client::new()
         .post(format!("{}/v1/operator/launch", server.operator))
         .bearer_auth(&op.key)
@@ -36,7 +36,12 @@ async fn launch(server: &Server, op: &Operator, body: Value) -> (u16, Value) {
     (status, reply.json().await.unwrap())
 }
 
-fn launch_body(player: &str, currency: &str, country: &str, age_band: Option<&str>) -> Value {
+pub(crate) fn launch_body(
+    player: &str,
+    currency: &str,
+    country: &str,
+    age_band: Option<&str>,
+) -> Value {
     let mut body = json!({
         "player_id": player, "currency": currency, "game": "starfall",
         "language": "en", "country": country, "mode": "real",
@@ -48,7 +53,7 @@ fn launch_body(player: &str, currency: &str, country: &str, age_band: Option<&st
 }
 
 /// A funded, launched and connected player; its welcome frame.
-async fn player(
+pub(crate) async fn player(
     server: &Server,
     op: &Operator,
     name: &str,
@@ -56,6 +61,19 @@ async fn player(
     country: &str,
     age_band: Option<&str>,
 ) -> (Client, Value, String) {
+    funded_launch(server, op, launch_body(name, currency, country, age_band)).await
+}
+
+/// The player of a launch body funded with 100.00, launched and connected; its welcome frame.
+pub(crate) async fn funded_launch(
+    server: &Server,
+    op: &Operator,
+    body: Value,
+) -> (Client, Value, String) {
+    let (name, currency) = (
+        body["player_id"].as_str().unwrap(),
+        body["currency"].as_str().unwrap(),
+    );
     let tx = format!("fund-{name}");
     let r = transfer(
         server,
@@ -66,7 +84,7 @@ async fn player(
     )
     .await;
     assert_eq!(r.status, 201, "{r:?}");
-    let (status, body) = launch(server, op, launch_body(name, currency, country, age_band)).await;
+    let (status, body) = launch(server, op, body).await;
     assert_eq!(status, 201, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
     let client = Client::connect(server, &token).await;

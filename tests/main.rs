@@ -55,6 +55,7 @@ mod postgres_node;
 mod postgres_restart;
 mod protocol_examples;
 mod redis_restart;
+mod rtp_variants;
 mod security;
 mod spin_flow;
 mod table_actor;

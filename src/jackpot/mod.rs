@@ -48,7 +48,8 @@ pub fn mask(player: &str) -> String {
 /// order: the trigger (from the spin's symbols) and the mystery draw. The mystery draw is
 /// drawn for every level that has one, whatever else happens, so the RNG use of a round does
 /// not depend on its result. A free spin (stake 0) has no mystery chance, and as it fed no
-/// level, [`claims_from`] gives it no claim.
+/// level, [`claims_from`] gives it no claim. `game` is the slot's family (every RTP variant
+/// of a game fires its triggers) or the table id.
 pub fn draws_for(
     pool: &PoolConfig,
     game: &str,

@@ -214,7 +214,9 @@ impl ResponseError for HttpError {
             | ErrorCode::RoundNotOpen
             | ErrorCode::LimitReached
             | ErrorCode::SeedNotRevealed => StatusCode::CONFLICT,
-            ErrorCode::CurrencyNotAllowed | ErrorCode::PlayerExcluded => StatusCode::FORBIDDEN,
+            ErrorCode::CurrencyNotAllowed
+            | ErrorCode::PlayerExcluded
+            | ErrorCode::GameNotOffered => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }

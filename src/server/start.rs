@@ -92,6 +92,9 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     );
     let seal = crate::cluster::Seal::new(keys(crate::secrets::Purpose::Seals));
     let fair_keys = crate::fair::FairKeys::new(&secret, &config.auth.previous_secrets);
+    profiles
+        .check_games(&games)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.jurisdictions.file.display()))?;
     let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
     let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
     metrics.init_series(&game_ids, &currency_codes);
@@ -110,7 +113,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         .map(|t| (t.id.as_str(), t.limits.keys().map(String::as_str).collect()))
         .collect();
     metrics.init_table_series(&series);
-    let pool_configs = if config.jackpots.file.as_os_str().is_empty() {
+    let mut pool_configs = if config.jackpots.file.as_os_str().is_empty() {
         Vec::new()
     } else {
         crate::jackpot::config::load(&config.jackpots.file, &config.currencies)
@@ -155,6 +158,17 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
                 }
             }
         }
+    }
+    // A pool fed by a game is fed by every RTP variant of it (`starfall_94` feeds what
+    // `starfall` feeds; a trigger naming the game fires on any variant: jackpot::draws_for).
+    for pool in &mut pool_configs {
+        let variants: Vec<String> = games
+            .slots()
+            .filter(|g| pool.games.iter().any(|p| p == g.family()))
+            .filter(|g| !pool.games.iter().any(|p| p == g.id()))
+            .map(|g| g.id().to_string())
+            .collect();
+        pool.games.extend(variants);
     }
     let node = crate::cluster::node_id(&config.cluster.node_id);
     let table_ids: Vec<String> = table_configs.iter().map(|t| t.id.clone()).collect();

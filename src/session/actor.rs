@@ -427,7 +427,7 @@ impl PlayerSession {
             let ledger = app.wallet.ledger();
             let account = ledger.account(&caller.player).await;
             let free = ledger.free_spins(&caller.player).await;
-            let rounds = super::handler::free_rounds(&app, &caller.player, &caller.currency).await;
+            let rounds = super::handler::free_rounds(&app, &caller).await;
             let frame = match (account, free, rounds) {
                 (Ok(account), Ok(free), Ok(free_rounds)) => {
                     for f in &free {

@@ -13,7 +13,7 @@ use super::{Caller, SessionLink};
 use crate::app::App;
 use crate::fair;
 use crate::games::slot::{self, SlotGame, SpinMode};
-use crate::ids::{CampaignId, PlayerId, ReqId, RoundId};
+use crate::ids::{CampaignId, ReqId, RoundId};
 use crate::money::{Currency, Money};
 use crate::protocol::{ClientFrame, ErrorCode, FreeRoundsView, GameView, RoundView, ServerFrame};
 use crate::rng::fair::ClientSeed;
@@ -184,6 +184,9 @@ async fn balance(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFra
 pub fn game_view(game: &SlotGame) -> GameView {
     GameView {
         id: game.id().to_string(),
+        family: game.family().to_string(),
+        variant: game.variant().map(str::to_string),
+        rtp: game.rtp().map(|r| r.to_string()),
         name: game.name().to_string(),
         reels: game.reels(),
         rows: game.rows(),
@@ -197,21 +200,33 @@ pub fn game_view(game: &SlotGame) -> GameView {
 async fn games(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame, PlayError> {
     Ok(ServerFrame::Games {
         req_id: req_id.to_string(),
-        games: app.games.slots().map(|g| game_view(g)).collect(),
-        free_rounds: free_rounds(app, &caller.player, &caller.currency).await?,
+        games: app
+            .games
+            .slots()
+            .filter(|g| caller.rules.profile.offers(g))
+            .map(|g| game_view(g))
+            .collect(),
+        free_rounds: free_rounds(app, caller).await?,
     })
 }
 
-/// The operator's free rounds the player may play now, as the welcome and `games` show them.
-pub async fn free_rounds(
-    app: &App,
-    player: &PlayerId,
-    currency: &Currency,
-) -> Result<Vec<FreeRoundsView>, PlayError> {
+/// The operator's free rounds the player may play now, as the welcome and `games` show them:
+/// not those of a game the session's profile does not offer (they would be refused).
+pub async fn free_rounds(app: &App, caller: &Caller) -> Result<Vec<FreeRoundsView>, PlayError> {
+    let currency = &caller.currency;
     let now = crate::clock::now_ms();
-    let grants = app.wallet.ledger().free_rounds(player, Some(now)).await?;
+    let grants = app
+        .wallet
+        .ledger()
+        .free_rounds(&caller.player, Some(now))
+        .await?;
     grants
         .into_iter()
+        .filter(|g| {
+            app.games
+                .slot(&g.game)
+                .map_or(true, |game| caller.rules.profile.offers(game))
+        })
         .map(|g| {
             Ok(FreeRoundsView {
                 campaign: g.campaign.to_string(),
@@ -321,6 +336,10 @@ async fn spin(
         .slot(game_id)
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
         .clone();
+    caller
+        .rules
+        .check_game(&game)
+        .map_err(crate::jurisdiction::JurisdictionError::from)?;
     let bet_minor = match &stake {
         Stake::Bet(bet) => parse_bet(&game, *bet, caller)?,
         Stake::FreeRound(campaign) => {
@@ -462,7 +481,8 @@ async fn play(
                 None => slot::spin(&drawn_game, mode, rng),
             };
             let jackpot = pool.map_or_else(Default::default, |p| {
-                let game = drawn_game.id();
+                // Triggers name the game, whichever RTP variant is played.
+                let game = drawn_game.family();
                 crate::jackpot::claims_for(&p, game, stake, &seen, Some(&outcome), rng)
             });
             (outcome, jackpot)

@@ -98,7 +98,7 @@ pub async fn spin(app: &App, caller: &Caller, spin: Spin<'_>) -> Result<ServerFr
         .draw(move |rng| {
             let outcome = slot::spin(&drawn_game, SpinMode::Base, rng);
             let draws = drawn_pool.map_or_else(Vec::new, |p| {
-                crate::jackpot::draws_for(&p, drawn_game.id(), bet_minor, Some(&outcome), rng)
+                crate::jackpot::draws_for(&p, drawn_game.family(), bet_minor, Some(&outcome), rng)
             });
             (outcome, draws)
         })

@@ -111,36 +111,53 @@ fn prometheus_config_and_rules_pass_promtool() {
     }
 }
 
-/// The figures `croupier rtp` prints for a game file: (exact RTP, hit frequency, volatility).
-pub(crate) fn par_sheet(game_file: &Path) -> (f64, f64, f64) {
+/// The figures `croupier rtp` prints for a game file, one per RTP variant (its main game
+/// first): (game id, exact RTP, hit frequency, volatility).
+pub(crate) fn par_sheets(game_file: &Path) -> Vec<(String, f64, f64, f64)> {
     let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_croupier"))
         .arg("rtp")
         .arg(game_file));
     assert!(ok, "croupier rtp {}:\n{out}", game_file.display());
-    let after = |line_start: &str, marker: &str| -> f64 {
-        let line = out
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(line_start))
-            .unwrap_or_else(|| panic!("no {line_start:?} line in:\n{out}"));
-        let rest = &line[line
-            .find(marker)
-            .unwrap_or_else(|| panic!("{marker:?} in {line:?}"))
-            + marker.len()..];
-        let number: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        number
-            .parse()
-            .unwrap_or_else(|_| panic!("a number after {marker:?} in {line:?}"))
-    };
-    (
-        after("TOTAL RTP", "= "),
-        after("hit frequency", "hit frequency") / 100.0,
-        after("volatility", "volatility"),
-    )
+    out.split("PAR sheet: ")
+        .skip(1)
+        .map(|sheet| {
+            let after = |line_start: &str, marker: &str| -> f64 {
+                let line = sheet
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with(line_start))
+                    .unwrap_or_else(|| panic!("no {line_start:?} line in:\n{sheet}"));
+                let rest = &line[line
+                    .find(marker)
+                    .unwrap_or_else(|| panic!("{marker:?} in {line:?}"))
+                    + marker.len()..];
+                let number: String = rest
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                number
+                    .parse()
+                    .unwrap_or_else(|_| panic!("a number after {marker:?} in {line:?}"))
+            };
+            // "Starfall (starfall_94, RTP variant 94)" or "Starfall (starfall)".
+            let heading = sheet.lines().next().unwrap_or_default();
+            let id: String = heading
+                .split_once('(')
+                .map(|(_, rest)| rest)
+                .unwrap_or_default()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(!id.is_empty(), "no game id in {heading:?}");
+            (
+                id,
+                after("TOTAL RTP", "= "),
+                after("hit frequency", "hit frequency") / 100.0,
+                after("volatility", "volatility"),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -174,10 +191,7 @@ fn game_reference_rules_match_the_par_sheets() {
     games_dir.sort();
     assert!(!games_dir.is_empty());
     let mut problems = Vec::new();
-    for file in games_dir {
-        let game: toml::Value = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let id = game["id"].as_str().unwrap().to_string();
-        let (rtp, hit, volatility) = par_sheet(&file);
+    for (id, rtp, hit, volatility) in games_dir.iter().flat_map(|file| par_sheets(file)) {
         for (record, expected, tolerance) in [
             ("game:croupier_theoretical_rtp:ratio", rtp, 1e-8),
             ("game:croupier_theoretical_hit_frequency:ratio", hit, 1e-6),

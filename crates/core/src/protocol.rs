@@ -91,6 +91,9 @@ pub enum ErrorCode {
     /// A stake or deposit that would cross one of the player's limits (loss, wager, deposit,
     /// session time); the error's `limit` says which, and when it resets.
     LimitReached,
+    /// A game (an RTP variant) the session's jurisdiction profile does not offer: it is not in
+    /// the session's games list either.
+    GameNotOffered,
 }
 
 impl ErrorCode {
@@ -621,7 +624,17 @@ impl Default for RulesView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GameView {
+    /// What a spin names (`starfall`, or a variant's own id such as `starfall_94`).
     pub id: String,
+    /// The game this is a variant of (the id of its game file).
+    #[serde(default)]
+    pub family: String,
+    /// Its RTP variant, when the game ships several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The theoretical return to player it states (e.g. "0.9602"), from its PAR sheet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtp: Option<String>,
     pub name: String,
     pub reels: usize,
     pub rows: usize,

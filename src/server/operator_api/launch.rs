@@ -199,7 +199,7 @@ fn jurisdiction(
     responses(
         (status = 201, body = LaunchAnswer),
         (status = 400, description = "bad body, game, table, language, country, lobby URL or mode; wrong_currency", body = super::ErrorBody),
-        (status = 403, description = "currency_not_allowed; player_excluded", body = super::ErrorBody),
+        (status = 403, description = "currency_not_allowed; player_excluded; game_not_offered (an RTP variant the player's jurisdiction profile does not offer)", body = super::ErrorBody),
     ),
     security(("operator_key" = []))
 )]
@@ -224,6 +224,23 @@ pub(super) async fn launch(
     let lobby = lobby(request.lobby_url)?;
     let jurisdiction = jurisdiction(&app, &caller.0.jurisdiction, &country, request.age_band)?;
     let profile = jurisdiction.profile.clone();
+    if let Start::Game(game) = &start {
+        // A game the profile does not offer (an RTP variant it excludes) cannot be launched.
+        let offered = app
+            .profiles
+            .get(&profile)
+            .zip(app.games.slot(game))
+            .is_some_and(|(p, g)| p.offers(g));
+        if !offered {
+            return Err(crate::jurisdiction::JurisdictionError::from(
+                croupier_core::jurisdiction::RulesError::GameNotOffered {
+                    profile: profile.clone(),
+                    game: game.clone(),
+                },
+            )
+            .into());
+        }
+    }
     let started = match request.mode {
         Mode::Real => start_session(&app, player.clone(), currency, false, jurisdiction).await?,
         Mode::Demo => start_demo(&app, Some(currency.code()), None, Some(jurisdiction)).await?,

@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 use super::harm::HarmRules;
 use crate::data::is_data_id;
+use crate::games::slot::{SlotGame, MAX_VARIANTS, MAX_VARIANT_ID_LEN};
+use crate::games::GameCatalog;
 use crate::money::{CurrencyTable, Money};
 
 /// The profile of a session that names none: demo sign-ups, and the shipped permissive one.
@@ -98,6 +100,8 @@ struct RawProfile {
     harm_chase_count: u32,
     #[serde(default)]
     harm_long_session_minutes: u32,
+    #[serde(default)]
+    rtp_variants: BTreeMap<String, Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -141,6 +145,9 @@ pub struct Profile {
     pub show_elapsed_time: bool,
     /// The patterns of one session that raise a harm flag (docs/jurisdictions.md).
     pub harm: HarmRules,
+    /// The RTP variants that may be offered, per game (its file's id); a game not named
+    /// offers every variant, an empty list none.
+    pub rtp_variants: BTreeMap<String, Vec<String>>,
 }
 
 impl Profile {
@@ -162,6 +169,18 @@ impl Profile {
             show_net_position: false,
             show_elapsed_time: false,
             harm: HarmRules::default(),
+            rtp_variants: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a game may be offered under this profile: its family not named in
+    /// `rtp_variants`, or its variant listed there.
+    pub fn offers(&self, game: &SlotGame) -> bool {
+        match self.rtp_variants.get(game.family()) {
+            None => true,
+            Some(allowed) => game
+                .variant()
+                .is_some_and(|v| allowed.iter().any(|a| a == v)),
         }
     }
 }
@@ -285,6 +304,7 @@ impl Profiles {
                 }
             }
             let table_stake_cap = caps(&p.table_stake_cap, currencies, &fail, "table_stake_cap")?;
+            check_rtp_variants(&p.rtp_variants, &fail)?;
             let profile = Profile {
                 id: p.id.clone(),
                 name: p.name,
@@ -301,6 +321,7 @@ impl Profiles {
                 show_net_position: p.show_net_position,
                 show_elapsed_time: p.show_elapsed_time,
                 harm,
+                rtp_variants: p.rtp_variants,
             };
             by_id.insert(p.id, Arc::new(profile));
         }
@@ -341,6 +362,71 @@ impl Profiles {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.by_id.keys().map(String::as_str)
     }
+
+    /// Every game and variant a profile's `rtp_variants` names exists in `games` (checked at
+    /// start-up, when both files are read): a typo would otherwise hide a game silently.
+    pub fn check_games(&self, games: &GameCatalog) -> Result<(), ProfileError> {
+        for (id, profile) in self.by_id.iter() {
+            for (family, allowed) in &profile.rtp_variants {
+                let key = format!("profile {id}: rtp_variants.{family}");
+                let variants: Vec<&str> = games
+                    .slots()
+                    .filter(|g| g.family() == family)
+                    .filter_map(|g| g.variant())
+                    .collect();
+                if !games.slots().any(|g| g.family() == family) {
+                    return Err(ProfileError {
+                        key,
+                        message: format!("no slot game {family:?} in the games directory"),
+                    });
+                }
+                if let Some(unknown) = allowed.iter().find(|v| !variants.contains(&v.as_str())) {
+                    return Err(ProfileError {
+                        key,
+                        message: format!(
+                            "{family} has no RTP variant {unknown:?} (it has: {})",
+                            variants.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `rtp_variants` is well formed: game ids, a short list of distinct variant ids.
+fn check_rtp_variants(
+    raw: &BTreeMap<String, Vec<String>>,
+    fail: &dyn Fn(String, String) -> ProfileError,
+) -> Result<(), ProfileError> {
+    for (family, allowed) in raw {
+        let key = format!("rtp_variants.{family}");
+        if !is_data_id(family) {
+            return Err(fail(key, "a game id (a-z 0-9 _)".into()));
+        }
+        if allowed.len() > MAX_VARIANTS + 1 {
+            return Err(fail(key, format!("at most {} variants", MAX_VARIANTS + 1)));
+        }
+        for (j, v) in allowed.iter().enumerate() {
+            let well_formed = (1..=MAX_VARIANT_ID_LEN).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !well_formed {
+                return Err(fail(
+                    format!("{key}[{j}]"),
+                    format!("{v:?} is not a variant id (1 to {MAX_VARIANT_ID_LEN} of a-z 0-9)"),
+                ));
+            }
+            if allowed[..j].contains(v) {
+                return Err(fail(
+                    format!("{key}[{j}]"),
+                    format!("{v:?} is listed twice"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -515,6 +601,27 @@ mod tests {
                 r#"[[profile]]
                 id = "default"
                 name = "x"
+                rtp_variants = { starfall = ["9-6"] }"#,
+                "profile[0].rtp_variants.starfall[0]",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                rtp_variants = { starfall = ["96", "96"] }"#,
+                "profile[0].rtp_variants.starfall[1]",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
+                rtp_variants = { Star-Fall = ["96"] }"#,
+                "profile[0].rtp_variants.Star-Fall",
+            ),
+            (
+                r#"[[profile]]
+                id = "default"
+                name = "x"
                 speed = 1"#,
                 "profile[0]",
             ),
@@ -522,6 +629,59 @@ mod tests {
         for (text, key) in cases {
             let error = Profiles::parse(text, &currencies()).unwrap_err();
             assert!(error.key.starts_with(key), "{key}: got {error}");
+        }
+    }
+
+    #[test]
+    fn rtp_variants_choose_what_is_offered_and_must_name_real_ones() {
+        use crate::games::slot::test_games::{CLASSIC_TOML, STARFALL_TOML};
+        let dir =
+            std::env::temp_dir().join(format!("croupier-rtp-variants-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("starfall.toml"), STARFALL_TOML).unwrap();
+        std::fs::write(dir.join("classic_sevens.toml"), CLASSIC_TOML).unwrap();
+        let games = GameCatalog::load(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = |variants: &str| {
+            format!("[[profile]]\nid = \"default\"\nname = \"x\"\nrtp_variants = {variants}\n")
+        };
+        let p = Profiles::parse(
+            &file(r#"{ starfall = ["94"], classic_sevens = [] }"#),
+            &currencies(),
+        )
+        .unwrap();
+        p.check_games(&games).unwrap();
+        let d = p.default_profile();
+        let offered: Vec<&str> = games
+            .slots()
+            .filter(|g| d.offers(g))
+            .map(|g| g.id())
+            .collect();
+        assert_eq!(offered, ["starfall_94"]);
+        // Not named: every variant.
+        let all = Profiles::default();
+        assert_eq!(
+            games
+                .slots()
+                .filter(|g| all.default_profile().offers(g))
+                .count(),
+            4
+        );
+        for (variants, needle) in [
+            (r#"{ starfal = ["96"] }"#, "no slot game \"starfal\""),
+            (
+                r#"{ starfall = ["95"] }"#,
+                "starfall has no RTP variant \"95\" (it has: 96, 94)",
+            ),
+        ] {
+            let p = Profiles::parse(&file(variants), &currencies()).unwrap();
+            let error = p.check_games(&games).unwrap_err();
+            assert!(
+                error.key.starts_with("profile default: rtp_variants."),
+                "{error}"
+            );
+            assert!(error.message.contains(needle), "{error}");
         }
     }
 

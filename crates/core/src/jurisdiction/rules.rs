@@ -43,6 +43,8 @@ pub enum RulesError {
     },
     #[error("profile {profile} needs the player's age_band (\"18-24\" or \"25+\") at launch")]
     AgeBandRequired { profile: String },
+    #[error("game {game} is not offered under profile {profile} (see the games list)")]
+    GameNotOffered { profile: String, game: String },
 }
 
 impl RulesError {
@@ -51,6 +53,7 @@ impl RulesError {
             RulesError::StakeLimit { .. } => ErrorCode::StakeLimit,
             RulesError::CurrencyNotCapped { .. } => ErrorCode::CurrencyNotAllowed,
             RulesError::AgeBandRequired { .. } => ErrorCode::BadRequest,
+            RulesError::GameNotOffered { .. } => ErrorCode::GameNotOffered,
         }
     }
 }
@@ -151,6 +154,18 @@ impl SessionRules {
     /// One table bet against the cap.
     pub fn check_table_stake(&self, stake_minor: i64) -> Result<(), RulesError> {
         self.check(self.table_cap_minor, stake_minor, "table bet")
+    }
+
+    /// Whether the session may play `game` (its RTP variant allowed by the profile).
+    pub fn check_game(&self, game: &crate::games::slot::SlotGame) -> Result<(), RulesError> {
+        if self.profile.offers(game) {
+            Ok(())
+        } else {
+            Err(RulesError::GameNotOffered {
+                profile: self.profile.id.clone(),
+                game: game.id().to_string(),
+            })
+        }
     }
 
     pub fn min_round_interval_ms(&self) -> u64 {

@@ -30,6 +30,11 @@ pub const MAX_SYMBOLS: usize = 64;
 pub use super::symbol::MAX_SYMBOL_ID_LEN;
 /// Longest game id: ids are used in URLs, metrics labels and ledger rows.
 pub const MAX_GAME_ID_LEN: usize = 32;
+/// Longest RTP variant id (`94`, `96`, `low`): it becomes part of the variant's game id.
+pub const MAX_VARIANT_ID_LEN: usize = 8;
+/// Most RTP variants one game file may add to its main one: each is a full PAR sheet to
+/// certify and a set of metric series.
+pub const MAX_VARIANTS: usize = 4;
 /// Longest display name.
 pub const MAX_NAME_LEN: usize = 64;
 /// Largest line pay, in line bets: with [`MAX_LINES`] and [`MAX_CYCLE`] keeps PAR sums in `u128`.
@@ -160,6 +165,12 @@ impl FreeSpins {
 #[derive(Debug, Clone)]
 pub struct SlotGame {
     id: String,
+    /// The game file's own id, shared by all its RTP variants (`starfall` for `starfall_94`).
+    family: String,
+    /// This RTP variant's name (`rtp_variant` or `[[variant]].id`), if the game names one.
+    variant: Option<String>,
+    /// The RTP stated to players, inside `target_rtp` (the tests pin it to the PAR sheet).
+    rtp: Option<Decimal>,
     name: String,
     rows: usize,
     symbols: Vec<String>,
@@ -199,9 +210,19 @@ pub(crate) const PAY_STRIDE: usize = MAX_REELS + 1;
 pub(crate) type Cells = [Sym; 256];
 
 impl SlotGame {
-    /// Parses and validates one game file. `source_name` (usually the file name) prefixes
-    /// every error message.
+    /// Parses and validates one game file and gives its main game (the top-level strips).
+    /// `source_name` (usually the file name) prefixes every error message.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<SlotGame, SlotConfigError> {
+        let mut games = validate::parse(text, source_name)?;
+        Ok(games.swap_remove(0))
+    }
+
+    /// Every game one file holds: the main game, then each `[[variant]]` (same rules, other
+    /// strips) as a game of its own whose id is `<id>_<variant>`.
+    pub fn variants_from_toml_str(
+        text: &str,
+        source_name: &str,
+    ) -> Result<Vec<SlotGame>, SlotConfigError> {
         validate::parse(text, source_name)
     }
 
@@ -221,16 +242,17 @@ impl SlotGame {
         paths.sort();
         let mut games: Vec<(SlotGame, String)> = Vec::new();
         for path in paths {
-            let game = load_game_file(&path)?;
             let file = file_name(&path);
-            if let Some((_, first)) = games.iter().find(|(g, _)| g.id == game.id) {
-                return Err(SlotConfigError::DuplicateId {
-                    id: game.id,
-                    first: first.clone(),
-                    second: file,
-                });
+            for game in load_game_file(&path)? {
+                if let Some((_, first)) = games.iter().find(|(g, _)| g.id == game.id) {
+                    return Err(SlotConfigError::DuplicateId {
+                        id: game.id,
+                        first: first.clone(),
+                        second: file,
+                    });
+                }
+                games.push((game, file.clone()));
             }
-            games.push((game, file));
         }
         games.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         Ok(games.into_iter().map(|(g, _)| g).collect())
@@ -238,6 +260,19 @@ impl SlotGame {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// The game file's id, shared by every RTP variant of the game (jackpot pools and
+    /// triggers, and profiles' `rtp_variants`, name games by it).
+    pub fn family(&self) -> &str {
+        &self.family
+    }
+    /// This RTP variant's name, if the game names its variants.
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
+    }
+    /// The RTP the game states to players, if it states one.
+    pub fn rtp(&self) -> Option<Decimal> {
+        self.rtp
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -447,13 +482,14 @@ impl fmt::Display for SlotGame {
     }
 }
 
-/// Loads one game file; errors are prefixed with the file name.
-pub fn load_game_file(path: &Path) -> Result<SlotGame, SlotConfigError> {
+/// Loads one game file: its main game, then its RTP variants; errors are prefixed with the
+/// file name.
+pub fn load_game_file(path: &Path) -> Result<Vec<SlotGame>, SlotConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| SlotConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    SlotGame::from_toml_str(&text, &file_name(path))
+    SlotGame::variants_from_toml_str(&text, &file_name(path))
 }
 
 fn file_name(path: &Path) -> String {

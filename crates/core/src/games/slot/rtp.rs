@@ -56,6 +56,10 @@ pub struct ParScatterWin {
 pub struct ParSheet {
     pub game_id: String,
     pub game_name: String,
+    /// The RTP variant this sheet is of, if the game names its variants.
+    pub variant: Option<String>,
+    /// The RTP the game states to players (`rtp` in its file), if any.
+    pub stated_rtp: Option<Decimal>,
     pub reels: usize,
     pub rows: usize,
     pub lines: usize,
@@ -94,6 +98,15 @@ pub struct ParSheet {
 }
 
 impl ParSheet {
+    /// Whether the RTP the game states is the exact RTP rounded to as many places as the
+    /// statement has (true when it states none).
+    pub fn stated_matches(&self) -> bool {
+        match self.stated_rtp {
+            Some(stated) => self.total_rtp.to_decimal(stated.scale()) == stated,
+            None => true,
+        }
+    }
+
     /// Whether the exact total RTP lies inside the game's documented target range.
     pub fn in_target(&self) -> bool {
         let (min, max) = self.target_rtp;
@@ -392,6 +405,8 @@ fn build_sheet(game: &SlotGame, t: &Tally) -> ParSheet {
     ParSheet {
         game_id: game.id().to_string(),
         game_name: game.name().to_string(),
+        variant: game.variant().map(str::to_string),
+        stated_rtp: game.rtp(),
         reels,
         rows: game.rows(),
         lines: game.lines(),
@@ -457,7 +472,14 @@ fn one_in(r: Ratio) -> String {
 impl fmt::Display for ParSheet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lengths: Vec<String> = self.strip_lengths.iter().map(|l| l.to_string()).collect();
-        writeln!(f, "PAR sheet: {} ({})", self.game_name, self.game_id)?;
+        match &self.variant {
+            Some(v) => writeln!(
+                f,
+                "PAR sheet: {} ({}, RTP variant {v})",
+                self.game_name, self.game_id
+            )?,
+            None => writeln!(f, "PAR sheet: {} ({})", self.game_name, self.game_id)?,
+        }
         writeln!(
             f,
             "  layout              {} reels × {} rows, {} lines, strips of {} stops",
@@ -489,6 +511,18 @@ impl fmt::Display for ParSheet {
                 "OUTSIDE"
             }
         )?;
+        if let Some(stated) = self.stated_rtp {
+            writeln!(
+                f,
+                "  stated RTP          {}%  ({})",
+                (stated * Decimal::ONE_HUNDRED).normalize(),
+                if self.stated_matches() {
+                    "the exact RTP, rounded"
+                } else {
+                    "DIFFERS from the exact RTP"
+                }
+            )?;
+        }
         writeln!(
             f,
             "  hit frequency       {}%  ({})",

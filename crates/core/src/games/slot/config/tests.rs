@@ -597,3 +597,174 @@ fn stops_are_checked() {
         })
     );
 }
+
+/// The valid game with a second RTP variant on other strips.
+fn with_variant(main: &str, variant: &str) -> String {
+    format!(
+        "{main}\n{}",
+        VALID.replacen(
+            "id = \"valid_game\"",
+            &format!("id = \"valid_game\"\n{variant}"),
+            1
+        )
+    )
+}
+
+const VARIANT: &str = r#"
+[[variant]]
+id = "94"
+target_rtp = { min = "0.90", max = "0.95" }
+reels = [
+  ["A", "K", "WILD", "A", "K", "STAR", "A", "K"],
+  ["K", "A", "K", "STAR", "A", "K", "K", "A"],
+  ["A", "A", "K", "K", "WILD", "STAR", "K", "A"],
+]
+"#;
+
+fn variants(text: &str) -> Result<Vec<SlotGame>, SlotConfigError> {
+    SlotGame::variants_from_toml_str(text, "valid.toml")
+}
+
+#[test]
+fn a_variant_is_the_same_game_on_other_strips_with_its_own_id() {
+    let text = format!(
+        "{}{VARIANT}",
+        VALID.replacen(
+            "id = \"valid_game\"",
+            "id = \"valid_game\"\nrtp_variant = \"96\"",
+            1
+        )
+    );
+    let games = variants(&text).unwrap();
+    assert_eq!(games.len(), 2);
+    let (main, other) = (&games[0], &games[1]);
+    assert_eq!(
+        (main.id(), main.family(), main.variant()),
+        ("valid_game", "valid_game", Some("96"))
+    );
+    assert_eq!(
+        (other.id(), other.family(), other.variant()),
+        ("valid_game_94", "valid_game", Some("94"))
+    );
+    assert_eq!(other.strip(1).unwrap()[5], "K");
+    assert_eq!(main.strip(1).unwrap()[5], "WILD");
+    assert_eq!(
+        other.target_rtp(),
+        (Decimal::new(90, 2), Decimal::new(95, 2))
+    );
+    assert_eq!(
+        (other.paylines(), other.lines(), other.name()),
+        (main.paylines(), main.lines(), main.name())
+    );
+    // from_toml_str gives the main game; a file without variants names none.
+    assert_eq!(
+        SlotGame::from_toml_str(&text, "valid.toml").unwrap().id(),
+        "valid_game"
+    );
+    assert_eq!(parse(VALID).unwrap().variant(), None);
+    // load_dir holds every variant, and two files cannot both make one id.
+    let dir = std::env::temp_dir().join(format!("croupier-variant-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.toml"), &text).unwrap();
+    let ids: Vec<String> = SlotGame::load_dir(&dir)
+        .unwrap()
+        .iter()
+        .map(|g| g.id().to_string())
+        .collect();
+    assert_eq!(ids, ["valid_game", "valid_game_94"]);
+    std::fs::write(
+        dir.join("b.toml"),
+        VALID.replacen("valid_game", "valid_game_94", 1),
+    )
+    .unwrap();
+    let err = SlotGame::load_dir(&dir).unwrap_err().to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("duplicate game id \"valid_game_94\""), "{err}");
+}
+
+#[test]
+fn bad_variants_are_refused_naming_the_key() {
+    let cases: [(String, &str, &str); 7] = [
+        (format!("{VALID}{VARIANT}"), "rtp_variant", "missing"),
+        (
+            with_variant("", "rtp_variant = \"9 6\"").to_string(),
+            "rtp_variant",
+            "a-z and 0-9",
+        ),
+        (
+            format!(
+                "{}{}",
+                with_variant("", "rtp_variant = \"96\""),
+                VARIANT.replace("id = \"94\"", "id = \"96\"")
+            ),
+            "variant[0].id",
+            "named twice",
+        ),
+        (
+            format!(
+                "{}{}",
+                with_variant("", "rtp_variant = \"96\""),
+                VARIANT.replace("id = \"94\"", "id = \"ninety_four\"")
+            ),
+            "variant[0].id",
+            "a-z and 0-9",
+        ),
+        (
+            format!(
+                "{}{}",
+                with_variant("", "rtp_variant = \"96\""),
+                VARIANT.replacen("\"WILD\"", "\"JOKER\"", 1)
+            ),
+            "variant[0].reels[0][2]",
+            "unknown symbol",
+        ),
+        (
+            format!(
+                "{}{}",
+                with_variant("", "rtp_variant = \"96\""),
+                VARIANT.replace("target_rtp", "rtp = \"0.97\"\ntarget_rtp")
+            ),
+            "variant[0].rtp",
+            "outside the game's target_rtp",
+        ),
+        (
+            with_variant("", "rtp = \"0.99\""),
+            "rtp",
+            "outside the game's target_rtp",
+        ),
+    ];
+    for (text, key, needle) in cases {
+        match variants(&text) {
+            Err(e @ SlotConfigError::Invalid { .. }) => {
+                let message = e.to_string();
+                assert_eq!(e.key(), Some(key), "{message}");
+                assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            }
+            Err(other) => panic!("{key}: expected a validation error, got {other}"),
+            Ok(_) => panic!("{key}: the game loaded"),
+        }
+    }
+    // A variant id that makes the game id too long.
+    let long = format!(
+        "{}{}",
+        VALID.replacen(
+            "id = \"valid_game\"",
+            "id = \"a_game_id_of_twenty_nine_chars\"\nrtp_variant = \"96\"",
+            1
+        ),
+        VARIANT.replace("id = \"94\"", "id = \"low\"")
+    );
+    let err = variants(&long).unwrap_err();
+    assert_eq!(err.key(), Some("variant[0].id"), "{err}");
+    // An unknown key in a variant (only strips, band and rtp may differ).
+    let extra = format!(
+        "{}{}",
+        with_variant("", "rtp_variant = \"96\""),
+        VARIANT.replace("target_rtp", "rows = 4\ntarget_rtp")
+    );
+    assert!(matches!(
+        variants(&extra),
+        Err(SlotConfigError::Parse { .. })
+    ));
+}

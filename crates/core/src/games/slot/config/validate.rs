@@ -9,22 +9,63 @@ use serde::Deserialize;
 
 use super::*;
 
-/// Parses and validates one game file's text.
-pub(super) fn parse(text: &str, source_name: &str) -> Result<SlotGame, SlotConfigError> {
-    let raw: RawGame = toml::from_str(text).map_err(|e| SlotConfigError::Parse {
+/// Parses and validates one game file's text: its main game first, then one game per
+/// `[[variant]]` (the same game on other reel strips, with its own id `<id>_<variant>`).
+pub(super) fn parse(text: &str, source_name: &str) -> Result<Vec<SlotGame>, SlotConfigError> {
+    let mut raw: RawGame = toml::from_str(text).map_err(|e| SlotConfigError::Parse {
         source_name: source_name.to_string(),
         message: e.to_string().trim_end().to_string(),
     })?;
-    Validator { source_name }.build(raw)
+    let validator = Validator { source_name };
+    let variants = std::mem::take(&mut raw.variant);
+    validator.check_variant_ids(raw.rtp_variant.as_deref(), &variants)?;
+    let family = raw.id.clone();
+    let mut games = Vec::with_capacity(1 + variants.len());
+    let mut main = raw.clone();
+    main.rtp_variant = None;
+    games.push(validator.build(main, &family, raw.rtp_variant.clone())?);
+    for (i, v) in variants.into_iter().enumerate() {
+        let mut other = raw.clone();
+        other.id = format!("{family}_{}", v.id);
+        other.reels = v.reels;
+        other.target_rtp = v.target_rtp;
+        other.rtp = v.rtp;
+        // Only the strips, the band and the stated RTP differ from the main game, which has
+        // passed: any error here is the variant's own, and its key says which variant.
+        let game = validator
+            .build(other, &family, Some(v.id))
+            .map_err(|e| match e {
+                SlotConfigError::Invalid {
+                    source_name,
+                    key,
+                    message,
+                } => SlotConfigError::Invalid {
+                    source_name,
+                    key: format!("variant[{i}].{key}"),
+                    message,
+                },
+                other => other,
+            })?;
+        games.push(game);
+    }
+    Ok(games)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The file format, as written.
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGame {
     id: String,
+    /// The name of the RTP variant the top-level strips make (needed once variants exist).
+    #[serde(default)]
+    rtp_variant: Option<String>,
+    /// The RTP the game states to players, checked against the PAR sheet by the tests.
+    #[serde(default)]
+    rtp: Option<String>,
+    #[serde(default)]
+    variant: Vec<RawVariant>,
     name: String,
     rows: u64,
     symbols: Vec<String>,
@@ -43,14 +84,25 @@ struct RawGame {
     free_spins: Option<RawFreeSpins>,
 }
 
-#[derive(Deserialize)]
+/// Another RTP variant of the same game: its own strips, band and stated RTP.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariant {
+    id: String,
+    target_rtp: RawRtpRange,
+    #[serde(default)]
+    rtp: Option<String>,
+    reels: Vec<Vec<String>>,
+}
+
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRtpRange {
     min: String,
     max: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScatter {
     symbol: String,
@@ -58,7 +110,7 @@ struct RawScatter {
     pays: BTreeMap<String, u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFreeSpins {
     trigger: u64,
@@ -85,7 +137,7 @@ impl Validator<'_> {
         }
     }
 
-    fn build(&self, raw: RawGame) -> Checked<SlotGame> {
+    fn build(&self, raw: RawGame, family: &str, variant: Option<String>) -> Checked<SlotGame> {
         self.check_id(&raw.id)?;
         let name = raw.name.trim().to_string();
         if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
@@ -176,6 +228,11 @@ impl Validator<'_> {
         let bet_step = self.check_amount("bet_step", &raw.bet_step)?;
         self.check_bets(min_bet, max_bet, bet_step, paylines.len())?;
         let target_rtp = self.check_target_rtp(&raw.target_rtp)?;
+        let rtp = raw
+            .rtp
+            .as_deref()
+            .map(|text| self.check_stated_rtp(text, target_rtp))
+            .transpose()?;
 
         let windows = strips
             .iter()
@@ -219,6 +276,9 @@ impl Validator<'_> {
         }
         let game = SlotGame {
             id: raw.id,
+            family: family.to_string(),
+            variant,
+            rtp,
             name,
             rows,
             symbols,
@@ -257,6 +317,60 @@ impl Validator<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// `rtp_variant` is given once there are variants; variant ids are short, distinct and
+    /// not the main one's.
+    fn check_variant_ids(&self, main: Option<&str>, variants: &[RawVariant]) -> Checked<()> {
+        let well_formed = |id: &str| {
+            (1..=MAX_VARIANT_ID_LEN).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        let rule = format!("must be 1 to {MAX_VARIANT_ID_LEN} characters of a-z and 0-9");
+        if let Some(main) = main {
+            if !well_formed(main) {
+                return Err(self.err("rtp_variant", format!("{main:?} {rule}")));
+            }
+        } else if !variants.is_empty() {
+            return Err(self.err(
+                "rtp_variant",
+                "missing: a game with [[variant]] names the variant its top-level reels make",
+            ));
+        }
+        if variants.len() > MAX_VARIANTS {
+            return Err(self.err(
+                "variant",
+                format!("at most {MAX_VARIANTS} variants besides the main one"),
+            ));
+        }
+        let mut seen: HashSet<&str> = main.into_iter().collect();
+        for (i, v) in variants.iter().enumerate() {
+            if !well_formed(&v.id) {
+                return Err(self.err(format!("variant[{i}].id"), format!("{:?} {rule}", v.id)));
+            }
+            if !seen.insert(&v.id) {
+                return Err(self.err(
+                    format!("variant[{i}].id"),
+                    format!("{:?} is named twice in this game", v.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The RTP a game states must lie in its own band (the PAR sheet checks the figure).
+    fn check_stated_rtp(&self, text: &str, (min, max): (Decimal, Decimal)) -> Checked<Decimal> {
+        let rtp = Decimal::from_str(text.trim())
+            .map_err(|_| self.err("rtp", format!("{text:?} is not a decimal fraction")))?;
+        if rtp < min || rtp > max {
+            return Err(self.err(
+                "rtp",
+                format!("{rtp} is outside the game's target_rtp {min}..{max}"),
+            ));
+        }
+        Ok(rtp)
     }
 
     fn check_count(&self, key: &str, value: u64, min: u64, max: u64) -> Checked<u64> {

@@ -279,3 +279,61 @@ fn the_report_is_readable() {
         assert!(text.contains(needle), "{needle:?} missing from\n{text}");
     }
 }
+
+/// Every RTP variant of every shipped game: its exact RTP inside its own band, the RTP it
+/// states to players that figure rounded, and at least two variants per game, apart by at
+/// least a point (a 94 % and a 96 % one).
+#[test]
+fn every_shipped_variant_is_inside_its_band_and_states_its_exact_rtp() {
+    use super::super::test_games::{CLASSIC_TOML, STARFALL_TOML};
+    for (text, file) in [
+        (CLASSIC_TOML, "classic_sevens.toml"),
+        (STARFALL_TOML, "starfall.toml"),
+    ] {
+        let variants = SlotGame::variants_from_toml_str(text, file).unwrap();
+        assert!(variants.len() >= 2, "{file}: {} variant(s)", variants.len());
+        let mut rtps = Vec::new();
+        for game in &variants {
+            let par = exact_rtp(game);
+            assert!(
+                par.in_target(),
+                "{}: {}",
+                game.id(),
+                par.total_rtp.to_decimal(6)
+            );
+            assert!(game.rtp().is_some(), "{} states no rtp", game.id());
+            assert!(
+                par.stated_matches(),
+                "{}: states {:?}, exact {}",
+                game.id(),
+                game.rtp(),
+                par.total_rtp.to_decimal(6)
+            );
+            let sheet = par.to_string();
+            assert!(sheet.contains("(the exact RTP, rounded)"), "{sheet}");
+            assert!(
+                sheet.contains(&format!("RTP variant {}", game.variant().unwrap())),
+                "{sheet}"
+            );
+            rtps.push(par.total_rtp.to_decimal(4));
+        }
+        let (lo, hi) = (rtps.iter().min().unwrap(), rtps.iter().max().unwrap());
+        assert!(hi - lo >= Decimal::new(1, 2), "{file}: {rtps:?}");
+    }
+}
+
+#[test]
+fn a_stated_rtp_that_is_not_the_exact_one_is_reported() {
+    let text = super::super::test_games::CLASSIC_TOML.replacen(
+        r#"rtp = "0.9585""#,
+        r#"rtp = "0.9600""#,
+        1,
+    );
+    let game = SlotGame::from_toml_str(&text, "classic_sevens.toml").unwrap();
+    let par = exact_rtp(&game);
+    assert!(!par.stated_matches());
+    assert!(
+        par.to_string().contains("DIFFERS from the exact RTP"),
+        "{par}"
+    );
+}
