@@ -268,7 +268,8 @@ fn in_target_compares_exactly_at_the_bounds() {
 fn the_report_is_readable() {
     let text = starfall_par().to_string();
     for needle in [
-        "PAR sheet: Starfall (starfall)",
+        "PAR sheet: Starfall (starfall, RTP variant 96)",
+        "stated RTP          96.02%  (the exact RTP, rounded)",
         "TOTAL RTP",
         "hit frequency",
         "free spins trigger",
