@@ -73,6 +73,8 @@ pub struct App {
     pub bus: crate::cluster::Bus,
     /// This node's name in the cluster.
     pub node: Arc<str>,
+    /// The content hash of the play files this node runs (`config_version`).
+    pub config_version: Arc<str>,
     /// This node's connections, by connection key (presence, kicks; bounded by connections).
     pub connected: dashmap::DashMap<Arc<str>, Connected>,
     /// The operators (casino brands) this deployment serves.
@@ -100,6 +102,7 @@ impl App {
         shared: Arc<dyn crate::cluster::SharedState>,
         bus: crate::cluster::Bus,
         node: Arc<str>,
+        config_version: Arc<str>,
         operators: crate::operator::Operators,
         profiles: croupier_core::jurisdiction::Profiles,
     ) -> Self {
@@ -145,6 +148,7 @@ impl App {
             shared,
             bus,
             node,
+            config_version,
             connected: dashmap::DashMap::new(),
             operators,
             profiles,

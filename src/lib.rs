@@ -65,6 +65,7 @@
 //! |---|---|
 //! | [`cluster`] | what nodes share besides the ledger, in process or on Redis: pub/sub, sessions, reply log, presence, table leases |
 //! | [`config`] | typed settings, validation that names the key |
+//! | [`config_version`] | the content hash of the play files in force, reported by every node |
 //! | [`protocol`] | every WebSocket frame and the stable error codes (core) |
 //! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings (core) |
 //! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid (core) |
@@ -104,6 +105,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod cluster;
 pub mod config;
+pub mod config_version;
 pub mod fair;
 pub mod jackpot;
 pub mod jurisdiction;

@@ -180,6 +180,23 @@ async fn a_table_runs_on_one_node_serves_all_three_and_moves_when_its_node_dies(
     let lb = proxy.base.clone();
     let names: Vec<String> = futures_util::future::join_all(nodes.iter().map(node_name)).await;
     let runner = agreed_runner(&nodes.iter().collect::<Vec<_>>()).await;
+    // The three run the same play files: one config version, in every node's heartbeat.
+    let own = cluster_view(&nodes[0]).await["config_version"].clone();
+    assert_eq!(own.as_str().map(str::len), Some(16), "{own}");
+    let mut reported = Vec::new();
+    for _ in 0..100 {
+        let view = cluster_view(&nodes[2]).await;
+        reported = view["nodes"].as_array().cloned().unwrap_or_default();
+        if reported.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reported.len(), 3, "{reported:?}");
+    assert!(
+        reported.iter().all(|n| n["config_version"] == own),
+        "{reported:?}"
+    );
     let owner = names
         .iter()
         .position(|n| n == &runner)

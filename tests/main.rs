@@ -39,6 +39,7 @@ mod cluster_pause;
 mod cluster_redis_wipe;
 mod cluster_resume;
 mod cluster_tables;
+mod config_version;
 mod crash_recovery;
 mod exactly_once;
 mod fair;

@@ -100,6 +100,10 @@ fn default_profile() -> String {
 pub struct NodeInfo {
     pub node: String,
     pub version: String,
+    /// The content hash of the play files it runs (`config_version`); empty from a node
+    /// older than the field.
+    #[serde(default)]
+    pub config_version: String,
     pub ready: bool,
     pub players: u64,
     /// Live tables whose rounds this node runs.

@@ -1,14 +1,16 @@
-//! The cluster: Redis latency and errors, live nodes, the shared reply log.
+//! The cluster: Redis latency and errors, live nodes, the shared reply log, the version of
+//! the play files each node runs.
 
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, Registry};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 
-use super::{counter, counter_vec, gauge, histogram_vec, LATENCY_BUCKETS};
+use super::{counter, counter_vec, gauge, gauge_vec, histogram_vec, LATENCY_BUCKETS};
 
 pub struct ClusterMetrics {
     pub redis_command_seconds: HistogramVec,
     pub redis_errors: IntCounterVec,
     pub nodes: IntGauge,
     pub reply_log_dropped: IntCounter,
+    pub config_info: IntGaugeVec,
 }
 
 impl ClusterMetrics {
@@ -36,6 +38,12 @@ impl ClusterMetrics {
                 r,
                 "reply_log_dropped_total",
                 "Replies not queued for the shared reply log because its queue was full (the ledger still answers their resends).",
+            ),
+            config_info: gauge_vec(
+                r,
+                "config_info",
+                "1, labelled with the content hash of the play files this node runs (games, tables, jackpots, operators, jurisdictions); nodes of one deployment should agree.",
+                &["version"],
             ),
         }
     }

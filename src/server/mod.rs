@@ -247,6 +247,7 @@ async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "node": app.node.as_ref(),
+        "config_version": app.config_version.as_ref(),
         "ready": app.is_ready(),
         "nodes": nodes,
         "tables": tables,

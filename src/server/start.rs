@@ -21,6 +21,7 @@ fn start_heartbeat(app: &Arc<App>) {
             let info = crate::cluster::NodeInfo {
                 node: node.node.to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                config_version: node.config_version.to_string(),
                 ready: node.is_ready(),
                 players: 0,
                 tables: node.tables.running_here(),
@@ -57,7 +58,16 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
             config.operators.file.display()
         );
     }
+    let config_version: Arc<str> = crate::config_version::of(&config)
+        .map_err(|e| anyhow::anyhow!("reading the play files for their version: {e}"))?
+        .into();
     let metrics = Arc::new(Metrics::new());
+    metrics
+        .cluster
+        .config_info
+        .with_label_values(&[&config_version])
+        .set(1);
+    tracing::info!(version = %config_version, "play configuration in force (games, tables, jackpots, operators, jurisdictions)");
     let ledger: Arc<dyn Ledger> = crate::wallet::open_ledger(&config).await?;
     let ledger_handle = ledger.clone();
     let wallet = WalletPool::start(
@@ -254,6 +264,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         shared,
         app_bus,
         node,
+        config_version,
         operators,
         profiles,
     )))

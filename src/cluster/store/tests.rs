@@ -160,6 +160,7 @@ async fn presence_and_nodes_follow_heartbeats(store: &dyn SharedState) {
     let info = |node: &str, ready| NodeInfo {
         node: node.to_string(),
         version: "test".into(),
+        config_version: "0123456789abcdef".into(),
         ready,
         players: 1,
         tables: vec!["roulette_1".into()],
