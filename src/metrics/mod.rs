@@ -248,6 +248,18 @@ impl Metrics {
         }
     }
 
+    /// Creates every profile's harm-flag series at zero, so a flag's first raise is seen by
+    /// `increase()` and the dashboard has a series before any flag (profiles are few: bounded).
+    pub fn init_harm_series<'a>(&self, profiles: impl Iterator<Item = &'a str>) {
+        for profile in profiles {
+            for rule in croupier_core::jurisdiction::HarmFlag::ALL {
+                self.play
+                    .harm_flags
+                    .with_label_values(&[rule.as_str(), profile]);
+            }
+        }
+    }
+
     pub fn init_series(&self, games: &[&str], currencies: &[&str]) {
         for code in crate::protocol::ErrorCode::all() {
             self.server.errors.with_label_values(&[code.as_str()]);

@@ -108,6 +108,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
     let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
     metrics.init_series(&game_ids, &currency_codes);
+    metrics.init_harm_series(profiles.ids());
     let table_configs = if config.tables.file.as_os_str().is_empty() {
         Vec::new()
     } else {
