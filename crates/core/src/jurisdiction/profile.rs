@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::harm::HarmRules;
 use crate::data::is_data_id;
-use crate::games::slot::{SlotGame, MAX_VARIANTS, MAX_VARIANT_ID_LEN};
+use crate::games::slot::{is_variant_id, SlotGame, MAX_VARIANTS, MAX_VARIANT_ID_LEN};
 use crate::games::GameCatalog;
 use crate::money::{CurrencyTable, Money};
 
@@ -409,9 +409,7 @@ fn check_rtp_variants(
             return Err(fail(key, format!("at most {} variants", MAX_VARIANTS + 1)));
         }
         for (j, v) in allowed.iter().enumerate() {
-            let well_formed = (1..=MAX_VARIANT_ID_LEN).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            let well_formed = is_variant_id(v);
             if !well_formed {
                 return Err(fail(
                     format!("{key}[{j}]"),

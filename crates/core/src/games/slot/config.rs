@@ -482,6 +482,15 @@ impl fmt::Display for SlotGame {
     }
 }
 
+/// Whether `id` can name an RTP variant: 1 to [`MAX_VARIANT_ID_LEN`] of `a-z 0-9` (it becomes
+/// part of a game id). Game files and profiles' `rtp_variants` share the rule.
+pub fn is_variant_id(id: &str) -> bool {
+    (1..=MAX_VARIANT_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// Loads one game file: its main game, then its RTP variants; errors are prefixed with the
 /// file name.
 pub fn load_game_file(path: &Path) -> Result<Vec<SlotGame>, SlotConfigError> {

@@ -322,12 +322,7 @@ impl Validator<'_> {
     /// `rtp_variant` is given once there are variants; variant ids are short, distinct and
     /// not the main one's.
     fn check_variant_ids(&self, main: Option<&str>, variants: &[RawVariant]) -> Checked<()> {
-        let well_formed = |id: &str| {
-            (1..=MAX_VARIANT_ID_LEN).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        };
+        let well_formed = is_variant_id;
         let rule = format!("must be 1 to {MAX_VARIANT_ID_LEN} characters of a-z and 0-9");
         if let Some(main) = main {
             if !well_formed(main) {
