@@ -1,4 +1,6 @@
-//! Unit tests of `config`.
+//! Unit tests of `config`: one test per group of rules, each bad value named by its key.
+//! About 770 lines: the rules of the game file are many, and their tests are kept in one
+//! place beside them.
 
 use super::*;
 use crate::games::slot::test_games;
