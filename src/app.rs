@@ -10,7 +10,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
-use crate::games::GameCatalog;
 use crate::ids::PlayerId;
 use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
@@ -42,7 +41,13 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub wallet: WalletPool,
     pub rng: RngPool,
-    pub games: GameCatalog,
+    /// The games, profiles, operators and the table and pool configs in force, swapped whole
+    /// by a reload (`crate::reload`): read it with [`App::play`].
+    play: arc_swap::ArcSwap<crate::play::Play>,
+    /// One reload at a time on this node.
+    pub reloading: tokio::sync::Mutex<()>,
+    /// The cluster's play bundle in Redis (`None` on one node).
+    pub play_store: Option<crate::play::shared::PlayStore>,
     pub tables: TableRegistry,
     pub jackpots: Arc<Jackpots>,
     pub replies: ReplyCache,
@@ -65,22 +70,14 @@ pub struct App {
     /// asks the ledger for a free spin; the ledger's count is the truth. Entries exist only
     /// while free spins are held, so it is bounded by the players holding them.
     pub free_spin_hints: dashmap::DashSet<(PlayerId, String)>,
-    /// A round open longer than this (ms) has lost its node: the sweeper voids it.
-    pub stale_round_ms: i64,
     /// Sessions, the shared reply log, presence: in process, or Redis in a cluster.
     pub shared: Arc<dyn crate::cluster::SharedState>,
     /// The cluster's pub/sub (in process for one node): session control rides here.
     pub bus: crate::cluster::Bus,
     /// This node's name in the cluster.
     pub node: Arc<str>,
-    /// The content hash of the play files this node runs (`config_version`).
-    pub config_version: Arc<str>,
     /// This node's connections, by connection key (presence, kicks; bounded by connections).
     pub connected: dashmap::DashMap<Arc<str>, Connected>,
-    /// The operators (casino brands) this deployment serves.
-    pub operators: crate::operator::Operators,
-    /// The jurisdiction profiles their players (and demo players) play under.
-    pub profiles: croupier_core::jurisdiction::Profiles,
     /// The players' listener as players reach it (`http(s)://host:port`), set once it is bound.
     public_url: std::sync::OnceLock<String>,
     ready: AtomicBool,
@@ -94,7 +91,8 @@ impl App {
         metrics: Arc<Metrics>,
         wallet: WalletPool,
         rng: RngPool,
-        games: GameCatalog,
+        play: crate::play::Play,
+        play_store: Option<crate::play::shared::PlayStore>,
         tables: TableRegistry,
         jackpots: Arc<Jackpots>,
         tokens: TokenKeys,
@@ -102,9 +100,6 @@ impl App {
         shared: Arc<dyn crate::cluster::SharedState>,
         bus: crate::cluster::Bus,
         node: Arc<str>,
-        config_version: Arc<str>,
-        operators: crate::operator::Operators,
-        profiles: croupier_core::jurisdiction::Profiles,
     ) -> Self {
         let admission = crate::admission::Admission::new(crate::admission::Limits {
             per_player: config.session.max_connections_per_player,
@@ -114,17 +109,6 @@ impl App {
             signups_per_second: config.auth.demo_signups_per_second,
         });
         let replies = ReplyCache::new(config.session.reply_cache_bytes, REPLY_CACHE_TTL);
-        // A live-table bet stays open for its whole round: never call that stale.
-        let longest_round = tables
-            .configs()
-            .map(|t| {
-                let d = t.timings;
-                (d.betting + d.closed + d.result + d.settle).as_millis() as i64
-            })
-            .max()
-            .unwrap_or(0);
-        let stale_round_ms =
-            (config.ledger.stale_round_seconds as i64 * 1000).max(2 * longest_round);
         Self {
             currencies: config.currencies.clone(),
             config,
@@ -132,7 +116,9 @@ impl App {
             metrics,
             wallet,
             rng,
-            games,
+            play: arc_swap::ArcSwap::from_pointee(play),
+            reloading: tokio::sync::Mutex::new(()),
+            play_store,
             tables,
             jackpots,
             replies,
@@ -144,17 +130,48 @@ impl App {
             tasks: TaskTracker::new(),
             sockets: TaskTracker::new(),
             free_spin_hints: dashmap::DashSet::new(),
-            stale_round_ms,
             shared,
             bus,
             node,
-            config_version,
             connected: dashmap::DashMap::new(),
-            operators,
-            profiles,
             public_url: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// A round open longer than this (ms) has lost its node: the sweeper voids it. A
+    /// live-table bet stays open for its whole round: never call that stale, whatever the
+    /// tables in force say now.
+    pub fn stale_round_ms(&self) -> i64 {
+        let longest_round = self
+            .play()
+            .tables
+            .iter()
+            .map(|t| {
+                let d = t.timings;
+                (d.betting + d.closed + d.result + d.settle).as_millis() as i64
+            })
+            .max()
+            .unwrap_or(0);
+        (self.config.ledger.stale_round_seconds as i64 * 1000).max(2 * longest_round)
+    }
+
+    /// The play in force (games, profiles, operators, table and pool configs). A request
+    /// reads it once and keeps what it read: a round started before a reload finishes under
+    /// the rules it started with.
+    pub fn play(&self) -> arc_swap::Guard<Arc<crate::play::Play>> {
+        self.play.load()
+    }
+
+    /// The play in force, to keep across awaits.
+    pub fn play_arc(&self) -> Arc<crate::play::Play> {
+        self.play.load_full()
+    }
+
+    /// Puts `next` in force (`crate::reload` has checked it and readied the ledger, the
+    /// tables and the pools for it); the play it replaces.
+    pub fn swap_play(&self, next: crate::play::Play) -> Arc<crate::play::Play> {
+        self.play.swap(Arc::new(next))
     }
 
     /// The jackpot share a bet of `player` on `game` carries. None for demo play on a
@@ -169,8 +186,8 @@ impl App {
         currency: &Currency,
         player: &PlayerId,
         rules: &croupier_core::jurisdiction::SessionRules,
-    ) -> Option<crate::wallet::JackpotFeed> {
-        let fun_beside_real = player.operator().is_none() && !self.operators.is_empty();
+    ) -> Option<(crate::wallet::JackpotFeed, Arc<crate::jackpot::config::PoolConfig>)> {
+        let fun_beside_real = player.operator().is_none() && !self.play().operators.is_empty();
         if fun_beside_real || !rules.profile.jackpots {
             return None;
         }
@@ -182,6 +199,7 @@ impl App {
     pub fn fair_offered(&self, player: &PlayerId) -> bool {
         match player.operator() {
             Some(operator) => self
+                .play()
                 .operators
                 .get(operator)
                 .is_some_and(|o| o.provably_fair),

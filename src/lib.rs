@@ -65,7 +65,8 @@
 //! |---|---|
 //! | [`cluster`] | what nodes share besides the ledger, in process or on Redis: pub/sub, sessions, reply log, presence, table leases |
 //! | [`config`] | typed settings, validation that names the key |
-//! | [`config_version`] | the content hash of the play files in force, reported by every node |
+//! | [`play`] | the play files in force (games, tables, pools, operators, profiles), checked together, versioned; the cluster's copy in Redis |
+//! | [`reload`] | putting new play files in force on a running node at round boundaries (`croupier reload`, SIGHUP, the cluster's bundle) |
 //! | [`protocol`] | every WebSocket frame and the stable error codes (core) |
 //! | [`money`] | currencies and amounts on `rust_decimal`, parsed from strings (core) |
 //! | [`ids`] | `PlayerId`, `ReqId`, `RoundId`: values that can only be valid (core) |
@@ -105,7 +106,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod cluster;
 pub mod config;
-pub mod config_version;
+pub mod play;
 pub mod fair;
 pub mod jackpot;
 pub mod jurisdiction;
@@ -113,6 +114,7 @@ pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod recovery;
+pub mod reload;
 pub mod replay;
 pub mod reply_cache;
 pub mod rng;

@@ -166,6 +166,20 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Reloads the play files (games, tables, jackpots, operators, jurisdictions) on a running
+    /// node, and through it on every node of its cluster: all of them, or none and why.
+    /// `--check` only reads and checks them here.
+    Reload {
+        /// Configuration file: names the play files, and the node's admin listener and key.
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+        /// The node's admin listener (default: `http://` + server.admin_listen).
+        #[arg(long)]
+        admin: Option<String>,
+        /// Only read and check the play files; reach no node.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn load_config(path: &std::path::Path, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -353,7 +367,51 @@ fn main() -> anyhow::Result<()> {
         } => audit(&config, data_dir, false, heads.as_deref()),
         Command::Reconcile { config, data_dir } => audit(&config, data_dir, true, None),
         Command::Heads { config, data_dir } => heads(&config, data_dir),
+        Command::Reload {
+            config,
+            admin,
+            check,
+        } => reload(&config, admin, check),
     }
+}
+
+/// Longest `croupier reload` waits for the node's answer (a reload parses every game file).
+const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn reload(config: &std::path::Path, admin: Option<String>, check: bool) -> anyhow::Result<()> {
+    let config = load_config(config, None)?;
+    if check {
+        let play = croupier::play::Play::read(&config)?;
+        println!(
+            "play files ok: version {}, {} games, {} tables, {} jackpot pools, {} operators",
+            play.version,
+            play.games.len(),
+            play.tables.len(),
+            play.pools.len(),
+            play.operators.iter().count()
+        );
+        return Ok(());
+    }
+    let base = admin.unwrap_or_else(|| format!("http://{}", config.server.admin_listen));
+    let url = format!("{}/v1/admin/reload", base.trim_end_matches('/'));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (status, body) = runtime.block_on(async {
+        let client = reqwest::Client::builder().timeout(RELOAD_TIMEOUT).build()?;
+        let response = client
+            .post(&url)
+            .bearer_auth(&config.auth.admin_key)
+            .send()
+            .await?;
+        let status = response.status();
+        anyhow::Ok((status, response.text().await?))
+    })?;
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| body.clone().into());
+    if !status.is_success() {
+        let message = answer["message"].as_str().unwrap_or(&body);
+        anyhow::bail!("reload refused ({status}), nothing changed: {message}");
+    }
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }
 
 fn operator_key(operator: &str) -> anyhow::Result<()> {
@@ -361,7 +419,7 @@ fn operator_key(operator: &str) -> anyhow::Result<()> {
     let (key, hash) = croupier::operator::keys::generate()?;
     println!("key of operator {id} (shown once; give it to the operator's back end):");
     println!("  {key}");
-    println!("list its hash in that operator's key_hashes in config/operators.toml, then restart:");
+    println!("list its hash in that operator's key_hashes in config/operators.toml, then `croupier reload`:");
     println!("  \"{hash}\"");
     Ok(())
 }

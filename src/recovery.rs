@@ -159,7 +159,7 @@ async fn sweep_lost_nodes(app: &App) -> Result<usize, LedgerError> {
 pub fn start_stale_sweeper(app: &Arc<App>) {
     let app = app.clone();
     actix::spawn(async move {
-        let every = std::time::Duration::from_millis((app.stale_round_ms / 2).max(1_000) as u64);
+        let every = std::time::Duration::from_millis((app.stale_round_ms() / 2).max(1_000) as u64);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // The first sweep prunes: a node that restarts often still does.
@@ -169,7 +169,7 @@ pub fn start_stale_sweeper(app: &Arc<App>) {
                 _ = app.shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match recover_open_rounds(&app, app.stale_round_ms, "stale").await {
+            match recover_open_rounds(&app, app.stale_round_ms(), "stale").await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(voided = n, "stale rounds voided and refunded"),
                 Err(error) => tracing::warn!(%error, "stale-round sweep failed; next time"),

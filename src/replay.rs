@@ -40,6 +40,16 @@ pub enum ReplayError {
     },
     #[error("amount of round {0} out of range")]
     Money(String),
+    #[error(
+        "round {round} was played under version {played} of {game}'s file, and this node has \
+         version {here}: replay it with the game file it was played under"
+    )]
+    OtherVersion {
+        round: String,
+        game: String,
+        played: String,
+        here: String,
+    },
 }
 
 /// What the replay found.
@@ -157,6 +167,18 @@ pub fn replay(
         });
     };
     let stored: SpinOutcome = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    // A round recorded before game versions were kept names none: it is replayed as is.
+    let played: Option<String> = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("game_version")?.as_str().map(str::to_string));
+    if let Some(played) = played.filter(|v| v != game.version()) {
+        return Err(ReplayError::OtherVersion {
+            round: id,
+            game: game.id().to_string(),
+            played,
+            here: game.version().to_string(),
+        });
+    }
     game.check_stops(&stored.stops)
         .map_err(|e| ReplayError::BadStops {
             round: id.clone(),
@@ -289,6 +311,25 @@ mod tests {
             matches!(off_wheel, Err(ReplayError::BadOutcome { .. })),
             "{off_wheel:?}"
         );
+    }
+
+    #[test]
+    fn a_round_of_another_version_of_its_game_file_is_not_replayed_under_this_one() {
+        let catalog = catalog();
+        let game = catalog.slot("classic_sevens").unwrap();
+        let outcome = slot::evaluate(game, &[0, 0, 0], SpinMode::Base);
+        let eur = Currency::new("EUR", 2).unwrap();
+        let win = Money::parse("1.00", &eur).unwrap().mul_floor(outcome.win_multiple);
+        let mut round = round("classic_sevens", &outcome, win.unwrap().minor());
+        let stored = round.outcome_json.as_deref().unwrap();
+        let mut value: Value = serde_json::from_str(stored).unwrap();
+        value["game_version"] = Value::from(game.version());
+        round.outcome_json = Some(value.to_string());
+        assert!(replay(&catalog, &[], &round, &eur).unwrap().matches(), "its own version");
+        value["game_version"] = Value::from("0123456789abcdef");
+        round.outcome_json = Some(value.to_string());
+        let r = replay(&catalog, &[], &round, &eur);
+        assert!(matches!(r, Err(ReplayError::OtherVersion { .. })), "{r:?}");
     }
 
     #[test]

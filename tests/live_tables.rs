@@ -24,19 +24,6 @@ async fn balance(client: &mut Client) -> String {
     reply["balance"].as_str().unwrap().to_string()
 }
 
-async fn seated(server: &Server, player: &str, table: &str) -> Client {
-    let session = open_session(server, player).await;
-    let mut client = Client::connect(server, &session.token).await;
-    let state = ask(
-        &mut client,
-        json!({"type": "join_table", "req_id": format!("join-{player}"), "table": table}),
-    )
-    .await;
-    assert_eq!(state["type"], "table_state", "{state}");
-    assert_eq!(state["table"]["id"], table);
-    client
-}
-
 fn bet(req: &str, table: &str, kind: &str, numbers: &[u8], amount: &str) -> Value {
     json!({"type": "table_bet", "req_id": req, "table": table, "kind": kind,
            "numbers": numbers, "amount": amount})

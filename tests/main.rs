@@ -56,6 +56,7 @@ mod postgres_node;
 mod postgres_restart;
 mod protocol_examples;
 mod redis_restart;
+mod reload;
 mod rtp_variants;
 mod security;
 mod spin_flow;

@@ -967,10 +967,12 @@ async fn admin_endpoints_live_on_their_own_listener_with_their_own_key() {
         (&server.base, "GET", "/metrics"),
         (&server.base, "GET", "/v1/cluster"),
         (&server.base, "POST", "/v1/admin/drain"),
+        (&server.base, "POST", "/v1/admin/reload"),
         (&server.base, "GET", "/v1/admin/players/alice"),
         (&server.base, "POST", "/v1/operator/sessions/revoke"),
         (&server.base, "POST", "/v1/operator/launch"),
         (&server.operator, "POST", "/v1/admin/drain"),
+        (&server.operator, "POST", "/v1/admin/reload"),
         (&server.operator, "GET", "/metrics"),
         (&server.operator, "POST", "/v1/sessions"),
     ] {
@@ -997,15 +999,18 @@ async fn admin_endpoints_live_on_their_own_listener_with_their_own_key() {
         .unwrap();
     assert_eq!(metrics.status(), 200);
     let drain = format!("{}/v1/admin/drain", server.admin);
+    let reload = format!("{}/v1/admin/reload", server.admin);
     for key in [OPERATOR_KEY, "", "wrong-key-5ad015a3bf4f1b2b0b822cd15d6c1"] {
-        let status = http
-            .post(&drain)
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 401, "drain with {key:?}");
+        for url in [&drain, &reload] {
+            let status = http
+                .post(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 401, "{url} with {key:?}");
+        }
     }
     let status = http
         .post(&drain)

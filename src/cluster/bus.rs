@@ -21,8 +21,11 @@ pub const EVENTS_CHANNEL: &str = "events";
 /// The channel of session control: sessions an operator ended, whose connections every node
 /// closes at once. Sealed by the bus, like the events channel.
 pub const SESSIONS_CHANNEL: &str = "sessions";
+/// The channel of play reloads: a new play bundle is in Redis (`play::shared`), every node
+/// applies it. Sealed by the bus.
+pub const PLAY_CHANNEL: &str = "play";
 /// Channels the bus itself seals and opens (the table channels are sealed by their users).
-const SEALED_CHANNELS: [&str; 2] = [EVENTS_CHANNEL, SESSIONS_CHANNEL];
+const SEALED_CHANNELS: [&str; 3] = [EVENTS_CHANNEL, SESSIONS_CHANNEL, PLAY_CHANNEL];
 /// Events a node buffers for its local subscribers (a lagging one skips to the latest).
 pub const LOCAL_EVENTS: usize = 256;
 /// Messages buffered per table or node channel for its one local reader (a relay task that

@@ -20,7 +20,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use bus::{Bus, EVENTS_CHANNEL, SESSIONS_CHANNEL};
+pub use bus::{Bus, EVENTS_CHANNEL, PLAY_CHANNEL, SESSIONS_CHANNEL};
 pub use heartbeat::start_heartbeat;
 pub use lease::{InProcessLeases, Leases, RedisLeases, LEASE_RENEW_EVERY};
 pub use store::{
@@ -174,6 +174,8 @@ pub struct Seal {
 
 /// Hex digits of a seal (HMAC-SHA256).
 const SEAL_HEX: usize = 64;
+/// The word in a stored value's seal where a message's has its time ([`Seal::sign_stored`]).
+const STORED: &str = "stored";
 /// How old a sealed message may be when it is opened: pub/sub delivers in milliseconds; the
 /// rest is clock skew between nodes.
 pub const SEAL_MAX_AGE: Duration = Duration::from_secs(30);
@@ -225,6 +227,33 @@ impl Seal {
         out.push('\t');
         out.push_str(body);
         out
+    }
+
+    /// A value stored in Redis and read many times (the play bundle): `<key id>\tstored\t
+    /// <seal>\t<body>`, with no age or nonce. The word `stored` keeps it from ever opening as
+    /// a message, and a message from ever passing as a stored value.
+    pub fn sign_stored(&self, body: &str) -> String {
+        use hmac::Mac;
+        let key = &self.ring.current;
+        let head = format!("{}\t{STORED}", key.id());
+        let tag = Self::tag(key, &head, body).finalize().into_bytes();
+        format!("{head}\t{}\t{body}", hex::encode(tag))
+    }
+
+    /// The body of a value [`Seal::sign_stored`] made, if its seal is right (checked in
+    /// constant time) under this deployment's keys.
+    pub fn open_stored<'a>(&self, text: &'a str) -> Option<&'a str> {
+        use hmac::Mac;
+        let mut parts = text.splitn(4, '\t');
+        let (kid, word, tag, body) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if word != STORED || tag.len() != SEAL_HEX {
+            return None;
+        }
+        let key = self.ring.find(kid)?;
+        let head = &text[..kid.len() + word.len() + 1];
+        let bytes = hex::decode(tag).ok()?;
+        Self::tag(key, head, body).verify_slice(&bytes).ok()?;
+        Some(body)
     }
 
     /// The body of a sealed message, if the seal is right (checked in constant time), fresh,
@@ -354,6 +383,25 @@ mod seal_tests {
         // Every seal has its own nonce: the same body sealed twice opens twice.
         assert_eq!(two.open(&one.seal("bet 10")), Some("bet 10"));
         assert_eq!(two.open(&one.seal("bet 10")), Some("bet 10"));
+    }
+
+    #[test]
+    fn a_stored_value_opens_every_time_and_never_as_a_message() {
+        let one = seal(SECRET, &[]);
+        let two = seal(SECRET, &[]);
+        let stored = one.sign_stored("{\"files\":{}}\twith a tab");
+        for _ in 0..3 {
+            assert_eq!(two.open_stored(&stored), Some("{\"files\":{}}\twith a tab"));
+        }
+        assert_eq!(two.open(&stored), None, "a stored value is no message");
+        assert_eq!(two.open_stored(&one.seal("x")), None, "a message is no stored value");
+        let tampered = stored.replace("files", "filez");
+        assert_eq!(two.open_stored(&tampered), None, "a changed body");
+        let other = seal("another-secret-5ad015a3bf4f1b2b0b822cd1", &[]);
+        assert_eq!(other.open_stored(&stored), None, "another key");
+        for junk in ["", "a\tstored", "a\tstored\tzz\tbody"] {
+            assert_eq!(two.open_stored(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

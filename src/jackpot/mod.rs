@@ -32,10 +32,60 @@ pub const PUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Everything a node knows about the pools; the values themselves are in the ledger.
 pub struct Jackpots {
-    pools: Vec<Arc<PoolConfig>>,
-    by_game: HashMap<String, (Arc<PoolConfig>, JackpotFeed)>,
+    /// The pools in force, swapped whole by a reload ([`Jackpots::reconfigure`]): a bet
+    /// reads the pool it feeds once, and its round settles against what it read.
+    set: arc_swap::ArcSwap<PoolSet>,
     /// Wins go to every node's players; pool values each node reads and pushes itself.
     events: Bus,
+}
+
+/// The pools of one play configuration, and which pool each game feeds.
+#[derive(Default)]
+struct PoolSet {
+    pools: Vec<Arc<PoolConfig>>,
+    by_game: HashMap<String, (Arc<PoolConfig>, JackpotFeed)>,
+}
+
+impl PoolSet {
+    fn new(pools: Vec<PoolConfig>) -> PoolSet {
+        let pools: Vec<Arc<PoolConfig>> = pools.into_iter().map(Arc::new).collect();
+        let mut by_game = HashMap::new();
+        for pool in &pools {
+            let feed = JackpotFeed {
+                pool: pool.id.clone(),
+                levels: pool
+                    .levels
+                    .iter()
+                    .map(|l| LevelFeed {
+                        level: l.name.clone(),
+                        contribution_ppm: l.contribution.ppm(),
+                        reserve_ppm: l.reserve.ppm(),
+                        must_drop_by_micro: l.must_drop_by_micro,
+                    })
+                    .collect(),
+            };
+            for game in &pool.games {
+                by_game.insert(game.clone(), (pool.clone(), feed.clone()));
+            }
+        }
+        PoolSet { pools, by_game }
+    }
+}
+
+/// The levels to create in the ledger for these pools (at start-up, and before a reload puts
+/// them in force).
+pub fn specs(pools: &[PoolConfig]) -> Vec<PoolSpec> {
+    pools
+        .iter()
+        .flat_map(|p| {
+            p.levels.iter().map(|l| PoolSpec {
+                pool: p.id.clone(),
+                level: l.name.clone(),
+                currency: p.currency.code().to_string(),
+                seed_micro: l.seed_micro,
+            })
+        })
+        .collect()
 }
 
 /// A masked player name for public win announcements: the first two characters, then `***`.
@@ -130,60 +180,36 @@ pub fn claims_for(
 
 impl Jackpots {
     pub fn new(pools: Vec<PoolConfig>, events: Bus) -> Self {
-        let pools: Vec<Arc<PoolConfig>> = pools.into_iter().map(Arc::new).collect();
-        let mut by_game = HashMap::new();
-        for pool in &pools {
-            let feed = JackpotFeed {
-                pool: pool.id.clone(),
-                levels: pool
-                    .levels
-                    .iter()
-                    .map(|l| LevelFeed {
-                        level: l.name.clone(),
-                        contribution_ppm: l.contribution.ppm(),
-                        reserve_ppm: l.reserve.ppm(),
-                        must_drop_by_micro: l.must_drop_by_micro,
-                    })
-                    .collect(),
-            };
-            for game in &pool.games {
-                by_game.insert(game.clone(), (pool.clone(), feed.clone()));
-            }
-        }
         Self {
-            pools,
-            by_game,
+            set: arc_swap::ArcSwap::from_pointee(PoolSet::new(pools)),
             events,
         }
     }
 
-    pub fn pools(&self) -> &[Arc<PoolConfig>] {
-        &self.pools
+    /// Puts these pools in force from the next bet (their levels exist in the ledger:
+    /// [`specs`]). A round already open settles against the pool its bet fed; a pool left
+    /// out keeps its money in the ledger, where `croupier reconcile` and the pool metrics
+    /// still see it, and players no longer do.
+    pub fn reconfigure(&self, pools: Vec<PoolConfig>) {
+        self.set.store(Arc::new(PoolSet::new(pools)));
     }
 
-    /// The pool a bet on `game` (a slot id or a table id) feeds, in its currency.
-    pub fn feed_for(&self, game: &str, currency: &Currency) -> Option<JackpotFeed> {
-        let (pool, feed) = self.by_game.get(game)?;
-        (pool.currency == *currency).then(|| feed.clone())
+    /// The pools in force.
+    pub fn pools(&self) -> Vec<Arc<PoolConfig>> {
+        self.set.load().pools.clone()
     }
 
-    pub fn pool_for(&self, game: &str) -> Option<Arc<PoolConfig>> {
-        self.by_game.get(game).map(|(pool, _)| pool.clone())
-    }
-
-    /// The levels to create in the ledger at start-up.
-    pub fn specs(&self) -> Vec<PoolSpec> {
-        self.pools
-            .iter()
-            .flat_map(|p| {
-                p.levels.iter().map(|l| PoolSpec {
-                    pool: p.id.clone(),
-                    level: l.name.clone(),
-                    currency: p.currency.code().to_string(),
-                    seed_micro: l.seed_micro,
-                })
-            })
-            .collect()
+    /// The pool a bet on `game` (a slot id or a table id) feeds, in its currency: what the
+    /// bet adds to it, and the pool its round's claims are drawn against (read together, so
+    /// a reload between the two cannot pair one pool's feed with another's levels).
+    pub fn feed_for(
+        &self,
+        game: &str,
+        currency: &Currency,
+    ) -> Option<(JackpotFeed, Arc<PoolConfig>)> {
+        let set = self.set.load();
+        let (pool, feed) = set.by_game.get(game)?;
+        (pool.currency == *currency).then(|| (feed.clone(), pool.clone()))
     }
 
     /// Pool updates and win announcements for one session.
@@ -249,9 +275,6 @@ impl Jackpots {
         currencies: crate::money::CurrencyTable,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        if self.pools.is_empty() {
-            return; // no jackpots on this node: nothing to read every 500 ms
-        }
         let me = self.clone();
         actix::spawn(async move {
             let mut last: Vec<PoolView> = Vec::new();
@@ -261,6 +284,10 @@ impl Jackpots {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tick.tick() => {}
+                }
+                let live = me.set.load_full();
+                if live.pools.is_empty() {
+                    continue; // no jackpots in force: nothing to read
                 }
                 let pools = match ledger.pools().await {
                     Ok(pools) => pools,
@@ -286,6 +313,9 @@ impl Jackpots {
                                 .with_label_values(&[&p.pool, &p.level])
                                 .set(at / 1000);
                         }
+                        // A pool a reload removed: its money is still in the metrics (and
+                        // `reconcile`), but players are not shown a pool they cannot win.
+                        live.pools.iter().find(|c| c.id == p.pool)?;
                         Some(PoolView {
                             pool: p.pool.clone(),
                             level: p.level.clone(),

@@ -11,6 +11,7 @@ pub struct ClusterMetrics {
     pub nodes: IntGauge,
     pub reply_log_dropped: IntCounter,
     pub config_info: IntGaugeVec,
+    pub config_reloads: IntCounterVec,
 }
 
 impl ClusterMetrics {
@@ -44,6 +45,12 @@ impl ClusterMetrics {
                 "config_info",
                 "1, labelled with the content hash of the play files this node runs (games, tables, jackpots, operators, jurisdictions); nodes of one deployment should agree.",
                 &["version"],
+            ),
+            config_reloads: counter_vec(
+                r,
+                "config_reloads_total",
+                "Reloads of the play files on this node, by result: applied, unchanged (same version), refused (a file or the ledger said no; nothing changed).",
+                &["result"],
             ),
         }
     }

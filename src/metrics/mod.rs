@@ -82,8 +82,12 @@ pub const DISCARD_REASONS: [&str; 5] = [
     "replayed",
     "limit_reached",
 ];
+/// The results a reload of the play files is counted under (`croupier_config_reloads_total`).
+pub const RELOAD_RESULTS: [&str; 3] = ["applied", "unchanged", "refused"];
 /// Every Redis operation the cluster runs, as named in `croupier_redis_*{op}`.
-pub const REDIS_OPS: [&str; 14] = [
+pub const REDIS_OPS: [&str; 16] = [
+    "play_get",
+    "play_put",
     "session_open",
     "session_get",
     "replies_get",
@@ -195,6 +199,9 @@ impl Metrics {
 
     /// Creates the cluster's series at zero (on one node too: its Redis series stay at zero).
     pub fn init_cluster_series(&self, tables: &[&str]) {
+        for result in RELOAD_RESULTS {
+            self.cluster.config_reloads.with_label_values(&[result]);
+        }
         for op in REDIS_OPS {
             self.cluster.redis_command_seconds.with_label_values(&[op]);
             self.cluster.redis_errors.with_label_values(&[op]);

@@ -26,7 +26,7 @@ pub async fn verify_round(
         .currencies
         .get(&account.currency)
         .map_err(|e| HttpError::Unexpected(format!("currency {}: {e}", account.currency)))?;
-    match verify(&app.games, &fair, &currency, None) {
+    match verify(&app.play().games, &fair, &currency, None) {
         Ok(verdict) => Ok(HttpResponse::Ok().json(verdict)),
         Err(e @ VerifyError::NotRevealed(_)) => Err(HttpError::SeedNotRevealed(e.to_string())),
         Err(VerifyError::UnknownGame { game, .. }) => Err(HttpError::UnknownGame(game)),

@@ -13,7 +13,6 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use crate::app::App;
 use crate::auth::{AuthError, TokenKeys};
 use crate::config::Config;
-use crate::games::GameCatalog;
 use crate::ids::PlayerId;
 use crate::jackpot::Jackpots;
 use crate::metrics::Metrics;
@@ -235,19 +234,20 @@ async fn cluster_view(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
     let nodes = app.shared.nodes().await?;
     let tables: serde_json::Map<String, serde_json::Value> = app
         .tables
-        .ids()
-        .filter_map(|id| {
-            let run = match app.tables.get(id)?.run() {
+        .all()
+        .into_iter()
+        .map(|slot| {
+            let run = match slot.run() {
                 crate::table::Run::Here { .. } => serde_json::json!(app.node.as_ref()),
                 crate::table::Run::There { node, .. } => serde_json::json!(node),
                 crate::table::Run::Nobody => serde_json::Value::Null,
             };
-            Some((id.to_string(), run))
+            (slot.id.clone(), run)
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "node": app.node.as_ref(),
-        "config_version": app.config_version.as_ref(),
+        "config_version": app.play().version.as_ref(),
         "ready": app.is_ready(),
         "nodes": nodes,
         "tables": tables,
@@ -276,6 +276,26 @@ async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, Ht
         "draining": true,
         "sessions": app.connected.len(),
     })))
+}
+
+/// Reloads the play files (admin key): 200 with what changed (`reload::Reloaded`), or
+/// 422 `bad_config` naming the file and key (nothing changed), or 503 when the ledger or the
+/// cluster's Redis did not take it (nothing changed).
+async fn reload(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+    sessions::check_admin(&app, &req)?;
+    match crate::reload::from_files(&app, "admin_api").await {
+        Ok(done) => Ok(HttpResponse::Ok().json(done)),
+        Err(error) => {
+            let status = match error {
+                crate::reload::ReloadError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            Ok(HttpResponse::build(status).json(serde_json::json!({
+                "code": error.code(),
+                "message": error.to_string(),
+            })))
+        }
+    }
 }
 
 /// Where a player is connected (admin key): the node from the presence heartbeats (on any
@@ -323,6 +343,7 @@ async fn list_jackpots(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
 
 async fn list_games(app: web::Data<App>) -> HttpResponse {
     let games: Vec<_> = app
+        .play()
         .games
         .slots()
         .map(|g| crate::session::handler::game_view(g))

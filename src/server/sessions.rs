@@ -61,7 +61,7 @@ pub(super) async fn start_session(
     // A session its profile cannot serve (a capped market in another currency, an age band
     // missing) is refused before anything is created.
     crate::jurisdiction::session_rules(
-        &app.profiles,
+        &app.play().profiles,
         &jurisdiction.profile,
         &currency,
         jurisdiction.age_band,

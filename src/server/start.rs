@@ -21,7 +21,7 @@ fn start_heartbeat(app: &Arc<App>) {
             let info = crate::cluster::NodeInfo {
                 node: node.node.to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
-                config_version: node.config_version.to_string(),
+                config_version: node.play().version.to_string(),
                 ready: node.is_ready(),
                 players: 0,
                 tables: node.tables.running_here(),
@@ -35,6 +35,38 @@ fn start_heartbeat(app: &Arc<App>) {
     );
 }
 
+/// The play this node starts with: its own files, or in a cluster the cluster's bundle (which
+/// a first node stores from its own files). Files that cannot be played stop the start.
+async fn starting_play(
+    config: &Config,
+    store: Option<&crate::play::shared::PlayStore>,
+) -> anyhow::Result<crate::play::Play> {
+    let local = crate::play::Bundle::read(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bundle = match store {
+        None => local,
+        Some(store) => {
+            if store.put_if_absent(&local).await? {
+                tracing::info!(version = %local.version(), "the cluster had no play files: this node's are now the cluster's");
+                local
+            } else {
+                let cluster = store
+                    .bundle()
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the cluster's play bundle vanished from redis during start-up; start again"))?;
+                if cluster != local {
+                    tracing::warn!(
+                        cluster = %cluster.version(),
+                        files = %local.version(),
+                        "this node's play files differ from the cluster's: playing the cluster's (`croupier reload` on this node puts its files in force everywhere)"
+                    );
+                }
+                cluster
+            }
+        }
+    };
+    crate::play::Play::parse(bundle, config).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Builds the node's shared state: opens the ledger, loads games, starts actor pools.
 pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let demo = config
@@ -42,32 +74,46 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
     std::fs::create_dir_all(&config.server.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.server.data_dir.display()))?;
-    let games = GameCatalog::load(&config.games.dir)?;
-    if games.is_empty() {
-        anyhow::bail!("no games found in {}", config.games.dir.display());
-    }
-    let profiles = crate::jurisdiction::load(&config.jurisdictions.file, &config.currencies)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.jurisdictions.file.display()))?;
-    let operators =
-        crate::operator::Operators::load(&config.operators.file, &config.currencies, &profiles)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.operators.file.display()))?;
-    if operators.is_empty() && !config.auth.demo_mode {
-        anyhow::bail!(
-            "{}: lists no operator, and demo mode is off: nobody could open a session \
-             (`croupier operator-key --operator ID` makes a key; docs/operator-api.md)",
-            config.operators.file.display()
-        );
-    }
-    let config_version: Arc<str> = crate::config_version::of(&config)
-        .map_err(|e| anyhow::anyhow!("reading the play files for their version: {e}"))?
-        .into();
+    // Checked before anything is started: a node whose own files are wrong never starts, in
+    // a cluster too (a reload from it would spread them).
+    crate::play::Play::read(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let metrics = Arc::new(Metrics::new());
+    let secret = if config.auth.secret.is_empty() {
+        crate::secrets::load_or_generate(&config.server.data_dir)?
+    } else {
+        config.auth.secret.clone()
+    };
+    let keys =
+        |purpose| crate::secrets::KeyRing::new(&secret, &config.auth.previous_secrets, purpose);
+    let tokens = TokenKeys::new(
+        keys(crate::secrets::Purpose::Tokens),
+        &config.cluster.namespace,
+        config.auth.token_ttl_seconds,
+    );
+    let seal = crate::cluster::Seal::new(keys(crate::secrets::Purpose::Seals));
+    let fair_keys = crate::fair::FairKeys::new(&secret, &config.auth.previous_secrets);
+    let link = if config.cluster.redis_url.is_empty() {
+        None
+    } else {
+        let link = crate::cluster::RedisLink::connect(
+            &config.cluster.redis_url,
+            &config.cluster.namespace,
+            metrics.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
+        Some(link)
+    };
+    let play_store = link
+        .clone()
+        .map(|link| crate::play::shared::PlayStore::new(link, seal.clone()));
+    let play = starting_play(&config, play_store.as_ref()).await?;
     metrics
         .cluster
         .config_info
-        .with_label_values(&[&config_version])
+        .with_label_values(&[&play.version])
         .set(1);
-    tracing::info!(version = %config_version, "play configuration in force (games, tables, jackpots, operators, jurisdictions)");
+    tracing::info!(version = %play.version, "play configuration in force (games, tables, jackpots, operators, jurisdictions)");
     let ledger: Arc<dyn Ledger> = crate::wallet::open_ledger(&config).await?;
     let ledger_handle = ledger.clone();
     let wallet = WalletPool::start(
@@ -88,149 +134,35 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         policy,
         metrics.clone(),
     )?;
-    let secret = if config.auth.secret.is_empty() {
-        crate::secrets::load_or_generate(&config.server.data_dir)?
-    } else {
-        config.auth.secret.clone()
-    };
-    let keys =
-        |purpose| crate::secrets::KeyRing::new(&secret, &config.auth.previous_secrets, purpose);
-    let tokens = TokenKeys::new(
-        keys(crate::secrets::Purpose::Tokens),
-        &config.cluster.namespace,
-        config.auth.token_ttl_seconds,
-    );
-    let seal = crate::cluster::Seal::new(keys(crate::secrets::Purpose::Seals));
-    let fair_keys = crate::fair::FairKeys::new(&secret, &config.auth.previous_secrets);
-    profiles
-        .check_games(&games)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.jurisdictions.file.display()))?;
-    let game_ids: Vec<&str> = games.slots().map(|g| g.id()).collect();
-    let currency_codes: Vec<&str> = config.currencies.0.keys().map(String::as_str).collect();
-    metrics.init_series(&game_ids, &currency_codes);
-    metrics.init_harm_series(profiles.ids());
-    let table_configs = if config.tables.file.as_os_str().is_empty() {
-        Vec::new()
-    } else {
-        crate::table::config::load(&config.tables.file, &config.currencies)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.tables.file.display()))?
-    };
-    if let Some(clash) = table_configs.iter().find(|t| games.slot(&t.id).is_some()) {
-        // Table bets are ledger rounds whose game is the table id: it must not name a slot.
-        anyhow::bail!("table id {:?} is also a slot game id", clash.id);
-    }
-    let series: Vec<(&str, Vec<&str>)> = table_configs
-        .iter()
-        .map(|t| (t.id.as_str(), t.limits.keys().map(String::as_str).collect()))
-        .collect();
-    metrics.init_table_series(&series);
-    let mut pool_configs = if config.jackpots.file.as_os_str().is_empty() {
-        Vec::new()
-    } else {
-        crate::jackpot::config::load(&config.jackpots.file, &config.currencies)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.jackpots.file.display()))?
-    };
-    for pool in &pool_configs {
-        for game in &pool.games {
-            let slot = games.slot(game);
-            let table = table_configs.iter().find(|t| &t.id == game);
-            let currency = match (slot, table) {
-                (_, Some(t)) => t.currency.code(),
-                (Some(_), None) => pool.currency.code(),
-                // A node running no tables (one table node in a cluster) still feeds the pool
-                // from its slots; the table ids belong to another node's tables.toml.
-                (None, None) if config.tables.file.as_os_str().is_empty() => {
-                    tracing::info!(pool = %pool.id, game = %game, "not on this node (no tables here)");
-                    continue;
-                }
-                (None, None) => anyhow::bail!(
-                    "jackpots: pool {:?} lists {game:?}, which is neither a slot game nor a table",
-                    pool.id
-                ),
-            };
-            if currency != pool.currency.code() {
-                anyhow::bail!(
-                    "jackpots: pool {:?} is in {}, table {game:?} in {currency}",
-                    pool.id,
-                    pool.currency.code()
-                );
-            }
-        }
-        for level in &pool.levels {
-            if let Some(t) = &level.trigger {
-                let known = games
-                    .slot(&t.game)
-                    .is_some_and(|g| g.symbols().iter().any(|s| s == &t.symbol));
-                if !known {
-                    anyhow::bail!(
-                        "jackpots: pool {:?} level {:?}: trigger symbol {:?} is not a symbol of slot game {:?}",
-                        pool.id, level.name, t.symbol, t.game
-                    );
-                }
-            }
-        }
-    }
-    // A pool fed by a game is fed by every RTP variant of it (`starfall_94` feeds what
-    // `starfall` feeds; a trigger naming the game fires on any variant: jackpot::draws_for).
-    for pool in &mut pool_configs {
-        let variants: Vec<String> = games
-            .slots()
-            .filter(|g| pool.games.iter().any(|p| p == g.family()))
-            .filter(|g| !pool.games.iter().any(|p| p == g.id()))
-            .map(|g| g.id().to_string())
-            .collect();
-        pool.games.extend(variants);
-    }
+    crate::reload::init_series(&metrics, &play, &config.currencies);
     let node = crate::cluster::node_id(&config.cluster.node_id);
-    let table_ids: Vec<String> = table_configs.iter().map(|t| t.id.clone()).collect();
+    let table_ids: Vec<String> = play.tables.iter().map(|t| t.id.clone()).collect();
     let lease_ttl = Duration::from_millis(config.cluster.table_lease_ms);
-    metrics.init_cluster_series(&table_ids.iter().map(String::as_str).collect::<Vec<_>>());
-    let (bus, shared, leases) = if config.cluster.redis_url.is_empty() {
-        (
+    let (bus, shared, leases) = match link {
+        None => (
             crate::cluster::Bus::in_process(),
             Arc::new(crate::cluster::InProcessState::persistent(
                 &config.server.data_dir,
             )?) as Arc<dyn crate::cluster::SharedState>,
             None,
-        )
-    } else {
-        let link = crate::cluster::RedisLink::connect(
-            &config.cluster.redis_url,
-            &config.cluster.namespace,
-            metrics.clone(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
-        let channels = crate::table::cluster::channels(&node, &table_ids);
-        // The bus's subscriber task lives as long as the process.
-        let relay = tokio_util::sync::CancellationToken::new();
-        (
-            crate::cluster::Bus::redis(link.clone(), &channels, seal.clone(), relay),
-            Arc::new(crate::cluster::RedisState::new(link.clone()))
-                as Arc<dyn crate::cluster::SharedState>,
-            Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
-                as Box<dyn crate::cluster::Leases>),
-        )
-    };
-    let jackpots = Arc::new(Jackpots::new(pool_configs, bus.clone()));
-    ledger_handle.ensure_pools(&jackpots.specs()).await?;
-    let levels: Vec<(&str, &str)> = jackpots
-        .pools()
-        .iter()
-        .flat_map(|p| p.levels.iter().map(|l| (p.id.as_str(), l.name.as_str())))
-        .collect();
-    metrics.init_jackpot_series(&levels);
-    for pool in jackpots.pools() {
-        for level in &pool.levels {
-            if let Some(ceiling) = level.must_drop_by_micro {
-                metrics
-                    .jackpots
-                    .ceiling
-                    .with_label_values(&[&pool.id, &level.name])
-                    .set(ceiling / crate::jackpot::math::MICRO_PER_MINOR);
-            }
+        ),
+        Some(link) => {
+            let channels = crate::table::cluster::channels(&node, &table_ids);
+            // The bus's subscriber task lives as long as the process.
+            let relay = tokio_util::sync::CancellationToken::new();
+            (
+                crate::cluster::Bus::redis(link.clone(), &channels, seal.clone(), relay),
+                Arc::new(crate::cluster::RedisState::new(link.clone()))
+                    as Arc<dyn crate::cluster::SharedState>,
+                Some(Box::new(crate::cluster::RedisLeases::new(link, lease_ttl))
+                    as Box<dyn crate::cluster::Leases>),
+            )
         }
-    }
+    };
+    let jackpots = Arc::new(Jackpots::new(play.pools.clone(), bus.clone()));
+    ledger_handle
+        .ensure_pools(&crate::jackpot::specs(&play.pools))
+        .await?;
     let table_deps = TableDeps {
         wallet: wallet.clone(),
         rng: rng.clone(),
@@ -238,6 +170,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         jackpots: jackpots.clone(),
     };
     let app_bus = bus.clone();
+    let table_configs = play.tables.clone();
     let tables = match leases {
         None => TableRegistry::start(table_configs, table_deps, Config::per_core(0)),
         Some(leases) => {
@@ -257,7 +190,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         metrics,
         wallet,
         rng,
-        games,
+        play,
+        play_store,
         tables,
         jackpots,
         tokens,
@@ -265,9 +199,6 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         shared,
         app_bus,
         node,
-        config_version,
-        operators,
-        profiles,
     )))
 }
 
@@ -344,7 +275,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Embedded: this node owns every round, void them all. Shared ledger: only the stale ones;
     // younger rounds may be in flight on other nodes (the sweeper gets the rest later).
     let shared = !app.config.ledger.postgres_url.is_empty();
-    let older_than = if shared { app.stale_round_ms } else { 0 };
+    let older_than = if shared { app.stale_round_ms() } else { 0 };
     let voided = crate::recovery::recover_open_rounds(&app, older_than, "recovery").await?;
     crate::recovery::start_stale_sweeper(&app);
     crate::recovery::start_lost_node_sweeper(&app);
@@ -353,6 +284,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::table::cluster::start(app.clone() as Arc<dyn crate::table::host::TableHost>);
     start_heartbeat(&app);
     crate::session::access::start_watcher(app.clone());
+    crate::reload::start_follower(app.clone());
+    start_reload_on_hangup(&app);
     if voided > 0 {
         tracing::warn!(
             voided,
@@ -406,7 +339,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .max_concurrent_connections(max_connections)
         .disable_signals()
         .shutdown_timeout(grace.as_secs());
-    let door = web::Data::new(operator_api::OperatorDoor::new(app.operators.clone()));
+    let door = web::Data::new(operator_api::OperatorDoor::new());
     let back_office = data.clone();
     let operators = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -481,6 +414,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route("/metrics", web::get().to(metrics))
             .route("/v1/cluster", web::get().to(cluster_view))
             .route("/v1/admin/drain", web::post().to(drain))
+            .route("/v1/admin/reload", web::post().to(reload))
             .route("/v1/admin/players/{player}", web::get().to(player_presence))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
@@ -535,6 +469,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = admin_task.await;
     tracing::info!("ledger flushed; bye");
     Ok(())
+}
+
+/// SIGHUP reloads the play files (`crate::reload`), as `croupier reload` does.
+fn start_reload_on_hangup(app: &Arc<App>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reload with `croupier reload` instead");
+            return;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = app.shutdown.cancelled() => return,
+                    got = hangups.recv() => if got.is_none() { return },
+                }
+                // The outcome is logged and counted by the reload itself.
+                let _ = crate::reload::from_files(&app, "sighup").await;
+            }
+        });
+    }
 }
 
 async fn wait_for_signal() {

@@ -136,7 +136,7 @@ async fn admit_upgrade(app: &App, req: &Request) -> Result<Admitted, Refusal> {
     let (claims, record) = admit(app, &token).await?;
     let currency = app.currencies.get(&claims.cur).map_err(HttpError::from)?;
     let rules = crate::jurisdiction::session_rules(
-        &app.profiles,
+        &app.play().profiles,
         &record.profile,
         &currency,
         record.age_band,

@@ -201,6 +201,7 @@ async fn games(app: &App, caller: &Caller, req_id: &ReqId) -> Result<ServerFrame
     Ok(ServerFrame::Games {
         req_id: req_id.to_string(),
         games: app
+            .play()
             .games
             .slots()
             .filter(|g| caller.rules.profile.offers(g))
@@ -223,7 +224,7 @@ pub async fn free_rounds(app: &App, caller: &Caller) -> Result<Vec<FreeRoundsVie
     grants
         .into_iter()
         .filter(|g| {
-            app.games
+            app.play().games
                 .slot(&g.game)
                 .map_or(true, |game| caller.rules.profile.offers(game))
         })
@@ -332,6 +333,7 @@ async fn spin(
 ) -> Result<ServerFrame, PlayError> {
     let started = Instant::now();
     let game = app
+        .play()
         .games
         .slot(game_id)
         .ok_or_else(|| PlayError::UnknownGame(game_id.chars().take(64).collect()))?
@@ -398,8 +400,9 @@ async fn play(
                 }
             }
             let (round_id, node) = fresh();
-            let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules);
-            let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
+            let (feed, pool) = app
+                .jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules)
+                .unzip();
             let open = Movement::OpenRound {
                 round_id: round_id.clone(),
                 player: caller.player.clone(),

@@ -88,8 +88,9 @@ pub async fn spin(app: &App, caller: &Caller, spin: Spin<'_>) -> Result<ServerFr
     let bet_minor = hold.stake();
     let round_id = RoundId::new_v7();
     tracing::Span::current().record("round", tracing::field::display(&round_id));
-    let feed = app.jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules);
-    let pool = feed.as_ref().and_then(|_| app.jackpots.pool_for(game.id()));
+    let (feed, pool) = app
+        .jackpot_feed(game.id(), &caller.currency, &caller.player, &caller.rules)
+        .unzip();
     let (drawn_game, drawn_pool) = (game.clone(), pool.clone());
     // The outcome and the jackpot decisions are drawn together, on one RNG shard. If the
     // draw fails, the hold is dropped (released) and nothing was written.

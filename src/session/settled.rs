@@ -64,7 +64,11 @@ impl Drawn {
             bet_minor: stake_minor,
             multiplier: game.free_spins().map_or(1, |f| f.multiplier()),
         });
-        let outcome_value = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        let mut outcome_value = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut outcome_value {
+            // The game file's version the round was played under (a reload may change it).
+            map.insert("game_version".into(), Value::from(game.version()));
+        }
         Ok(Self {
             win,
             outcome_json: outcome_value.to_string(),
@@ -253,7 +257,7 @@ pub async fn replay_round(
         RoundStatus::Void => Err(PlayError::RoundVoid(round.round_id.to_string())),
         RoundStatus::Open => {
             let now = crate::clock::now_ms();
-            if now - round.created_at_ms > app.stale_round_ms {
+            if now - round.created_at_ms > app.stale_round_ms() {
                 crate::recovery::void(app, &round, "stale").await;
                 Err(PlayError::RoundVoid(round.round_id.to_string()))
             } else if crate::recovery::lost(app, &round, now).await {

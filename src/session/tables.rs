@@ -6,6 +6,8 @@
 //! over the bus ([`crate::table::cluster`]), which runs the same code with a remote seat, and
 //! its reply comes back as this request's reply.
 
+use std::sync::Arc;
+
 use actix::Addr;
 
 use super::error::{money, PlayError};
@@ -30,7 +32,7 @@ pub struct BetRequest<'a> {
     pub amount: &'a str,
 }
 
-fn table<'a>(app: &'a App, id: &str) -> Result<&'a TableSlot, PlayError> {
+fn table(app: &App, id: &str) -> Result<Arc<TableSlot>, PlayError> {
     app.tables
         .get(id)
         .ok_or_else(|| PlayError::UnknownTable(id.chars().take(64).collect()))
@@ -63,6 +65,9 @@ pub async fn join(
     id: &str,
 ) -> Result<ServerFrame, PlayError> {
     let t = table(app, id)?;
+    if t.retired.is_cancelled() {
+        return Err(PlayError::UnknownTable(id.chars().take(64).collect()));
+    }
     {
         let joined = joined(link);
         if !joined.contains(id) && joined.len() >= MAX_TABLES_PER_SESSION {
@@ -74,7 +79,7 @@ pub async fn join(
         player: caller.player.clone(),
         pusher: link.pusher.clone(),
     });
-    let state = match sit_down(app, t, &caller.player, &link.pusher, SitDown::First).await {
+    let state = match sit_down(app, &t, &caller.player, &link.pusher, SitDown::First).await {
         Ok(state) => state,
         Err(e) => {
             t.remove_seat(&link.pusher.connection);
@@ -131,7 +136,7 @@ pub async fn sit_down(
                 session: pusher.connection.to_string(),
                 again,
             };
-            let value = cluster.ask(&t.config.id, &node, op).await?;
+            let value = cluster.ask(&t.id, &node, op).await?;
             serde_json::from_value(value)
                 .map_err(|e| PlayError::Ledger(LedgerError::Invariant(format!("join answer: {e}"))))
         }
@@ -145,7 +150,7 @@ fn parse_bet(
     caller: &Caller,
     request: &BetRequest<'_>,
 ) -> Result<(Money, TableBet), PlayError> {
-    let config = &t.config;
+    let config = &t.config();
     if config.currency.code() != caller.currency.code() {
         return Err(PlayError::WrongCurrency {
             table: config.id.clone(),
@@ -154,9 +159,12 @@ fn parse_bet(
         });
     }
     let amount = Money::parse_positive(request.amount, &config.currency)?;
-    let bet = t
-        .rules
-        .parse_bet(config, request.kind, request.numbers, &amount)?;
+    let bet = crate::table::rules::TableRules::of(config).parse_bet(
+        config,
+        request.kind,
+        request.numbers,
+        &amount,
+    )?;
     caller
         .rules
         .check_table_stake(amount.minor())
@@ -172,6 +180,7 @@ pub async fn bet(
     request: BetRequest<'_>,
 ) -> Result<ServerFrame, PlayError> {
     let t = table(app, request.table)?;
+    let t: &TableSlot = &t;
     let (amount, bet) = parse_bet(t, caller, &request)?;
     match t.run() {
         Run::Here { addr, running } => {
@@ -212,7 +221,7 @@ pub async fn bet(
                 age_band: caller.rules.age_band,
                 session_started_ms: caller.session_started_ms,
             };
-            let value = cluster.ask(&t.config.id, &node, op).await?;
+            let value = cluster.ask(&t.id, &node, op).await?;
             serde_json::from_value(value)
                 .map_err(|e| PlayError::Ledger(LedgerError::Invariant(format!("bet answer: {e}"))))
         }
@@ -295,7 +304,7 @@ async fn place(
     amount: Money,
     bet: TableBet,
 ) -> Result<ServerFrame, PlayError> {
-    let config = &t.config;
+    let config = &t.config();
     let bet_spec = bet.spec();
     let reserve = Reserve {
         player: caller.player.clone(),
@@ -312,6 +321,9 @@ async fn place(
             bet_id: reserved.bet_id.clone(),
         });
     };
+    let (feed, pool) = app
+        .jackpot_feed(&config.id, &config.currency, &caller.player, &caller.rules)
+        .unzip();
     let opened = app
         .wallet
         .apply(
@@ -322,12 +334,7 @@ async fn place(
                 game: config.id.clone(),
                 bet_minor: Some(amount.minor()),
                 try_free_spin: false,
-                jackpot: app.jackpot_feed(
-                    &config.id,
-                    &config.currency,
-                    &caller.player,
-                    &caller.rules,
-                ),
+                jackpot: feed,
                 opened_json: Some(
                     serde_json::json!({
                         "table": config.id,
@@ -386,11 +393,7 @@ async fn place(
     }
     // The bet's jackpot draw (mystery, ceiling) is made now, on an RNG shard; it is paid
     // with the bet's settlement. A draw that fails only loses the chance, never money.
-    let (claims, draws) = match app
-        .jackpots
-        .pool_for(&config.id)
-        .filter(|_| !seen.is_empty())
-    {
+    let (claims, draws) = match pool.filter(|_| !seen.is_empty()) {
         Some(pool) => {
             let (table_id, stake) = (config.id.clone(), round.bet_minor);
             app.rng
@@ -466,7 +469,7 @@ impl TableHost for App {
     ) -> ServerFrame {
         // The asking node's session rules, rebuilt here from the same profiles file.
         let rules = match crate::jurisdiction::session_rules(
-            &self.profiles,
+            &self.play().profiles,
             &bet.profile,
             &bet.currency,
             bet.age_band,
@@ -490,7 +493,7 @@ impl TableHost for App {
             session_started_ms: bet.session_started_ms,
         };
         let request = BetRequest {
-            table: &slot.config.id,
+            table: &slot.id,
             kind: bet.kind,
             numbers: bet.numbers,
             amount: bet.amount,

@@ -22,8 +22,12 @@ pub mod seat;
 pub use croupier_core::table::{book, config, round, rules};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -66,8 +70,14 @@ pub struct LocalSeat {
 
 /// One table as this node sees it.
 pub struct TableSlot {
-    pub config: Arc<TableConfig>,
-    pub rules: rules::TableRules,
+    pub id: String,
+    /// The table's config for the round being played: a reload's new config is put here by
+    /// the table itself when its round ends (`actor::Reconfigure`), or at once by a node not
+    /// running the table (whose checks are only a first look: the running node decides).
+    config: Arc<ArcSwap<TableConfig>>,
+    /// Cancelled when a reload removed the table: it takes no new player, finishes its round
+    /// and stops; its cluster tasks end.
+    pub retired: CancellationToken,
     arbiter: ArbiterHandle,
     run: RwLock<Run>,
     /// This node's connections at the table, by session id: whoever runs the table, these are
@@ -76,6 +86,22 @@ pub struct TableSlot {
 }
 
 impl TableSlot {
+    fn new(config: TableConfig, arbiter: ArbiterHandle) -> TableSlot {
+        TableSlot {
+            id: config.id.clone(),
+            config: Arc::new(ArcSwap::from_pointee(config)),
+            retired: CancellationToken::new(),
+            arbiter,
+            run: RwLock::new(Run::Nobody),
+            seats: Mutex::default(),
+        }
+    }
+
+    /// The table's config for the round being played.
+    pub fn config(&self) -> Arc<TableConfig> {
+        self.config.load_full()
+    }
+
     pub fn run(&self) -> Run {
         self.run
             .read()
@@ -131,7 +157,9 @@ impl TableSlot {
 
     fn start_here(&self, deps: &TableDeps, running: Option<actor::Running>) -> Addr<LiveTable> {
         let (c, d, r) = (self.config.clone(), deps.clone(), running.clone());
-        let addr = LiveTable::start_in_arbiter(&self.arbiter, move |_| LiveTable::running(c, d, r));
+        let addr = LiveTable::start_in_arbiter(&self.arbiter, move |_| {
+            LiveTable::running(c.load_full(), d, r).showing(c)
+        });
         self.set_run(Run::Here {
             addr: addr.clone(),
             running,
@@ -143,23 +171,39 @@ impl TableSlot {
 /// Every table of this node. One node: every table runs here from the start. Cluster: each
 /// table runs on the node holding its lease ([`cluster`]); the others relay.
 pub struct TableRegistry {
-    tables: BTreeMap<String, TableSlot>,
+    /// By id, swapped whole when a reload adds or removes a table: a lookup takes no lock.
+    tables: ArcSwap<BTreeMap<String, Arc<TableSlot>>>,
     deps: TableDeps,
-    /// Kept so the arbiters outlive the start-up call.
-    _arbiters: Vec<Arbiter>,
+    /// The arbiters tables run on, kept so they outlive the start-up call; a new table goes
+    /// to the next one in turn.
+    arbiters: Vec<Arbiter>,
+    next_arbiter: AtomicUsize,
     cluster: Option<Arc<cluster::TableCluster>>,
+}
+
+/// What a reload did to the tables of this node.
+#[derive(Debug, Default)]
+pub struct Retabled {
+    /// Tables new to this node (in a cluster their lease tasks are still to start).
+    pub added: Vec<String>,
+    /// Tables retired: each finishes its round and stops; the waits end when they have.
+    pub retiring: Vec<(String, oneshot::Receiver<()>)>,
 }
 
 impl TableRegistry {
     /// One node: starts one `LiveTable` per config, spread over `threads` arbiters.
     pub fn start(configs: Vec<TableConfig>, deps: TableDeps, threads: usize) -> Self {
         let registry = Self::slots(configs, deps, threads, None);
-        for slot in registry.tables.values() {
-            slot.start_here(&registry.deps, None);
-            let owned = &registry.deps.metrics.tables.owned;
-            owned.with_label_values(&[&slot.config.id]).set(1);
+        for slot in registry.tables.load().values() {
+            registry.start_alone(slot);
         }
         registry
+    }
+
+    fn start_alone(&self, slot: &TableSlot) {
+        slot.start_here(&self.deps, None);
+        let owned = &self.deps.metrics.tables.owned;
+        owned.with_label_values(&[&slot.id]).set(1);
     }
 
     /// Cluster: no table runs until [`cluster::start`] takes its lease.
@@ -179,38 +223,98 @@ impl TableRegistry {
         cluster: Option<Arc<cluster::TableCluster>>,
     ) -> Self {
         let arbiters: Vec<Arbiter> = (0..threads.max(1)).map(|_| Arbiter::new()).collect();
+        let registry = Self {
+            tables: ArcSwap::from_pointee(BTreeMap::new()),
+            deps,
+            arbiters,
+            next_arbiter: AtomicUsize::new(0),
+            cluster,
+        };
         let tables = configs
             .into_iter()
-            .enumerate()
-            .map(|(i, config)| {
-                let slot = TableSlot {
-                    rules: rules::TableRules::of(&config),
-                    config: Arc::new(config),
-                    arbiter: arbiters[i % arbiters.len()].handle(),
-                    run: RwLock::new(Run::Nobody),
-                    seats: Mutex::default(),
-                };
-                (slot.config.id.clone(), slot)
+            .map(|config| {
+                let slot = TableSlot::new(config, registry.arbiter());
+                (slot.id.clone(), Arc::new(slot))
             })
             .collect();
-        Self {
-            tables,
-            deps,
-            _arbiters: arbiters,
-            cluster,
+        registry.tables.store(Arc::new(tables));
+        registry
+    }
+
+    fn arbiter(&self) -> ArbiterHandle {
+        let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed);
+        self.arbiters[i % self.arbiters.len()].handle()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<TableSlot>> {
+        self.tables.load().get(id).cloned()
+    }
+
+    /// Every table of this node, in id order.
+    pub fn all(&self) -> Vec<Arc<TableSlot>> {
+        self.tables.load().values().cloned().collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.tables.load().keys().cloned().collect()
+    }
+
+    /// The tables' configs for the rounds being played.
+    pub fn configs(&self) -> Vec<Arc<TableConfig>> {
+        self.tables.load().values().map(|t| t.config()).collect()
+    }
+
+    /// Puts a reload's tables in force (the caller holds the node's reload lock, and has
+    /// checked that no kept table changes its game or currency):
+    /// - a changed table takes its new config when its round ends (limits, seats, timings
+    ///   hold from its next round);
+    /// - a new table starts (on one node at once; in a cluster its lease tasks are the
+    ///   caller's to start, from [`Retabled::added`]);
+    /// - a removed table takes no new player, settles the round under way and stops; it is
+    ///   gone from the registry at once (lookups find nothing) but its actor runs on until
+    ///   its money has committed.
+    pub fn reconfigure(&self, configs: &[TableConfig]) -> Retabled {
+        let current = self.tables.load_full();
+        let mut next = BTreeMap::new();
+        let mut done = Retabled::default();
+        for config in configs {
+            match current.get(&config.id) {
+                Some(slot) => {
+                    if *slot.config() != *config {
+                        let config = Arc::new(config.clone());
+                        match slot.local() {
+                            Some(addr) => addr.do_send(actor::Reconfigure { config }),
+                            None => slot.config.store(config),
+                        }
+                    }
+                    next.insert(config.id.clone(), slot.clone());
+                }
+                None => {
+                    let slot = Arc::new(TableSlot::new(config.clone(), self.arbiter()));
+                    if self.cluster.is_none() {
+                        self.start_alone(&slot);
+                    }
+                    done.added.push(config.id.clone());
+                    next.insert(config.id.clone(), slot);
+                }
+            }
         }
-    }
-
-    pub fn get(&self, id: &str) -> Option<&TableSlot> {
-        self.tables.get(id)
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.tables.keys().map(String::as_str)
-    }
-
-    pub fn configs(&self) -> impl Iterator<Item = &TableConfig> {
-        self.tables.values().map(|t| t.config.as_ref())
+        for (id, slot) in current.iter() {
+            if next.contains_key(id) {
+                continue;
+            }
+            slot.retired.cancel();
+            let (tell, wait) = oneshot::channel();
+            match slot.local() {
+                Some(addr) => addr.do_send(actor::Retire { done: tell }),
+                None => {
+                    let _ = tell.send(());
+                }
+            }
+            done.retiring.push((id.clone(), wait));
+        }
+        self.tables.store(Arc::new(next));
+        done
     }
 
     pub fn deps(&self) -> &TableDeps {
@@ -224,6 +328,7 @@ impl TableRegistry {
     /// Tables this node runs now.
     pub fn running_here(&self) -> Vec<String> {
         self.tables
+            .load()
             .iter()
             .filter(|(_, slot)| matches!(slot.run(), Run::Here { .. }))
             .map(|(id, _)| id.clone())
@@ -233,7 +338,8 @@ impl TableRegistry {
     /// Every table as it is now, asked of whichever node runs it; a table that does not
     /// answer in time (or has no owner at the moment) is left out.
     pub async fn views(&self) -> Vec<TableView> {
-        let asks = self.tables.values().map(|slot| async move {
+        let tables = self.all();
+        let asks = tables.iter().map(|slot| async move {
             match slot.run() {
                 Run::Here { addr, .. } => {
                     tokio::time::timeout(TABLE_REPLY_TIMEOUT, addr.send(actor::Describe))
@@ -244,7 +350,7 @@ impl TableRegistry {
                 Run::There { node, .. } => {
                     let cluster = self.cluster.as_ref()?;
                     let op = cluster::AskOp::Describe;
-                    let value = cluster.ask(&slot.config.id, &node, op).await.ok()?;
+                    let value = cluster.ask(&slot.id, &node, op).await.ok()?;
                     serde_json::from_value(value).ok()
                 }
                 Run::Nobody => None,
@@ -260,7 +366,7 @@ impl TableRegistry {
     /// A connection left (or closed): free its seat here and at the table's node. Best
     /// effort: a seat whose connection is gone is also removed at the next push.
     pub fn leave(&self, table: &str, connection: &str) {
-        let Some(slot) = self.tables.get(table) else {
+        let Some(slot) = self.get(table) else {
             return;
         };
         slot.remove_seat(connection);
@@ -290,12 +396,13 @@ impl TableRegistry {
         if let Some(cluster) = &self.cluster {
             cluster.stop_taking();
         }
-        let waits = self.tables.values().map(|slot| async move {
+        let tables = self.all();
+        let waits = tables.iter().map(|slot| async move {
             if let Run::Here { addr, running } = slot.run() {
                 stop_table(&addr, reason).await;
                 slot.set_run(Run::Nobody);
                 if let (Some(cluster), Some(running)) = (&self.cluster, running) {
-                    cluster.release(&slot.config.id, running.fence.token).await;
+                    cluster.release(&slot.id, running.fence.token).await;
                 }
             }
         });

@@ -158,6 +158,20 @@ pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Value) -> 
     panic!("no {what} within {MAX_FRAMES_WAITED} frames");
 }
 
+/// A new demo player's connection seated at `table` (its `table_state` checked).
+pub async fn seated(server: &Server, player: &str, table: &str) -> Client {
+    let session = open_session(server, player).await;
+    let mut client = Client::connect(server, &session.token).await;
+    let state = ask(
+        &mut client,
+        json!({"type": "join_table", "req_id": format!("join-{player}"), "table": table}),
+    )
+    .await;
+    assert_eq!(state["type"], "table_state", "{state}");
+    assert_eq!(state["table"]["id"], table);
+    client
+}
+
 /// Sends a request and waits for the frame answering its `req_id` (pushes skipped).
 pub async fn ask(client: &mut Client, frame: Value) -> Value {
     let req_id = frame["req_id"].clone();

@@ -874,6 +874,12 @@ pub enum ServerFrame {
         round_id: String,
         reason: String,
     },
+    /// The table was taken out of play (a reload removed it): its last round has settled, it
+    /// takes no more bets, and its seats are gone.
+    TableClosed {
+        table: String,
+        reason: String,
+    },
     /// Pushed to every player when a pool's values changed (at most every 500 ms).
     JackpotUpdate {
         pools: Vec<PoolView>,

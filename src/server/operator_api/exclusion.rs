@@ -75,7 +75,7 @@ pub(super) async fn exclude(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let body = crate::server::read_body(&app, payload).await?;
     let request: ExclusionRequest = parse_body("exclusion", &body)?;
@@ -124,7 +124,7 @@ pub(super) async fn exclusion(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let found = app.wallet.ledger().exclusion(&player).await?;
     Ok(HttpResponse::Ok().json(answer(player.name(), found.as_ref(), None)))

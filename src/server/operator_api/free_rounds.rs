@@ -129,8 +129,10 @@ fn check(
     let campaign =
         CampaignId::parse(&r.campaign_id).map_err(|e| HttpError::BadRequest(e.to_string()))?;
     let game = app
+        .play()
         .games
         .slot(&r.game)
+        .cloned()
         .ok_or_else(|| HttpError::UnknownGame(r.game.chars().take(64).collect()))?;
     if !(1..=MAX_FREE_ROUNDS_PER_GRANT).contains(&r.rounds) {
         return Err(HttpError::BadRequest(format!(
@@ -179,7 +181,7 @@ pub(super) async fn grant(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let body = crate::server::read_body(&app, payload).await?;
     let player = caller.player(&path)?;
     let request: GrantRequest = parse_body("free-rounds grant", &body)?;
@@ -241,7 +243,7 @@ pub(super) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let (player, currency) = player_of(&app, &caller, &path).await?;
     let grants = app.wallet.ledger().free_rounds(&player, None).await?;
     Ok(HttpResponse::Ok().json(GrantList {
@@ -282,7 +284,7 @@ pub(super) async fn detail(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let (player, currency) = player_of(&app, &caller, &path.0).await?;
     let campaign = campaign_of(&path.1)?;
     let ledger = app.wallet.ledger();
@@ -331,7 +333,7 @@ pub(super) async fn cancel(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let (player, currency) = player_of(&app, &caller, &path.0).await?;
     let campaign = campaign_of(&path.1)?;
     let movement = Movement::CancelFreeRounds {

@@ -43,7 +43,7 @@ pub(super) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let flags = app.wallet.ledger().harm_flags(&player).await?;
     Ok(HttpResponse::Ok().json(FlagsAnswer {

@@ -118,7 +118,7 @@ enum Start {
 impl Start {
     fn read(app: &App, game: Option<String>, table: Option<String>) -> Result<Start, HttpError> {
         match (game, table) {
-            (Some(game), None) if app.games.slot(&game).is_some() => Ok(Start::Game(game)),
+            (Some(game), None) if app.play().games.slot(&game).is_some() => Ok(Start::Game(game)),
             (Some(game), None) => Err(HttpError::BadRequest(format!("no game {game:?}"))),
             (None, Some(table)) if app.tables.get(&table).is_some() => Ok(Start::Table(table)),
             (None, Some(table)) => Err(HttpError::BadRequest(format!("no table {table:?}"))),
@@ -172,7 +172,8 @@ fn jurisdiction(
     country: &Country,
     age_band: Option<String>,
 ) -> Result<Jurisdiction, HttpError> {
-    let profile = app
+    let play = app.play();
+    let profile = play
         .profiles
         .for_launch(&country.0, operators_profile)
         .ok_or_else(|| HttpError::Unexpected(format!("no profile {operators_profile:?}")))?;
@@ -209,7 +210,7 @@ pub(super) async fn launch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     if !app.is_ready() {
         return Err(HttpError::NotReady);
     }
@@ -227,9 +228,10 @@ pub(super) async fn launch(
     if let Start::Game(game) = &start {
         // A game the profile does not offer (an RTP variant it excludes) cannot be launched.
         let offered = app
+            .play()
             .profiles
             .get(&profile)
-            .zip(app.games.slot(game))
+            .zip(app.play().games.slot(game))
             .is_some_and(|(p, g)| p.offers(g));
         if !offered {
             return Err(crate::jurisdiction::JurisdictionError::from(

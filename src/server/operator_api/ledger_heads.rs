@@ -80,7 +80,7 @@ pub(super) async fn heads(
     door: web::Data<OperatorDoor>,
     req: HttpRequest,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let page: Page = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| HttpError::BadRequest(format!("invalid heads query: {e}")))?;
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);

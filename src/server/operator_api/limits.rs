@@ -78,7 +78,7 @@ pub(super) async fn set(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let body = crate::server::read_body(&app, payload).await?;
     let request: LimitBody = parse_body("limit", &body)?;
@@ -130,7 +130,7 @@ pub(super) async fn get(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let account = caller.account(&app, &player).await?;
     let currency = app

@@ -19,7 +19,6 @@
 //! Every answer is JSON; every error is `{"code", "message"}` with a stable code, and a
 //! refused call changes nothing (docs/operator-api.md).
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -29,7 +28,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use super::HttpError;
 use crate::auth::AuthError;
 use crate::ids::{PlayerId, PlayerName};
-use crate::operator::{Operator, Operators};
+use crate::app::App;
+use crate::operator::Operator;
 
 mod exclusion;
 mod free_rounds;
@@ -82,40 +82,50 @@ impl Caller {
     }
 }
 
-/// The operators and each one's request budget on this node.
+/// Each operator's request budget on this node. The operators themselves are read from the
+/// play in force at every call, so a reload's new keys and rates hold from the next request.
+#[derive(Default)]
 pub struct OperatorDoor {
-    operators: Operators,
-    budgets: HashMap<String, DefaultDirectRateLimiter>,
+    /// By operator id: the rate the budget was made for, and the budget. Bounded by the
+    /// operators file (`MAX_OPERATORS`); a removed operator's entry is never used again.
+    budgets: dashmap::DashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>,
 }
 
 impl OperatorDoor {
-    pub fn new(operators: Operators) -> OperatorDoor {
-        let budgets = operators
-            .iter()
-            .map(|o| {
-                let rate = NonZeroU32::new(o.requests_per_second).unwrap_or(NonZeroU32::MIN);
-                (
-                    o.id.to_string(),
-                    RateLimiter::direct(Quota::per_second(rate)),
-                )
-            })
-            .collect();
-        OperatorDoor { operators, budgets }
+    pub fn new() -> OperatorDoor {
+        OperatorDoor::default()
     }
 
     /// The calling operator, from the request's bearer key; refused past its rate.
-    fn admit(&self, req: &HttpRequest) -> Result<Caller, HttpError> {
+    fn admit(&self, app: &App, req: &HttpRequest) -> Result<Caller, HttpError> {
         let key = super::bearer(req).unwrap_or("");
-        let operator = self.operators.authenticate(key).ok_or(AuthError::BadKey)?;
-        let within = self
-            .budgets
-            .get(operator.id.as_str())
-            .map_or(true, |b| b.check().is_ok());
-        if !within {
-            return Err(HttpError::OverRate(operator.requests_per_second));
+        let operator = app
+            .play()
+            .operators
+            .authenticate(key)
+            .cloned()
+            .ok_or(AuthError::BadKey)?;
+        let rate = operator.requests_per_second;
+        let budget = {
+            let mut entry = self
+                .budgets
+                .entry(operator.id.to_string())
+                .or_insert_with(|| (rate, Arc::new(budget(rate))));
+            if entry.0 != rate {
+                *entry = (rate, Arc::new(budget(rate)));
+            }
+            entry.1.clone()
+        };
+        if budget.check().is_err() {
+            return Err(HttpError::OverRate(rate));
         }
-        Ok(Caller(operator.clone()))
+        Ok(Caller(operator))
     }
+}
+
+fn budget(per_second: u32) -> DefaultDirectRateLimiter {
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::direct(Quota::per_second(rate))
 }
 
 /// Every error the API answers.

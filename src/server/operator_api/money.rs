@@ -215,7 +215,7 @@ async fn move_money(
     payload: web::Payload,
     way: Way,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(req)?;
+    let caller = door.admit(app, req)?;
     let body = crate::server::read_body(app, payload).await?;
     let t = Checked::read(&caller, player, &body)?;
     let ledger = app.wallet.ledger();
@@ -298,7 +298,7 @@ pub(super) async fn balance(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let account = caller.account(&app, &player).await?;
     let currency = app.currencies.get(&account.currency)?;

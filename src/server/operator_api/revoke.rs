@@ -43,7 +43,7 @@ pub(super) async fn revoke_sessions(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let body = crate::server::read_body(&app, payload).await?;
     let request: RevokeRequest = parse_body("revoke request", &body)?;
     let what = match (request.session_id, request.player_id) {

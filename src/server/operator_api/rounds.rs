@@ -116,7 +116,7 @@ fn recall_view(app: &App, recall: &RoundRecall, currency: &Currency) -> RecallAn
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null);
-    let slot = app.games.slot(&r.game).is_some();
+    let slot = app.play().games.slot(&r.game).is_some();
     // A slot stores its reel stops, a table bet its round's result: the RNG's draws; and the
     // jackpot draws of a round that fed a pool.
     let mut draws = if slot {
@@ -208,7 +208,7 @@ pub(super) async fn recall(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let (recall, currency) = own_round(&app, &caller, &path).await?;
     Ok(HttpResponse::Ok().json(recall_view(&app, &recall, &currency)))
 }
@@ -232,7 +232,7 @@ pub(super) async fn void(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let (recall, currency) = own_round(&app, &caller, &path).await?;
     let round = &recall.round;
     let movement = Movement::VoidRound {

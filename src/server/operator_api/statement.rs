@@ -84,7 +84,7 @@ pub(super) async fn statement(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let caller = door.admit(&req)?;
+    let caller = door.admit(&app, &req)?;
     let player = caller.player(&path)?;
     let window: Window = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| HttpError::BadRequest(format!("invalid statement query: {e}")))?;

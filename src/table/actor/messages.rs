@@ -95,11 +95,52 @@ pub struct Stop {
     pub done: oneshot::Sender<()>,
 }
 
+/// A reload changed the table's config (same id, game and currency): it holds from the
+/// table's next round.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure {
+    pub config: Arc<TableConfig>,
+}
+
+/// A reload removed the table: it takes no new player, settles the round under way (its bets
+/// are paid as usual, never refunded for this), tells its seats `table_closed` and stops;
+/// `done` is told once its money has committed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire {
+    pub done: oneshot::Sender<()>,
+}
+
+impl Handler<Reconfigure> for LiveTable {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, _ctx: &mut Self::Context) {
+        self.pending = Some(msg.config);
+        self.between_rounds();
+    }
+}
+
+impl Handler<Retire> for LiveTable {
+    type Result = ();
+
+    fn handle(&mut self, msg: Retire, _ctx: &mut Self::Context) {
+        if self.stopped && self.retire_waiters.is_none() {
+            // Stopped already (shutdown, a lost lease): nothing left to settle here.
+            let _ = msg.done.send(());
+            return;
+        }
+        self.retire_waiters.get_or_insert_with(Vec::new).push(msg.done);
+        self.between_rounds();
+        self.retired_if_done();
+    }
+}
+
 impl Handler<Join> for LiveTable {
     type Result = Result<Joined, TableError>;
 
     fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> Self::Result {
-        if self.stopped {
+        if self.stopped || self.retire_waiters.is_some() {
             return Err(TableError::Stopped);
         }
         let capacity = match self.config.max_seats {

@@ -24,7 +24,8 @@ mod round;
 mod settle;
 
 pub use messages::{
-    Cancel, Confirm, Describe, Join, Joined, Leave, PruneNodes, Reserve, Reserved, SitDown, Stop,
+    Cancel, Confirm, Describe, Join, Joined, Leave, PruneNodes, Reconfigure, Reserve, Reserved,
+    Retire, SitDown, Stop,
 };
 
 use super::book::{BookError, PlacedBet, RoundBook};
@@ -135,6 +136,13 @@ pub struct LiveTable {
     /// `None` on one node: no lease, no other nodes to reach.
     running: Option<Running>,
     remote_seats: usize,
+    /// Where the node's registry reads the table's config: set when a new config takes hold.
+    shown: Option<Arc<arc_swap::ArcSwap<TableConfig>>>,
+    /// A reload's config, taken when the round under way has settled.
+    pending: Option<Arc<TableConfig>>,
+    /// A reload removed the table: it stops once the round under way has settled, and these
+    /// are told when its money has committed.
+    retire_waiters: Option<Vec<oneshot::Sender<()>>>,
 }
 
 /// The book of the round the machine starts in: open while betting is, closed (taking no
@@ -197,6 +205,63 @@ impl LiveTable {
             stopped: false,
             running,
             remote_seats: 0,
+            shown: None,
+            pending: None,
+            retire_waiters: None,
+        }
+    }
+
+    /// The table keeps `cell` (its registry's view of its config) up to date.
+    pub fn showing(mut self, cell: Arc<arc_swap::ArcSwap<TableConfig>>) -> Self {
+        self.shown = Some(cell);
+        self
+    }
+
+    /// Between rounds (the book closed: every bet of the round settled or refunded), takes a
+    /// reload's pending config, or stops a retired table. The config's id, game and currency
+    /// are the table's own (the reload checked): only limits, seats, timings and commission
+    /// change, from the next round on.
+    fn between_rounds(&mut self) {
+        if !self.book.is_closed() {
+            return;
+        }
+        if let Some(config) = self.pending.take() {
+            tracing::info!(table = self.id(), "new table config in force from the next round");
+            self.rules = TableRules::of(&config);
+            self.machine.retime(config.timings);
+            self.config = config.clone();
+            if let Some(cell) = &self.shown {
+                cell.store(config);
+            }
+        }
+        if self.retire_waiters.is_some() && !self.stopped {
+            tracing::info!(table = self.id(), "table removed: its last round is settling");
+            self.stopped = true;
+            self.retired_if_done();
+        }
+    }
+
+    /// Once a retired table's last money has committed (its players have had their
+    /// settlements): tells its seats `table_closed`, lets them go and tells the waiters.
+    fn retired_if_done(&mut self) {
+        let Some(waiters) = self.retire_waiters.as_mut() else {
+            return;
+        };
+        if !self.stopped || self.money_in_flight > 0 {
+            return;
+        }
+        let waiters = std::mem::take(waiters);
+        if !self.seats.is_empty() {
+            let frame = ServerFrame::TableClosed {
+                table: self.config.id.clone(),
+                reason: "removed".to_string(),
+            };
+            self.broadcast(&frame);
+            self.seats.clear();
+            self.count_seats();
+        }
+        for waiter in waiters {
+            let _ = waiter.send(());
         }
     }
 

@@ -6,6 +6,9 @@ use super::*;
 impl LiveTable {
     pub(super) fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.stopped {
+            if self.retire_waiters.is_some() && self.money_in_flight == 0 {
+                ctx.stop(); // a removed table whose money has committed: nothing left to do
+            }
             return;
         }
         let now = now_ms();
@@ -52,6 +55,7 @@ impl LiveTable {
                 } else {
                     self.void_round("no_outcome", ctx);
                 }
+                self.between_rounds();
             }
         }
     }
@@ -60,6 +64,10 @@ impl LiveTable {
         if !self.book.is_closed() {
             // The previous round never reached settlement (its draw is stuck): refund it.
             self.void_round("draw_timeout", ctx);
+        }
+        self.between_rounds();
+        if self.stopped {
+            return; // a removed table opens no new round
         }
         self.book = RoundBook::new(RoundId::new_v7());
         self.bets_placed = 0;
@@ -136,11 +144,13 @@ impl LiveTable {
                     act.broadcast(&frame);
                     if act.settle_when_drawn {
                         act.settle(ctx);
+                        act.between_rounds();
                     }
                 }
                 Err(error) => {
                     tracing::error!(table = act.id(), round = %round_id, %error, "draw failed");
                     act.void_round("rng_unavailable", ctx);
+                    act.between_rounds();
                 }
             }
         }));

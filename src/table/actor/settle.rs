@@ -197,6 +197,7 @@ impl LiveTable {
                 let _ = waiter.send(());
             }
         }
+        self.retired_if_done();
     }
 }
 

@@ -33,6 +33,7 @@ pub(super) async fn hold_lease(app: Arc<dyn TableHost>, cluster: Arc<TableCluste
     let Some(slot) = app.tables().get(&id) else {
         return;
     };
+    let slot: &TableSlot = &slot;
     let ttl = cluster.leases.ttl();
     let mut ticker = tokio::time::interval(LEASE_RENEW_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,12 +122,12 @@ fn give_up(
     addr: &actix::Addr<crate::table::LiveTable>,
     why: &str,
 ) {
-    tracing::warn!(table = %slot.config.id, why, "no longer running this table");
+    tracing::warn!(table = %slot.id, why, "no longer running this table");
     slot.set_run(Run::Nobody);
     app.metrics()
         .tables
         .owned
-        .with_label_values(&[&slot.config.id])
+        .with_label_values(&[&slot.id])
         .set(0);
     let (done, _wait) = oneshot::channel();
     addr.do_send(actor::Stop {
@@ -169,7 +170,7 @@ fn follow(app: &Arc<dyn TableHost>, slot: &TableSlot, current: Run, holder: Hold
     {
         return;
     }
-    tracing::info!(table = %slot.config.id, node = %holder.node, token = holder.token, "table runs on another node");
+    tracing::info!(table = %slot.id, node = %holder.node, token = holder.token, "table runs on another node");
     slot.set_run(Run::There {
         node: holder.node.clone(),
         token: holder.token,
@@ -178,11 +179,12 @@ fn follow(app: &Arc<dyn TableHost>, slot: &TableSlot, current: Run, holder: Hold
     if seats.is_empty() {
         return;
     }
-    let (app, id) = (app.clone(), slot.config.id.clone());
+    let (app, id) = (app.clone(), slot.id.clone());
     tokio::spawn(async move {
         let Some(slot) = app.tables().get(&id) else {
             return;
         };
+        let slot: &TableSlot = &slot;
         let same_holder = |run: Run| matches!(run, Run::There { ref node, token } if *node == holder.node && token == holder.token);
         for seat in seats {
             for attempt in 1..=RESEAT_ATTEMPTS {
@@ -213,7 +215,7 @@ async fn take_over(
     cluster: &Arc<TableCluster>,
     slot: &TableSlot,
 ) -> bool {
-    let id = slot.config.id.clone();
+    let id = slot.id.clone();
     let ledger = app.wallet().ledger();
     let token = match ledger.next_fence(&id).await {
         Ok(token) => token,
@@ -274,7 +276,7 @@ async fn take_over(
                         .rounds_voided
                         .with_label_values(&["owner_lost"])
                         .inc();
-                    match refund_frame(&slot.config, &round, balance_minor) {
+                    match refund_frame(&slot.config(), &round, balance_minor) {
                         Some(frame) => {
                             refunds.push((round.player.clone(), Arc::from(frame.to_json())))
                         }

@@ -322,7 +322,7 @@ pub fn start(app: Arc<dyn TableHost>) {
         return;
     };
     tokio::spawn(serve::receive_answers(app.clone(), cluster.clone()));
-    let ids: Vec<String> = app.tables().ids().map(str::to_string).collect();
+    let ids = app.tables().ids();
     for id in ids {
         tokio::spawn(serve::relay(app.clone(), cluster.clone(), id.clone()));
         tokio::spawn(serve::serve_asks(app.clone(), cluster.clone(), id.clone()));

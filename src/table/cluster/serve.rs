@@ -161,6 +161,7 @@ async fn serve_ask(
         message: "the table is moving to another node; retry".into(),
     };
     let slot = app.tables().get(id).ok_or_else(not_here)?;
+    let slot: &crate::table::TableSlot = &slot;
     let Run::Here {
         addr,
         running: Some(running),

@@ -19,13 +19,22 @@ pub struct GameCatalog {
 
 impl GameCatalog {
     pub fn load(dir: &Path) -> Result<Self, SlotConfigError> {
-        let games = SlotGame::load_dir(dir)?;
-        Ok(Self {
+        Ok(Self::of(SlotGame::load_dir(dir)?))
+    }
+
+    fn of(games: Vec<SlotGame>) -> Self {
+        Self {
             slots: games
                 .into_iter()
                 .map(|g| (g.id().to_string(), Arc::new(g)))
                 .collect(),
-        })
+        }
+    }
+
+    /// The catalog of these game files (`(file name, text)`), as [`GameCatalog::load`] reads
+    /// a directory.
+    pub fn from_files(files: &[(String, String)]) -> Result<Self, SlotConfigError> {
+        Ok(Self::of(SlotGame::from_files(files)?))
     }
 
     pub fn slot(&self, id: &str) -> Option<&Arc<SlotGame>> {

@@ -74,7 +74,7 @@ pub struct BetLimit {
     pub max: Money,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableConfig {
     pub id: String,
     pub game: TableGame,

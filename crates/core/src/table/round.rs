@@ -103,6 +103,12 @@ impl RoundMachine {
         }
     }
 
+    /// New phase durations (a reload's): the phase under way keeps the end it has, every
+    /// later phase takes the new length.
+    pub fn retime(&mut self, timings: Timings) {
+        self.timings = timings;
+    }
+
     pub fn phase(&self) -> Phase {
         self.phase
     }
@@ -201,6 +207,26 @@ mod tests {
             result: Duration::from_secs(2),
             settle: Duration::from_secs(3),
         }
+    }
+
+    #[test]
+    fn new_timings_hold_from_the_next_phase_and_leave_the_one_under_way_alone() {
+        let (mut m, _) = RoundMachine::start(timings(), 1, 0);
+        // Betting closes at 10 s, draws at 11 s, settles at 13 s: retimed while settling.
+        m.tick(13_000);
+        assert_eq!(m.phase(), Phase::Settled);
+        let ends = m.phase_ends_at_ms();
+        let longer = Timings {
+            betting: Duration::from_secs(30),
+            ..timings()
+        };
+        m.retime(longer);
+        assert_eq!(m.phase_ends_at_ms(), ends, "the settle phase keeps its end");
+        let steps = m.tick(ends);
+        assert!(
+            matches!(steps[..], [Step::OpenBetting { closes_at_ms, .. }] if closes_at_ms == ends + 30_000),
+            "{steps:?}"
+        );
     }
 
     #[test]

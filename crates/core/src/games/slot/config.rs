@@ -200,6 +200,21 @@ pub struct SlotGame {
     stop_ranges: Vec<crate::rng::Below>,
     /// Per payline, the cell of each reel in a spin's [`Cells`]: `reel * rows + row`.
     line_cells: Vec<[u8; MAX_REELS]>,
+    /// [`file_version`] of the file the game came from: a round's record names it, so a
+    /// round played before a reload is told from one played after.
+    version: String,
+}
+
+/// Hex digits of a game file's version: 64 bits tell the edits of one file apart.
+pub const GAME_VERSION_HEX_LEN: usize = 16;
+
+/// The version of a game file's text: the first [`GAME_VERSION_HEX_LEN`] hex digits of its
+/// SHA-256. Every RTP variant of the file shares it (their ids differ already).
+pub fn file_version(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hex = hex::encode(Sha256::digest(text.as_bytes()));
+    hex.truncate(GAME_VERSION_HEX_LEN);
+    hex
 }
 
 /// Entries per symbol in the flat line-pay table: counts `0..=MAX_REELS`.
@@ -240,15 +255,29 @@ impl SlotGame {
             }
         }
         paths.sort();
-        let mut games: Vec<(SlotGame, String)> = Vec::new();
+        let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            let file = file_name(&path);
-            for game in load_game_file(&path)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| SlotConfigError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            files.push((file_name(&path), text));
+        }
+        Self::from_files(&files)
+    }
+
+    /// Every game of these game files (`(file name, text)`), sorted by id: what
+    /// [`SlotGame::load_dir`] reads, from texts already in memory (a reload's bundle). Two
+    /// files with the same id are an error.
+    pub fn from_files(files: &[(String, String)]) -> Result<Vec<SlotGame>, SlotConfigError> {
+        let mut games: Vec<(SlotGame, String)> = Vec::new();
+        for (file, text) in files {
+            for game in Self::variants_from_toml_str(text, file)? {
                 if let Some((_, first)) = games.iter().find(|(g, _)| g.id == game.id) {
                     return Err(SlotConfigError::DuplicateId {
                         id: game.id,
                         first: first.clone(),
-                        second: file,
+                        second: file.clone(),
                     });
                 }
                 games.push((game, file.clone()));
@@ -260,6 +289,10 @@ impl SlotGame {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// The version of the file the game came from ([`file_version`]).
+    pub fn version(&self) -> &str {
+        &self.version
     }
     /// The game file's id, shared by every RTP variant of the game (jackpot pools and
     /// triggers, and profiles' `rtp_variants`, name games by it).

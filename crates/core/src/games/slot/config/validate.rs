@@ -22,6 +22,7 @@ pub(super) fn parse(text: &str, source_name: &str) -> Result<Vec<SlotGame>, Slot
     let variants = std::mem::take(&mut raw.variant);
     validator.check_variant_ids(raw.rtp_variant.as_deref(), &variants)?;
     let family = raw.id.clone();
+    let version = super::file_version(text);
     let mut games = Vec::with_capacity(1 + variants.len());
     let mut main = raw.clone();
     main.rtp_variant = None;
@@ -49,6 +50,9 @@ pub(super) fn parse(text: &str, source_name: &str) -> Result<Vec<SlotGame>, Slot
                 other => other,
             })?;
         games.push(game);
+    }
+    for game in &mut games {
+        game.version.clone_from(&version);
     }
     Ok(games)
 }
@@ -301,6 +305,7 @@ impl Validator<'_> {
             scatters_in_view,
             stop_ranges,
             line_cells,
+            version: String::new(),
         };
         self.check_free_spins_end(&game)?;
         Ok(game)
