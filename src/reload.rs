@@ -11,7 +11,9 @@
 //!    - a bet feeds the pool in force when it is placed and claims against that pool;
 //!    - a table takes its new limits, seats and timings when its round under way has
 //!      settled; a removed table finishes that round (its bets settle, none is refunded for
-//!      this) and stops; a new table opens its first round at once;
+//!      this) and stops; a new table opens its first round at once (in a cluster, on the
+//!      node that takes its lease; a removed table's node gives its lease back once the
+//!      table has stopped);
 //!    - a removed pool's money stays in the ledger (`reconcile`, the pool metrics);
 //!    - sessions open from now on take the new profiles and operators; a session already
 //!      open keeps the rules it opened under until it ends.
@@ -105,19 +107,6 @@ pub async fn prepare(app: &App, next: &Play) -> Result<Option<Changes>, ReloadEr
         return Ok(None);
     }
     let changes = Changes::between(&current, next)?;
-    let tables_move = !changes.tables.added.is_empty() || !changes.tables.removed.is_empty();
-    if tables_move && app.tables.cluster().is_some() {
-        return Err(PlayError::new(
-            "tables",
-            format!(
-                "a cluster adds or removes live tables at a rolling restart, not a reload (each \
-                 table's channels and lease are set up at start); this reload would add {:?} \
-                 and remove {:?}. Changed limits, seats and timings are reloaded.",
-                changes.tables.added, changes.tables.removed
-            ),
-        )
-        .into());
-    }
     app.wallet
         .ledger()
         .ensure_pools(&crate::jackpot::specs(&next.pools))
@@ -126,10 +115,17 @@ pub async fn prepare(app: &App, next: &Play) -> Result<Option<Changes>, ReloadEr
 }
 
 /// Step 2: puts `next` in force (checked by [`prepare`]); the caller holds `app.reloading`.
-pub fn commit(app: &App, next: Play, changes: Changes) -> Reloaded {
+pub fn commit(app: &Arc<App>, next: Play, changes: Changes) -> Reloaded {
     init_series(&app.metrics, &next, &app.currencies);
     app.jackpots.reconfigure(next.pools.clone());
     let retabled = app.tables.reconfigure(&next.tables);
+    if let Some(cluster) = app.tables.cluster() {
+        // A new table's relay, ask server and lease; whichever node takes the lease runs it.
+        let host = app.clone() as Arc<dyn crate::table::host::TableHost>;
+        for id in retabled.added {
+            crate::table::cluster::start_table(&host, cluster, id);
+        }
+    }
     for (table, wait) in retabled.retiring {
         tokio::spawn(async move {
             let _ = wait.await;
@@ -156,7 +152,7 @@ pub fn commit(app: &App, next: Play, changes: Changes) -> Reloaded {
 
 /// Reads this node's play files and puts them in force here and, in a cluster, on every
 /// node: the outcome is logged and counted whatever it is. `origin` says who asked (logs).
-pub async fn from_files(app: &App, origin: &'static str) -> Result<Reloaded, ReloadError> {
+pub async fn from_files(app: &Arc<App>, origin: &'static str) -> Result<Reloaded, ReloadError> {
     let result = match Play::read(&app.config) {
         Ok(next) => apply(app, next, true).await,
         Err(error) => {
@@ -174,7 +170,7 @@ pub async fn from_files(app: &App, origin: &'static str) -> Result<Reloaded, Rel
 
 /// Checks and puts `next` in force on this node; `spread`: also stores it as the cluster's
 /// (first, so a node never plays a bundle the cluster does not have).
-async fn apply(app: &App, next: Play, spread: bool) -> Result<Reloaded, ReloadError> {
+async fn apply(app: &Arc<App>, next: Play, spread: bool) -> Result<Reloaded, ReloadError> {
     let _one_at_a_time = app.reloading.lock().await;
     let counted = |result: &'static str| {
         app.metrics

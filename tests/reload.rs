@@ -1,7 +1,8 @@
 //! Reloading the play files on running nodes (`POST /v1/admin/reload`, SIGHUP, `croupier
 //! reload`): under play, a game added, a table's limits changed and another table removed,
 //! with every cent accounted for; a bad file refused with nothing changed; three nodes on
-//! PostgreSQL and Redis converging on one version, and a node started later playing it too.
+//! PostgreSQL and Redis converging on one version (a game added, a table removed under a bet
+//! and another added), and a node started later playing it too.
 
 use crate::common::*;
 
@@ -95,6 +96,18 @@ fn bet(req: &str, table: &str, kind: &str, amount: &str) -> Value {
            "numbers": [], "amount": amount})
 }
 
+/// A bet on a removed table settles as usual (never refunded for the removal), and then the
+/// table tells its seat it has closed.
+async fn settled_then_closed(client: &mut Client, bet_id: &str, table: &str) {
+    let settled = wait_for(client, "the bet's settlement", |f| {
+        f["type"] == "bet_settled" && f["bet_id"] == bet_id
+    })
+    .await;
+    assert_ne!(settled["outcome"], "void", "{settled}");
+    let closed = wait_for(client, "table_closed", |f| f["type"] == "table_closed").await;
+    assert_eq!(closed["table"], table);
+}
+
 /// The shipped tables on fast timings with roulette's red/black limit raised to `red_max`.
 fn tables_with_red_max(betting: u64, red_max: &str) -> String {
     fast_tables(betting).replace(
@@ -159,13 +172,7 @@ async fn a_reload_under_play_adds_a_game_changes_and_removes_tables_and_loses_no
     assert!(!metrics.contains(&format!("version=\"{before}\"")), "the old version is gone from the scrape");
 
     // The bet on the removed table settles (never refunded for the removal), then it closes.
-    let settled = wait_for(&mut banker, "the banker bet's settlement", |f| {
-        f["type"] == "bet_settled" && f["bet_id"] == bet_id.as_str()
-    })
-    .await;
-    assert_ne!(settled["outcome"], "void", "{settled}");
-    let closed = wait_for(&mut banker, "table_closed", |f| f["type"] == "table_closed").await;
-    assert_eq!(closed["table"], "baccarat_1");
+    settled_then_closed(&mut banker, &bet_id, "baccarat_1").await;
     let again = ask(
         &mut banker,
         json!({"type": "join_table", "req_id": "join-again", "table": "baccarat_1"}),
@@ -373,7 +380,43 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
         assert_eq!(seen, after, "node {} converged", n.base);
         assert!(game_ids(n).await.contains(&"starfall".to_string()));
     }
-    // A node started later with the old files plays the cluster's version.
+    // Tables: baccarat removed while a bet is on it (placed through the third node), a second
+    // roulette table added. One reload on the first node.
+    let mut banker = seated(&nodes[2], "rl-cl-banker", "baccarat_1").await;
+    wait_for(&mut banker, "betting open", fresh_betting_open).await;
+    let placed = ask(&mut banker, bet("cb1", "baccarat_1", "banker", "5.00")).await;
+    assert_eq!(placed["type"], "bet_accepted", "{placed}");
+    let bet_id = placed["bet_id"].as_str().unwrap().to_string();
+    let roulette = roulette_only(3, "2000.00");
+    let first_table = roulette.find("\n[[table]]").unwrap() + 1;
+    let second = roulette[first_table..].replace("roulette_1", "roulette_2");
+    std::fs::write(files[0].config.parent().unwrap().join("tables.toml"), format!("{roulette}\n{second}")).unwrap();
+    let (status, done) = reload(&nodes[0], ADMIN_KEY).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changes"]["tables"]["added"], json!(["roulette_2"]));
+    assert_eq!(done["changes"]["tables"]["removed"], json!(["baccarat_1"]));
+    let after = done["version"].as_str().unwrap().to_string();
+    settled_then_closed(&mut banker, &bet_id, "baccarat_1").await;
+    for n in &nodes {
+        let mut tables = Vec::new();
+        for _ in 0..150 {
+            tables = table_ids(n).await;
+            if version(n).await == after && tables == ["roulette_1", "roulette_2"] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(tables, ["roulette_1", "roulette_2"], "on {}", n.base);
+    }
+    // The new table takes bets on any node.
+    let mut red = seated(&nodes[1], "rl-cl-red", "roulette_2").await;
+    wait_for(&mut red, "betting open", fresh_betting_open).await;
+    let placed = ask(&mut red, bet("cr1", "roulette_2", "red", "2.00")).await;
+    assert_eq!(placed["type"], "bet_accepted", "{placed}");
+    wait_for(&mut red, "the red bet's settlement", |f| f["type"] == "bet_settled").await;
+
+    // A node started later with the old files plays the cluster's version: the new game and
+    // the new tables.
     let late = OwnFiles::new(&cluster, &tables);
     let fourth = late.start("n3");
     assert_eq!(version(&fourth).await, after);
@@ -384,13 +427,20 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
         .request(json!({"type": "spin", "req_id": "l1", "game": "starfall", "bet": "1.00"}))
         .await;
     assert_eq!(spun["type"], "spin_result", "{spun}");
+    let joined = client
+        .request(json!({"type": "join_table", "req_id": "lj", "table": "roulette_2"}))
+        .await;
+    assert_eq!(joined["type"], "table_state", "{joined}");
 
-    // Adding or removing a table in a cluster waits for a rolling restart: refused, clearly.
-    std::fs::write(files[1].config.parent().unwrap().join("tables.toml"), roulette_only(3, "2000.00")).unwrap();
+    // A bad file on one node is refused there and reaches no node.
+    std::fs::write(files[1].games().join("broken.toml"), "id = \"broken\"\n").unwrap();
     let (status, refused) = reload(&nodes[1], ADMIN_KEY).await;
     assert_eq!(status, 422, "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("rolling restart"), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("broken.toml"), "{refused}");
+    tokio::time::sleep(croupier::play::shared::POLL_EVERY).await;
     for n in nodes.iter().chain([&fourth]) {
         assert_eq!(version(n).await, after, "nothing changed on {}", n.base);
     }
+    let (ok, out) = nodes[0].reconcile();
+    assert!(ok, "{out}");
 }

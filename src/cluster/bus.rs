@@ -1,14 +1,15 @@
-//! The cluster's pub/sub. Channels are fixed at start: the events channel (jackpot wins, to
-//! every player of every node), each live table's channel (its owner's events to the players
-//! seated on other nodes) and ask channel (other nodes' joins and bets to its owner), and this
-//! node's own channel (answers to its asks). Over Redis a subscriber task relays every channel
-//! to this node's local receivers, re-subscribing whenever Redis comes back; in process, a
-//! publish reaches the local receivers directly.
+//! The cluster's pub/sub: the events channel (jackpot wins, to every player of every node),
+//! the sessions and play channels, each live table's channel (its owner's events to the
+//! players seated on other nodes) and ask channel (other nodes' joins and bets to its owner),
+//! and this node's own channel (answers to its asks). Over Redis a subscriber task relays
+//! every channel to this node's local receivers, re-subscribing whenever Redis comes back; the
+//! table channels come through one pattern (`table:*`), so a table a reload adds is heard
+//! without subscribing again. In process, a publish reaches the local receivers directly.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dashmap::DashMap;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -37,14 +38,19 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 /// Messages published anywhere in the cluster reach every node's local receivers.
 #[derive(Clone)]
 pub struct Bus {
-    channels: Arc<HashMap<String, broadcast::Sender<Arc<str>>>>,
+    /// By channel name: the fixed ones from the start, a table's when it is first listened
+    /// to (bounded by the tables, `MAX_TABLES`, two channels each).
+    channels: Arc<DashMap<String, broadcast::Sender<Arc<str>>>>,
     redis: Option<RedisLink>,
     /// Seals the events channel over Redis (the table channels are sealed by their users).
     seal: Option<Seal>,
 }
 
-fn senders(extra: &[String]) -> HashMap<String, broadcast::Sender<Arc<str>>> {
-    let mut map = HashMap::new();
+/// The prefix of every table channel (`table:<id>`, `table:<id>:ask`): one pattern for all.
+const TABLE_CHANNELS: &str = "table:";
+
+fn senders(extra: &[String]) -> DashMap<String, broadcast::Sender<Arc<str>>> {
+    let map = DashMap::new();
     for name in SEALED_CHANNELS {
         map.insert(name.to_string(), broadcast::channel(LOCAL_EVENTS).0);
     }
@@ -77,7 +83,13 @@ impl Bus {
         let relay = map.clone();
         let opener = seal.clone();
         let client = link.client().clone();
-        let names: Vec<String> = map.keys().map(|name| link.key(name)).collect();
+        let names: Vec<String> = map
+            .iter()
+            .map(|entry| entry.key().clone())
+            .filter(|name| !name.starts_with(TABLE_CHANNELS))
+            .map(|name| link.key(&name))
+            .collect();
+        let tables = link.key(&format!("{TABLE_CHANNELS}*"));
         let prefix = link.key("");
         tokio::spawn(async move {
             let mut failing = false;
@@ -88,7 +100,11 @@ impl Bus {
                             tracing::info!("bus: redis is back; subscribed again");
                         }
                         failing = false;
-                        if let Err(error) = pubsub.subscribe(&names).await {
+                        let subscribed = match pubsub.subscribe(&names).await {
+                            Ok(()) => pubsub.psubscribe(&tables).await,
+                            Err(error) => Err(error),
+                        };
+                        if let Err(error) = subscribed {
                             tracing::warn!(%error, "bus: cannot subscribe");
                         } else {
                             let mut messages = pubsub.on_message();
@@ -99,7 +115,7 @@ impl Bus {
                                         Some(m) => {
                                             let channel = m.get_channel_name();
                                             let channel = channel.strip_prefix(prefix.as_str()).unwrap_or(channel);
-                                            let sender = relay.get(channel);
+                                            let sender = relay.get(channel).map(|s| s.value().clone());
                                             if let (Some(sender), Ok(text)) = (sender, m.get_payload::<String>()) {
                                                 if !SEALED_CHANNELS.contains(&channel) {
                                                     let _ = sender.send(Arc::from(text));
@@ -208,9 +224,20 @@ impl Bus {
             .unwrap_or_else(|| broadcast::channel(1).1)
     }
 
-    /// A channel given at start, as this node receives it.
+    /// A channel as this node receives it: one given at start, or a table's (made now, and
+    /// heard through the table pattern).
     pub fn listen(&self, channel: &str) -> Option<broadcast::Receiver<Arc<str>>> {
-        self.channels.get(channel).map(broadcast::Sender::subscribe)
+        if let Some(sender) = self.channels.get(channel) {
+            return Some(sender.subscribe());
+        }
+        if !channel.starts_with(TABLE_CHANNELS) {
+            return None;
+        }
+        let sender = self
+            .channels
+            .entry(channel.to_string())
+            .or_insert_with(|| broadcast::channel(CHANNEL_BUFFER).0);
+        Some(sender.subscribe())
     }
 }
 

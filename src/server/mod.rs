@@ -283,7 +283,7 @@ async fn drain(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, Ht
 /// cluster's Redis did not take it (nothing changed).
 async fn reload(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, HttpError> {
     sessions::check_admin(&app, &req)?;
-    match crate::reload::from_files(&app, "admin_api").await {
+    match crate::reload::from_files(&app.clone().into_inner(), "admin_api").await {
         Ok(done) => Ok(HttpResponse::Ok().json(done)),
         Err(error) => {
             let status = match error {

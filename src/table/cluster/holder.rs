@@ -45,6 +45,9 @@ pub(super) async fn hold_lease(app: Arc<dyn TableHost>, cluster: Arc<TableCluste
             _ = app.shutdown().cancelled() => return,
             _ = ticker.tick() => {}
         }
+        if slot.retired.is_cancelled() && retired_and_done(app.as_ref(), &cluster, slot).await {
+            return;
+        }
         match slot.run() {
             Run::Here {
                 addr,
@@ -111,6 +114,32 @@ pub(super) async fn hold_lease(app: Arc<dyn TableHost>, cluster: Arc<TableCluste
                 }
             }
         }
+    }
+}
+
+/// A reload removed the table. Running it here, the lease is kept (renewed below) while the
+/// table settles its last round, and given back once its actor has stopped; not running it,
+/// there is nothing to hold. Whether the lease task is done.
+async fn retired_and_done(app: &dyn TableHost, cluster: &TableCluster, slot: &TableSlot) -> bool {
+    match slot.run() {
+        Run::Here {
+            addr,
+            running: Some(running),
+        } => {
+            if addr.connected() {
+                return false; // still settling
+            }
+            slot.set_run(Run::Nobody);
+            cluster.release(&slot.id, running.fence.token).await;
+            app.metrics()
+                .tables
+                .owned
+                .with_label_values(&[&slot.id])
+                .set(0);
+            tracing::info!(table = %slot.id, "removed table stopped here; its lease given back");
+            true
+        }
+        _ => true,
     }
 }
 

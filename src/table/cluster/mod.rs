@@ -322,12 +322,18 @@ pub fn start(app: Arc<dyn TableHost>) {
         return;
     };
     tokio::spawn(serve::receive_answers(app.clone(), cluster.clone()));
-    let ids = app.tables().ids();
-    for id in ids {
-        tokio::spawn(serve::relay(app.clone(), cluster.clone(), id.clone()));
-        tokio::spawn(serve::serve_asks(app.clone(), cluster.clone(), id.clone()));
-        tokio::spawn(holder::hold_lease(app.clone(), cluster.clone(), id));
+    for id in app.tables().ids() {
+        start_table(&app, &cluster, id);
     }
+}
+
+/// Starts one table's cluster tasks on this node (at start, or for a table a reload added):
+/// its relay, its ask server and its lease. They end when the node shuts down, or when a
+/// reload removes the table (`TableSlot::retired`).
+pub fn start_table(app: &Arc<dyn TableHost>, cluster: &Arc<TableCluster>, id: String) {
+    tokio::spawn(serve::relay(app.clone(), cluster.clone(), id.clone()));
+    tokio::spawn(serve::serve_asks(app.clone(), cluster.clone(), id.clone()));
+    tokio::spawn(holder::hold_lease(app.clone(), cluster.clone(), id));
 }
 
 #[cfg(test)]

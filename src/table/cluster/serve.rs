@@ -3,30 +3,38 @@
 //! node runs the table (served with the same join and bet code as its own players').
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
 use super::super::actor;
 use super::super::host::{RemoteBet, TableHost};
 use super::super::seat::{addressed_to, PushError, Pusher};
-use super::super::{LocalSeat, Run};
+use super::super::{LocalSeat, Run, TableSlot};
 use super::{
     ask_channel, node_channel, opened, table_channel, Answer, Ask, AskOp, RemoteError,
     TableCluster, ASKS_IN_FLIGHT,
 };
 use crate::protocol::ErrorCode;
 
-/// The next message of a bus channel, or `None` once the node shuts down. Messages a slow
-/// reader missed are counted in the log as `what` and skipped.
+/// How long a node goes on relaying a removed table's events to its seats: the table's node
+/// settles the round under way (at most a round) and then says `table_closed`.
+pub const RETIRED_RELAY_GRACE: Duration = Duration::from_secs(300);
+
+/// The next message of a bus channel, or `None` once the node shuts down or `until` ends.
+/// Messages a slow reader missed are counted in the log as `what` and skipped.
 async fn next_message(
     app: &dyn TableHost,
     rx: &mut tokio::sync::broadcast::Receiver<Arc<str>>,
     what: &str,
+    until: impl std::future::Future<Output = ()>,
 ) -> Option<Arc<str>> {
     use tokio::sync::broadcast::error::RecvError;
+    tokio::pin!(until);
     loop {
         tokio::select! {
             _ = app.shutdown().cancelled() => return None,
+            _ = &mut until => return None,
             next = rx.recv() => match next {
                 Ok(text) => return Some(text),
                 Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, what, "bus messages skipped"),
@@ -40,8 +48,9 @@ pub(super) async fn receive_answers(app: Arc<dyn TableHost>, cluster: Arc<TableC
     let Some(mut answers) = cluster.bus.listen(&node_channel(&cluster.node)) else {
         return;
     };
+    let mut forever = std::future::pending();
     while let Some(text) =
-        next_message(app.as_ref(), &mut answers, "answers (their asks time out)").await
+        next_message(app.as_ref(), &mut answers, "answers (their asks time out)", &mut forever).await
     {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
@@ -55,6 +64,9 @@ pub(super) async fn receive_answers(app: Arc<dyn TableHost>, cluster: Arc<TableC
 }
 
 /// Delivers the table's events published by the node running it to this node's seats.
+///
+/// A removed table's events are relayed until its `table_closed` (or [`RETIRED_RELAY_GRACE`]
+/// after the removal): the players seated here see its last round settle.
 pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, id: String) {
     let (Some(slot), Some(mut events)) = (
         app.tables().get(&id),
@@ -62,48 +74,72 @@ pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, i
     ) else {
         return;
     };
-    while let Some(text) = next_message(app.as_ref(), &mut events, "table events").await {
+    let retired = slot.retired.clone();
+    let until = async move {
+        retired.cancelled().await;
+        tokio::time::sleep(RETIRED_RELAY_GRACE).await;
+    };
+    tokio::pin!(until);
+    while let Some(text) = next_message(app.as_ref(), &mut events, "table events", &mut until).await {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
         };
-        let mut parts = body.splitn(3, '\t');
-        let (Some(from), Some(to), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if from == cluster.node.as_ref() || matches!(slot.run(), Run::Here { .. }) {
-            continue; // this node's own events reach its seats directly
+        relay_frame(app.as_ref(), &slot, &cluster, body);
+        if slot.retired.is_cancelled() && body.contains("\"type\":\"table_closed\"") {
+            return; // the removed table's last word
         }
-        let frame: Arc<str> = Arc::from(frame);
-        let addressed =
-            |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.connection);
-        for seat in slot.local_seats().into_iter().filter(addressed) {
-            match seat.pusher.push(frame.clone()) {
-                Ok(()) => app.metrics().server.ws_messages_sent.inc(),
-                Err(PushError::Full) => {
-                    seat.pusher.kick(actor::TOO_FAR_BEHIND);
-                    slot.remove_seat(&seat.pusher.connection);
-                    app.metrics()
-                        .tables
-                        .slow_clients_dropped
-                        .with_label_values(&[&id])
-                        .inc();
-                }
-                Err(PushError::Gone) => {
-                    slot.remove_seat(&seat.pusher.connection);
-                }
+    }
+}
+
+/// One event of the table's node (`<from>\t<to>\t<frame>`) to the seats of this node it is
+/// addressed to.
+fn relay_frame(app: &dyn TableHost, slot: &TableSlot, cluster: &TableCluster, body: &str) {
+    let mut parts = body.splitn(3, '\t');
+    let (Some(from), Some(to), Some(frame)) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    if from == cluster.node.as_ref() || matches!(slot.run(), Run::Here { .. }) {
+        return; // this node's own events reach its seats directly
+    }
+    let frame: Arc<str> = Arc::from(frame);
+    let addressed =
+        |seat: &LocalSeat| addressed_to(to, seat.player.as_str(), &seat.pusher.connection);
+    for seat in slot.local_seats().into_iter().filter(addressed) {
+        match seat.pusher.push(frame.clone()) {
+            Ok(()) => app.metrics().server.ws_messages_sent.inc(),
+            Err(PushError::Full) => {
+                seat.pusher.kick(actor::TOO_FAR_BEHIND);
+                slot.remove_seat(&seat.pusher.connection);
+                app.metrics()
+                    .tables
+                    .slow_clients_dropped
+                    .with_label_values(&[&slot.id])
+                    .inc();
+            }
+            Err(PushError::Gone) => {
+                slot.remove_seat(&seat.pusher.connection);
             }
         }
     }
 }
 
 /// Serves other nodes' asks while this node runs the table.
+///
+/// Ends when a reload removes the table: other nodes no longer ask (their slot is gone).
 pub(super) async fn serve_asks(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, id: String) {
-    let Some(mut asks) = cluster.bus.listen(&ask_channel(&id)) else {
+    let (Some(slot), Some(mut asks)) = (
+        app.tables().get(&id),
+        cluster.bus.listen(&ask_channel(&id)),
+    ) else {
         return;
     };
+    let retired = slot.retired.clone();
+    drop(slot);
+    let until = retired.cancelled_owned();
+    tokio::pin!(until);
     let in_flight = Arc::new(Semaphore::new(ASKS_IN_FLIGHT));
     while let Some(text) =
-        next_message(app.as_ref(), &mut asks, "asks (their askers time out)").await
+        next_message(app.as_ref(), &mut asks, "asks (their askers time out)", &mut until).await
     {
         let Some(ask) =
             opened(&cluster.seal, &text).and_then(|b| serde_json::from_str::<Ask>(b).ok())
@@ -161,7 +197,7 @@ async fn serve_ask(
         message: "the table is moving to another node; retry".into(),
     };
     let slot = app.tables().get(id).ok_or_else(not_here)?;
-    let slot: &crate::table::TableSlot = &slot;
+    let slot: &TableSlot = &slot;
     let Run::Here {
         addr,
         running: Some(running),
