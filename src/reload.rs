@@ -15,8 +15,8 @@
 //!      node that takes its lease; a removed table's node gives its lease back once the
 //!      table has stopped);
 //!    - a removed pool's money stays in the ledger (`reconcile`, the pool metrics);
-//!    - sessions open from now on take the new profiles and operators; a session already
-//!      open keeps the rules it opened under until it ends.
+//!    - a session reads its profile again at its next request (`session::actor`); an
+//!      operator's keys and rates hold from its next API call.
 //! 3. **Spread** (cluster): the node that reloads stores its bundle in Redis before putting
 //!    it in force, and the others follow (`play::shared`, [`start_follower`]).
 //!

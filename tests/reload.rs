@@ -314,6 +314,40 @@ async fn a_bad_file_is_refused_and_changes_nothing_then_sighup_and_the_cli_reloa
     assert_eq!(metric(&server, "croupier_config_reloads_total{result=\"applied\"}").await, 1.0);
 }
 
+fn default_profile_capped(cap: &str) -> String {
+    format!(
+        "[[profile]]\nid = \"default\"\nname = \"Default, capped\"\nslot_stake_cap = {{ EUR = \"{cap}\" }}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_stake_cap_holds_from_an_open_sessions_next_spin() {
+    let games = games_dir(&["classic_sevens.toml"]);
+    let server = node(games.path(), &fast_tables(3))
+        .jurisdictions(&default_profile_capped("5.00"))
+        .start();
+    let session = open_session(&server, "rl-capped").await;
+    let mut client = Client::connect(&server, &session.token).await;
+    let spin = |req: &str, bet: &str| json!({"type": "spin", "req_id": req, "game": "classic_sevens", "bet": bet});
+    let first = client.request(spin("c1", "4.00")).await;
+    assert_eq!(first["type"], "spin_result", "{first}");
+    let before = client.balance().await;
+    std::fs::write(
+        server.config.parent().unwrap().join("jurisdictions.toml"),
+        default_profile_capped("2.00"),
+    )
+    .unwrap();
+    let (status, done) = reload(&server, ADMIN_KEY).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changes"]["profiles"], true, "{done}");
+    // The same connection: the new cap holds from its next spin, and the refusal moves nothing.
+    let over = client.request(spin("c2", "4.00")).await;
+    assert_eq!(over["code"], "stake_limit", "{over}");
+    assert_eq!(client.balance().await, before);
+    let within = client.request(spin("c3", "2.00")).await;
+    assert_eq!(within["type"], "spin_result", "{within}");
+}
+
 /// A node's config and play files in a directory of its own: its games directory and its
 /// tables file, to be changed by the test.
 struct OwnFiles {

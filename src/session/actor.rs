@@ -75,6 +75,9 @@ pub struct PlayerSession {
     presence_key: Arc<str>,
     reality: Reality,
     harm: Harm,
+    /// The play version the session's rules were read under: a reload's profiles hold from
+    /// the session's next request ([`PlayerSession::follow_reload`]).
+    rules_version: Arc<str>,
 }
 
 impl PlayerSession {
@@ -96,7 +99,9 @@ impl PlayerSession {
         };
         let rate = NonZeroU32::new(cfg.rate_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);
+        let rules_version = app.play().version.clone();
         let actor = Self {
+            rules_version,
             limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             app,
             caller,
@@ -285,6 +290,32 @@ impl PlayerSession {
         }
     }
 
+    /// After a reload, reads the session's profile again (same profile id, age band and
+    /// currency): a stake cap or interval changed by the reload holds from this request on.
+    /// A profile the reload removed leaves the session on the rules it had, said in the log
+    /// (a new session cannot open under it).
+    fn follow_reload(&mut self) {
+        let play = self.app.play();
+        if play.version == self.rules_version {
+            return;
+        }
+        self.rules_version = play.version.clone();
+        let rules = &self.caller.rules;
+        match crate::jurisdiction::session_rules(
+            &play.profiles,
+            &rules.profile.id,
+            &self.caller.currency,
+            rules.age_band,
+        ) {
+            Ok(rules) => self.caller.rules = rules,
+            Err(error) => tracing::warn!(
+                session = %self.caller.session_id,
+                %error,
+                "the reload removed this session's profile: it keeps the rules it opened under"
+            ),
+        }
+    }
+
     fn run_next(&mut self, ctx: &mut Context<Self>) {
         if self.busy || self.closing {
             return;
@@ -293,6 +324,7 @@ impl PlayerSession {
             return;
         };
         self.busy = true;
+        self.follow_reload();
         let app = self.app.clone();
         let caller = self.caller.clone();
         let out = self.out.clone();
