@@ -314,6 +314,33 @@ async fn a_bad_file_is_refused_and_changes_nothing_then_sighup_and_the_cli_reloa
     assert_eq!(metric(&server, "croupier_config_reloads_total{result=\"applied\"}").await, 1.0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_a_removed_tables_last_round_refunds_its_bets_at_once() {
+    let games = games_dir(&["classic_sevens.toml"]);
+    // Long betting: the shutdown comes while the removed table's round still takes bets.
+    let mut server = node(games.path(), &fast_tables(6)).start();
+    let mut banker = seated(&server, "rl-stop-banker", "baccarat_1").await;
+    wait_for(&mut banker, "betting open", fresh_betting_open).await;
+    let placed = ask(&mut banker, bet("sb1", "baccarat_1", "banker", "5.00")).await;
+    assert_eq!(placed["type"], "bet_accepted", "{placed}");
+    let before = cents(placed["balance"].as_str().unwrap()) + 500;
+    std::fs::write(tables_file(&server), roulette_only(6, "2000.00")).unwrap();
+    let (status, done) = reload(&server, ADMIN_KEY).await;
+    assert_eq!(status, 200, "{done}");
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // The shutdown voids the removed table's round and refunds the bet before the close.
+    let void = wait_for(&mut banker, "round_void", |f| f["type"] == "round_void").await;
+    assert_eq!(void["reason"], "shutdown", "{void}");
+    let refund = wait_for(&mut banker, "the refund", |f| f["type"] == "bet_settled").await;
+    assert_eq!(refund["outcome"], "void", "{refund}");
+    assert_eq!(cents(refund["balance"].as_str().unwrap()), before, "{refund}");
+    assert!(server.sigterm_wait().success());
+    let (ok, out) = server.reconcile();
+    assert!(ok, "{out}");
+    assert!(out.contains("open rounds 0"), "nothing left for recovery: {out}");
+}
+
 fn default_profile_capped(cap: &str) -> String {
     format!(
         "[[profile]]\nid = \"default\"\nname = \"Default, capped\"\nslot_stake_cap = {{ EUR = \"{cap}\" }}\n"

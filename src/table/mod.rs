@@ -179,6 +179,10 @@ pub struct TableRegistry {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     cluster: Option<Arc<cluster::TableCluster>>,
+    /// Tables a reload removed, still settling their last round here: shutdown stops them
+    /// too (voiding that round) rather than leaving it to recovery. Pruned at each reload;
+    /// bounded by the tables ever configured (`MAX_TABLES` per file).
+    retiring: Mutex<Vec<Arc<TableSlot>>>,
 }
 
 /// What a reload did to the tables of this node.
@@ -229,6 +233,7 @@ impl TableRegistry {
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             cluster,
+            retiring: Mutex::default(),
         };
         let tables = configs
             .into_iter()
@@ -304,6 +309,7 @@ impl TableRegistry {
                 continue;
             }
             slot.retired.cancel();
+            self.retiring_slots().push(slot.clone());
             let (tell, wait) = oneshot::channel();
             match slot.local() {
                 Some(addr) => addr.do_send(actor::Retire { done: tell }),
@@ -314,7 +320,16 @@ impl TableRegistry {
             done.retiring.push((id.clone(), wait));
         }
         self.tables.store(Arc::new(next));
+        // Those whose actor has stopped are done with.
+        self.retiring_slots()
+            .retain(|slot| slot.local().is_some_and(|addr| addr.connected()));
         done
+    }
+
+    fn retiring_slots(&self) -> std::sync::MutexGuard<'_, Vec<Arc<TableSlot>>> {
+        self.retiring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn deps(&self) -> &TableDeps {
@@ -396,7 +411,8 @@ impl TableRegistry {
         if let Some(cluster) = &self.cluster {
             cluster.stop_taking();
         }
-        let tables = self.all();
+        let mut tables = self.all();
+        tables.extend(self.retiring_slots().iter().cloned());
         let waits = tables.iter().map(|slot| async move {
             if let Run::Here { addr, running } = slot.run() {
                 stop_table(&addr, reason).await;
