@@ -341,6 +341,74 @@ async fn a_shutdown_during_a_removed_tables_last_round_refunds_its_bets_at_once(
     assert!(out.contains("open rounds 0"), "nothing left for recovery: {out}");
 }
 
+fn one_pool(id: &str, contribution: &str) -> String {
+    format!(
+        "[[pool]]\nid = \"{id}\"\ncurrency = \"EUR\"\ngames = [\"classic_sevens\"]\n\n\
+         [[pool.level]]\nname = \"only\"\ncontribution = \"{contribution}\"\nseed = \"10.00\"\nmust_drop_by = \"1000.00\"\n"
+    )
+}
+
+/// Ten classic_sevens spins at 1.00, each answered with its result.
+async fn spin_ten(client: &mut Client, prefix: &str) {
+    for i in 0..10 {
+        let frame = json!({"type": "spin", "req_id": format!("{prefix}{i}"), "game": "classic_sevens", "bet": "1.00"});
+        let reply = client.request(frame).await;
+        assert_eq!(reply["type"], "spin_result", "{reply}");
+    }
+}
+
+/// The value of each pool `GET /v1/jackpots` lists, by pool id.
+async fn pool_values(server: &Server) -> std::collections::BTreeMap<String, String> {
+    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["jackpots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["pool"].as_str().unwrap().to_string(), j["value"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_share_holds_from_the_next_bet_and_a_removed_pool_keeps_its_money() {
+    let games = games_dir(&["classic_sevens.toml"]);
+    let server = node(games.path(), &fast_tables(3))
+        .jackpots(&one_pool("first", "0.01"))
+        .start();
+    let pools_file = server.config.parent().unwrap().join("jackpots.toml");
+    let session = open_session(&server, "rl-pools").await;
+    let mut client = Client::connect(&server, &session.token).await;
+    spin_ten(&mut client, "a").await;
+    assert_eq!(pool_values(&server).await["first"], "10.10", "1 % of ten 1.00 bets");
+    std::fs::write(&pools_file, one_pool("first", "0.02")).unwrap();
+    let (status, done) = reload(&server, ADMIN_KEY).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changes"]["pools"]["changed"], json!(["first"]));
+    spin_ten(&mut client, "b").await;
+    assert_eq!(pool_values(&server).await["first"], "10.30", "2 % from the next bet");
+    // The pool removed, another in its place: the old one's money stays where reconcile and
+    // the metrics see it, and no bet feeds it.
+    std::fs::write(&pools_file, one_pool("second", "0.01")).unwrap();
+    let (status, done) = reload(&server, ADMIN_KEY).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changes"]["pools"]["added"], json!(["second"]));
+    assert_eq!(done["changes"]["pools"]["removed"], json!(["first"]));
+    spin_ten(&mut client, "c").await;
+    let values = pool_values(&server).await;
+    assert_eq!(values.get("first"), None, "players no longer see the removed pool");
+    assert_eq!(values["second"], "10.10");
+    tokio::time::sleep(Duration::from_millis(1_200)).await; // the pool metrics' next read
+    let kept = metric(&server, "croupier_jackpot_value_minor_units{level=\"only\",pool=\"first\"}").await;
+    assert_eq!(kept, 1030.0, "the removed pool's money, still in the metrics");
+    let (ok, out) = server.reconcile();
+    assert!(ok, "{out}");
+    assert!(out.contains("pools 2"), "reconcile counts the removed pool too: {out}");
+}
+
 fn default_profile_capped(cap: &str) -> String {
     format!(
         "[[profile]]\nid = \"default\"\nname = \"Default, capped\"\nslot_stake_cap = {{ EUR = \"{cap}\" }}\n"

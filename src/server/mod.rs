@@ -320,8 +320,12 @@ async fn list_tables(app: web::Data<App>) -> HttpResponse {
 
 async fn list_jackpots(app: web::Data<App>) -> Result<HttpResponse, HttpError> {
     let pools = app.wallet.ledger().pools().await?;
+    // The pools in force: one a reload removed keeps its money in the ledger (and the
+    // metrics, and `reconcile`), but is not a jackpot players can win.
+    let live = app.jackpots.pools();
     let views: Vec<_> = pools
         .iter()
+        .filter(|p| live.iter().any(|c| c.id == p.pool))
         .map(|p| {
             let (minor, carry_micro) = crate::jackpot::math::payout_split(p.value_micro);
             let value = app
