@@ -45,16 +45,6 @@ async fn ask(client: &mut Client, frame: Value, pushes: &mut Vec<Value>) -> Valu
     panic!("no reply to {req_id}");
 }
 
-async fn jackpots(server: &Server) -> Vec<Value> {
-    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["jackpots"].as_array().unwrap().clone()
-}
-
 #[derive(Default)]
 struct Totals {
     staked_paid: i64,
@@ -128,7 +118,7 @@ async fn concurrent_spinners_hammer_a_pool_and_the_money_adds_up() {
         task.await.unwrap();
     }
     let totals = Arc::try_unwrap(totals).ok().unwrap().into_inner().unwrap();
-    let pools = jackpots(&server).await;
+    let pools = jackpot_levels(&server).await;
     assert_eq!(pools.len(), 2, "{pools:?}");
     // Money: paid = contributions + seeds − remaining, to the micro-unit.
     let mut contributed_micro = 0i64;
@@ -219,7 +209,7 @@ async fn pool_values_are_pushed_at_most_every_500_ms_and_only_when_changed() {
 async fn the_shipped_network_pool_grows_by_its_exact_shares() {
     // The shipped jackpots.toml, as a player of the default config sees it.
     let server = NodeConfig::shipped().fast().shipped_jackpots().start();
-    let before = jackpots(&server).await;
+    let before = jackpot_levels(&server).await;
     let levels: Vec<&str> = before
         .iter()
         .map(|l| l["level"].as_str().unwrap())
@@ -237,7 +227,7 @@ async fn the_shipped_network_pool_grows_by_its_exact_shares() {
         staked += cents(reply["bet"].as_str().unwrap());
         any_win |= reply.get("jackpot_wins").is_some();
     }
-    let after = jackpots(&server).await;
+    let after = jackpot_levels(&server).await;
     if !any_win {
         // mini takes 0.4%: 10 × 1.00 adds exactly 4 cents (4,000,000 micro-units).
         let micro = |l: &Value| {
@@ -323,7 +313,7 @@ must_drop_by = "1.50"
         cents(balance["balance"].as_str().unwrap()),
         100_000 - staked + returned + jackpots_paid
     );
-    let pools = jackpots(&server).await;
+    let pools = jackpot_levels(&server).await;
     let cycle = pools[0]["cycle"].as_i64().unwrap();
     // The tenth bet of a cycle at the latest takes the level to its 1.50 ceiling and wins it
     // (a mystery draw may win it sooner), so 30 bets complete at least three cycles.

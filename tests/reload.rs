@@ -359,15 +359,8 @@ async fn spin_ten(client: &mut Client, prefix: &str) {
 
 /// The value of each pool `GET /v1/jackpots` lists, by pool id.
 async fn pool_values(server: &Server) -> std::collections::BTreeMap<String, String> {
-    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
+    jackpot_levels(server)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["jackpots"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|j| (j["pool"].as_str().unwrap().to_string(), j["value"].as_str().unwrap().to_string()))
         .collect()

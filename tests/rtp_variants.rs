@@ -45,13 +45,7 @@ fn ids(games: &Value) -> Vec<String> {
 }
 
 async fn pool_value(server: &Server) -> i64 {
-    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    cents(body["jackpots"][0]["value"].as_str().unwrap())
+    cents(jackpot_levels(server).await[0]["value"].as_str().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -439,6 +439,17 @@ pub async fn metric(node: &Server, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The jackpot levels `GET /v1/jackpots` lists (the pools in force).
+pub async fn jackpot_levels(server: &Server) -> Vec<Value> {
+    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["jackpots"].as_array().unwrap().clone()
+}
+
 /// A node's `GET /v1/cluster`: its name, the live nodes, who runs each table.
 pub async fn cluster_view(node: &Server) -> Value {
     reqwest::get(format!("{}/v1/cluster", node.admin))
