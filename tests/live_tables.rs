@@ -55,6 +55,36 @@ fn roulette_return(kind: &str, numbers: &[i64], stake: i64, pocket: i64) -> i64 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tables_video_stream_is_listed_and_in_the_join_reply() {
+    const STREAM: &str = "https://video.example.com/live/roulette_1.m3u8";
+    let tables = fast_tables(3).replacen(
+        "max_seats = 0",
+        &format!("max_seats = 0\nstream_url = \"{STREAM}\""),
+        1,
+    );
+    let server = NodeConfig::shipped().fast().tables(&tables).start();
+    let listed: Value = reqwest::get(format!("{}/v1/tables", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for table in listed["tables"].as_array().unwrap() {
+        match table["id"].as_str().unwrap() {
+            "roulette_1" => assert_eq!(table["stream_url"], STREAM, "{table}"),
+            _ => assert!(table.get("stream_url").is_none(), "no stream, no key: {table}"),
+        }
+    }
+    let mut client = seated(&server, "stream-watcher", "roulette_1").await;
+    let again = ask(
+        &mut client,
+        json!({"type": "join_table", "req_id": "join-again", "table": "roulette_1"}),
+    )
+    .await;
+    assert_eq!(again["table"]["stream_url"], STREAM, "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_seated_player_sees_the_same_round_and_is_paid_by_the_rules() {
     let server = NodeConfig::shipped().fast().tables(&fast_tables(3)).start();
     let table = "roulette_1";

@@ -675,6 +675,9 @@ pub struct TableView {
     /// 0 = unlimited watchers.
     pub max_seats: u32,
     pub limits: std::collections::BTreeMap<String, LimitView>,
+    /// The table's video, where the studio has one (`tables.toml` `stream_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_url: Option<String>,
 }
 
 /// One of the caller's bets in a round.

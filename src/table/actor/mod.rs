@@ -314,6 +314,7 @@ impl LiveTable {
                     (kind.clone(), view)
                 })
                 .collect(),
+            stream_url: self.config.stream_url.clone(),
         }
     }
 

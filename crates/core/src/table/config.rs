@@ -59,6 +59,9 @@ struct RawTable {
     settle_seconds: u64,
     #[serde(default)]
     commission: Option<CommissionRule>,
+    /// The studio's video of the table (HLS or WebRTC, served by the studio's own system).
+    #[serde(default)]
+    stream_url: Option<String>,
     limits: BTreeMap<String, RawLimit>,
 }
 
@@ -84,6 +87,57 @@ pub struct TableConfig {
     pub commission: CommissionRule,
     /// Limits by bet kind (`straight`, `banker` …); a kind without limits cannot be bet.
     pub limits: BTreeMap<String, BetLimit>,
+    /// Where players watch the table's video ([`check_stream_url`]): shown in `GET /v1/tables`
+    /// and the join reply; croupier serves no video itself.
+    pub stream_url: Option<String>,
+}
+
+/// Longest `stream_url` taken: a URL, not a payload.
+pub const MAX_STREAM_URL_LEN: usize = 2048;
+
+/// A table's `stream_url`, checked: an absolute `https://` URL (or `http://`, for a studio on
+/// a private network) with a host, no credentials in it, no whitespace or control
+/// characters, at most [`MAX_STREAM_URL_LEN`] bytes. Players' browsers load it, so nothing
+/// else (no `javascript:`, no `data:`, no relative path) is ever passed to them.
+pub fn check_stream_url(text: &str) -> Result<(), String> {
+    if text.len() > MAX_STREAM_URL_LEN {
+        return Err(format!("at most {MAX_STREAM_URL_LEN} bytes"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("no spaces or control characters".into());
+    }
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with https:// (or http://)")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("no user name or password in the URL".into());
+    }
+    let v6 = authority.starts_with('[');
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 address: `[...]`, then an optional port.
+        Some(v6) => match v6.split_once(']') {
+            Some((address, after)) => (address, after.strip_prefix(':').unwrap_or(after)),
+            None => return Err("an IPv6 address needs its closing ]".into()),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, port),
+            None => (authority, ""),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| match v6 {
+            true => c.is_ascii_hexdigit() || c == ':' || c == '.',
+            false => c.is_ascii_alphanumeric() || c == '.' || c == '-',
+        });
+    if !host_ok {
+        return Err(format!("{host:?} is not a host name or address"));
+    }
+    if !port.chars().all(|c| c.is_ascii_digit()) || port.len() > 5 {
+        return Err(format!("{port:?} is not a port"));
+    }
+    Ok(())
 }
 
 fn bet_kinds(game: TableGame) -> BTreeSet<&'static str> {
@@ -209,6 +263,13 @@ pub fn parse(text: &str, currencies: &CurrencyTable) -> Result<Vec<TableConfig>,
                 },
                 commission,
                 limits,
+                stream_url: match t.stream_url {
+                    None => None,
+                    Some(url) => {
+                        check_stream_url(&url).map_err(|m| fail("stream_url", m))?;
+                        Some(url)
+                    }
+                },
             })
         })
         .collect()
@@ -222,6 +283,51 @@ mod tests {
 
     fn currencies() -> CurrencyTable {
         CurrencyTable([("EUR".to_string(), 2u32)].into_iter().collect())
+    }
+
+    #[test]
+    fn a_stream_url_is_an_absolute_web_url_or_refused_with_its_key() {
+        for good in [
+            "https://video.example.com/live/roulette_1.m3u8",
+            "https://studio-7.example.com:8443/webrtc?table=baccarat_1#t",
+            "http://10.0.0.7:8080/hls/r1.m3u8",
+            "https://[2001:db8::7]:8443/r1",
+        ] {
+            assert_eq!(check_stream_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "/live/r1.m3u8",
+            "ftp://video.example.com/r1",
+            "https://",
+            "https://user:pass@video.example.com/r1",
+            "https://video example.com/r1",
+            "https://video.example.com/r1\n",
+            "https://vid<eo>.example.com/",
+            "https://video.example.com:80a/r1",
+            "https://[2001:db8::7/r1",
+        ] {
+            assert!(check_stream_url(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("https://video.example.com/{}", "a".repeat(MAX_STREAM_URL_LEN));
+        assert!(check_stream_url(&long).is_err());
+        let text = SHIPPED.replacen(
+            "max_seats = 0",
+            "max_seats = 0\nstream_url = \"javascript:alert(1)\"",
+            1,
+        );
+        let error = parse(&text, &currencies()).unwrap_err();
+        assert_eq!(error.key, "table[0].stream_url", "{error}");
+        let text = SHIPPED.replacen(
+            "max_seats = 0",
+            "max_seats = 0\nstream_url = \"https://video.example.com/r1.m3u8\"",
+            1,
+        );
+        let tables = parse(&text, &currencies()).unwrap();
+        assert_eq!(tables[0].stream_url.as_deref(), Some("https://video.example.com/r1.m3u8"));
+        assert_eq!(tables[1].stream_url, None);
     }
 
     #[test]
