@@ -186,7 +186,10 @@ impl App {
         currency: &Currency,
         player: &PlayerId,
         rules: &croupier_core::jurisdiction::SessionRules,
-    ) -> Option<(crate::wallet::JackpotFeed, Arc<crate::jackpot::config::PoolConfig>)> {
+    ) -> Option<(
+        crate::wallet::JackpotFeed,
+        Arc<crate::jackpot::config::PoolConfig>,
+    )> {
         let fun_beside_real = player.operator().is_none() && !self.play().operators.is_empty();
         if fun_beside_real || !rules.profile.jackpots {
             return None;

@@ -2,7 +2,7 @@
 //! game certification; `audit` checks the ledger and walks its chains, `heads` exports their
 //! heads as a checkpoint; `dev-cert` writes a throw-away TLS pair;
 //! `operator-key` makes an operator's API key.
-//! `anyhow` lives only here, at the edge. About 650 lines in one file on purpose: one thin
+//! `anyhow` lives only here, at the edge. About 730 lines in one file on purpose: one thin
 //! function per command, read as a list; the work lives in the library.
 
 use std::io::Write;
@@ -405,7 +405,8 @@ fn reload(config: &std::path::Path, admin: Option<String>, check: bool) -> anyho
         let status = response.status();
         anyhow::Ok((status, response.text().await?))
     })?;
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| body.clone().into());
+    let answer: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| body.clone().into());
     if !status.is_success() {
         let message = answer["message"].as_str().unwrap_or(&body);
         anyhow::bail!("reload refused ({status}), nothing changed: {message}");

@@ -26,12 +26,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::play::diff::Changes;
-use crate::play::{Play, PlayError};
 use crate::app::App;
 use crate::cluster::ClusterError;
 use crate::metrics::Metrics;
 use crate::money::CurrencyTable;
+use crate::play::diff::Changes;
+use crate::play::{Play, PlayError};
 use crate::wallet::LedgerError;
 
 /// Why a reload changed nothing.
@@ -254,7 +254,11 @@ pub fn start_follower(app: Arc<App>) {
                     }
                 },
                 Err(error) => {
-                    app.metrics.cluster.config_reloads.with_label_values(&["refused"]).inc();
+                    app.metrics
+                        .cluster
+                        .config_reloads
+                        .with_label_values(&["refused"])
+                        .inc();
                     tracing::error!(version = %version, %error, "cannot play the cluster's play files; keeping mine");
                     refused = Some(version);
                 }

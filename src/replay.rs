@@ -319,13 +319,18 @@ mod tests {
         let game = catalog.slot("classic_sevens").unwrap();
         let outcome = slot::evaluate(game, &[0, 0, 0], SpinMode::Base);
         let eur = Currency::new("EUR", 2).unwrap();
-        let win = Money::parse("1.00", &eur).unwrap().mul_floor(outcome.win_multiple);
+        let win = Money::parse("1.00", &eur)
+            .unwrap()
+            .mul_floor(outcome.win_multiple);
         let mut round = round("classic_sevens", &outcome, win.unwrap().minor());
         let stored = round.outcome_json.as_deref().unwrap();
         let mut value: Value = serde_json::from_str(stored).unwrap();
         value["game_version"] = Value::from(game.version());
         round.outcome_json = Some(value.to_string());
-        assert!(replay(&catalog, &[], &round, &eur).unwrap().matches(), "its own version");
+        assert!(
+            replay(&catalog, &[], &round, &eur).unwrap().matches(),
+            "its own version"
+        );
         value["game_version"] = Value::from("0123456789abcdef");
         round.outcome_json = Some(value.to_string());
         let r = replay(&catalog, &[], &round, &eur);

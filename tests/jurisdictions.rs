@@ -213,7 +213,11 @@ async fn the_german_profile_paces_five_seconds_caps_one_euro_and_keeps_players_o
     // whose mystery draw wins the level resets it to its seed, in the next cycle).
     let pool = || async {
         let level = &jackpot_levels(&server).await[0];
-        format!("{} in cycle {}", level["value"].as_str().unwrap(), level["cycle"])
+        format!(
+            "{} in cycle {}",
+            level["value"].as_str().unwrap(),
+            level["cycle"]
+        )
     };
     let start = pool().await;
     let (mut dora, welcome, _) = player(&server, &op, "dora", "EUR", "DE", None).await;

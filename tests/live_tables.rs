@@ -72,7 +72,10 @@ async fn a_tables_video_stream_is_listed_and_in_the_join_reply() {
     for table in listed["tables"].as_array().unwrap() {
         match table["id"].as_str().unwrap() {
             "roulette_1" => assert_eq!(table["stream_url"], STREAM, "{table}"),
-            _ => assert!(table.get("stream_url").is_none(), "no stream, no key: {table}"),
+            _ => assert!(
+                table.get("stream_url").is_none(),
+                "no stream, no key: {table}"
+            ),
         }
     }
     let mut client = seated(&server, "stream-watcher", "roulette_1").await;

@@ -27,13 +27,10 @@ fn games_dir(files: &[&str]) -> tempfile::TempDir {
 
 fn node(games: &Path, tables: &str) -> NodeConfig {
     let games = games.to_path_buf();
-    NodeConfig::shipped()
-        .fast()
-        .tables(tables)
-        .with(move |c| {
-            c.games.dir = games;
-            c.auth.admin_key = ADMIN_KEY.into();
-        })
+    NodeConfig::shipped().fast().tables(tables).with(move |c| {
+        c.games.dir = games;
+        c.auth.admin_key = ADMIN_KEY.into();
+    })
 }
 
 /// The tables file beside the node's config.
@@ -126,7 +123,10 @@ fn roulette_only(betting: u64, red_max: &str) -> String {
 async fn a_reload_under_play_adds_a_game_changes_and_removes_tables_and_loses_no_cent() {
     let games = games_dir(&["classic_sevens.toml"]);
     let server = node(games.path(), &tables_with_red_max(3, "2000.00")).start();
-    assert_eq!(game_ids(&server).await, ["classic_sevens", "classic_sevens_94"]);
+    assert_eq!(
+        game_ids(&server).await,
+        ["classic_sevens", "classic_sevens_94"]
+    );
     let before = version(&server).await;
 
     // Players spin throughout.
@@ -162,14 +162,23 @@ async fn a_reload_under_play_adds_a_game_changes_and_removes_tables_and_loses_no
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["previous"], before.as_str(), "{done}");
     assert_ne!(done["version"], before.as_str(), "{done}");
-    assert_eq!(done["changes"]["games"]["added"], json!(["starfall", "starfall_94"]));
+    assert_eq!(
+        done["changes"]["games"]["added"],
+        json!(["starfall", "starfall_94"])
+    );
     assert_eq!(done["changes"]["tables"]["changed"], json!(["roulette_1"]));
     assert_eq!(done["changes"]["tables"]["removed"], json!(["baccarat_1"]));
     assert_eq!(version(&server).await, done["version"].as_str().unwrap());
     let metrics = metrics_text(&server).await;
-    let info = format!("croupier_config_info{{version=\"{}\"}} 1", done["version"].as_str().unwrap());
+    let info = format!(
+        "croupier_config_info{{version=\"{}\"}} 1",
+        done["version"].as_str().unwrap()
+    );
     assert!(metrics.contains(&info), "{info} not in the scrape");
-    assert!(!metrics.contains(&format!("version=\"{before}\"")), "the old version is gone from the scrape");
+    assert!(
+        !metrics.contains(&format!("version=\"{before}\"")),
+        "the old version is gone from the scrape"
+    );
 
     // The bet on the removed table settles (never refunded for the removal), then it closes.
     settled_then_closed(&mut banker, &bet_id, "baccarat_1").await;
@@ -184,7 +193,12 @@ async fn a_reload_under_play_adds_a_game_changes_and_removes_tables_and_loses_no
     // The new game plays, and its round names the game file's version.
     assert_eq!(
         game_ids(&server).await,
-        ["classic_sevens", "classic_sevens_94", "starfall", "starfall_94"]
+        [
+            "classic_sevens",
+            "classic_sevens_94",
+            "starfall",
+            "starfall_94"
+        ]
     );
     let session = open_session(&server, "rl-star").await;
     let mut star = Client::connect(&server, &session.token).await;
@@ -223,7 +237,10 @@ async fn a_reload_under_play_adds_a_game_changes_and_removes_tables_and_loses_no
     let refused = metric(&server, "croupier_errors_total{code=\"bet_out_of_limits\"}").await
         + metric(&server, "croupier_errors_total{code=\"unknown_table\"}").await;
     assert_eq!(errors, refused, "no error but the two refusals asked for");
-    wait_for(&mut red, "the red bet's settlement", |f| f["type"] == "bet_settled").await;
+    wait_for(&mut red, "the red bet's settlement", |f| {
+        f["type"] == "bet_settled"
+    })
+    .await;
     let (ok, out) = server.reconcile();
     assert!(ok, "{out}");
 }
@@ -255,7 +272,11 @@ async fn a_bad_file_is_refused_and_changes_nothing_then_sighup_and_the_cli_reloa
             "{what}: the message names the file: {refused}"
         );
         assert_eq!(version(&server).await, before, "{what}: nothing changed");
-        assert_eq!(table_ids(&server).await, ["baccarat_1", "roulette_1"], "{what}");
+        assert_eq!(
+            table_ids(&server).await,
+            ["baccarat_1", "roulette_1"],
+            "{what}"
+        );
     }
     // A game file that does not parse: refused too, by `--check` first.
     std::fs::write(tables_file(&server), &good_tables).unwrap();
@@ -270,9 +291,15 @@ async fn a_bad_file_is_refused_and_changes_nothing_then_sighup_and_the_cli_reloa
     assert!(stderr.contains("broken.toml"), "{stderr}");
     let (status, refused) = reload(&server, ADMIN_KEY).await;
     assert_eq!(status, 422, "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("broken.toml"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("broken.toml"),
+        "{refused}"
+    );
     assert_eq!(version(&server).await, before);
-    assert_eq!(metric(&server, "croupier_config_reloads_total{result=\"refused\"}").await, 4.0);
+    assert_eq!(
+        metric(&server, "croupier_config_reloads_total{result=\"refused\"}").await,
+        4.0
+    );
 
     // Fixed: SIGHUP puts the new game in force.
     std::fs::remove_file(games.path().join("broken.toml")).unwrap();
@@ -306,12 +333,26 @@ async fn a_bad_file_is_refused_and_changes_nothing_then_sighup_and_the_cli_reloa
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&cli.stdout);
-    assert!(cli.status.success(), "{stdout}{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(
+        cli.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
     let answer: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["version"], after.as_str());
     assert_eq!(answer["previous"], after.as_str());
-    assert_eq!(metric(&server, "croupier_config_reloads_total{result=\"unchanged\"}").await, 1.0);
-    assert_eq!(metric(&server, "croupier_config_reloads_total{result=\"applied\"}").await, 1.0);
+    assert_eq!(
+        metric(
+            &server,
+            "croupier_config_reloads_total{result=\"unchanged\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "croupier_config_reloads_total{result=\"applied\"}").await,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,17 +369,28 @@ async fn a_shutdown_during_a_removed_tables_last_round_refunds_its_bets_at_once(
     let (status, done) = reload(&server, ADMIN_KEY).await;
     assert_eq!(status, 200, "{done}");
     let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     // The shutdown voids the removed table's round and refunds the bet before the close.
     let void = wait_for(&mut banker, "round_void", |f| f["type"] == "round_void").await;
     assert_eq!(void["reason"], "shutdown", "{void}");
     let refund = wait_for(&mut banker, "the refund", |f| f["type"] == "bet_settled").await;
     assert_eq!(refund["outcome"], "void", "{refund}");
-    assert_eq!(cents(refund["balance"].as_str().unwrap()), before, "{refund}");
+    assert_eq!(
+        cents(refund["balance"].as_str().unwrap()),
+        before,
+        "{refund}"
+    );
     assert!(server.sigterm_wait().success());
     let (ok, out) = server.reconcile();
     assert!(ok, "{out}");
-    assert!(out.contains("open rounds 0"), "nothing left for recovery: {out}");
+    assert!(
+        out.contains("open rounds 0"),
+        "nothing left for recovery: {out}"
+    );
 }
 
 fn one_pool(id: &str, contribution: &str) -> String {
@@ -362,7 +414,12 @@ async fn pool_values(server: &Server) -> std::collections::BTreeMap<String, Stri
     jackpot_levels(server)
         .await
         .iter()
-        .map(|j| (j["pool"].as_str().unwrap().to_string(), j["value"].as_str().unwrap().to_string()))
+        .map(|j| {
+            (
+                j["pool"].as_str().unwrap().to_string(),
+                j["value"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -376,13 +433,21 @@ async fn a_new_share_holds_from_the_next_bet_and_a_removed_pool_keeps_its_money(
     let session = open_session(&server, "rl-pools").await;
     let mut client = Client::connect(&server, &session.token).await;
     spin_ten(&mut client, "a").await;
-    assert_eq!(pool_values(&server).await["first"], "10.10", "1 % of ten 1.00 bets");
+    assert_eq!(
+        pool_values(&server).await["first"],
+        "10.10",
+        "1 % of ten 1.00 bets"
+    );
     std::fs::write(&pools_file, one_pool("first", "0.02")).unwrap();
     let (status, done) = reload(&server, ADMIN_KEY).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["changes"]["pools"]["changed"], json!(["first"]));
     spin_ten(&mut client, "b").await;
-    assert_eq!(pool_values(&server).await["first"], "10.30", "2 % from the next bet");
+    assert_eq!(
+        pool_values(&server).await["first"],
+        "10.30",
+        "2 % from the next bet"
+    );
     // The pool removed, another in its place: the old one's money stays where reconcile and
     // the metrics see it, and no bet feeds it.
     std::fs::write(&pools_file, one_pool("second", "0.01")).unwrap();
@@ -392,14 +457,28 @@ async fn a_new_share_holds_from_the_next_bet_and_a_removed_pool_keeps_its_money(
     assert_eq!(done["changes"]["pools"]["removed"], json!(["first"]));
     spin_ten(&mut client, "c").await;
     let values = pool_values(&server).await;
-    assert_eq!(values.get("first"), None, "players no longer see the removed pool");
+    assert_eq!(
+        values.get("first"),
+        None,
+        "players no longer see the removed pool"
+    );
     assert_eq!(values["second"], "10.10");
     tokio::time::sleep(Duration::from_millis(1_200)).await; // the pool metrics' next read
-    let kept = metric(&server, "croupier_jackpot_value_minor_units{level=\"only\",pool=\"first\"}").await;
-    assert_eq!(kept, 1030.0, "the removed pool's money, still in the metrics");
+    let kept = metric(
+        &server,
+        "croupier_jackpot_value_minor_units{level=\"only\",pool=\"first\"}",
+    )
+    .await;
+    assert_eq!(
+        kept, 1030.0,
+        "the removed pool's money, still in the metrics"
+    );
     let (ok, out) = server.reconcile();
     assert!(ok, "{out}");
-    assert!(out.contains("pools 2"), "reconcile counts the removed pool too: {out}");
+    assert!(
+        out.contains("pools 2"),
+        "reconcile counts the removed pool too: {out}"
+    );
 }
 
 fn default_profile_capped(cap: &str) -> String {
@@ -475,7 +554,11 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
     let tables = fast_tables(3);
     // Each node has files of its own, alike at first.
     let files: Vec<OwnFiles> = (0..3).map(|_| OwnFiles::new(&cluster, &tables)).collect();
-    let nodes: Vec<Server> = files.iter().enumerate().map(|(i, f)| f.start(&format!("n{i}"))).collect();
+    let nodes: Vec<Server> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.start(&format!("n{i}")))
+        .collect();
     let before = version(&nodes[0]).await;
     for n in &nodes {
         assert_eq!(version(n).await, before);
@@ -512,7 +595,11 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
     let roulette = roulette_only(3, "2000.00");
     let first_table = roulette.find("\n[[table]]").unwrap() + 1;
     let second = roulette[first_table..].replace("roulette_1", "roulette_2");
-    std::fs::write(files[0].config.parent().unwrap().join("tables.toml"), format!("{roulette}\n{second}")).unwrap();
+    std::fs::write(
+        files[0].config.parent().unwrap().join("tables.toml"),
+        format!("{roulette}\n{second}"),
+    )
+    .unwrap();
     let (status, done) = reload(&nodes[0], ADMIN_KEY).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["changes"]["tables"]["added"], json!(["roulette_2"]));
@@ -535,7 +622,10 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
     wait_for(&mut red, "betting open", fresh_betting_open).await;
     let placed = ask(&mut red, bet("cr1", "roulette_2", "red", "2.00")).await;
     assert_eq!(placed["type"], "bet_accepted", "{placed}");
-    wait_for(&mut red, "the red bet's settlement", |f| f["type"] == "bet_settled").await;
+    wait_for(&mut red, "the red bet's settlement", |f| {
+        f["type"] == "bet_settled"
+    })
+    .await;
 
     // A node started later with the old files plays the cluster's version: the new game and
     // the new tables.
@@ -558,7 +648,10 @@ async fn three_nodes_converge_on_one_version_through_redis_and_a_later_node_play
     std::fs::write(files[1].games().join("broken.toml"), "id = \"broken\"\n").unwrap();
     let (status, refused) = reload(&nodes[1], ADMIN_KEY).await;
     assert_eq!(status, 422, "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("broken.toml"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("broken.toml"),
+        "{refused}"
+    );
     tokio::time::sleep(croupier::play::shared::POLL_EVERY).await;
     for n in nodes.iter().chain([&fourth]) {
         assert_eq!(version(n).await, after, "nothing changed on {}", n.base);

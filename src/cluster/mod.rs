@@ -394,7 +394,11 @@ mod seal_tests {
             assert_eq!(two.open_stored(&stored), Some("{\"files\":{}}\twith a tab"));
         }
         assert_eq!(two.open(&stored), None, "a stored value is no message");
-        assert_eq!(two.open_stored(&one.seal("x")), None, "a message is no stored value");
+        assert_eq!(
+            two.open_stored(&one.seal("x")),
+            None,
+            "a message is no stored value"
+        );
         let tampered = stored.replace("files", "filez");
         assert_eq!(two.open_stored(&tampered), None, "a changed body");
         let other = seal("another-secret-5ad015a3bf4f1b2b0b822cd1", &[]);

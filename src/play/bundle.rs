@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn game_files_are_told_from_the_others() {
         let b = bundle(&[("games/a.toml", "x"), ("tables", "y")]);
-        assert_eq!(b.game_files(), vec![("a.toml".to_string(), "x".to_string())]);
+        assert_eq!(
+            b.game_files(),
+            vec![("a.toml".to_string(), "x".to_string())]
+        );
         assert_eq!(b.file("tables"), Some("y"));
         assert_eq!(b.file("jackpots"), None);
     }

@@ -18,7 +18,11 @@ pub struct Delta {
 }
 
 impl Delta {
-    fn of<T>(old: &BTreeMap<&str, T>, new: &BTreeMap<&str, T>, same: impl Fn(&T, &T) -> bool) -> Delta {
+    fn of<T>(
+        old: &BTreeMap<&str, T>,
+        new: &BTreeMap<&str, T>,
+        same: impl Fn(&T, &T) -> bool,
+    ) -> Delta {
         let mut delta = Delta::default();
         for (id, next) in new {
             match old.get(id) {
@@ -110,7 +114,10 @@ mod tests {
     use crate::play::Bundle;
 
     fn play(files: &[(&str, String)]) -> Play {
-        let files = files.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        let files = files
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect();
         let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"));
         let mut config: crate::config::Config = toml::from_str(text).unwrap();
         config.auth.demo_mode = true;
@@ -125,7 +132,10 @@ mod tests {
 
     fn base() -> Vec<(&'static str, String)> {
         vec![
-            ("games/classic_sevens.toml", shipped("games/classic_sevens.toml")),
+            (
+                "games/classic_sevens.toml",
+                shipped("games/classic_sevens.toml"),
+            ),
             ("tables", shipped("tables.toml")),
         ]
     }
@@ -143,13 +153,19 @@ mod tests {
         let tables = shipped("tables.toml").replacen("max_seats = 0", "max_seats = 10", 1);
         let without_second = tables[..tables.rfind("[[table]]").unwrap()].to_string();
         let new = play(&[
-            ("games/classic_sevens.toml", shipped("games/classic_sevens.toml") + "\n"),
+            (
+                "games/classic_sevens.toml",
+                shipped("games/classic_sevens.toml") + "\n",
+            ),
             ("games/starfall.toml", shipped("games/starfall.toml")),
             ("tables", without_second),
         ]);
         let changes = Changes::between(&old, &new).unwrap();
         assert_eq!(changes.games.added, ["starfall", "starfall_94"]);
-        assert_eq!(changes.games.changed, ["classic_sevens", "classic_sevens_94"]);
+        assert_eq!(
+            changes.games.changed,
+            ["classic_sevens", "classic_sevens_94"]
+        );
         assert!(changes.games.removed.is_empty());
         assert_eq!(changes.tables.changed, ["roulette_1"]);
         assert_eq!(changes.tables.removed, ["baccarat_1"]);
@@ -161,7 +177,10 @@ mod tests {
         let old = play(&base());
         let tables = shipped("tables.toml").replacen("currency = \"EUR\"", "currency = \"USD\"", 1);
         let new = play(&[
-            ("games/classic_sevens.toml", shipped("games/classic_sevens.toml")),
+            (
+                "games/classic_sevens.toml",
+                shipped("games/classic_sevens.toml"),
+            ),
             ("tables", tables),
         ]);
         let error = Changes::between(&old, &new).unwrap_err();

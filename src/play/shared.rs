@@ -63,7 +63,9 @@ impl PlayStore {
             message,
         };
         let body = self.seal.open_stored(&sealed).ok_or_else(|| {
-            corrupt("the play bundle's seal does not open (the same auth.secret on every node?)".into())
+            corrupt(
+                "the play bundle's seal does not open (the same auth.secret on every node?)".into(),
+            )
         })?;
         let bundle: Bundle = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
         Ok(Some(bundle))

@@ -224,7 +224,8 @@ pub async fn free_rounds(app: &App, caller: &Caller) -> Result<Vec<FreeRoundsVie
     grants
         .into_iter()
         .filter(|g| {
-            app.play().games
+            app.play()
+                .games
                 .slot(&g.game)
                 .map_or(true, |game| caller.rules.profile.offers(game))
         })

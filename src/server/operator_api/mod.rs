@@ -26,9 +26,9 @@ use actix_web::{web, HttpRequest};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::HttpError;
+use crate::app::App;
 use crate::auth::AuthError;
 use crate::ids::{PlayerId, PlayerName};
-use crate::app::App;
 use crate::operator::Operator;
 
 mod exclusion;

@@ -130,7 +130,9 @@ impl Handler<Retire> for LiveTable {
             let _ = msg.done.send(());
             return;
         }
-        self.retire_waiters.get_or_insert_with(Vec::new).push(msg.done);
+        self.retire_waiters
+            .get_or_insert_with(Vec::new)
+            .push(msg.done);
         self.between_rounds();
         self.retired_if_done();
     }

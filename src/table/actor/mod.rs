@@ -226,7 +226,10 @@ impl LiveTable {
             return;
         }
         if let Some(config) = self.pending.take() {
-            tracing::info!(table = self.id(), "new table config in force from the next round");
+            tracing::info!(
+                table = self.id(),
+                "new table config in force from the next round"
+            );
             self.rules = TableRules::of(&config);
             self.machine.retime(config.timings);
             self.config = config.clone();
@@ -235,7 +238,10 @@ impl LiveTable {
             }
         }
         if self.retire_waiters.is_some() && !self.stopped {
-            tracing::info!(table = self.id(), "table removed: its last round is settling");
+            tracing::info!(
+                table = self.id(),
+                "table removed: its last round is settling"
+            );
             self.stopped = true;
             self.retired_if_done();
         }

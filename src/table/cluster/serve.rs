@@ -49,8 +49,13 @@ pub(super) async fn receive_answers(app: Arc<dyn TableHost>, cluster: Arc<TableC
         return;
     };
     let mut forever = std::future::pending();
-    while let Some(text) =
-        next_message(app.as_ref(), &mut answers, "answers (their asks time out)", &mut forever).await
+    while let Some(text) = next_message(
+        app.as_ref(),
+        &mut answers,
+        "answers (their asks time out)",
+        &mut forever,
+    )
+    .await
     {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
@@ -80,7 +85,8 @@ pub(super) async fn relay(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, i
         tokio::time::sleep(RETIRED_RELAY_GRACE).await;
     };
     tokio::pin!(until);
-    while let Some(text) = next_message(app.as_ref(), &mut events, "table events", &mut until).await {
+    while let Some(text) = next_message(app.as_ref(), &mut events, "table events", &mut until).await
+    {
         let Some(body) = opened(&cluster.seal, &text) else {
             continue;
         };
@@ -127,10 +133,9 @@ fn relay_frame(app: &dyn TableHost, slot: &TableSlot, cluster: &TableCluster, bo
 ///
 /// Ends when a reload removes the table: other nodes no longer ask (their slot is gone).
 pub(super) async fn serve_asks(app: Arc<dyn TableHost>, cluster: Arc<TableCluster>, id: String) {
-    let (Some(slot), Some(mut asks)) = (
-        app.tables().get(&id),
-        cluster.bus.listen(&ask_channel(&id)),
-    ) else {
+    let (Some(slot), Some(mut asks)) =
+        (app.tables().get(&id), cluster.bus.listen(&ask_channel(&id)))
+    else {
         return;
     };
     let retired = slot.retired.clone();
@@ -138,8 +143,13 @@ pub(super) async fn serve_asks(app: Arc<dyn TableHost>, cluster: Arc<TableCluste
     let until = retired.cancelled_owned();
     tokio::pin!(until);
     let in_flight = Arc::new(Semaphore::new(ASKS_IN_FLIGHT));
-    while let Some(text) =
-        next_message(app.as_ref(), &mut asks, "asks (their askers time out)", &mut until).await
+    while let Some(text) = next_message(
+        app.as_ref(),
+        &mut asks,
+        "asks (their askers time out)",
+        &mut until,
+    )
+    .await
     {
         let Some(ask) =
             opened(&cluster.seal, &text).and_then(|b| serde_json::from_str::<Ask>(b).ok())

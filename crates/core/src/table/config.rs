@@ -311,7 +311,10 @@ mod tests {
         ] {
             assert!(check_stream_url(bad).is_err(), "{bad:?}");
         }
-        let long = format!("https://video.example.com/{}", "a".repeat(MAX_STREAM_URL_LEN));
+        let long = format!(
+            "https://video.example.com/{}",
+            "a".repeat(MAX_STREAM_URL_LEN)
+        );
         assert!(check_stream_url(&long).is_err());
         let text = SHIPPED.replacen(
             "max_seats = 0",
@@ -326,7 +329,10 @@ mod tests {
             1,
         );
         let tables = parse(&text, &currencies()).unwrap();
-        assert_eq!(tables[0].stream_url.as_deref(), Some("https://video.example.com/r1.m3u8"));
+        assert_eq!(
+            tables[0].stream_url.as_deref(),
+            Some("https://video.example.com/r1.m3u8")
+        );
         assert_eq!(tables[1].stream_url, None);
     }
 

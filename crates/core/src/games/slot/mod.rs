@@ -17,10 +17,10 @@ pub(crate) mod test_games;
 pub use crate::exact::Ratio;
 pub use config::SpinMode;
 pub use config::{
-    file_version, is_variant_id, load_game_file, BetError, FreeSpins, SlotConfigError, SlotGame, StopsError,
-    MAX_BET_DECIMALS, MAX_CYCLE, MAX_FREE_SPINS_AWARD, MAX_GAME_ID_LEN, MAX_LINES, MAX_LINE_PAY,
-    MAX_MULTIPLIER, MAX_NAME_LEN, MAX_REELS, MAX_ROWS, MAX_SCATTER_PAY, MAX_STRIP_LEN, MAX_SYMBOLS,
-    MAX_SYMBOL_ID_LEN, MAX_VARIANTS, MAX_VARIANT_ID_LEN,
+    file_version, is_variant_id, load_game_file, BetError, FreeSpins, SlotConfigError, SlotGame,
+    StopsError, MAX_BET_DECIMALS, MAX_CYCLE, MAX_FREE_SPINS_AWARD, MAX_GAME_ID_LEN, MAX_LINES,
+    MAX_LINE_PAY, MAX_MULTIPLIER, MAX_NAME_LEN, MAX_REELS, MAX_ROWS, MAX_SCATTER_PAY,
+    MAX_STRIP_LEN, MAX_SYMBOLS, MAX_SYMBOL_ID_LEN, MAX_VARIANTS, MAX_VARIANT_ID_LEN,
 };
 pub use eval::{evaluate, spin, spin_tally, LineWin, ScatterWin, SpinOutcome, Tally};
 pub use rtp::{exact_rtp, ParLineWin, ParScatterWin, ParSheet};
