@@ -63,12 +63,7 @@ async fn a_tables_video_stream_is_listed_and_in_the_join_reply() {
         1,
     );
     let server = NodeConfig::shipped().fast().tables(&tables).start();
-    let listed: Value = reqwest::get(format!("{}/v1/tables", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&server, "/v1/tables").await;
     for table in listed["tables"].as_array().unwrap() {
         match table["id"].as_str().unwrap() {
             "roulette_1" => assert_eq!(table["stream_url"], STREAM, "{table}"),
@@ -96,12 +91,7 @@ async fn every_seated_player_sees_the_same_round_and_is_paid_by_the_rules() {
         clients.push(seated(&server, &format!("rt-{p}"), table).await);
     }
     // GET /v1/tables lists the table with its three seated players.
-    let listed: Value = reqwest::get(format!("{}/v1/tables", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&server, "/v1/tables").await;
     let row = listed["tables"]
         .as_array()
         .unwrap()

@@ -57,12 +57,7 @@ async fn version(server: &Server) -> String {
 }
 
 async fn game_ids(server: &Server) -> Vec<String> {
-    let listed: Value = reqwest::get(format!("{}/v1/games", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(server, "/v1/games").await;
     listed["games"]
         .as_array()
         .unwrap()
@@ -72,12 +67,7 @@ async fn game_ids(server: &Server) -> Vec<String> {
 }
 
 async fn table_ids(server: &Server) -> Vec<String> {
-    let listed: Value = reqwest::get(format!("{}/v1/tables", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(server, "/v1/tables").await;
     let mut ids: Vec<String> = listed["tables"]
         .as_array()
         .unwrap()

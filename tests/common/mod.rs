@@ -439,15 +439,22 @@ pub async fn metric(node: &Server, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The jackpot levels `GET /v1/jackpots` lists (the pools in force).
-pub async fn jackpot_levels(server: &Server) -> Vec<Value> {
-    let body: Value = reqwest::get(format!("{}/v1/jackpots", server.base))
+/// A JSON `GET` of the players' listener: `path` of `server`, its body.
+pub async fn get_json(server: &Server, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", server.base))
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    body["jackpots"].as_array().unwrap().clone()
+        .unwrap()
+}
+
+/// The jackpot levels `GET /v1/jackpots` lists (the pools in force).
+pub async fn jackpot_levels(server: &Server) -> Vec<Value> {
+    get_json(server, "/v1/jackpots").await["jackpots"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// A node's `GET /v1/cluster`: its name, the live nodes, who runs each table.
